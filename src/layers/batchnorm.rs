@@ -1,0 +1,248 @@
+//! Batch normalization (Ioffe & Szegedy, 2015) over `N` features.
+
+use super::{Context, Layer, ParamInfo, ParamKind, Params, no_tensor};
+use crate::math;
+use crate::tensor::Zero;
+
+/// Batch normalization of `N` features: `y = γ·(x − μ)/√(σ² + ε) + β`.
+///
+/// * **Training** ([`Layer::forward_train`]): `μ` and `σ²` are the mean and the (biased)
+///   variance of each feature over the batch, as in Algorithm 1 of Ioffe & Szegedy. The
+///   running statistics move towards them with `momentum`:
+///   `running ← (1 − momentum)·running + momentum·batch`, where the running variance takes
+///   the unbiased batch variance `σ²·B/(B−1)` (the population estimate the paper uses at
+///   inference; for `B = 1` the biased one).
+/// * **Inference** ([`Layer::forward`]): `μ` and `σ²` are the running statistics.
+///
+/// γ and β are learned (tensors `gamma` and `beta`); the running statistics are not, and
+/// are not part of [`Params`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchNorm<const N: usize> {
+    /// Learned scale γ, one per feature.
+    pub gamma: [f32; N],
+    /// Learned shift β, one per feature.
+    pub beta: [f32; N],
+    /// Running mean, used at inference.
+    pub running_mean: [f32; N],
+    /// Running (unbiased) variance, used at inference.
+    pub running_var: [f32; N],
+    /// Weight of the current batch in the running statistics (default 0.1).
+    pub momentum: f32,
+    /// ε added to the variance (default 1e-5).
+    pub eps: f32,
+}
+
+impl<const N: usize> BatchNorm<N> {
+    /// The identity at start: γ = 1, β = 0, running mean 0, running variance 1,
+    /// momentum 0.1, ε = 1e-5.
+    pub const DEFAULT: Self = BatchNorm {
+        gamma: [1.0; N],
+        beta: [0.0; N],
+        running_mean: [0.0; N],
+        running_var: [1.0; N],
+        momentum: 0.1,
+        eps: 1e-5,
+    };
+}
+
+impl<const N: usize> Default for BatchNorm<N> {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Gradients of a [`BatchNorm`]'s learned parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchNormGrad<const N: usize> {
+    /// `∂L/∂γ`.
+    pub gamma: [f32; N],
+    /// `∂L/∂β`.
+    pub beta: [f32; N],
+}
+
+impl<const N: usize> Zero for BatchNormGrad<N> {
+    const ZERO: Self = BatchNormGrad {
+        gamma: [0.0; N],
+        beta: [0.0; N],
+    };
+}
+
+/// What [`BatchNorm`] keeps between the forward and the backward pass: the batch mean and
+/// `1/√(σ² + ε)` per feature, and room for two per-feature sums of the backward pass. Its
+/// size does not depend on the batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchNormCache<const N: usize> {
+    /// Batch mean μ.
+    pub mean: [f32; N],
+    /// `1/√(σ² + ε)`.
+    pub inv_std: [f32; N],
+    sum_dy: [f32; N],
+    sum_dy_xhat: [f32; N],
+}
+
+impl<const N: usize> Zero for BatchNormCache<N> {
+    const ZERO: Self = BatchNormCache {
+        mean: [0.0; N],
+        inv_std: [0.0; N],
+        sum_dy: [0.0; N],
+        sum_dy_xhat: [0.0; N],
+    };
+}
+
+fn bn_info<const N: usize>(i: usize) -> ParamInfo {
+    let (name, kind) = match i {
+        0 => ("gamma", ParamKind::Scale),
+        1 => ("beta", ParamKind::Shift),
+        _ => no_tensor(i),
+    };
+    ParamInfo {
+        layer: 0,
+        name,
+        kind,
+        rows: 1,
+        cols: N,
+    }
+}
+
+impl<const N: usize> Params for BatchNorm<N> {
+    const TENSORS: usize = 2;
+    fn tensor(&self, i: usize) -> &[f32] {
+        match i {
+            0 => &self.gamma,
+            1 => &self.beta,
+            _ => no_tensor(i),
+        }
+    }
+    fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
+        match i {
+            0 => &mut self.gamma,
+            1 => &mut self.beta,
+            _ => no_tensor(i),
+        }
+    }
+    fn info(i: usize) -> ParamInfo {
+        bn_info::<N>(i)
+    }
+}
+
+impl<const N: usize> Params for BatchNormGrad<N> {
+    const TENSORS: usize = 2;
+    fn tensor(&self, i: usize) -> &[f32] {
+        match i {
+            0 => &self.gamma,
+            1 => &self.beta,
+            _ => no_tensor(i),
+        }
+    }
+    fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
+        match i {
+            0 => &mut self.gamma,
+            1 => &mut self.beta,
+            _ => no_tensor(i),
+        }
+    }
+    fn info(i: usize) -> ParamInfo {
+        bn_info::<N>(i)
+    }
+}
+
+impl<const N: usize> Layer for BatchNorm<N> {
+    type Input = [f32; N];
+    type Output = [f32; N];
+    type Grad = BatchNormGrad<N>;
+    type Cache<const B: usize> = BatchNormCache<N>;
+    type Scratch = ();
+
+    fn forward(&self, x: &[f32; N], y: &mut [f32; N], _: &mut ()) {
+        for j in 0..N {
+            let inv_std = 1.0 / math::sqrt(self.running_var[j] + self.eps);
+            y[j] = self.gamma[j] * ((x[j] - self.running_mean[j]) * inv_std) + self.beta[j];
+        }
+    }
+
+    fn forward_train<const B: usize>(
+        &mut self,
+        x: &[[f32; N]; B],
+        y: &mut [[f32; N]; B],
+        cache: &mut BatchNormCache<N>,
+        _: &mut Context,
+    ) {
+        let inv_b = 1.0 / B as f32;
+        // Two passes (mean, then centred squares): stable where E[x²] − E[x]² is not.
+        let mean = &mut cache.mean;
+        *mean = [0.0; N];
+        for row in x {
+            for (m, v) in mean.iter_mut().zip(row) {
+                *m += v;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m *= inv_b);
+        let var = &mut cache.inv_std; // holds the variance until converted below
+        *var = [0.0; N];
+        for row in x {
+            for j in 0..N {
+                let d = row[j] - mean[j];
+                var[j] += d * d;
+            }
+        }
+        let unbiased = if B > 1 {
+            B as f32 / (B - 1) as f32
+        } else {
+            1.0
+        };
+        let m = self.momentum;
+        for j in 0..N {
+            let v = var[j] * inv_b;
+            self.running_mean[j] = (1.0 - m) * self.running_mean[j] + m * mean[j];
+            self.running_var[j] = (1.0 - m) * self.running_var[j] + m * (v * unbiased);
+            var[j] = 1.0 / math::sqrt(v + self.eps);
+        }
+        let inv_std = &cache.inv_std;
+        for (xr, yr) in x.iter().zip(y.iter_mut()) {
+            for j in 0..N {
+                yr[j] = self.gamma[j] * ((xr[j] - mean[j]) * inv_std[j]) + self.beta[j];
+            }
+        }
+    }
+
+    fn backward<const B: usize>(
+        &self,
+        x: &[[f32; N]; B],
+        _: &[[f32; N]; B],
+        dy: &[[f32; N]; B],
+        dx: Option<&mut [[f32; N]; B]>,
+        cache: &mut BatchNormCache<N>,
+        grad: &mut BatchNormGrad<N>,
+    ) {
+        let BatchNormCache {
+            mean,
+            inv_std,
+            sum_dy,
+            sum_dy_xhat,
+        } = cache;
+        *sum_dy = [0.0; N];
+        *sum_dy_xhat = [0.0; N];
+        for (xr, dyr) in x.iter().zip(dy) {
+            for j in 0..N {
+                let xhat = (xr[j] - mean[j]) * inv_std[j];
+                sum_dy[j] += dyr[j];
+                sum_dy_xhat[j] += dyr[j] * xhat;
+            }
+        }
+        for j in 0..N {
+            grad.gamma[j] += sum_dy_xhat[j];
+            grad.beta[j] += sum_dy[j];
+        }
+        // dx = γ/(B·σ) · (B·dy − Σdy − x̂·Σ(dy·x̂))
+        if let Some(dx) = dx {
+            let inv_b = 1.0 / B as f32;
+            for ((xr, dyr), dxr) in x.iter().zip(dy).zip(dx.iter_mut()) {
+                for j in 0..N {
+                    let xhat = (xr[j] - mean[j]) * inv_std[j];
+                    let k = self.gamma[j] * inv_std[j];
+                    dxr[j] = k * (dyr[j] - inv_b * (sum_dy[j] + xhat * sum_dy_xhat[j]));
+                }
+            }
+        }
+    }
+}

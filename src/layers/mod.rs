@@ -1,0 +1,258 @@
+//! Layers with compile-time sizes: the [`Layer`] trait and its implementations.
+//!
+//! # The interface
+//! A layer maps one fixed-size [`Tensor`] to another. Its struct holds **only what inference
+//! needs** — weights, biases, normalization statistics, rates — and every other piece of
+//! state has a type of its own, named by the trait, sized at compile time and built in a
+//! `const` context:
+//!
+//! | associated item | what it is | who owns it |
+//! | --- | --- | --- |
+//! | [`Layer::Input`], [`Layer::Output`] | one sample in and out, e.g. `[f32; 784]` | the caller |
+//! | [`Layer::Scratch`] | buffers for inference on one sample (intermediate activations of a network) | the caller |
+//! | [`Layer::Cache`]`<B>` | what the training forward pass keeps for the backward pass, batch `B` | the trainer |
+//! | [`Layer::Grad`] | gradients of the learnable parameters (also the type of optimizer moments) | the trainer |
+//!
+//! So an inference-only firmware links the layer values and one `Scratch`, and nothing else;
+//! a training firmware adds `Cache<B>`, one `Grad` and the optimizer's moments, and the
+//! memory of each is visible as `size_of` of a type.
+//!
+//! The training pass works on a batch `[Input; B]` with `B` a const generic, so caches are
+//! sized for exactly that batch. The backward pass receives the layer's input and output
+//! from the caller (who already stores them), its cache, and the gradient with respect to
+//! its output; it **adds** the parameter gradients into `grad` (so gradients accumulate over
+//! several batches until the optimizer consumes them) and **writes** the input gradient,
+//! when asked for one.
+//!
+//! Shape-agnostic layers (activations, dropout, noise) are generic over their tensor type —
+//! `Relu<[f32; 256]>`, or `Relu<[[[f32; 24]; 24]; 8]>` after a convolution — so
+//! convolutional and pooling layers fit the same trait: they only need `Input` and
+//! `Output` types of more dimensions.
+//!
+//! # Learnable parameters
+//! [`Params`] exposes a layer's learnable tensors as flat slices, numbered `0..TENSORS`, with
+//! [`ParamInfo`] naming each one. A layer and its `Grad` number their tensors the same way,
+//! which is how the optimizers pair parameters, gradients and moments in one fused pass.
+
+mod activation;
+mod batchnorm;
+mod dense;
+mod dropout;
+mod noise;
+
+pub use activation::{
+    Activation, ActivationFn, LeakyRelu, LeakyReluFn, Relu, ReluFn, Sigmoid, SigmoidFn, Tanh,
+    TanhFn,
+};
+pub use batchnorm::{BatchNorm, BatchNormCache, BatchNormGrad};
+pub use dense::Dense;
+pub use dropout::Dropout;
+pub use noise::GaussianNoise;
+
+use crate::init::Init;
+use crate::rng::Rng;
+use crate::tensor::{Tensor, Zero};
+
+/// What a learnable tensor is, so that optimizers can treat kinds differently (weight decay
+/// and max-norm apply to weights only, for example).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A weight matrix (rows = outputs, columns = inputs).
+    Weight,
+    /// An additive bias.
+    Bias,
+    /// Batch normalization's scale γ.
+    Scale,
+    /// Batch normalization's shift β.
+    Shift,
+}
+
+/// Name and shape of one learnable tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParamInfo {
+    /// Index of the layer in its network, counted from 0 at the input.
+    pub layer: usize,
+    /// Name of the tensor within its layer (`"weight"`, `"bias"`, `"gamma"`, `"beta"`).
+    pub name: &'static str,
+    /// What the tensor is.
+    pub kind: ParamKind,
+    /// Number of rows (outputs for a weight matrix; 1 for a vector).
+    pub rows: usize,
+    /// Number of columns (inputs for a weight matrix; the length for a vector).
+    pub cols: usize,
+}
+
+/// A fixed set of learnable `f32` tensors, numbered `0..TENSORS`.
+///
+/// Implemented by every layer (its parameters), by every layer's `Grad` type (gradients and
+/// optimizer moments, numbered the same way), and by `()` and pairs for composition.
+pub trait Params {
+    /// Number of tensors.
+    const TENSORS: usize;
+    /// Tensor `i` as a flat slice.
+    ///
+    /// # Panics
+    /// If `i >= TENSORS`.
+    fn tensor(&self, i: usize) -> &[f32];
+    /// Tensor `i` as a flat mutable slice.
+    ///
+    /// # Panics
+    /// If `i >= TENSORS`.
+    fn tensor_mut(&mut self, i: usize) -> &mut [f32];
+    /// Name and shape of tensor `i`.
+    ///
+    /// # Panics
+    /// If `i >= TENSORS`.
+    fn info(i: usize) -> ParamInfo;
+    /// Total number of scalars over all tensors.
+    fn count() -> usize {
+        (0..Self::TENSORS)
+            .map(|i| {
+                let info = Self::info(i);
+                info.rows * info.cols
+            })
+            .sum()
+    }
+    /// Sets every tensor to zero.
+    fn zero_all(&mut self) {
+        for i in 0..Self::TENSORS {
+            self.tensor_mut(i).fill(0.0);
+        }
+    }
+}
+
+pub(crate) fn no_tensor(i: usize) -> ! {
+    panic!("parameter tensor index {i} out of range")
+}
+
+impl Params for () {
+    const TENSORS: usize = 0;
+    fn tensor(&self, i: usize) -> &[f32] {
+        no_tensor(i)
+    }
+    fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
+        no_tensor(i)
+    }
+    fn info(i: usize) -> ParamInfo {
+        no_tensor(i)
+    }
+}
+
+/// Two parameter sets side by side: tensors of `A` first, then those of `B`. This is the
+/// `Grad` type of a [`Chain`](crate::net::Chain); layer indices of `B` follow those of `A`
+/// only through [`Chain`](crate::net::Chain)'s own [`Params::info`].
+impl<A: Params, B: Params> Params for (A, B) {
+    const TENSORS: usize = A::TENSORS + B::TENSORS;
+    #[inline]
+    fn tensor(&self, i: usize) -> &[f32] {
+        if i < A::TENSORS {
+            self.0.tensor(i)
+        } else {
+            self.1.tensor(i - A::TENSORS)
+        }
+    }
+    #[inline]
+    fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
+        if i < A::TENSORS {
+            self.0.tensor_mut(i)
+        } else {
+            self.1.tensor_mut(i - A::TENSORS)
+        }
+    }
+    fn info(i: usize) -> ParamInfo {
+        if i < A::TENSORS {
+            A::info(i)
+        } else {
+            B::info(i - A::TENSORS)
+        }
+    }
+}
+
+/// State the training pass needs besides the layers: the random stream for dropout and
+/// noise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Context {
+    /// Random numbers for dropout masks and noise. Seeded: training is reproducible.
+    pub rng: Rng,
+}
+
+impl Context {
+    /// A context whose random stream starts from `seed`.
+    pub const fn new(seed: u64) -> Self {
+        Context {
+            rng: Rng::new(seed),
+        }
+    }
+}
+
+/// A layer with compile-time sizes. See the [module docs](self) for the design.
+pub trait Layer: Params {
+    /// One input sample.
+    type Input: Tensor;
+    /// One output sample.
+    type Output: Tensor;
+    /// Gradients of the learnable parameters, numbered like the layer's [`Params`].
+    type Grad: Params + Zero;
+    /// What the training forward pass keeps for the backward pass, for a batch of `B`.
+    type Cache<const B: usize>: Zero;
+    /// Buffers for inference on one sample.
+    type Scratch: Zero;
+    /// Number of primitive layers (a network counts its members).
+    const LAYERS: usize = 1;
+
+    /// Inference on one sample. Dropout and noise are off; batch normalization uses its
+    /// running statistics.
+    fn forward(&self, x: &Self::Input, y: &mut Self::Output, scratch: &mut Self::Scratch);
+
+    /// Training forward pass on a batch: dropout and noise are on, batch normalization uses
+    /// batch statistics and updates its running statistics (hence `&mut self`).
+    fn forward_train<const B: usize>(
+        &mut self,
+        x: &[Self::Input; B],
+        y: &mut [Self::Output; B],
+        cache: &mut Self::Cache<B>,
+        ctx: &mut Context,
+    );
+
+    /// Backward pass for the batch last passed to [`forward_train`](Self::forward_train),
+    /// whose input `x` and output `y` are given again.
+    ///
+    /// Adds the parameter gradients to `grad`; writes `∂L/∂x` into `dx` when it is `Some`
+    /// (the first layer of a network usually has no use for it).
+    #[allow(clippy::too_many_arguments)]
+    fn backward<const B: usize>(
+        &self,
+        x: &[Self::Input; B],
+        y: &[Self::Output; B],
+        dy: &[Self::Output; B],
+        dx: Option<&mut [Self::Input; B]>,
+        cache: &mut Self::Cache<B>,
+        grad: &mut Self::Grad,
+    );
+
+    /// Draws the initial weights with `scheme` (biases zero). Layers without weights do
+    /// nothing.
+    fn init(&mut self, scheme: Init, rng: &mut Rng) {
+        let _ = (scheme, rng);
+    }
+}
+
+/// Implements [`Params`] with no tensors, for parameter-free layers:
+/// `no_params!([T: Tensor] Dropout<T>);`
+macro_rules! no_params {
+    ([$($gen:tt)*] $ty:ty) => {
+        impl<$($gen)*> $crate::layers::Params for $ty {
+            const TENSORS: usize = 0;
+            fn tensor(&self, i: usize) -> &[f32] {
+                $crate::layers::no_tensor(i)
+            }
+            fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
+                $crate::layers::no_tensor(i)
+            }
+            fn info(i: usize) -> $crate::layers::ParamInfo {
+                $crate::layers::no_tensor(i)
+            }
+        }
+    };
+}
+pub(crate) use no_params;

@@ -1,0 +1,71 @@
+//! Additive Gaussian noise (Sietsma & Dow, 1991).
+
+use core::marker::PhantomData;
+
+use super::{Context, Layer, no_params};
+use crate::tensor::Tensor;
+
+/// Adds `N(0, σ²)` noise to every element in training; the identity at inference.
+///
+/// Placed after the input it is the lecture's input-noise regularizer (for a linear model
+/// equivalent to an L2 penalty); after a hidden layer, noise on hidden activations. The
+/// noise is additive, so the backward pass passes the gradient through unchanged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GaussianNoise<T> {
+    /// Standard deviation σ of the noise.
+    pub sigma: f32,
+    _shape: PhantomData<fn(T) -> T>,
+}
+
+impl<T> GaussianNoise<T> {
+    /// Noise of standard deviation `sigma`.
+    pub const fn new(sigma: f32) -> Self {
+        GaussianNoise {
+            sigma,
+            _shape: PhantomData,
+        }
+    }
+
+    /// σ = 0.1.
+    pub const DEFAULT: Self = Self::new(0.1);
+}
+
+no_params!([T] GaussianNoise<T>);
+
+impl<T: Tensor> Layer for GaussianNoise<T> {
+    type Input = T;
+    type Output = T;
+    type Grad = ();
+    type Cache<const B: usize> = ();
+    type Scratch = ();
+
+    fn forward(&self, x: &T, y: &mut T, _: &mut ()) {
+        y.as_mut_slice().copy_from_slice(x.as_slice());
+    }
+
+    fn forward_train<const B: usize>(
+        &mut self,
+        x: &[T; B],
+        y: &mut [T; B],
+        _: &mut (),
+        ctx: &mut Context,
+    ) {
+        for (o, &i) in T::batch_slice_mut(y).iter_mut().zip(T::batch_slice(x)) {
+            *o = i + self.sigma * ctx.rng.normal();
+        }
+    }
+
+    fn backward<const B: usize>(
+        &self,
+        _: &[T; B],
+        _: &[T; B],
+        dy: &[T; B],
+        dx: Option<&mut [T; B]>,
+        _: &mut (),
+        _: &mut (),
+    ) {
+        if let Some(dx) = dx {
+            T::batch_slice_mut(dx).copy_from_slice(T::batch_slice(dy));
+        }
+    }
+}

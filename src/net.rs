@@ -1,0 +1,198 @@
+//! Composing layers into a network whose shapes the compiler checks.
+//!
+//! [`Chain<A, B>`] feeds `A`'s output into `B` and is itself a [`Layer`], so networks nest.
+//! The bound `B: Layer<Input = A::Output>` sits on the struct itself: a network whose sizes
+//! do not connect is not a type, and does not compile. The [`Net!`](crate::Net) macro
+//! writes the nesting for a list of layer types and [`net!`](crate::net) for their values:
+//!
+//! ```
+//! use firmnet::prelude::*;
+//!
+//! type Mlp = Net![Dense<4, 8>, BatchNorm<8>, Relu<[f32; 8]>, Dense<8, 3>];
+//! static MODEL: Mlp = net![Dense::ZERO, BatchNorm::DEFAULT, Relu::DEFAULT, Dense::ZERO];
+//! assert_eq!(<Mlp as Layer>::LAYERS, 4);
+//! # let _ = &MODEL;
+//! ```
+//!
+//! A mismatch is a compile error:
+//!
+//! ```compile_fail
+//! use firmnet::prelude::*;
+//! static BAD: Net![Dense<4, 8>, Dense<7, 3>] = net![Dense::ZERO, Dense::ZERO];
+//! ```
+//!
+//! # Memory
+//! A chain's [`Layer::Scratch`] holds the activation between its two halves (so a network's
+//! scratch is one buffer per hidden activation) and its [`Layer::Cache`] holds, for the
+//! batch, that activation and its gradient, besides the members' own caches. All are plain
+//! arrays sized by the types; place them in `static`s on a device.
+
+use crate::init::Init;
+use crate::layers::{Context, Layer, ParamInfo, Params};
+use crate::rng::Rng;
+use crate::tensor::Zero;
+
+/// Two layers in sequence: `first`, then `rest`. See the [module docs](self).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chain<A: Layer, B: Layer<Input = A::Output>> {
+    /// The layer that sees the input.
+    pub first: A,
+    /// The layer (or chain) that follows.
+    pub rest: B,
+}
+
+impl<A: Layer, B: Layer<Input = A::Output>> Chain<A, B> {
+    /// `first`, then `rest`.
+    pub const fn new(first: A, rest: B) -> Self {
+        Chain { first, rest }
+    }
+}
+
+/// Inference buffers of a [`Chain`]: the members' own and the activation between them.
+pub struct ChainScratch<A: Layer, B: Layer> {
+    /// Scratch of the first member.
+    pub first: A::Scratch,
+    /// The first member's output.
+    pub mid: A::Output,
+    /// Scratch of the rest.
+    pub rest: B::Scratch,
+}
+
+impl<A: Layer, B: Layer> Zero for ChainScratch<A, B> {
+    const ZERO: Self = ChainScratch {
+        first: A::Scratch::ZERO,
+        mid: A::Output::ZERO,
+        rest: B::Scratch::ZERO,
+    };
+}
+
+/// Training cache of a [`Chain`] for a batch of `N`: the members' caches, the activation
+/// between them and its gradient.
+pub struct ChainCache<A: Layer, B: Layer, const N: usize> {
+    /// Cache of the first member.
+    pub first: A::Cache<N>,
+    /// Cache of the rest.
+    pub rest: B::Cache<N>,
+    /// The first member's output for the batch.
+    pub mid: [A::Output; N],
+    /// Gradient of the loss with respect to `mid`.
+    pub dmid: [A::Output; N],
+}
+
+impl<A: Layer, B: Layer, const N: usize> Zero for ChainCache<A, B, N> {
+    const ZERO: Self = ChainCache {
+        first: <A::Cache<N> as Zero>::ZERO,
+        rest: <B::Cache<N> as Zero>::ZERO,
+        mid: <[A::Output; N] as Zero>::ZERO,
+        dmid: <[A::Output; N] as Zero>::ZERO,
+    };
+}
+
+impl<A: Layer, B: Layer<Input = A::Output>> Params for Chain<A, B> {
+    const TENSORS: usize = A::TENSORS + B::TENSORS;
+    #[inline]
+    fn tensor(&self, i: usize) -> &[f32] {
+        if i < A::TENSORS {
+            self.first.tensor(i)
+        } else {
+            self.rest.tensor(i - A::TENSORS)
+        }
+    }
+    #[inline]
+    fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
+        if i < A::TENSORS {
+            self.first.tensor_mut(i)
+        } else {
+            self.rest.tensor_mut(i - A::TENSORS)
+        }
+    }
+    fn info(i: usize) -> ParamInfo {
+        if i < A::TENSORS {
+            A::info(i)
+        } else {
+            let mut info = B::info(i - A::TENSORS);
+            info.layer += A::LAYERS;
+            info
+        }
+    }
+}
+
+impl<A: Layer, B: Layer<Input = A::Output>> Layer for Chain<A, B> {
+    type Input = A::Input;
+    type Output = B::Output;
+    type Grad = (A::Grad, B::Grad);
+    type Cache<const N: usize> = ChainCache<A, B, N>;
+    type Scratch = ChainScratch<A, B>;
+    const LAYERS: usize = A::LAYERS + B::LAYERS;
+
+    #[inline]
+    fn forward(&self, x: &A::Input, y: &mut B::Output, s: &mut ChainScratch<A, B>) {
+        self.first.forward(x, &mut s.mid, &mut s.first);
+        self.rest.forward(&s.mid, y, &mut s.rest);
+    }
+
+    fn forward_train<const N: usize>(
+        &mut self,
+        x: &[A::Input; N],
+        y: &mut [B::Output; N],
+        cache: &mut ChainCache<A, B, N>,
+        ctx: &mut Context,
+    ) {
+        self.first
+            .forward_train(x, &mut cache.mid, &mut cache.first, ctx);
+        self.rest.forward_train(&cache.mid, y, &mut cache.rest, ctx);
+    }
+
+    fn backward<const N: usize>(
+        &self,
+        x: &[A::Input; N],
+        y: &[B::Output; N],
+        dy: &[B::Output; N],
+        dx: Option<&mut [A::Input; N]>,
+        cache: &mut ChainCache<A, B, N>,
+        grad: &mut (A::Grad, B::Grad),
+    ) {
+        self.rest.backward(
+            &cache.mid,
+            y,
+            dy,
+            Some(&mut cache.dmid),
+            &mut cache.rest,
+            &mut grad.1,
+        );
+        self.first.backward(
+            x,
+            &cache.mid,
+            &cache.dmid,
+            dx,
+            &mut cache.first,
+            &mut grad.0,
+        );
+    }
+
+    fn init(&mut self, scheme: Init, rng: &mut Rng) {
+        self.first.init(scheme, rng);
+        self.rest.init(scheme, rng);
+    }
+}
+
+/// The type of a network of the given layer types, input first:
+/// `Net![Dense<784, 256>, Relu<[f32; 256]>, Dense<256, 10>]` is
+/// `Chain<Dense<784, 256>, Chain<Relu<[f32; 256]>, Dense<256, 10>>>`.
+#[macro_export]
+macro_rules! Net {
+    ($last:ty $(,)?) => { $last };
+    ($first:ty, $($rest:ty),+ $(,)?) => {
+        $crate::net::Chain<$first, $crate::Net![$($rest),+]>
+    };
+}
+
+/// A network value from its layer values, input first, matching [`Net!`](crate::Net):
+/// `net![Dense::ZERO, Relu::DEFAULT, Dense::ZERO]`. Usable in `const` and `static` items.
+#[macro_export]
+macro_rules! net {
+    ($last:expr $(,)?) => { $last };
+    ($first:expr, $($rest:expr),+ $(,)?) => {
+        $crate::net::Chain::new($first, $crate::net![$($rest),+])
+    };
+}

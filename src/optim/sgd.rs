@@ -1,0 +1,82 @@
+//! Stochastic gradient descent with momentum and Nesterov momentum.
+
+use super::{Clip, Optimizer, decays, gradient_scale};
+use crate::error::Error;
+use crate::layers::{Layer, Params};
+use crate::tensor::Zero;
+
+/// Settings of [`Sgd`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdConfig {
+    /// Learning rate α.
+    pub lr: f32,
+    /// Momentum μ (0 for plain SGD).
+    pub momentum: f32,
+    /// Nesterov's accelerated gradient instead of classical momentum.
+    pub nesterov: bool,
+    /// L2 penalty λ: `g += λ·θ` for weight matrices.
+    pub l2: f32,
+    /// Gradient clipping.
+    pub clip: Clip,
+}
+
+impl SgdConfig {
+    /// Plain SGD with learning rate `lr`.
+    pub const fn new(lr: f32) -> Self {
+        SgdConfig {
+            lr,
+            momentum: 0.0,
+            nesterov: false,
+            l2: 0.0,
+            clip: Clip::NONE,
+        }
+    }
+}
+
+/// SGD: `v ← μ·v + g`, then `θ ← θ − α·v` (classical) or `θ ← θ − α·(g + μ·v)` (Nesterov),
+/// the formulation of Sutskever et al. as PyTorch implements it. With `μ = 0` both are
+/// `θ ← θ − α·g`.
+pub struct Sgd<G> {
+    /// Settings; change `lr` freely between steps.
+    pub config: SgdConfig,
+    /// Velocity `v`, one per parameter.
+    pub velocity: G,
+}
+
+impl<G: Params + Zero> Sgd<G> {
+    /// SGD with zero velocity. Usable in `const` context.
+    pub const fn new(config: SgdConfig) -> Self {
+        Sgd {
+            config,
+            velocity: G::ZERO,
+        }
+    }
+}
+
+impl<G: Params> Optimizer<G> for Sgd<G> {
+    fn step<L: Layer<Grad = G>>(&mut self, net: &mut L, grad: &mut G) -> Result<(), Error> {
+        let c = self.config;
+        let scale = gradient_scale(grad, &c.clip)?;
+        let clip = c.clip.value.unwrap_or(f32::INFINITY);
+        for i in 0..G::TENSORS {
+            let l2 = if decays::<L>(i) { c.l2 } else { 0.0 };
+            let p = net.tensor_mut(i);
+            let g = grad.tensor_mut(i);
+            let v = self.velocity.tensor_mut(i);
+            for ((p, g), v) in p.iter_mut().zip(g.iter_mut()).zip(v.iter_mut()) {
+                let gi = (*g * scale).max(-clip).min(clip) + l2 * *p;
+                *v = c.momentum * *v + gi;
+                let d = if c.nesterov { gi + c.momentum * *v } else { *v };
+                *p -= c.lr * d;
+                *g = 0.0;
+            }
+        }
+        Ok(())
+    }
+    fn learning_rate(&self) -> f32 {
+        self.config.lr
+    }
+    fn set_learning_rate(&mut self, lr: f32) {
+        self.config.lr = lr;
+    }
+}
