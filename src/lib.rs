@@ -1,7 +1,86 @@
 #![no_std]
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
-//! firmnet (crate docs: work in progress)
+//! # firmnet: fixed-size neural networks for microcontrollers
+//!
+//! You define a small network once, as Rust types whose sizes are const generics. The same
+//! definition trains on a PC and runs — or keeps training — in firmware, with no heap and
+//! every buffer sized at compile time.
+//!
+//! ```
+//! use firmnet::prelude::*;
+//! use firmnet::train::{TrainBuffers, classification_step};
+//!
+//! // 4 inputs → 16 hidden (batch-normalized ReLU) → 3 classes.
+//! type Net = Net![Dense<4, 16>, BatchNorm<16>, Relu<[f32; 16]>, Dense<16, 3>];
+//!
+//! // Everything below can live in `static`s: all of it is built in a const context.
+//! let mut net: Net = net![Dense::ZERO, BatchNorm::DEFAULT, Relu::DEFAULT, Dense::ZERO];
+//! let mut adam = Adam::<<Net as Layer>::Grad>::new(AdamConfig::DEFAULT);
+//! let mut buf = TrainBuffers::<Net, 8>::ZERO; // caches and gradients for batch 8
+//! let mut ctx = Context::new(42);             // seeded randomness
+//! net.init(Init::HeNormal, &mut Rng::new(7));
+//!
+//! let x = [[0.5, -1.0, 0.25, 2.0]; 8];
+//! let labels = [2u16; 8];
+//! let stats = classification_step(&mut net, &mut adam, &mut buf, &mut ctx, &x, &labels)?;
+//! assert!(stats.loss.is_finite());
+//!
+//! // Inference on one sample needs only the network and its scratch buffers.
+//! let mut scratch = <Net as Layer>::Scratch::ZERO;
+//! let mut logits = [0.0; 3];
+//! net.forward(&x[0], &mut logits, &mut scratch);
+//! # Ok::<(), firmnet::Error>(())
+//! ```
+//!
+//! # The memory model
+//! The core is `#![no_std]` and never allocates. A layer struct holds only what inference
+//! needs (a [`Dense`](layers::Dense) its weights and biases, a
+//! [`BatchNorm`](layers::BatchNorm) γ, β and its running statistics). Everything else a
+//! task needs is a separate type whose size the layer types fix:
+//!
+//! | task | memory | type |
+//! | --- | --- | --- |
+//! | inference | parameters + one buffer per hidden activation | `L`, `L::Scratch` |
+//! | training at batch `B` | + caches, activations and their gradients, parameter gradients | [`TrainBuffers<L, B>`](train::TrainBuffers) |
+//! | Adam | + two moments per parameter | [`Adam<L::Grad>`](optim::Adam) |
+//!
+//! All of these have const constructors, so firmware puts them in `static`s (`.bss`) and
+//! never on the stack; `size_of` of each type is its exact cost. An inference-only
+//! firmware links no gradient, cache or optimizer code.
+//!
+//! # The layers of the crate
+//! | module | what it holds |
+//! | --- | --- |
+//! | [`kernels`] | f32 dot, axpy, matrix–vector and matrix–matrix products: SIMD (`wide`) and a scalar reference |
+//! | [`layers`] | the [`Layer`](layers::Layer) trait; dense, batch normalization, activations, dropout, noise |
+//! | [`net`](mod@net) | [`Chain`](net::Chain) and the [`Net!`](macro@Net)/[`net!`](macro@net) macros: networks whose shapes the compiler checks |
+//! | [`loss`] | softmax cross-entropy (fused, stable), mean squared error |
+//! | [`optim`] | SGD (momentum, Nesterov), Adam, AdamW; gradient clipping; all in place |
+//! | [`train`] | one training step over caller-owned buffers |
+//! | [`init`], [`rng`] | Glorot, He and the ReLU-compromise initializations; a seeded PRNG |
+//! | [`math`] | the only source of `exp`, `ln`, `sqrt`, `tanh`, `sigmoid`, with stated error bounds |
+//! | [`tensor`] | fixed-size tensors as nested arrays, with flat views |
+//!
+//! # Goals
+//! * **Shapes are types.** A network whose sizes do not connect does not compile.
+//! * **Same numbers everywhere.** Given a seed, training is bit-reproducible on a target;
+//!   with the reference kernels ([`kernels::set_backend`]) the host computes the same bits
+//!   as a Cortex-M4F.
+//! * **Fast where it counts.** Hand-vectorized kernels (AVX2 + FMA through `wide` on the
+//!   host), fused single-pass optimizers.
+//! * **Errors, not panics, on data.** Labels out of range and non-finite losses or
+//!   gradients are [`Error`]s; an optimizer step that meets a NaN changes nothing.
+//!
+//! # Features
+//! * `std`: links the standard library, for the host harness.
+//! * `fast-math`: micromath approximations for `exp`, `tanh` and `sigmoid` (see [`math`]
+//!   for their error bounds); `ln` and `sqrt` stay exact.
+//!
+//! # Targets and Rust version
+//! Rust 1.89 or newer. The core builds for any target with `core`; it is tested on
+//! x86-64 and under QEMU on a Cortex-M4F (`thumbv7em-none-eabihf`), and built for
+//! Cortex-M0 (`thumbv6m-none-eabi`) and RISC-V (`riscv32imac-unknown-none-elf`).
 
 #[cfg(any(test, feature = "std"))]
 extern crate std;
@@ -19,6 +98,11 @@ pub mod tensor;
 pub mod train;
 
 pub use error::Error;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 /// The names most programs need: `use firmnet::prelude::*;`.
 pub mod prelude {

@@ -2,8 +2,8 @@
 //!
 //! [`Chain<A, B>`] feeds `A`'s output into `B` and is itself a [`Layer`], so networks nest.
 //! The bound `B: Layer<Input = A::Output>` sits on the struct itself: a network whose sizes
-//! do not connect is not a type, and does not compile. The [`Net!`](crate::Net) macro
-//! writes the nesting for a list of layer types and [`net!`](crate::net) for their values:
+//! do not connect is not a type, and does not compile. The [`Net!`](macro@crate::Net) macro
+//! writes the nesting for a list of layer types and [`net!`](macro@crate::net) for their values:
 //!
 //! ```
 //! use firmnet::prelude::*;
@@ -187,7 +187,7 @@ macro_rules! Net {
     };
 }
 
-/// A network value from its layer values, input first, matching [`Net!`](crate::Net):
+/// A network value from its layer values, input first, matching [`Net!`](macro@crate::Net):
 /// `net![Dense::ZERO, Relu::DEFAULT, Dense::ZERO]`. Usable in `const` and `static` items.
 #[macro_export]
 macro_rules! net {
