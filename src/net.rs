@@ -28,7 +28,7 @@
 //! arrays sized by the types; place them in `static`s on a device.
 
 use crate::init::Init;
-use crate::layers::{Context, Layer, ParamInfo, Params};
+use crate::layers::{Context, Layer, LayerInfo, ParamInfo, Params};
 use crate::rng::Rng;
 use crate::tensor::Zero;
 
@@ -124,6 +124,44 @@ impl<A: Layer, B: Layer<Input = A::Output>> Layer for Chain<A, B> {
     type Cache<const N: usize> = ChainCache<A, B, N>;
     type Scratch = ChainScratch<A, B>;
     const LAYERS: usize = A::LAYERS + B::LAYERS;
+    const KIND: &'static str = "chain";
+    const BUFFERS: usize = A::BUFFERS + B::BUFFERS;
+
+    fn layer_info(i: usize) -> LayerInfo {
+        if i < A::LAYERS {
+            A::layer_info(i)
+        } else {
+            let mut info = B::layer_info(i - A::LAYERS);
+            info.index += A::LAYERS;
+            info
+        }
+    }
+
+    fn buffer(&self, i: usize) -> &[f32] {
+        if i < A::BUFFERS {
+            self.first.buffer(i)
+        } else {
+            self.rest.buffer(i - A::BUFFERS)
+        }
+    }
+
+    fn buffer_mut(&mut self, i: usize) -> &mut [f32] {
+        if i < A::BUFFERS {
+            self.first.buffer_mut(i)
+        } else {
+            self.rest.buffer_mut(i - A::BUFFERS)
+        }
+    }
+
+    fn buffer_info(i: usize) -> ParamInfo {
+        if i < A::BUFFERS {
+            A::buffer_info(i)
+        } else {
+            let mut info = B::buffer_info(i - A::BUFFERS);
+            info.layer += A::LAYERS;
+            info
+        }
+    }
 
     #[inline]
     fn forward(&self, x: &A::Input, y: &mut B::Output, s: &mut ChainScratch<A, B>) {

@@ -201,3 +201,68 @@ fn dense_init_zeroes_biases_and_is_seeded() {
     b.init(Init::HeNormal, &mut Rng::new(12));
     assert_ne!(a, b);
 }
+
+#[test]
+fn network_describes_its_layers_parameters_and_state() {
+    use firmnet::layers::{LayerInfo, ParamKind};
+    type N = Net![Dense<6, 5>, BatchNorm<5>, Relu<[f32; 5]>, Dropout<[f32; 5]>, Dense<5, 3>];
+    assert_eq!(N::LAYERS, 5);
+    let kinds: Vec<LayerInfo> = (0..N::LAYERS).map(N::layer_info).collect();
+    let expect = [
+        ("dense", 6, 5),
+        ("batch_norm", 5, 5),
+        ("relu", 5, 5),
+        ("dropout", 5, 5),
+        ("dense", 5, 3),
+    ];
+    for (i, (info, (kind, inputs, outputs))) in kinds.iter().zip(expect).enumerate() {
+        assert_eq!(
+            *info,
+            LayerInfo {
+                index: i,
+                kind,
+                inputs,
+                outputs
+            }
+        );
+    }
+    let params: Vec<_> = (0..N::TENSORS)
+        .map(|i| {
+            let p = N::info(i);
+            (p.layer, p.name, p.rows, p.cols)
+        })
+        .collect();
+    assert_eq!(
+        params,
+        [
+            (0, "weight", 5, 6),
+            (0, "bias", 1, 5),
+            (1, "gamma", 1, 5),
+            (1, "beta", 1, 5),
+            (4, "weight", 3, 5),
+            (4, "bias", 1, 3)
+        ]
+    );
+    assert_eq!(N::count(), 30 + 5 + 5 + 5 + 15 + 3);
+    assert_eq!(N::BUFFERS, 2);
+    assert_eq!(
+        (N::buffer_info(0).layer, N::buffer_info(0).kind),
+        (1, ParamKind::RunningMean)
+    );
+    assert_eq!(
+        (N::buffer_info(1).layer, N::buffer_info(1).kind),
+        (1, ParamKind::RunningVar)
+    );
+    let mut net: N = net![
+        Dense::ZERO,
+        BatchNorm::DEFAULT,
+        Relu::DEFAULT,
+        Dropout::DEFAULT,
+        Dense::ZERO
+    ];
+    assert_eq!(net.buffer(1), &[1.0; 5]);
+    net.buffer_mut(0)[2] = 4.0;
+    assert_eq!(net.rest.first.running_mean[2], 4.0);
+    net.tensor_mut(4)[0] = 9.0;
+    assert_eq!(net.rest.rest.rest.rest.weight[0][0], 9.0);
+}

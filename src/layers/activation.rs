@@ -11,6 +11,8 @@ use crate::tensor::Tensor;
 /// `derivative` receives both the input `x` and the output `y = value(x)`, so functions
 /// whose derivative is cheapest from the output (tanh, sigmoid) need not re-evaluate.
 pub trait ActivationFn: Clone + 'static {
+    /// The layer kind reported by [`Layer::KIND`].
+    const KIND: &'static str;
     /// `f(x)`.
     fn value(&self, x: f32) -> f32;
     /// `f'(x)`, given `x` and `y = f(x)`.
@@ -22,6 +24,7 @@ pub trait ActivationFn: Clone + 'static {
 pub struct ReluFn;
 
 impl ActivationFn for ReluFn {
+    const KIND: &'static str = "relu";
     #[inline]
     fn value(&self, x: f32) -> f32 {
         if x > 0.0 { x } else { 0.0 }
@@ -40,6 +43,7 @@ pub struct LeakyReluFn {
 }
 
 impl ActivationFn for LeakyReluFn {
+    const KIND: &'static str = "leaky_relu";
     #[inline]
     fn value(&self, x: f32) -> f32 {
         if x > 0.0 { x } else { self.slope * x }
@@ -55,6 +59,7 @@ impl ActivationFn for LeakyReluFn {
 pub struct TanhFn;
 
 impl ActivationFn for TanhFn {
+    const KIND: &'static str = "tanh";
     #[inline]
     fn value(&self, x: f32) -> f32 {
         math::tanh(x)
@@ -70,6 +75,7 @@ impl ActivationFn for TanhFn {
 pub struct SigmoidFn;
 
 impl ActivationFn for SigmoidFn {
+    const KIND: &'static str = "sigmoid";
     #[inline]
     fn value(&self, x: f32) -> f32 {
         math::sigmoid(x)
@@ -137,6 +143,7 @@ impl<T: Tensor, F: ActivationFn> Layer for Activation<T, F> {
     type Grad = ();
     type Cache<const B: usize> = ();
     type Scratch = ();
+    const KIND: &'static str = F::KIND;
 
     fn forward(&self, x: &T, y: &mut T, _: &mut ()) {
         for (yi, &xi) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {

@@ -152,6 +152,39 @@ impl<const N: usize> Layer for BatchNorm<N> {
     type Grad = BatchNormGrad<N>;
     type Cache<const B: usize> = BatchNormCache<N>;
     type Scratch = ();
+    const KIND: &'static str = "batch_norm";
+    const BUFFERS: usize = 2;
+
+    fn buffer(&self, i: usize) -> &[f32] {
+        match i {
+            0 => &self.running_mean,
+            1 => &self.running_var,
+            _ => no_tensor(i),
+        }
+    }
+
+    fn buffer_mut(&mut self, i: usize) -> &mut [f32] {
+        match i {
+            0 => &mut self.running_mean,
+            1 => &mut self.running_var,
+            _ => no_tensor(i),
+        }
+    }
+
+    fn buffer_info(i: usize) -> ParamInfo {
+        let (name, kind) = match i {
+            0 => ("running_mean", ParamKind::RunningMean),
+            1 => ("running_var", ParamKind::RunningVar),
+            _ => no_tensor(i),
+        };
+        ParamInfo {
+            layer: 0,
+            name,
+            kind,
+            rows: 1,
+            cols: N,
+        }
+    }
 
     fn forward(&self, x: &[f32; N], y: &mut [f32; N], _: &mut ()) {
         for j in 0..N {

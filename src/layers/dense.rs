@@ -80,6 +80,7 @@ impl<const IN: usize, const OUT: usize> Layer for Dense<IN, OUT> {
     type Grad = Dense<IN, OUT>;
     type Cache<const B: usize> = ();
     type Scratch = ();
+    const KIND: &'static str = "dense";
 
     fn forward(&self, x: &[f32; IN], y: &mut [f32; OUT], _: &mut ()) {
         kernels::gemv(self.weight.as_flattened(), x, &self.bias, y);

@@ -58,6 +58,7 @@ impl<T: Tensor> Layer for Dropout<T> {
     /// The random state the forward pass started from.
     type Cache<const B: usize> = Rng;
     type Scratch = ();
+    const KIND: &'static str = "dropout";
 
     fn forward(&self, x: &T, y: &mut T, _: &mut ()) {
         y.as_mut_slice().copy_from_slice(x.as_slice());

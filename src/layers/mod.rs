@@ -65,6 +65,24 @@ pub enum ParamKind {
     Scale,
     /// Batch normalization's shift β.
     Shift,
+    /// Batch normalization's running mean (state, not learned).
+    RunningMean,
+    /// Batch normalization's running variance (state, not learned).
+    RunningVar,
+}
+
+/// Kind and size of one primitive layer of a network, for summaries and file formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// Index of the layer in its network, counted from 0 at the input.
+    pub index: usize,
+    /// The layer's kind: `"dense"`, `"batch_norm"`, `"relu"`, `"leaky_relu"`, `"tanh"`,
+    /// `"sigmoid"`, `"dropout"`, `"gaussian_noise"`.
+    pub kind: &'static str,
+    /// Scalars in one input sample.
+    pub inputs: usize,
+    /// Scalars in one output sample.
+    pub outputs: usize,
 }
 
 /// Name and shape of one learnable tensor.
@@ -199,6 +217,49 @@ pub trait Layer: Params {
     type Scratch: Zero;
     /// Number of primitive layers (a network counts its members).
     const LAYERS: usize = 1;
+    /// The kind of a primitive layer (see [`LayerInfo::kind`]).
+    const KIND: &'static str;
+    /// Number of state tensors that are not learned but needed at inference (batch
+    /// normalization's running statistics), numbered `0..BUFFERS`.
+    const BUFFERS: usize = 0;
+
+    /// Kind and sizes of primitive layer `i` (`i < LAYERS`).
+    ///
+    /// # Panics
+    /// If `i >= LAYERS`.
+    fn layer_info(i: usize) -> LayerInfo {
+        assert!(i < Self::LAYERS, "layer index {i} out of range");
+        LayerInfo {
+            index: i,
+            kind: Self::KIND,
+            inputs: Self::Input::LEN,
+            outputs: Self::Output::LEN,
+        }
+    }
+
+    /// State tensor `i` (see [`BUFFERS`](Self::BUFFERS)).
+    ///
+    /// # Panics
+    /// If `i >= BUFFERS`.
+    fn buffer(&self, i: usize) -> &[f32] {
+        no_tensor(i)
+    }
+
+    /// State tensor `i`, mutably.
+    ///
+    /// # Panics
+    /// If `i >= BUFFERS`.
+    fn buffer_mut(&mut self, i: usize) -> &mut [f32] {
+        no_tensor(i)
+    }
+
+    /// Name and shape of state tensor `i`.
+    ///
+    /// # Panics
+    /// If `i >= BUFFERS`.
+    fn buffer_info(i: usize) -> ParamInfo {
+        no_tensor(i)
+    }
 
     /// Inference on one sample. Dropout and noise are off; batch normalization uses its
     /// running statistics.

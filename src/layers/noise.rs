@@ -38,6 +38,7 @@ impl<T: Tensor> Layer for GaussianNoise<T> {
     type Grad = ();
     type Cache<const B: usize> = ();
     type Scratch = ();
+    const KIND: &'static str = "gaussian_noise";
 
     fn forward(&self, x: &T, y: &mut T, _: &mut ()) {
         y.as_mut_slice().copy_from_slice(x.as_slice());
