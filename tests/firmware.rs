@@ -1,0 +1,463 @@
+//! The Cortex-M4F firmware of `targets/qemu-cortex-m4`, run under QEMU, computes what the
+//! host computes.
+//!
+//! The firmware and this test compile the very same file, `targets/qemu-cortex-m4/src/demo.rs`.
+//! The test
+//! 1. checks that `qemu-system-arm` and the Rust target `thumbv7em-none-eabihf` are installed,
+//!    and fails with what to install if not (it never skips silently);
+//! 2. builds the firmware with `cargo build --release` in its own folder, so its own
+//!    `.cargo/config.toml` (target, linker script, `target-cpu=cortex-m4`) applies, and with
+//!    none of the outer build's settings (`RUSTFLAGS`, `CARGO_TARGET_DIR`, …);
+//! 3. runs it under QEMU exactly as `cargo run` does (the runner line of that config file)
+//!    and kills it after [`RUN_TIMEOUT`];
+//! 4. parses its `label index 0xBITS` lines and compares them with `demo::run` on the host.
+//!
+//! # The host computes with the reference kernels
+//! The Cortex-M4F has no float SIMD, so firmnet's kernels run their scalar reference there.
+//! The host would otherwise take the SIMD path, which sums in another order; the test calls
+//! [`kernels::set_backend`]`(Backend::Reference)` first, so both sides run the same code.
+//! The backend switch is global to the process; this file holds the only test of its binary.
+//!
+//! # Tolerance
+//! Two values agree when their bits are equal, or when both are finite and
+//! `|host − firmware| ≤ REL_TOL · max(|host|, |firmware|)` with [`REL_TOL`] = 1e-5, or
+//! `|host − firmware| ≤ ABS_FLOOR` with [`ABS_FLOOR`] = 1e-6. The absolute floor is for
+//! values near 0, which come from cancellation between terms of order 1 (sums, gradients):
+//! there a relative difference measures the cancellation, not the error, while 1e-6 is
+//! well below anything such a computation resolves. With the reference kernels and the
+//! operations of IEEE 754 (no fused multiply-add on either side) the values are usually
+//! bit-identical; the tolerance leaves room for library functions (`exp`, `ln`, …) that may
+//! round differently on the two targets.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use firmnet::kernels::{self, Backend};
+
+#[path = "../targets/qemu-cortex-m4/src/demo.rs"]
+mod demo;
+
+/// The firmware crate.
+const FIRMWARE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/targets/qemu-cortex-m4");
+/// Its Rust target.
+const TARGET: &str = "thumbv7em-none-eabihf";
+/// The emulator, as named by the runner in the firmware's `.cargo/config.toml`.
+const QEMU: &str = "qemu-system-arm";
+/// A run takes about 0.1 s; past this the firmware is taken to hang and QEMU is killed.
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest accepted relative difference between a host and a firmware value.
+const REL_TOL: f64 = 1e-5;
+/// Largest accepted absolute difference, for values near 0 (see the module docs).
+const ABS_FLOOR: f64 = 1e-6;
+
+/// The values a run reports, by `(label, index)`.
+type Values = BTreeMap<(String, usize), f32>;
+
+#[test]
+fn firmware_under_qemu_matches_host() {
+    require_tools();
+    let elf = build_firmware();
+    let stdout = run_firmware(&elf);
+    let firmware = parse_output(&stdout).unwrap_or_else(|e| {
+        panic!("firmware output is not `label index 0xBITS` lines ending in `done`: {e}\n--- output ---\n{stdout}")
+    });
+    let host = host_values();
+    assert!(!host.is_empty(), "demo::run reported no values on the host");
+
+    let mismatches = compare(&host, &firmware);
+    assert!(
+        mismatches.is_empty(),
+        "firmware and host disagree on {} of {} values (tolerance: relative {REL_TOL:e}, absolute {ABS_FLOOR:e}):\n{}",
+        mismatches.len(),
+        host.keys()
+            .chain(firmware.keys())
+            .collect::<BTreeSet<_>>()
+            .len(),
+        mismatches.join("\n")
+    );
+
+    let identical = host
+        .iter()
+        .filter(|(k, v)| firmware[*k].to_bits() == v.to_bits())
+        .count();
+    let worst = host
+        .iter()
+        .map(|(k, &v)| relative_difference(v, firmware[k]))
+        .fold(0.0, f64::max);
+    println!(
+        "{} values agree: {identical} bit-identical, largest relative difference {worst:e}",
+        host.len()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Tools
+
+/// Fails, saying what to install, unless QEMU and the firmware's Rust target are present.
+fn require_tools() {
+    let install = "install it with `apt-get install -y --no-install-recommends qemu-system-arm` \
+                   (Debian/Ubuntu; the package that provides `qemu-system-arm` elsewhere)";
+    match Command::new(QEMU).arg("--version").output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "`{QEMU} --version` failed ({}): {}\n{install}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => {
+            panic!("`{QEMU}` is not on PATH ({e}): this test runs the firmware under it; {install}")
+        }
+    }
+
+    let rustc = rustc();
+    let out = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .current_dir(FIRMWARE_DIR)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `{} --print sysroot`: {e}", rustc.display()));
+    assert!(
+        out.status.success(),
+        "`{} --print sysroot` failed: {}",
+        rustc.display(),
+        out.status
+    );
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let target_lib = sysroot.join("lib/rustlib").join(TARGET).join("lib");
+    assert!(
+        target_lib.is_dir(),
+        "the Rust target {TARGET} is not installed for the toolchain at {} (no {}): \
+         install it with `rustup target add {TARGET}`",
+        sysroot.display(),
+        target_lib.display()
+    );
+}
+
+/// The `rustc` that the nested `cargo` will use: `$RUSTC`, else the one beside `cargo`
+/// (a rustup toolchain folder), else the one on PATH.
+fn rustc() -> PathBuf {
+    if let Some(rustc) = std::env::var_os("RUSTC") {
+        return rustc.into();
+    }
+    let beside_cargo =
+        Path::new(env!("CARGO")).with_file_name(format!("rustc{}", std::env::consts::EXE_SUFFIX));
+    if beside_cargo.is_file() {
+        beside_cargo
+    } else {
+        PathBuf::from("rustc")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Build
+
+/// Builds the firmware with `cargo build --release` in its folder and returns the ELF's path.
+fn build_firmware() -> PathBuf {
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args([
+            "build",
+            "--release",
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(FIRMWARE_DIR)
+        .stdin(Stdio::null());
+    remove_outer_build_settings(&mut cargo);
+    // The compiler whose targets `require_tools` checked: the outer build's toolchain.
+    cargo.env("RUSTC", rustc());
+    let out = cargo
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", env!("CARGO")));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "`cargo build --release` in {FIRMWARE_DIR} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let elf = stdout
+        .lines()
+        .filter(|line| line.contains(r#""reason":"compiler-artifact""#))
+        .find_map(json_executable)
+        .unwrap_or_else(|| {
+            panic!("`cargo build` in {FIRMWARE_DIR} reported no executable:\n{stdout}")
+        });
+    PathBuf::from(elf)
+}
+
+/// Removes what the outer `cargo test` passes down and what would redirect or reconfigure
+/// the nested build: every `CARGO_*` variable (target directory, build target, encoded
+/// flags, profile overrides, package metadata …) except those that locate cargo's home,
+/// registries and network settings, and `RUSTFLAGS`/`RUSTDOCFLAGS`. The firmware's own
+/// `.cargo/config.toml` then decides target and flags.
+fn remove_outer_build_settings(cmd: &mut Command) {
+    const KEEP: [&str; 5] = [
+        "CARGO_HOME",
+        "CARGO_NET_",
+        "CARGO_HTTP_",
+        "CARGO_REGISTRIES_",
+        "CARGO_REGISTRY_",
+    ];
+    for (key, _) in std::env::vars_os() {
+        let Some(key) = key.to_str() else { continue };
+        let cargo_setting = key == "CARGO"
+            || key.starts_with("__CARGO")
+            || (key.starts_with("CARGO_") && !KEEP.iter().any(|keep| key.starts_with(keep)));
+        if cargo_setting || key == "RUSTFLAGS" || key == "RUSTDOCFLAGS" {
+            cmd.env_remove(key);
+        }
+    }
+}
+
+/// The value of `"executable":"…"` in one line of cargo's JSON messages, if it is a string.
+fn json_executable(line: &str) -> Option<String> {
+    let rest = &line[line.find(r#""executable":""#)? + r#""executable":""#.len()..];
+    let mut path = String::new();
+    let mut chars = rest.chars();
+    loop {
+        match chars.next()? {
+            '"' => return Some(path),
+            '\\' => match chars.next()? {
+                'n' => path.push('\n'),
+                't' => path.push('\t'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    path.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                c => path.push(c), // \" \\ \/
+            },
+            c => path.push(c),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Run
+
+/// The runner command of the firmware's `.cargo/config.toml`, split into words.
+fn runner() -> Vec<String> {
+    let path = Path::new(FIRMWARE_DIR).join(".cargo/config.toml");
+    let config = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let line = config
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("runner"))
+        .unwrap_or_else(|| panic!("no `runner = \"…\"` line in {}", path.display()));
+    let value = line
+        .split_once('=')
+        .map(|(_, v)| v.trim().trim_matches('"'));
+    let words: Vec<String> = value
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    assert!(
+        words.first().map(String::as_str) == Some(QEMU),
+        "the runner in {} does not start {QEMU}: {line}",
+        path.display()
+    );
+    words
+}
+
+/// Runs the firmware under QEMU with the runner's arguments and returns what it printed.
+/// Fails if QEMU does not exit with status 0 within [`RUN_TIMEOUT`].
+fn run_firmware(elf: &Path) -> String {
+    let runner = runner();
+    let mut qemu = Command::new(&runner[0]);
+    qemu.args(&runner[1..]).arg(elf);
+    let shown = format!("{} {}", runner.join(" "), elf.display());
+    let (status, stdout, stderr) =
+        run_with_timeout(qemu, RUN_TIMEOUT).unwrap_or_else(|(stdout, stderr)| {
+            panic!(
+                "the firmware did not finish within {RUN_TIMEOUT:?} and was killed: `{shown}`\n\
+                 --- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+            )
+        });
+    assert!(
+        status.success(),
+        "the firmware exited with {status}: `{shown}`\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
+    );
+    stdout
+}
+
+/// Runs `cmd` with its output captured; kills it after `timeout`. On time returns its
+/// status, stdout and stderr, else (after killing it) what it had printed.
+fn run_with_timeout(
+    mut cmd: Command,
+    timeout: Duration,
+) -> Result<(ExitStatus, String, String), (String, String)> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    // Drain both pipes on threads, so a chatty child never blocks on a full pipe.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait().expect("wait for the child process") {
+            Some(status) => break Some(status),
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            None => thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
+    match status {
+        Some(status) => Ok((status, stdout, stderr)),
+        None => Err((stdout, stderr)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Compare
+
+/// Parses `label index 0xBITS` lines followed by a final `done`.
+fn parse_output(stdout: &str) -> Result<Values, String> {
+    let lines: Vec<&str> = stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let Some((&last, values)) = lines.split_last() else {
+        return Err("no output".into());
+    };
+    if last != "done" {
+        return Err(format!("the last line is `{last}`, not `done`"));
+    }
+    let mut parsed = Values::new();
+    for (n, line) in values.iter().enumerate() {
+        let bad = |why: &str| format!("line {}, `{line}`: {why}", n + 1);
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // The fourth field, the value in decimal, is for people reading the output.
+        let (label, index, bits) = match fields[..] {
+            [label, index, bits] | [label, index, bits, _] => (label, index, bits),
+            _ => return Err(bad("expected `label index 0xBITS [decimal]`")),
+        };
+        let index: usize = index
+            .parse()
+            .map_err(|_| bad("the index is not an integer"))?;
+        let bits = bits
+            .strip_prefix("0x")
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+            .ok_or_else(|| bad("the value is not 0x followed by hex digits"))?;
+        if parsed
+            .insert((label.to_string(), index), f32::from_bits(bits))
+            .is_some()
+        {
+            return Err(bad("this label and index were already reported"));
+        }
+    }
+    Ok(parsed)
+}
+
+/// Runs the demo on the host with the reference kernels (see the module docs).
+fn host_values() -> Values {
+    kernels::set_backend(Backend::Reference);
+    let mut net = Box::new(demo::MLP);
+    let mut adam = Box::new(demo::OPTIMIZER);
+    let mut buf = Box::new(demo::Buffers::ZERO);
+    let mut scratch = Box::new(<demo::Scratch as firmnet::tensor::Zero>::ZERO);
+    let mut workspace = demo::Workspace {
+        net: &mut net,
+        adam: &mut adam,
+        buf: &mut buf,
+        scratch: &mut scratch,
+    };
+    let mut values = Values::new();
+    let mut duplicates = Vec::new();
+    demo::run(&mut workspace, &mut |label, index, value| {
+        assert!(
+            !label.is_empty() && !label.contains(char::is_whitespace),
+            "demo label `{label}` must be one word: the firmware prints it as a field"
+        );
+        if values.insert((label.to_string(), index), value).is_some() {
+            duplicates.push(format!("{label} {index}"));
+        }
+    })
+    .unwrap_or_else(|e| panic!("the demo failed on the host: {e}"));
+    assert!(
+        duplicates.is_empty(),
+        "demo::run reported these twice: {}",
+        duplicates.join(", ")
+    );
+    values
+}
+
+/// One line per disagreement: values missing on either side or outside the tolerance.
+fn compare(host: &Values, firmware: &Values) -> Vec<String> {
+    let mut mismatches = Vec::new();
+    for ((label, index), &h) in host {
+        match firmware.get(&(label.clone(), *index)) {
+            None => mismatches.push(format!("  {label} {index}: host {h:e}, missing on the firmware")),
+            Some(&f) if !agree(h, f) => mismatches.push(format!(
+                "  {label} {index}: host {h:e} ({:#010x}), firmware {f:e} ({:#010x}), relative difference {:.2e}",
+                h.to_bits(),
+                f.to_bits(),
+                relative_difference(h, f)
+            )),
+            Some(_) => {}
+        }
+    }
+    for ((label, index), f) in firmware {
+        if !host.contains_key(&(label.clone(), *index)) {
+            mismatches.push(format!(
+                "  {label} {index}: firmware {f:e}, not computed by the host"
+            ));
+        }
+    }
+    mismatches
+}
+
+/// Whether a host and a firmware value agree within the tolerance of the module docs.
+fn agree(host: f32, firmware: f32) -> bool {
+    if host.to_bits() == firmware.to_bits() {
+        return true; // also the same NaN or infinity
+    }
+    if !host.is_finite() || !firmware.is_finite() {
+        return false;
+    }
+    let (h, f) = (f64::from(host), f64::from(firmware));
+    let diff = (h - f).abs();
+    diff <= REL_TOL * h.abs().max(f.abs()) || diff <= ABS_FLOOR
+}
+
+/// `|host − firmware| / max(|host|, |firmware|)`, 0 when both are 0.
+fn relative_difference(host: f32, firmware: f32) -> f64 {
+    let (h, f) = (f64::from(host), f64::from(firmware));
+    let scale = h.abs().max(f.abs());
+    if scale == 0.0 {
+        0.0
+    } else {
+        (h - f).abs() / scale
+    }
+}
