@@ -58,6 +58,7 @@
 //! | [`loss`] | softmax cross-entropy (fused, stable), mean squared error |
 //! | [`optim`] | SGD (momentum, Nesterov), Adam, AdamW; gradient clipping; all in place |
 //! | [`train`] | one training step over caller-owned buffers |
+//! | [`models`] | reference networks shared by examples, benchmarks and firmware |
 //! | [`init`], [`rng`] | Glorot, He and the ReLU-compromise initializations; a seeded PRNG |
 //! | [`math`] | the only source of `exp`, `ln`, `sqrt`, `tanh`, `sigmoid`, with stated error bounds |
 //! | [`tensor`] | fixed-size tensors as nested arrays, with flat views |
@@ -86,11 +87,15 @@
 extern crate std;
 
 pub mod error;
+pub mod format;
+#[cfg(feature = "std")]
+pub mod host;
 pub mod init;
 pub mod kernels;
 pub mod layers;
 pub mod loss;
 pub mod math;
+pub mod models;
 pub mod net;
 pub mod optim;
 pub mod rng;
@@ -107,6 +112,7 @@ struct ReadmeDoctests;
 /// The names most programs need: `use firmnet::prelude::*;`.
 pub mod prelude {
     pub use crate::error::Error;
+    pub use crate::format::FormatError;
     pub use crate::init::Init;
     pub use crate::layers::{
         BatchNorm, Context, Dense, Dropout, GaussianNoise, Layer, LeakyRelu, ParamInfo, ParamKind,

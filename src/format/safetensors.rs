@@ -1,0 +1,414 @@
+//! Import and export of [safetensors](https://github.com/huggingface/safetensors) files,
+//! the weight format of PyTorch and Hugging Face (feature `std`).
+//!
+//! # Names and shapes
+//! Tensors are named as the `state_dict` of a PyTorch `nn.Sequential` that lists the same
+//! layers in the same order: `"{layer}.{tensor}"`, with `{layer}` the index of the
+//! primitive layer (counting activations and dropout, as `nn.Sequential` does) and
+//! `{tensor}` PyTorch's name of the tensor:
+//!
+//! | firmnet layer | firmnet tensor | PyTorch module | key | shape |
+//! | --- | --- | --- | --- | --- |
+//! | [`Dense<IN, OUT>`](crate::layers::Dense) | `weight` (`OUT × IN`) | `nn.Linear(IN, OUT)` | `{i}.weight` | `[OUT, IN]` |
+//! | | `bias` | | `{i}.bias` | `[OUT]` |
+//! | [`BatchNorm<N>`](crate::layers::BatchNorm) | `gamma` (γ) | `nn.BatchNorm1d(N)` | `{i}.weight` | `[N]` |
+//! | | `beta` (β) | | `{i}.bias` | `[N]` |
+//! | | `running_mean` | | `{i}.running_mean` | `[N]` |
+//! | | `running_var` | | `{i}.running_var` | `[N]` |
+//! | | — | | `{i}.num_batches_tracked` | `[]`, `I64` |
+//!
+//! PyTorch's `Linear` stores its weight as `[out_features, in_features]`, which is
+//! firmnet's row-major `OUT × IN`: no transposition. `BatchNorm1d` computes
+//! `γ·(x − μ)/√(σ² + ε) + β` with the unbiased running variance, as firmnet does; both use
+//! ε = 1e-5 and momentum 0.1 by default (PyTorch's momentum has the same meaning). Other
+//! names — a model wrapped in another module (`"net.0.weight"`), or a PyTorch model whose
+//! numbering differs (a leading `nn.Flatten`) — are handled by the `_with` functions, which
+//! take the naming as a function of layer index and PyTorch tensor name.
+//!
+//! # What is checked
+//! An import checks every name and shape against the network type before it writes
+//! anything: a tensor the network needs but the file lacks, a tensor the network has no
+//! place for, a wrong shape, an element type other than `F32`, `F64`, `F16` or `BF16`
+//! (the last three are converted: `F16` and `BF16` exactly, `F64` rounded to nearest), a
+//! NaN or infinite value, a negative running variance — each is a [`FormatError`] that
+//! names the tensor. `num_batches_tracked` is accepted and ignored (firmnet's batch
+//! normalization always uses its momentum).
+//!
+//! An export writes `num_batches_tracked = 0` for each batch normalization so that
+//! PyTorch's strict `load_state_dict` accepts the file; PyTorch reads that value only when
+//! a `BatchNorm1d` has `momentum=None`.
+//!
+//! ```
+//! # fn main() -> Result<(), firmnet::format::FormatError> {
+//! use firmnet::prelude::*;
+//! use firmnet::format::safetensors::{export_safetensors, import_safetensors};
+//!
+//! type Mlp = Net![Dense<4, 8>, BatchNorm<8>, Relu<[f32; 8]>, Dense<8, 3>];
+//! let mut net: Mlp = net![Dense::ZERO, BatchNorm::DEFAULT, Relu::DEFAULT, Dense::ZERO];
+//! net.init(Init::HeNormal, &mut Rng::new(1));
+//! let bytes = export_safetensors(&net)?; // keys 0.weight, 0.bias, 1.weight, …, 3.bias
+//!
+//! let mut copy: Mlp = net![Dense::ZERO, BatchNorm::DEFAULT, Relu::DEFAULT, Dense::ZERO];
+//! import_safetensors(&bytes, &mut copy)?;
+//! assert_eq!(copy, net);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::string::String;
+use std::vec::Vec;
+
+use ::safetensors::tensor::TensorView;
+use ::safetensors::{Dtype as StDtype, SafeTensorError, SafeTensors};
+
+use super::error::{Dims, FormatError, Name};
+use super::file::check_values;
+use super::fs::{FileError, format_error, read, write_atomic};
+use super::layout::Section;
+use crate::layers::{Layer, ParamInfo, ParamKind};
+
+/// The key of a tensor in an `nn.Sequential`'s `state_dict`: `"{layer}.{tensor}"`.
+pub fn pytorch_name(layer: usize, tensor: &str) -> String {
+    std::format!("{layer}.{tensor}")
+}
+
+/// PyTorch's name of a tensor of this kind: `weight` for weights and γ, `bias` for biases
+/// and β, `running_mean`, `running_var`.
+pub const fn pytorch_tensor_name(kind: ParamKind) -> &'static str {
+    match kind {
+        ParamKind::Weight | ParamKind::Scale => "weight",
+        ParamKind::Bias | ParamKind::Shift => "bias",
+        ParamKind::RunningMean => "running_mean",
+        ParamKind::RunningVar => "running_var",
+    }
+}
+
+/// PyTorch's shape of a tensor: `[rows, cols]` for a weight matrix, `[cols]` for a vector.
+pub fn pytorch_shape(info: &ParamInfo) -> Vec<usize> {
+    if info.kind == ParamKind::Weight || info.rows != 1 {
+        std::vec![info.rows, info.cols]
+    } else {
+        std::vec![info.cols]
+    }
+}
+
+/// Every tensor of `L` that a safetensors file holds: `(section, index, info)`.
+fn tensors<L: Layer>() -> impl Iterator<Item = (Section, usize, ParamInfo)> {
+    (0..L::TENSORS)
+        .map(|i| (Section::Params, i, L::info(i)))
+        .chain((0..L::BUFFERS).map(|i| (Section::Buffers, i, L::buffer_info(i))))
+}
+
+/// Layers whose `num_batches_tracked` PyTorch stores: those with a running mean.
+fn batch_norm_layers<L: Layer>() -> impl Iterator<Item = usize> {
+    (0..L::BUFFERS)
+        .map(L::buffer_info)
+        .filter(|b| b.kind == ParamKind::RunningMean)
+        .map(|b| b.layer)
+}
+
+/// Exports the parameters and buffers of `net` with PyTorch's `nn.Sequential` names (see
+/// the [module docs](self)).
+///
+/// # Errors
+/// [`FormatError::NonFinite`] or [`FormatError::Negative`] for a value an import would
+/// refuse.
+pub fn export_safetensors<L: Layer>(net: &L) -> Result<Vec<u8>, FormatError> {
+    export_safetensors_with(net, pytorch_name)
+}
+
+/// Exports with the key of each tensor given by `name(layer, pytorch_tensor_name)`.
+///
+/// # Errors
+/// As [`export_safetensors`], and [`FormatError::Safetensors`] if two tensors get the same
+/// key.
+pub fn export_safetensors_with<L: Layer>(
+    net: &L,
+    name: impl Fn(usize, &str) -> String,
+) -> Result<Vec<u8>, FormatError> {
+    let mut entries: Vec<(String, StDtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (section, i, info) in tensors::<L>() {
+        let data = match section {
+            Section::Buffers => net.buffer(i),
+            _ => net.tensor(i),
+        };
+        check_values(
+            section,
+            info.layer,
+            info.name,
+            info.kind,
+            data.iter().copied(),
+        )?;
+        let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        entries.push((
+            name(info.layer, pytorch_tensor_name(info.kind)),
+            StDtype::F32,
+            pytorch_shape(&info),
+            bytes,
+        ));
+    }
+    for layer in batch_norm_layers::<L>() {
+        entries.push((
+            name(layer, "num_batches_tracked"),
+            StDtype::I64,
+            Vec::new(),
+            0i64.to_le_bytes().to_vec(),
+        ));
+    }
+    let mut seen = HashSet::new();
+    if !entries.iter().all(|e| seen.insert(e.0.as_str())) {
+        return Err(FormatError::Safetensors {
+            reason: "two tensors would have the same name",
+        });
+    }
+    let mut views = Vec::with_capacity(entries.len());
+    for (key, dtype, shape, bytes) in &entries {
+        let view = TensorView::new(*dtype, shape.clone(), bytes).map_err(st_error)?;
+        views.push((key.as_str(), view));
+    }
+    let metadata = HashMap::from([(String::from("format"), String::from("pt"))]);
+    ::safetensors::serialize(views, Some(metadata)).map_err(st_error)
+}
+
+/// Imports a safetensors file with PyTorch's `nn.Sequential` names into `net`, after
+/// checking every name, type, shape and value (see the [module docs](self)). On error
+/// `net` is unchanged.
+///
+/// # Errors
+/// [`FormatError::Safetensors`] if the file cannot be parsed;
+/// [`FormatError::MissingTensor`], [`FormatError::ForeignDtype`], [`FormatError::Shape`],
+/// [`FormatError::NonFinite`] or [`FormatError::Negative`] for the first tensor of the
+/// network that the file does not provide correctly; then
+/// [`FormatError::UnexpectedName`] for a tensor of the file the network has no place for.
+/// Never panics.
+pub fn import_safetensors<L: Layer>(bytes: &[u8], net: &mut L) -> Result<(), FormatError> {
+    import_safetensors_with(bytes, net, pytorch_name)
+}
+
+/// Imports with the key of each tensor given by `name(layer, pytorch_tensor_name)`.
+///
+/// # Errors
+/// As [`import_safetensors`].
+pub fn import_safetensors_with<L: Layer>(
+    bytes: &[u8],
+    net: &mut L,
+    name: impl Fn(usize, &str) -> String,
+) -> Result<(), FormatError> {
+    let file = SafeTensors::deserialize(bytes).map_err(st_error)?;
+    let mut known = HashSet::new();
+    let mut values = Vec::new();
+    for (section, _, info) in tensors::<L>() {
+        let key = name(info.layer, pytorch_tensor_name(info.kind));
+        let tensor = Name::new(&key);
+        let view = file.tensor(&key).map_err(|_| FormatError::MissingTensor {
+            section,
+            layer: info.layer,
+            tensor,
+        })?;
+        let expected = pytorch_shape(&info);
+        if view.shape() != expected.as_slice() {
+            return Err(FormatError::Shape {
+                section,
+                layer: info.layer,
+                kind: L::layer_info(info.layer).kind,
+                tensor,
+                expected: Dims::new(&expected),
+                found: Dims::new(view.shape()),
+            });
+        }
+        let decoded = decode(&view).ok_or(FormatError::ForeignDtype {
+            tensor,
+            found: dtype_name(view.dtype()),
+        })?;
+        check_values(
+            section,
+            info.layer,
+            &key,
+            info.kind,
+            decoded.iter().copied(),
+        )?;
+        values.push(decoded);
+        known.insert(key);
+    }
+    for layer in batch_norm_layers::<L>() {
+        known.insert(name(layer, "num_batches_tracked"));
+    }
+    let mut names = file.names();
+    names.sort_unstable();
+    if let Some(extra) = names.into_iter().find(|n| !known.contains(*n)) {
+        return Err(FormatError::UnexpectedName {
+            tensor: Name::new(extra),
+        });
+    }
+
+    for ((section, i, _), v) in tensors::<L>().zip(values) {
+        let out = match section {
+            Section::Buffers => net.buffer_mut(i),
+            _ => net.tensor_mut(i),
+        };
+        out.copy_from_slice(&v);
+    }
+    Ok(())
+}
+
+/// Exports `net` to a safetensors file at `path` ([`export_safetensors`], written
+/// atomically).
+///
+/// # Errors
+/// [`FileError::Io`], or [`FileError::Format`] as [`export_safetensors`].
+pub fn export_safetensors_file<L: Layer>(path: impl AsRef<Path>, net: &L) -> Result<(), FileError> {
+    let path = path.as_ref();
+    let bytes = export_safetensors(net).map_err(format_error(path))?;
+    write_atomic(path, &bytes)
+}
+
+/// Imports the safetensors file at `path` into `net` ([`import_safetensors`]); on error
+/// `net` is unchanged.
+///
+/// # Errors
+/// [`FileError::Io`], or [`FileError::Format`] as [`import_safetensors`].
+pub fn import_safetensors_file<L: Layer>(
+    path: impl AsRef<Path>,
+    net: &mut L,
+) -> Result<(), FileError> {
+    let path = path.as_ref();
+    let bytes = read(path)?;
+    import_safetensors(&bytes, net).map_err(format_error(path))
+}
+
+/// The elements of a floating-point tensor as `f32`; `None` for other types.
+fn decode(view: &TensorView<'_>) -> Option<Vec<f32>> {
+    let data = view.data();
+    let v = match view.dtype() {
+        StDtype::F32 => data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        StDtype::F64 => data
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32)
+            .collect(),
+        StDtype::F16 => data
+            .chunks_exact(2)
+            .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
+        StDtype::BF16 => data
+            .chunks_exact(2)
+            .map(|c| bf16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
+        _ => return None,
+    };
+    Some(v)
+}
+
+/// IEEE 754 binary16 to binary32, exactly (every half is a float).
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h >> 15) << 31;
+    let exp = u32::from((h >> 10) & 0x1F);
+    let man = u32::from(h & 0x3FF);
+    let bits = match (exp, man) {
+        (0, 0) => sign,
+        (0, _) => {
+            // Subnormal: normalize the mantissa.
+            let mut e = 127 - 15 + 1;
+            let mut m = man;
+            while m & 0x400 == 0 {
+                m <<= 1;
+                e -= 1;
+            }
+            sign | (e << 23) | ((m & 0x3FF) << 13)
+        }
+        (0x1F, _) => sign | 0x7F80_0000 | (man << 13),
+        _ => sign | ((exp + 127 - 15) << 23) | (man << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// bfloat16 to binary32, exactly (bfloat16 is the upper half of a float).
+pub fn bf16_to_f32(h: u16) -> f32 {
+    f32::from_bits(u32::from(h) << 16)
+}
+
+fn dtype_name(dtype: StDtype) -> &'static str {
+    match dtype {
+        StDtype::BOOL => "BOOL",
+        StDtype::U8 => "U8",
+        StDtype::I8 => "I8",
+        StDtype::I16 => "I16",
+        StDtype::U16 => "U16",
+        StDtype::I32 => "I32",
+        StDtype::U32 => "U32",
+        StDtype::I64 => "I64",
+        StDtype::U64 => "U64",
+        StDtype::C64 => "C64",
+        StDtype::F4 => "F4",
+        StDtype::F8_E4M3 | StDtype::F8_E5M2 | StDtype::F8_E8M0 => "F8",
+        StDtype::F16 => "F16",
+        StDtype::BF16 => "BF16",
+        StDtype::F32 => "F32",
+        StDtype::F64 => "F64",
+        _ => "an unsupported type",
+    }
+}
+
+fn st_error(e: SafeTensorError) -> FormatError {
+    use SafeTensorError as E;
+    let reason = match e {
+        E::InvalidHeader(_) => "the header is not UTF-8 text",
+        E::InvalidHeaderDeserialization(_) | E::JsonError(_) => {
+            "the header is not valid JSON of the safetensors layout"
+        }
+        E::HeaderTooLarge => "the header is larger than 100 MB",
+        E::HeaderTooSmall => "the file is shorter than its 8-byte header length",
+        E::InvalidHeaderLength => "the header length runs past the end of the file",
+        E::TensorInvalidInfo | E::InvalidTensorView(..) => {
+            "a tensor's byte range does not match its shape and type"
+        }
+        E::InvalidOffset(_) => "the tensors' data offsets are not contiguous",
+        E::MetadataIncompleteBuffer => {
+            "the tensors do not cover the data exactly (truncated, or bytes left over)"
+        }
+        E::ValidationOverflow => "a tensor's size overflows",
+        E::MisalignedSlice => "a tensor of a sub-byte type ends inside a byte",
+        _ => "the file cannot be read",
+    };
+    FormatError::Safetensors { reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_precision_values() {
+        assert_eq!(f16_to_f32(0x3C00), 1.0);
+        assert_eq!(f16_to_f32(0xC000), -2.0);
+        assert_eq!(f16_to_f32(0x7BFF), 65504.0);
+        assert_eq!(f16_to_f32(0x0400), 2f32.powi(-14));
+        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+        assert_eq!(f16_to_f32(0x03FF), 1023.0 * 2f32.powi(-24));
+        assert_eq!(f16_to_f32(0x3555), 0.333_251_95);
+        assert_eq!(f16_to_f32(0x8000).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(f16_to_f32(0x7C00), f32::INFINITY);
+        assert!(f16_to_f32(0x7E00).is_nan());
+        assert_eq!(bf16_to_f32(0x3F80), 1.0);
+        assert_eq!(bf16_to_f32(0xC0A0), -5.0);
+        // Every finite half, as a float, is the half's value: compare with the definition.
+        for h in 0..=u16::MAX {
+            let exp = i32::from((h >> 10) & 0x1F);
+            if exp == 0x1F {
+                continue;
+            }
+            let man = f64::from(h & 0x3FF);
+            let mag = if exp == 0 {
+                man * 2f64.powi(-24)
+            } else {
+                (1.0 + man / 1024.0) * 2f64.powi(exp - 15)
+            };
+            let want = if h >> 15 == 1 { -mag } else { mag };
+            assert_eq!(f64::from(f16_to_f32(h)), want, "{h:#06x}");
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! The training loop: epochs, schedules, validation, early stopping, progress.
+
+use std::prelude::rust_2024::*;
+use std::{format, vec};
+
+use std::fmt;
+use std::time::Instant;
+
+use super::data::{DataError, Normalizer, Split};
+use super::schedule::LrSchedule;
+use crate::error::Error;
+use crate::format::{FileError, OptimizerState, RunState, load_training_file, save_training_file};
+use crate::layers::{Context, Layer};
+use crate::loss::{argmax, softmax_cross_entropy};
+use crate::optim::Optimizer;
+use crate::tensor::Zero;
+use crate::train::{TrainBuffers, classification_step};
+
+/// Samples ready for a network with `D` inputs: normalized `f32` rows and labels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Samples<const D: usize> {
+    /// One normalized input per sample.
+    pub x: Vec<[f32; D]>,
+    /// One label per sample.
+    pub y: Vec<u16>,
+}
+
+impl<const D: usize> Samples<D> {
+    /// Normalizes `split` with `norm`.
+    ///
+    /// # Errors
+    /// [`DataError::WrongDimensions`] if the images do not have `D` pixels.
+    pub fn from_split(split: &Split, norm: &Normalizer, name: &str) -> Result<Self, DataError> {
+        split.expect_dim(D, std::path::Path::new(name))?;
+        let mut x = vec![[0.0; D]; split.len()];
+        for (i, row) in x.iter_mut().enumerate() {
+            norm.apply(split.image(i), row);
+        }
+        Ok(Samples {
+            x,
+            y: split.labels.clone(),
+        })
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+}
+
+/// Settings of [`Trainer::fit`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Maximum number of epochs.
+    pub epochs: usize,
+    /// Learning rate over the epochs.
+    pub schedule: LrSchedule,
+    /// Stop after this many epochs without a better validation accuracy, and restore the
+    /// best weights (`None`: train all epochs, keep the last weights).
+    pub patience: Option<usize>,
+    /// Seed of the shuffling; dropout and noise draw from the trainer's [`Context`].
+    pub seed: u64,
+    /// Show a progress bar on a terminal.
+    pub progress: bool,
+}
+
+/// What one epoch measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochRecord {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Learning rate at the end of the epoch.
+    pub lr: f32,
+    /// Mean training loss over the epoch's batches (dropout and noise on).
+    pub train_loss: f32,
+    /// Training accuracy over the epoch's batches.
+    pub train_accuracy: f32,
+    /// Validation loss (inference mode).
+    pub val_loss: f32,
+    /// Validation accuracy (inference mode).
+    pub val_accuracy: f32,
+    /// Seconds spent training (not validating) this epoch.
+    pub train_seconds: f64,
+    /// Training throughput.
+    pub samples_per_second: f64,
+}
+
+/// The outcome of [`Trainer::fit`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitSummary {
+    /// One record per epoch trained.
+    pub history: Vec<EpochRecord>,
+    /// The epoch whose weights the network holds now (the best one under early
+    /// stopping).
+    pub best_epoch: usize,
+    /// Whether early stopping ended training before the last epoch.
+    pub stopped_early: bool,
+    /// Seconds spent in training steps over all epochs.
+    pub train_seconds: f64,
+}
+
+/// A training failure, with where it happened. The network and optimizer are left as
+/// they were before the failing step.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainError {
+    /// A step failed (non-finite loss or gradient, label out of range).
+    Step {
+        /// Epoch, from 1.
+        epoch: usize,
+        /// Step within the epoch, from 1.
+        step: usize,
+        /// What went wrong.
+        error: Error,
+    },
+    /// There is nothing to train on or validate with.
+    Empty {
+        /// Which set.
+        what: &'static str,
+    },
+}
+
+impl fmt::Display for TrainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrainError::Step { epoch, step, error } => {
+                write!(f, "training failed at epoch {epoch}, step {step}: {error}")
+            }
+            TrainError::Empty { what } => write!(f, "the {what} set is empty"),
+        }
+    }
+}
+
+impl std::error::Error for TrainError {}
+
+/// Loss and accuracy of a classifier on a set of samples, in inference mode.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Mean cross-entropy.
+    pub loss: f32,
+    /// Fraction classified correctly.
+    pub accuracy: f32,
+    /// Predicted class of each sample.
+    pub predictions: Vec<u16>,
+}
+
+/// Evaluates `net` on `data` one sample at a time (inference mode).
+pub fn evaluate<L, const D: usize, const C: usize>(net: &L, data: &Samples<D>) -> Evaluation
+where
+    L: Layer<Input = [f32; D], Output = [f32; C]>,
+{
+    let mut scratch = Box::new(L::Scratch::ZERO);
+    let mut out = [[0.0; C]; 1];
+    let mut d = [[0.0; C]; 1];
+    let mut total = 0.0f64;
+    let mut correct = 0usize;
+    let mut predictions = Vec::with_capacity(data.len());
+    for (x, &y) in data.x.iter().zip(&data.y) {
+        net.forward(x, &mut out[0], &mut scratch);
+        let loss = softmax_cross_entropy(&out, &[y], &mut d).unwrap_or(f32::INFINITY);
+        total += f64::from(loss);
+        let p = argmax(&out[0]);
+        correct += usize::from(p == usize::from(y));
+        predictions.push(p as u16);
+    }
+    let n = data.len().max(1) as f64;
+    Evaluation {
+        loss: (total / n) as f32,
+        accuracy: (correct as f64 / n) as f32,
+        predictions,
+    }
+}
+
+/// Trains a classifier `L` with optimizer `O` at batch `B`.
+///
+/// The network, the optimizer and the training buffers live on the heap (they can be
+/// megabytes); the loop allocates nothing per batch.
+pub struct Trainer<L: Layer, O, const B: usize> {
+    /// The network being trained.
+    pub net: Box<L>,
+    /// The optimizer and its state.
+    pub optimizer: Box<O>,
+    /// Caches and gradients for one batch.
+    pub buffers: Box<TrainBuffers<L, B>>,
+    /// Randomness of dropout and noise.
+    pub ctx: Context,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Optimizer steps completed.
+    pub step: u64,
+}
+
+impl<L, O, const D: usize, const C: usize, const B: usize> Trainer<L, O, B>
+where
+    L: Layer<Input = [f32; D], Output = [f32; C]> + Clone,
+    O: Optimizer<L::Grad>,
+{
+    /// A trainer for `net` with `optimizer`; `seed` seeds dropout and noise.
+    pub fn new(net: Box<L>, optimizer: Box<O>, seed: u64) -> Self {
+        Trainer {
+            net,
+            optimizer,
+            buffers: Box::new(TrainBuffers::ZERO),
+            ctx: Context::new(seed),
+            epoch: 0,
+            step: 0,
+        }
+    }
+
+    /// Saves everything needed to resume bit for bit — parameters, batch-normalization
+    /// statistics, optimizer state, the random stream, the epoch and step counters — to
+    /// `path`, atomically.
+    ///
+    /// The shuffling order needs no saving: it is a function of the seed and the epoch.
+    ///
+    /// # Errors
+    /// [`FileError`] naming the path.
+    pub fn save_checkpoint(&self, path: impl AsRef<std::path::Path>) -> Result<(), FileError>
+    where
+        O: OptimizerState<L::Grad>,
+    {
+        let run = RunState {
+            rng: self.ctx.rng,
+            epoch: self.epoch as u64,
+            step: self.step,
+        };
+        save_training_file(path, &*self.net, &*self.optimizer, &run, &[])
+    }
+
+    /// Restores a checkpoint written by [`save_checkpoint`](Self::save_checkpoint); a
+    /// following [`fit`](Self::fit) with the same configuration continues exactly where
+    /// the saved run stood. On error nothing changes.
+    ///
+    /// # Errors
+    /// [`FileError`] naming the path and, for a refused file, why.
+    pub fn load_checkpoint(&mut self, path: impl AsRef<std::path::Path>) -> Result<(), FileError>
+    where
+        O: OptimizerState<L::Grad>,
+    {
+        let run = load_training_file(path, &mut *self.net, &mut *self.optimizer)?;
+        self.ctx.rng = run.rng;
+        self.epoch = run.epoch as usize;
+        self.step = run.step;
+        Ok(())
+    }
+
+    /// Trains on `train`, validating on `val` after every epoch.
+    ///
+    /// Each epoch visits the training samples in a seeded random order, in full batches of
+    /// `B` (the last `len % B` samples of each shuffled order are skipped that epoch).
+    /// `on_epoch` sees each record as it is made.
+    ///
+    /// # Errors
+    /// [`TrainError::Step`] naming the epoch and step where a loss or gradient was not
+    /// finite (the network holds the weights from before that step);
+    /// [`TrainError::Empty`] if either set has fewer samples than needed.
+    pub fn fit(
+        &mut self,
+        train: &Samples<D>,
+        val: &Samples<D>,
+        config: &TrainConfig,
+        on_epoch: impl FnMut(&EpochRecord),
+    ) -> Result<FitSummary, TrainError> {
+        self.fit_until(train, val, config, config.epochs, on_epoch)
+    }
+
+    /// [`fit`](Self::fit), but stops once `until` epochs are complete (at most
+    /// `config.epochs`), as an interrupted run would: the schedule still spans
+    /// `config.epochs`. With [`save_checkpoint`](Self::save_checkpoint) and
+    /// [`load_checkpoint`](Self::load_checkpoint), a later `fit` finishes the run.
+    ///
+    /// # Errors
+    /// As [`fit`](Self::fit).
+    pub fn fit_until(
+        &mut self,
+        train: &Samples<D>,
+        val: &Samples<D>,
+        config: &TrainConfig,
+        until: usize,
+        mut on_epoch: impl FnMut(&EpochRecord),
+    ) -> Result<FitSummary, TrainError> {
+        let until = until.min(config.epochs);
+        if train.len() < B {
+            return Err(TrainError::Empty { what: "training" });
+        }
+        if val.is_empty() {
+            return Err(TrainError::Empty { what: "validation" });
+        }
+        let steps = train.len() / B;
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        let mut x = Box::new([[0.0f32; D]; B]);
+        let mut y = [0u16; B];
+        let mut history = Vec::new();
+        let mut best: Option<(f32, usize, Box<L>)> = None;
+        let mut since_best = 0;
+        let mut stopped_early = false;
+        let mut total_seconds = 0.0;
+        while self.epoch < until {
+            let epoch = self.epoch;
+            // The order depends on the seed and the epoch only, so a resumed run shuffles
+            // exactly as an uninterrupted one.
+            order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
+            crate::rng::Rng::new(config.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9))
+                .shuffle(&mut order);
+            let bar = progress_bar(config.progress, steps, epoch + 1, config.epochs);
+            let start = Instant::now();
+            let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+            let mut lr = config.schedule.base;
+            for step in 0..steps {
+                lr = config.schedule.rate(epoch, step, steps, config.epochs);
+                self.optimizer.set_learning_rate(lr);
+                for (k, &i) in order[step * B..(step + 1) * B].iter().enumerate() {
+                    x[k] = train.x[i];
+                    y[k] = train.y[i];
+                }
+                let stats = classification_step(
+                    &mut *self.net,
+                    &mut *self.optimizer,
+                    &mut self.buffers,
+                    &mut self.ctx,
+                    &x,
+                    &y,
+                )
+                .map_err(|error| TrainError::Step {
+                    epoch: epoch + 1,
+                    step: step + 1,
+                    error,
+                })?;
+                self.step += 1;
+                loss_sum += f64::from(stats.loss);
+                correct += stats.correct;
+                if let Some(bar) = &bar {
+                    bar.inc(1);
+                    if step % 50 == 0 {
+                        let sps = ((step + 1) * B) as f64 / start.elapsed().as_secs_f64();
+                        bar.set_message(format!(
+                            "loss {:.4}  {:.0} samples/s",
+                            loss_sum / (step + 1) as f64,
+                            sps
+                        ));
+                    }
+                }
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            total_seconds += seconds;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let eval = evaluate(&*self.net, val);
+            self.epoch += 1;
+            let record = EpochRecord {
+                epoch: self.epoch,
+                lr,
+                train_loss: (loss_sum / steps as f64) as f32,
+                train_accuracy: correct as f32 / (steps * B) as f32,
+                val_loss: eval.loss,
+                val_accuracy: eval.accuracy,
+                train_seconds: seconds,
+                samples_per_second: (steps * B) as f64 / seconds,
+            };
+            on_epoch(&record);
+            history.push(record);
+            if config.patience.is_some() {
+                if best.as_ref().is_none_or(|(acc, _, _)| eval.accuracy > *acc) {
+                    best = Some((eval.accuracy, self.epoch, self.net.clone()));
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                }
+                if Some(since_best) >= config.patience && self.epoch < config.epochs {
+                    stopped_early = true;
+                    break;
+                }
+            }
+        }
+        let best_epoch = match best {
+            Some((_, epoch, net)) => {
+                self.net = net;
+                epoch
+            }
+            None => self.epoch,
+        };
+        Ok(FitSummary {
+            history,
+            best_epoch,
+            stopped_early,
+            train_seconds: total_seconds,
+        })
+    }
+}
+
+fn progress_bar(
+    on: bool,
+    steps: usize,
+    epoch: usize,
+    epochs: usize,
+) -> Option<indicatif::ProgressBar> {
+    if !on {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(steps as u64);
+    let style =
+        indicatif::ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(format!("{epoch}/{epochs}"));
+    Some(bar)
+}

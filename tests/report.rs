@@ -1,0 +1,584 @@
+//! Reports of a training run: CSV log, learning curves, confusion matrix, summary.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use firmnet::host::report::{
+    self, CONFUSION_MATRIX_SIZE, CSV_HEADER, ConfusionError, ConfusionMatrix, LEARNING_CURVES_SIZE,
+    ReportError, Summary,
+};
+use firmnet::host::{EpochRecord, Evaluation, FitSummary};
+
+const FASHION: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+/// A fresh directory for one test's files.
+fn out_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("report")
+        .join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A plausible run: loss falls, accuracy rises, validation flattens out and then worsens.
+fn history(epochs: usize) -> Vec<EpochRecord> {
+    (1..=epochs)
+        .map(|e| {
+            let t = e as f32;
+            let train_loss = 0.25 + 0.45 * (-0.35 * t).exp();
+            let val_loss = 0.31 + 0.35 * (-0.45 * t).exp() + 0.004 * (t - 12.0).max(0.0).powi(2);
+            EpochRecord {
+                epoch: e,
+                lr: 2e-3 * (0.5 + 0.5 * (std::f32::consts::PI * t / epochs as f32).cos()),
+                train_loss,
+                train_accuracy: 0.93 - 0.18 * (-0.3 * t).exp(),
+                val_loss,
+                val_accuracy: 0.895 - 0.12 * (-0.5 * t).exp() - 0.0008 * (t - 12.0).max(0.0),
+                train_seconds: 3.25 + 0.01 * t as f64,
+                samples_per_second: 16_615.4 - t as f64,
+            }
+        })
+        .collect()
+}
+
+/// Files in `dir` other than `keep`: leftovers of an interrupted or failed write.
+fn strays(dir: &Path, keep: &[&str]) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !keep.contains(&name.as_str()))
+        .collect()
+}
+
+#[test]
+fn csv_round_trip() {
+    let dir = out_dir("csv_round_trip");
+    let path = dir.join("history.csv");
+    let mut records = history(7);
+    // Values whose shortest decimal form is long or unusual.
+    records[0].lr = 1e-7;
+    records[1].train_loss = 0.1;
+    records[2].val_loss = f32::INFINITY;
+    records[3].train_seconds = 1.0 / 3.0;
+    records[4].samples_per_second = 123_456_789.123_456_78;
+    report::write_csv(&path, &records).unwrap();
+
+    let text = fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert_eq!(header, CSV_HEADER);
+    assert_eq!(
+        header.split(',').collect::<Vec<_>>(),
+        [
+            "epoch",
+            "lr",
+            "train_loss",
+            "train_accuracy",
+            "val_loss",
+            "val_accuracy",
+            "train_seconds",
+            "samples_per_second"
+        ]
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), records.len());
+    for (row, r) in rows.iter().zip(&records) {
+        let f: Vec<&str> = row.split(',').collect();
+        assert_eq!(f.len(), 8, "{row}");
+        assert_eq!(f[0].parse::<usize>().unwrap(), r.epoch);
+        let f32s = [
+            r.lr,
+            r.train_loss,
+            r.train_accuracy,
+            r.val_loss,
+            r.val_accuracy,
+        ];
+        for (k, want) in f32s.into_iter().enumerate() {
+            let got: f32 = f[k + 1].parse().unwrap();
+            assert_eq!(got.to_bits(), want.to_bits(), "field {} of {row}", k + 1);
+        }
+        assert_eq!(
+            f[6].parse::<f64>().unwrap().to_bits(),
+            r.train_seconds.to_bits()
+        );
+        assert_eq!(
+            f[7].parse::<f64>().unwrap().to_bits(),
+            r.samples_per_second.to_bits()
+        );
+    }
+    assert_eq!(report::read_csv(&path).unwrap(), records);
+    assert!(strays(&dir, &["history.csv"]).is_empty());
+
+    // Rewriting replaces the file whole and leaves no temporary file behind.
+    report::write_csv(&path, &records[..2]).unwrap();
+    assert_eq!(report::read_csv(&path).unwrap(), &records[..2]);
+    assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 3);
+    assert!(strays(&dir, &["history.csv"]).is_empty());
+
+    // An empty history is a header alone.
+    report::write_csv(&path, &[]).unwrap();
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        format!("{CSV_HEADER}\n")
+    );
+    assert!(report::read_csv(&path).unwrap().is_empty());
+}
+
+#[test]
+fn csv_creates_directories_and_rejects_foreign_files() {
+    let dir = out_dir("csv_dirs");
+    let path = dir.join("a/b/history.csv");
+    report::write_csv(&path, &history(2)).unwrap();
+    assert_eq!(report::read_csv(&path).unwrap(), history(2));
+
+    let bad = dir.join("bad.csv");
+    fs::write(&bad, format!("{CSV_HEADER}\n1,0.1,0.5,0.9,0.6,0.8,1.0\n")).unwrap();
+    match report::read_csv(&bad) {
+        Err(ReportError::Parse { path, line, .. }) => {
+            assert_eq!(path, bad);
+            assert_eq!(line, 2);
+        }
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+    fs::write(&bad, "epoch,loss\n").unwrap();
+    assert!(matches!(
+        report::read_csv(&bad),
+        Err(ReportError::Parse { line: 1, .. })
+    ));
+    fs::write(&bad, format!("{CSV_HEADER}\n1,x,0.5,0.9,0.6,0.8,1.0,2.0\n")).unwrap();
+    let err = report::read_csv(&bad).unwrap_err();
+    assert!(err.to_string().contains("lr"), "{err}");
+    assert!(matches!(
+        report::read_csv(dir.join("missing.csv")),
+        Err(ReportError::Io { .. })
+    ));
+}
+
+#[test]
+fn unwritable_paths_are_typed_errors() {
+    let dir = out_dir("unwritable");
+    // A regular file where a directory should be: fails even for root.
+    let blocker = dir.join("not-a-directory");
+    fs::write(&blocker, "x").unwrap();
+    let records = history(3);
+    let matrix = ConfusionMatrix::from_predictions(2, &[0, 1], &[0, 0]).unwrap();
+    let results = [
+        (
+            "history.csv",
+            report::write_csv(blocker.join("history.csv"), &records),
+        ),
+        (
+            "curves.png",
+            report::plot_learning_curves(blocker.join("curves.png"), &records, "t", None),
+        ),
+        (
+            "confusion.png",
+            matrix.plot(blocker.join("confusion.png"), &[]),
+        ),
+        (
+            "summary.txt",
+            report::write_text(blocker.join("summary.txt"), "x"),
+        ),
+    ];
+    for (name, result) in results {
+        let err = result.expect_err(name);
+        assert!(matches!(err, ReportError::Io { .. }), "{name}: {err:?}");
+        assert_eq!(err.path(), blocker.join(name));
+        let message = err.to_string();
+        assert!(
+            message.contains(&*blocker.join(name).to_string_lossy()),
+            "{message}"
+        );
+        assert!(std::error::Error::source(&err).is_some());
+    }
+    // An existing directory cannot be replaced by a file; nothing is left beside it.
+    let target = dir.join("occupied");
+    fs::create_dir(&target).unwrap();
+    fs::write(target.join("keep"), "x").unwrap();
+    let err = report::write_csv(&target, &records).unwrap_err();
+    assert!(matches!(err, ReportError::Io { .. }), "{err:?}");
+    assert!(strays(&dir, &["not-a-directory", "occupied"]).is_empty());
+}
+
+#[test]
+fn confusion_matrix_counts_and_rates() {
+    // Hand-made: 3 classes, 10 samples.
+    let labels = [0, 0, 0, 0, 1, 1, 1, 2, 2, 2];
+    let predictions = [0, 0, 1, 2, 1, 1, 0, 2, 2, 1];
+    let m = ConfusionMatrix::from_predictions(3, &labels, &predictions).unwrap();
+    // Rows: true class; columns: predicted.
+    assert_eq!(m.counts(), &[2, 1, 1, 1, 2, 0, 0, 1, 2]);
+    assert_eq!(m.count(0, 2), 1);
+    assert_eq!(m.count(2, 1), 1);
+    assert_eq!(m.count(1, 2), 0);
+    assert_eq!(m.count(3, 0), 0);
+    assert_eq!(m.total(), 10);
+    assert_eq!(m.correct(), 6);
+    assert_eq!(m.accuracy(), Some(0.6));
+    assert_eq!([m.support(0), m.support(1), m.support(2)], [4, 3, 3]);
+    assert_eq!([m.predicted(0), m.predicted(1), m.predicted(2)], [3, 4, 3]);
+
+    let close = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() < 1e-12;
+    // precision = TP / predicted, recall = TP / support.
+    assert!(close(m.precision(0), 2.0 / 3.0));
+    assert!(close(m.recall(0), 2.0 / 4.0));
+    assert!(close(m.precision(1), 2.0 / 4.0));
+    assert!(close(m.recall(1), 2.0 / 3.0));
+    assert!(close(m.precision(2), 2.0 / 3.0));
+    assert!(close(m.recall(2), 2.0 / 3.0));
+    // F1 of class 0: 2·(2/3)·(1/2) / (2/3 + 1/2) = 4/7.
+    assert!(close(m.f1(0), 4.0 / 7.0));
+    // One-vs-rest accuracy of class 0: 2 missed, 1 false alarm → 7 of 10 right.
+    assert!(close(m.class_accuracy(0), 0.7));
+    assert!(close(m.class_accuracy(1), 0.7));
+    assert!(close(m.class_accuracy(2), 0.8));
+
+    // Incremental counting gives the same matrix.
+    let mut n = ConfusionMatrix::new(3);
+    for (&l, &p) in labels.iter().zip(&predictions) {
+        n.add(l.into(), p.into()).unwrap();
+    }
+    assert_eq!(n, m);
+
+    // Undefined rates are None, not NaN.
+    let never = ConfusionMatrix::from_predictions(3, &[0, 1], &[0, 0]).unwrap();
+    assert_eq!(never.precision(1), None);
+    assert_eq!(never.recall(1), Some(0.0));
+    assert_eq!(never.recall(2), None);
+    assert_eq!(never.f1(1), None);
+    assert_eq!(ConfusionMatrix::new(2).accuracy(), None);
+}
+
+#[test]
+fn confusion_matrix_rejects_bad_input() {
+    assert_eq!(
+        ConfusionMatrix::from_predictions(3, &[0, 1], &[0]),
+        Err(ConfusionError::LengthMismatch {
+            labels: 2,
+            predictions: 1
+        })
+    );
+    let err = ConfusionMatrix::from_predictions(3, &[0, 1, 2], &[0, 3, 2]).unwrap_err();
+    assert_eq!(
+        err,
+        ConfusionError::ClassOutOfRange {
+            sample: Some(1),
+            class: 3,
+            classes: 3
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "sample 1: class 3 is out of range for 3 classes"
+    );
+    assert!(ConfusionMatrix::new(2).add(2, 0).is_err());
+
+    let dir = out_dir("confusion_bad");
+    let m = ConfusionMatrix::from_predictions(3, &[0, 1], &[0, 0]).unwrap();
+    let err = m.plot(dir.join("m.png"), &["a", "b"]).unwrap_err();
+    assert!(matches!(err, ReportError::Invalid { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("2 class names for 3 classes"),
+        "{err}"
+    );
+    let err = ConfusionMatrix::new(0)
+        .plot(dir.join("m.png"), &[])
+        .unwrap_err();
+    assert!(matches!(err, ReportError::Invalid { .. }), "{err:?}");
+    assert!(strays(&dir, &[]).is_empty());
+}
+
+#[test]
+fn confusion_matrix_text() {
+    let m = ConfusionMatrix::from_predictions(
+        3,
+        &[0, 0, 0, 0, 1, 1, 1, 2, 2, 2],
+        &[0, 0, 1, 2, 1, 1, 0, 2, 2, 1],
+    )
+    .unwrap();
+    let text = m.table(&["cat", "dog", "bird"]).to_string();
+    assert!(text.contains("10 samples, accuracy 60.00%"), "{text}");
+    let row = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no row {prefix:?} in\n{text}"))
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("0 cat")[2..], ["2", "1", "1", "50.0%"]);
+    assert_eq!(row("1 dog")[2..], ["1", "2", "0", "66.7%"]);
+    assert_eq!(row("precision")[1..], ["66.7%", "50.0%", "66.7%"]);
+    // Without names the classes are numbered.
+    assert!(m.to_string().lines().any(|l| l.starts_with("2 ")), "{m}");
+}
+
+struct Png {
+    width: u32,
+    height: u32,
+    rgb: Vec<u8>,
+}
+
+/// Checks the PNG signature and the IHDR chunk by hand, then decodes the image.
+fn read_png(path: &Path) -> Png {
+    let bytes = fs::read(path).unwrap();
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{}: not a PNG",
+        path.display()
+    );
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (width, height));
+    assert_eq!(info.color_type, png::ColorType::Rgb);
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    buf.truncate(info.buffer_size());
+    Png {
+        width,
+        height,
+        rgb: buf,
+    }
+}
+
+/// Asserts that the image is not blank: many colours, a fair share of non-white pixels, and
+/// some pixels close to each of `colors`.
+fn assert_drawn(png: &Png, colors: &[[u8; 3]]) {
+    let pixels: Vec<[u8; 3]> = png
+        .rgb
+        .chunks_exact(3)
+        .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    assert_eq!(pixels.len(), (png.width * png.height) as usize);
+    let distinct: HashSet<[u8; 3]> = pixels.iter().copied().collect();
+    assert!(distinct.len() > 50, "only {} colours", distinct.len());
+    let inked = pixels.iter().filter(|p| **p != [255, 255, 255]).count();
+    assert!(inked * 50 > pixels.len(), "only {inked} non-white pixels");
+    for want in colors {
+        let near = pixels
+            .iter()
+            .filter(|p| p.iter().zip(want).all(|(a, b)| a.abs_diff(*b) <= 8))
+            .count();
+        assert!(near > 100, "only {near} pixels near {want:?}");
+    }
+}
+
+#[test]
+fn learning_curves_png() {
+    let dir = out_dir("curves");
+    let path = dir.join("learning_curves.png");
+    let records = history(20);
+    report::plot_learning_curves(
+        &path,
+        &records,
+        "Fashion-MNIST · MLP 784-256-128-10",
+        Some(12),
+    )
+    .unwrap();
+    let png = read_png(&path);
+    assert_eq!((png.width, png.height), LEARNING_CURVES_SIZE);
+    // The train (blue), validation (orange) and best-epoch (green) lines are there.
+    assert_drawn(&png, &[[31, 119, 180], [230, 115, 0], [46, 139, 87]]);
+    assert!(strays(&dir, &["learning_curves.png"]).is_empty());
+
+    // One epoch, no best epoch, a non-finite loss: still a chart, no panic.
+    let mut one = history(1);
+    one[0].val_loss = f32::NAN;
+    let short = dir.join("one_epoch.png");
+    report::plot_learning_curves(&short, &one, "one epoch", None).unwrap();
+    assert_eq!(
+        (read_png(&short).width, read_png(&short).height),
+        LEARNING_CURVES_SIZE
+    );
+
+    let err = report::plot_learning_curves(dir.join("empty.png"), &[], "empty", None).unwrap_err();
+    assert!(matches!(err, ReportError::Invalid { .. }), "{err:?}");
+    assert!(!dir.join("empty.png").exists());
+}
+
+/// A 10-class matrix shaped like a Fashion-MNIST test run (1,000 samples per class).
+fn fashion_matrix() -> ConfusionMatrix {
+    let mut m = ConfusionMatrix::new(10);
+    // Commonly confused pairs: shirt with T-shirt, pullover and coat; sneaker with sandal
+    // and ankle boot.
+    let confusions: &[(usize, usize, u32)] = &[
+        (0, 6, 95),
+        (0, 3, 22),
+        (0, 2, 14),
+        (2, 4, 80),
+        (2, 6, 70),
+        (4, 2, 90),
+        (4, 6, 60),
+        (4, 3, 25),
+        (6, 0, 110),
+        (6, 2, 85),
+        (6, 4, 70),
+        (6, 3, 30),
+        (3, 4, 30),
+        (3, 0, 18),
+        (1, 3, 12),
+        (5, 7, 25),
+        (5, 9, 9),
+        (7, 5, 20),
+        (7, 9, 30),
+        (9, 7, 32),
+        (9, 5, 6),
+        (8, 6, 8),
+        (8, 2, 4),
+    ];
+    for label in 0..10 {
+        let mut wrong = 0;
+        for &(l, p, k) in confusions.iter().filter(|c| c.0 == label) {
+            for _ in 0..k {
+                m.add(l, p).unwrap();
+            }
+            wrong += k;
+        }
+        for _ in 0..1000 - wrong {
+            m.add(label, label).unwrap();
+        }
+    }
+    m
+}
+
+#[test]
+fn confusion_matrix_png() {
+    let dir = out_dir("confusion");
+    let m = fashion_matrix();
+    assert_eq!(m.total(), 10_000);
+    let path = dir.join("confusion_matrix.png");
+    m.plot_with_title(&path, &FASHION, "Fashion-MNIST test set")
+        .unwrap();
+    let png = read_png(&path);
+    assert_eq!((png.width, png.height), CONFUSION_MATRIX_SIZE);
+    // Dark diagonal cells and the light precision/recall cells.
+    assert_drawn(&png, &[[8, 48, 107], [243, 244, 246]]);
+
+    // Numbered classes, few of them; and many classes with long names.
+    let small = dir.join("small.png");
+    ConfusionMatrix::from_predictions(2, &[0, 1, 1], &[0, 1, 0])
+        .unwrap()
+        .plot(&small, &[])
+        .unwrap();
+    assert_eq!(
+        (read_png(&small).width, read_png(&small).height),
+        CONFUSION_MATRIX_SIZE
+    );
+    let names: Vec<String> = (0..24).map(|i| format!("category number {i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let labels: Vec<u16> = (0..2400).map(|i| (i % 24) as u16).collect();
+    let predictions: Vec<u16> = (0..2400)
+        .map(|i| ((i % 24 + i % 5 / 4) % 24) as u16)
+        .collect();
+    let many = dir.join("many.png");
+    ConfusionMatrix::from_predictions(24, &labels, &predictions)
+        .unwrap()
+        .plot(&many, &names)
+        .unwrap();
+    assert_drawn(&read_png(&many), &[]);
+    assert!(strays(&dir, &["confusion_matrix.png", "small.png", "many.png"]).is_empty());
+}
+
+#[test]
+fn fonts_are_typed_errors() {
+    let dir = out_dir("fonts");
+    let missing = dir.join("no-such-font.ttf");
+    let err = report::set_font(&missing).unwrap_err();
+    assert!(matches!(err, ReportError::MissingFont { .. }), "{err:?}");
+    assert!(err.to_string().contains("no-such-font.ttf"), "{err}");
+    let junk = dir.join("junk.ttf");
+    fs::write(&junk, b"not a font").unwrap();
+    let err = report::set_font(&junk).unwrap_err();
+    assert!(matches!(err, ReportError::InvalidFont { .. }), "{err:?}");
+    // The default font names its Debian package when it is missing.
+    assert!(report::FONT_PATH.ends_with("DejaVuSans.ttf"));
+    assert_eq!(report::FONT_PACKAGE, "fonts-dejavu-core");
+    let err = ReportError::MissingFont {
+        path: "out/curves.png".into(),
+        font: report::FONT_PATH.into(),
+        package: Some(report::FONT_PACKAGE),
+        source: std::io::ErrorKind::NotFound.into(),
+    };
+    let message = err.to_string();
+    assert!(message.starts_with("out/curves.png: "), "{message}");
+    assert!(
+        message.contains("install the Debian package fonts-dejavu-core"),
+        "{message}"
+    );
+    assert!(message.contains(report::FONT_ENV), "{message}");
+}
+
+#[test]
+fn summary_text() {
+    let history = history(17);
+    let fit = FitSummary {
+        history: history.clone(),
+        best_epoch: 12,
+        stopped_early: true,
+        train_seconds: history.iter().map(|r| r.train_seconds).sum(),
+    };
+    let test = Evaluation {
+        loss: 0.3251,
+        accuracy: 0.885,
+        predictions: vec![],
+    };
+    let summary = Summary::new(&fit, Some(&test))
+        .with_max_epochs(20)
+        .with_wall_time(std::time::Duration::from_secs(75));
+    assert_eq!(summary.best, Some(history[11]));
+    let expected_rate: f64 = history
+        .iter()
+        .map(|r| r.samples_per_second * r.train_seconds)
+        .sum::<f64>()
+        / fit.train_seconds;
+    assert!((summary.samples_per_second - expected_rate).abs() < 1e-6);
+    let text = summary.to_string();
+    for want in [
+        "17 of 20, stopped early",
+        "best epoch  12",
+        "test 88.50%",
+        "test 0.3251",
+        "samples/s",
+        "1 min 15 s",
+    ] {
+        assert!(text.contains(want), "{want:?} not in\n{text}");
+    }
+    let val = format!("validation {:.2}%", 100.0 * history[11].val_accuracy);
+    assert!(text.contains(&val), "{val:?} not in\n{text}");
+
+    let ran_out = Summary::new(
+        &FitSummary {
+            stopped_early: false,
+            best_epoch: 17,
+            ..fit
+        },
+        None,
+    );
+    let text = ran_out.to_string();
+    assert!(
+        text.contains("ran to the end") && !text.contains("test"),
+        "{text}"
+    );
+
+    let dir = out_dir("summary");
+    report::write_text(dir.join("summary.txt"), &text).unwrap();
+    assert_eq!(fs::read_to_string(dir.join("summary.txt")).unwrap(), text);
+}
