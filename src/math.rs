@@ -75,7 +75,9 @@ pub fn sqrt(x: f32) -> f32 {
 // caller-saved register) and control returns through lr. It touches no memory or stack.
 #[unsafe(naked)]
 extern "C" fn vsqrt(x: f32) -> f32 {
-    core::arch::naked_asm!("vsqrt.f32 s0, s0", "bx lr")
+    // The directive tells the assembler the FPU exists: module-level assembly does not see
+    // the target's features. fpv4-sp-d16 is the Cortex-M4F's FPU and a subset of the M7's.
+    core::arch::naked_asm!(".fpu fpv4-sp-d16", "vsqrt.f32 s0, s0", "bx lr")
 }
 
 /// Hyperbolic tangent, in `[−1, 1]` for every finite input.

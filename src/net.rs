@@ -66,6 +66,46 @@ impl<A: Layer, B: Layer> Zero for ChainScratch<A, B> {
     };
 }
 
+/// Gradients (or optimizer moments) of a [`Chain`]: the members' own, numbered like the
+/// chain's [`Params`] — including [`Params::info`], whose layer indices count through the
+/// whole network.
+pub struct ChainGrad<A: Layer, B: Layer<Input = A::Output>> {
+    /// Gradients of the first member.
+    pub first: A::Grad,
+    /// Gradients of the rest.
+    pub rest: B::Grad,
+}
+
+impl<A: Layer, B: Layer<Input = A::Output>> Zero for ChainGrad<A, B> {
+    const ZERO: Self = ChainGrad {
+        first: A::Grad::ZERO,
+        rest: B::Grad::ZERO,
+    };
+}
+
+impl<A: Layer, B: Layer<Input = A::Output>> Params for ChainGrad<A, B> {
+    const TENSORS: usize = A::TENSORS + B::TENSORS;
+    #[inline]
+    fn tensor(&self, i: usize) -> &[f32] {
+        if i < A::TENSORS {
+            self.first.tensor(i)
+        } else {
+            self.rest.tensor(i - A::TENSORS)
+        }
+    }
+    #[inline]
+    fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
+        if i < A::TENSORS {
+            self.first.tensor_mut(i)
+        } else {
+            self.rest.tensor_mut(i - A::TENSORS)
+        }
+    }
+    fn info(i: usize) -> ParamInfo {
+        <Chain<A, B> as Params>::info(i)
+    }
+}
+
 /// Training cache of a [`Chain`] for a batch of `N`: the members' caches, the activation
 /// between them and its gradient.
 pub struct ChainCache<A: Layer, B: Layer, const N: usize> {
@@ -120,7 +160,7 @@ impl<A: Layer, B: Layer<Input = A::Output>> Params for Chain<A, B> {
 impl<A: Layer, B: Layer<Input = A::Output>> Layer for Chain<A, B> {
     type Input = A::Input;
     type Output = B::Output;
-    type Grad = (A::Grad, B::Grad);
+    type Grad = ChainGrad<A, B>;
     type Cache<const N: usize> = ChainCache<A, B, N>;
     type Scratch = ChainScratch<A, B>;
     const LAYERS: usize = A::LAYERS + B::LAYERS;
@@ -188,7 +228,7 @@ impl<A: Layer, B: Layer<Input = A::Output>> Layer for Chain<A, B> {
         dy: &[B::Output; N],
         dx: Option<&mut [A::Input; N]>,
         cache: &mut ChainCache<A, B, N>,
-        grad: &mut (A::Grad, B::Grad),
+        grad: &mut ChainGrad<A, B>,
     ) {
         self.rest.backward(
             &cache.mid,
@@ -196,7 +236,7 @@ impl<A: Layer, B: Layer<Input = A::Output>> Layer for Chain<A, B> {
             dy,
             Some(&mut cache.dmid),
             &mut cache.rest,
-            &mut grad.1,
+            &mut grad.rest,
         );
         self.first.backward(
             x,
@@ -204,7 +244,7 @@ impl<A: Layer, B: Layer<Input = A::Output>> Layer for Chain<A, B> {
             &cache.dmid,
             dx,
             &mut cache.first,
-            &mut grad.0,
+            &mut grad.first,
         );
     }
 

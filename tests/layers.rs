@@ -266,3 +266,14 @@ fn network_describes_its_layers_parameters_and_state() {
     net.tensor_mut(4)[0] = 9.0;
     assert_eq!(net.rest.rest.rest.rest.weight[0][0], 9.0);
 }
+
+#[test]
+fn gradients_name_their_tensors_like_the_network() {
+    type N = Net![Dense<3, 4>, Relu<[f32; 4]>, BatchNorm<4>, Dense<4, 2>];
+    type G = <N as Layer>::Grad;
+    assert_eq!(G::TENSORS, N::TENSORS);
+    for i in 0..N::TENSORS {
+        assert_eq!(G::info(i), N::info(i));
+    }
+    assert_eq!(G::info(4).layer, 3);
+}

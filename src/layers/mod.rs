@@ -156,36 +156,6 @@ impl Params for () {
     }
 }
 
-/// Two parameter sets side by side: tensors of `A` first, then those of `B`. This is the
-/// `Grad` type of a [`Chain`](crate::net::Chain); layer indices of `B` follow those of `A`
-/// only through [`Chain`](crate::net::Chain)'s own [`Params::info`].
-impl<A: Params, B: Params> Params for (A, B) {
-    const TENSORS: usize = A::TENSORS + B::TENSORS;
-    #[inline]
-    fn tensor(&self, i: usize) -> &[f32] {
-        if i < A::TENSORS {
-            self.0.tensor(i)
-        } else {
-            self.1.tensor(i - A::TENSORS)
-        }
-    }
-    #[inline]
-    fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
-        if i < A::TENSORS {
-            self.0.tensor_mut(i)
-        } else {
-            self.1.tensor_mut(i - A::TENSORS)
-        }
-    }
-    fn info(i: usize) -> ParamInfo {
-        if i < A::TENSORS {
-            A::info(i)
-        } else {
-            B::info(i - A::TENSORS)
-        }
-    }
-}
-
 /// State the training pass needs besides the layers: the random stream for dropout and
 /// noise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
