@@ -59,6 +59,8 @@
 //! | [`optim`] | SGD (momentum, Nesterov), Adam, AdamW; gradient clipping; all in place |
 //! | [`train`] | one training step over caller-owned buffers |
 //! | [`models`] | reference networks shared by examples, benchmarks and firmware |
+//! | [`format`] | the FNET weight and checkpoint format: `no_std` reader without a heap, writer, safetensors (`std`) |
+//! | `host` | (feature `std`) datasets, the trainer, schedules, reports |
 //! | [`init`], [`rng`] | Glorot, He and the ReLU-compromise initializations; a seeded PRNG |
 //! | [`math`] | the only source of `exp`, `ln`, `sqrt`, `tanh`, `sigmoid`, with stated error bounds |
 //! | [`tensor`] | fixed-size tensors as nested arrays, with flat views |
