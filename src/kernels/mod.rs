@@ -1,7 +1,7 @@
 //! f32 compute kernels: the only place where firmnet loops over large arrays.
 //!
 //! Every layer reaches its arithmetic through the functions of this module, so a new
-//! architecture path is one new file beside [`reference`] and [`simd`].
+//! architecture path is one new file beside [`reference`](mod@reference) and [`simd`].
 //!
 //! # Memory layout
 //! All matrices are **row-major and contiguous**. A dense layer stores its weights as
@@ -26,14 +26,44 @@
 //! time with [`set_backend`] (default: [`Backend::Simd`]), so tests and verification runs can
 //! force the path that firmware takes.
 //!
+//! # Numerics
+//! Each function documents what it computes in which order. In short:
+//! - The reference never fuses: every product is rounded, then added (Rust never turns
+//!   `a*b + c` into a fused multiply-add by itself), summing left to right. Its results are
+//!   the same bits on every target, so the host reproduces the firmware exactly.
+//! - The SIMD kernels fuse every multiply–add (`mul_add`: one rounding) where the target has
+//!   FMA — x86 compiled with the `fma` feature (e.g. `-C target-cpu=native` on a recent
+//!   CPU) and AArch64 — and multiply then add elsewhere. The dot-product kernels ([`dot`],
+//!   [`gemv`], [`gemm_nt`]) sum in interleaved partial sums that are added pairwise at the
+//!   end, so their rounding differs from the reference; the error bound is *smaller* than
+//!   the reference's sequential one. The broadcast kernels ([`gemm_nn`], [`gemm_tn_acc`])
+//!   keep the reference's order within blocks of 128 terms. Results therefore agree with
+//!   the reference to rounding, not bit for bit; both propagate NaN and infinity.
+//!
 //! # Panics
 //! The kernels check that slice lengths agree with the dimensions they are given and panic
 //! if they do not; that is a programming error, never a data error. Layers call them with
 //! sizes fixed by their types, so the layer API cannot reach those panics.
 
 pub mod reference;
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+pub mod simd;
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+mod tune;
 
 use core::sync::atomic::{AtomicU8, Ordering};
+
+// The fast path: the SIMD kernels where the target has float SIMD, the reference elsewhere.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
+use reference as fast;
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+use simd as fast;
+
+/// Whether calls go to `fast` (else to [`reference`](mod@reference)).
+#[inline(always)]
+fn use_fast() -> bool {
+    backend() == Backend::Simd
+}
 
 /// Which implementation of the kernels runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,26 +97,45 @@ pub fn backend() -> Backend {
 
 /// Dot product `Σ a[i]·b[i]`.
 ///
+/// # Numerics
+/// Reference: `((a₀b₀ + a₁b₁) + a₂b₂) + …`, each product rounded. SIMD: 32 interleaved
+/// fused partial sums (`aᵢbᵢ` goes to partial sum `i mod 32`), added pairwise at the end.
+///
 /// # Panics
 /// If `a.len() != b.len()`.
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "dot: length mismatch");
-    reference::dot(a, b)
+    if use_fast() {
+        fast::dot(a, b)
+    } else {
+        reference::dot(a, b)
+    }
 }
 
 /// `y += alpha·x`.
+///
+/// # Numerics
+/// Reference: `y + round(alpha·x)`, two roundings. SIMD: fused, one rounding.
 ///
 /// # Panics
 /// If `x.len() != y.len()`.
 #[inline]
 pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "axpy: length mismatch");
-    reference::axpy(alpha, x, y)
+    if use_fast() {
+        fast::axpy(alpha, x, y)
+    } else {
+        reference::axpy(alpha, x, y)
+    }
 }
 
 /// Matrix–vector product with bias: `y = W·x + b`, with `W` of `y.len()` rows and
 /// `x.len()` columns, row-major.
+///
+/// # Numerics
+/// Reference: `b[o] + dot(W[o], x)` with the reference [`dot`]. SIMD: each row in 16
+/// interleaved fused partial sums, added pairwise; the bias is added last.
 ///
 /// # Panics
 /// If `w.len() != y.len() * x.len()` or `b.len() != y.len()`.
@@ -94,11 +143,20 @@ pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
 pub fn gemv(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     assert_eq!(w.len(), y.len() * x.len(), "gemv: weight shape mismatch");
     assert_eq!(b.len(), y.len(), "gemv: bias length mismatch");
-    reference::gemv(w, x, b, y)
+    if use_fast() {
+        fast::gemv(w, x, b, y)
+    } else {
+        reference::gemv(w, x, b, y)
+    }
 }
 
 /// Batched forward product: `C = A·Wᵀ + bias`, where `A` is `m×k` (one sample per row),
 /// `W` is `n×k` (one output neuron per row), `bias` has `n` entries and `C` is `m×n`.
+/// `C` is overwritten.
+///
+/// # Numerics
+/// As [`gemv`] for each row of `A`, except that the SIMD kernel uses 8 partial sums per
+/// output (its micro-tile holds 12 to 16 outputs in registers at once).
 ///
 /// # Panics
 /// If a slice length disagrees with `m`, `n`, `k`.
@@ -108,13 +166,22 @@ pub fn gemm_nt(a: &[f32], w: &[f32], bias: &[f32], c: &mut [f32], m: usize, n: u
     assert_eq!(w.len(), n * k, "gemm_nt: W shape mismatch");
     assert_eq!(bias.len(), n, "gemm_nt: bias length mismatch");
     assert_eq!(c.len(), m * n, "gemm_nt: C shape mismatch");
-    reference::gemm_nt(a, w, bias, c, m, n, k)
+    if use_fast() {
+        fast::gemm_nt(a, w, bias, c, m, n, k)
+    } else {
+        reference::gemm_nt(a, w, bias, c, m, n, k)
+    }
 }
 
 /// Input-gradient product: `C = A·W`, where `A` is `m×k`, `W` is `k×n` and `C` is `m×n`.
 /// `C` is overwritten.
 ///
 /// For a dense layer: `dX = dY·W` with `m` = batch, `k` = outputs, `n` = inputs.
+///
+/// # Numerics
+/// Reference: `Σ_p A[i,p]·W[p,j]` summed over `p` in increasing order, each product
+/// rounded. SIMD: the same order but fused, in blocks of 128 terms whose sums are added in
+/// order (for `k ≤ 128`, one block: the reference's order exactly).
 ///
 /// # Panics
 /// If a slice length disagrees with `m`, `n`, `k`.
@@ -123,13 +190,22 @@ pub fn gemm_nn(a: &[f32], w: &[f32], c: &mut [f32], m: usize, n: usize, k: usize
     assert_eq!(a.len(), m * k, "gemm_nn: A shape mismatch");
     assert_eq!(w.len(), k * n, "gemm_nn: W shape mismatch");
     assert_eq!(c.len(), m * n, "gemm_nn: C shape mismatch");
-    reference::gemm_nn(a, w, c, m, n, k)
+    if use_fast() {
+        fast::gemm_nn(a, w, c, m, n, k)
+    } else {
+        reference::gemm_nn(a, w, c, m, n, k)
+    }
 }
 
 /// Weight-gradient product, accumulating: `C += Aᵀ·X`, where `A` is stored `k×m`, `X` is
 /// `k×n` and `C` is `m×n`.
 ///
 /// For a dense layer: `dW += dYᵀ·X` with `k` = batch, `m` = outputs, `n` = inputs.
+///
+/// # Numerics
+/// Reference: `C[i,j] + Σ_p A[p,i]·X[p,j]`, the sum over `p` in increasing order, each
+/// product rounded, added to `C` last. SIMD: the same, fused, with the sum in blocks of 128
+/// terms, each added to `C` in turn.
 ///
 /// # Panics
 /// If a slice length disagrees with `m`, `n`, `k`.
@@ -138,5 +214,9 @@ pub fn gemm_tn_acc(a: &[f32], x: &[f32], c: &mut [f32], m: usize, n: usize, k: u
     assert_eq!(a.len(), k * m, "gemm_tn_acc: A shape mismatch");
     assert_eq!(x.len(), k * n, "gemm_tn_acc: X shape mismatch");
     assert_eq!(c.len(), m * n, "gemm_tn_acc: C shape mismatch");
-    reference::gemm_tn_acc(a, x, c, m, n, k)
+    if use_fast() {
+        fast::gemm_tn_acc(a, x, c, m, n, k)
+    } else {
+        reference::gemm_tn_acc(a, x, c, m, n, k)
+    }
 }

@@ -3,6 +3,9 @@
 //! Written for clarity: one loop nest per operation, summing left to right in the order a
 //! reader would. Every fast path is tested against these functions, and cores without float
 //! SIMD run them. They assume the caller has checked the slice lengths (see [`super`]).
+//!
+//! No operation is fused: each product is rounded, then added (Rust never contracts
+//! `a*b + c` into a fused multiply-add), so every target computes the same bits.
 
 /// `Σ a[i]·b[i]`, summed left to right.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {

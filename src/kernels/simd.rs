@@ -1,0 +1,511 @@
+//! Hand-vectorized kernels on `wide::f32x8`, for targets with float SIMD (x86, AArch64).
+//!
+//! Same contracts as [`super::reference`]: the caller (the dispatching functions of
+//! [`super`]) has checked the slice lengths. Called directly with inconsistent lengths, a
+//! kernel panics on an out-of-bounds index or ignores surplus elements; there is no `unsafe`
+//! code here, so never undefined behaviour.
+//!
+//! # Structure
+//! - Loads and stores go through `[f32; 8]` arrays taken from `as_chunks`, which compile to
+//!   plain unaligned vector loads without bounds checks in the inner loops.
+//! - Every multiply–add is `mul_add`: a fused multiply-add on x86 compiled with the `fma`
+//!   target feature and on AArch64, a multiply then an add elsewhere (Rust never fuses
+//!   `a*b + c` by itself).
+//! - Two micro-kernels do the matrix work, each keeping its accumulators in registers for
+//!   the whole loop over `k`:
+//!   - a dot-product tile for [`gemv`] and [`gemm_nt`]: rows of both operands are contiguous
+//!     along `k`, `MR × NR` vector accumulators, horizontal sums at the end;
+//!   - a broadcast tile `C[i, j..j+8·NV] += a(i,p) · W[p, j..j+8·NV]` for `MR` rows, shared
+//!     by [`gemm_nn`] and [`gemm_tn_acc`], which differ only in how `a(i,p)` is strided
+//!     (the `LeftOperand` implementations).
+//! - Remainders reuse the same generic tiles at smaller sizes (two rows, one row; two
+//!   vectors, one vector), and the last partial vector of a row goes through a zero-padded
+//!   `[f32; 8]`: no per-element branches. Tile and block sizes are the constants of `tune.rs`.
+//!
+//! # Numerics
+//! With `u = 2⁻²⁴` and `S = Σ|aᵢ·bᵢ|` over the `k` terms of one output, to first order:
+//! - [`dot`], [`gemv`], [`gemm_nt`]: `P` interleaved partial sums (`P` = 32, 16 and 8
+//!   respectively; term `p` goes to partial sum `p mod P`, except that the last `k mod P`
+//!   terms go to the first eight), each summed in order with fused multiply-adds, then added
+//!   pairwise; the bias is added last. Error bound about `(k/P + log₂P + 2)·u·S`, against
+//!   `(k + 1)·u·S` for the reference's sequential sum.
+//! - [`gemm_nn`]: the reference's order (`p` increasing), fused, in blocks of `BC_KC` = 128
+//!   terms whose sums are added in order. [`gemm_tn_acc`]: the same sum, added to `C` at the
+//!   end of each block (the reference adds it to `C` once, at the end).
+//! - [`axpy`]: `y + α·x` rounded once.
+
+use core::array;
+use core::cmp::min;
+
+use wide::f32x8;
+
+use super::tune::{BC_KC, BC_MR, BC_NV, DOT_ACC, GEMV_ACC, GEMV_ROWS, LANES, NT_MR, NT_NC, NT_NR};
+
+/// A full vector from eight consecutive floats.
+#[inline(always)]
+fn load(v: &[f32; LANES]) -> f32x8 {
+    f32x8::new(*v)
+}
+
+/// Up to eight floats, zero-padded to a vector.
+#[inline(always)]
+fn load_padded(s: &[f32]) -> f32x8 {
+    let mut t = [0.0; LANES];
+    t[..s.len()].copy_from_slice(s);
+    f32x8::new(t)
+}
+
+/// The first `out.len()` (≤ 8) lanes of `v` into `out`.
+#[inline(always)]
+fn store_partial(v: f32x8, out: &mut [f32]) {
+    let n = out.len();
+    out.copy_from_slice(&v.as_array()[..n]);
+}
+
+/// Pairwise sum of `N` vectors.
+#[inline(always)]
+fn sum_tree<const N: usize>(mut v: [f32x8; N]) -> f32x8 {
+    let mut n = N;
+    while n > 1 {
+        let half = n / 2;
+        for i in 0..half {
+            v[i] += v[n - half + i];
+        }
+        n -= half;
+    }
+    v[0]
+}
+
+/// `Σ a[i]·b[i]` with `DOT_ACC` vector accumulators (see the module docs for the order).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let (av, at) = a.as_chunks::<LANES>();
+    let (bv, bt) = b.as_chunks::<LANES>();
+    let (ab, ar) = av.as_chunks::<DOT_ACC>();
+    let (bb, br) = bv.as_chunks::<DOT_ACC>();
+    let mut acc = [f32x8::ZERO; DOT_ACC];
+    for (x, y) in ab.iter().zip(bb) {
+        for u in 0..DOT_ACC {
+            acc[u] = load(&x[u]).mul_add(load(&y[u]), acc[u]);
+        }
+    }
+    for (x, y) in ar.iter().zip(br) {
+        acc[0] = load(x).mul_add(load(y), acc[0]);
+    }
+    if !at.is_empty() {
+        acc[0] = load_padded(at).mul_add(load_padded(bt), acc[0]);
+    }
+    sum_tree(acc).reduce_add()
+}
+
+/// `y += alpha·x`, fused.
+pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+    let al = f32x8::splat(alpha);
+    let (xv, xt) = x.as_chunks::<LANES>();
+    let (yv, yt) = y.as_chunks_mut::<LANES>();
+    for (yc, xc) in yv.iter_mut().zip(xv) {
+        *yc = load(xc).mul_add(al, load(yc)).to_array();
+    }
+    if !yt.is_empty() {
+        let r = load_padded(xt).mul_add(al, load_padded(yt));
+        store_partial(r, yt);
+    }
+}
+
+/// `y = W·x + b`, `GEMV_ROWS` rows at a time.
+pub fn gemv(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
+    let k = x.len();
+    if k == 0 {
+        y.copy_from_slice(b);
+        return;
+    }
+    let (xv, xt) = x.as_chunks::<LANES>();
+    let mut wt = w.chunks_exact(GEMV_ROWS * k);
+    let mut yt = y.chunks_exact_mut(GEMV_ROWS);
+    let mut bt = b.chunks_exact(GEMV_ROWS);
+    for ((wt, yt), bt) in (&mut wt).zip(&mut yt).zip(&mut bt) {
+        let rows: [&[f32]; GEMV_ROWS] = array::from_fn(|r| &wt[r * k..(r + 1) * k]);
+        let s = dot_rows(rows, xv, xt);
+        for r in 0..GEMV_ROWS {
+            yt[r] = bt[r] + s[r];
+        }
+    }
+    let rest = wt.remainder().chunks_exact(k);
+    for ((row, yo), bo) in rest.zip(yt.into_remainder()).zip(bt.remainder()) {
+        *yo = bo + dot_rows([row], xv, xt)[0];
+    }
+}
+
+/// Dot products of `R` rows (each `k` long) with one vector `x = (xv, xt)`, `GEMV_ACC`
+/// accumulators per row; each load of `x` serves all `R` rows.
+#[inline(always)]
+fn dot_rows<const R: usize>(rows: [&[f32]; R], xv: &[[f32; LANES]], xt: &[f32]) -> [f32; R] {
+    let (xb, xr) = xv.as_chunks::<GEMV_ACC>();
+    let nb = xb.len();
+    let kv = xv.len();
+    let rv: [&[[f32; LANES]]; R] = rows.map(|row| &row.as_chunks::<LANES>().0[..kv]);
+    let rb: [&[[[f32; LANES]; GEMV_ACC]]; R] = rv.map(|v| &v.as_chunks::<GEMV_ACC>().0[..nb]);
+    let mut acc = [[f32x8::ZERO; GEMV_ACC]; R];
+    for q in 0..nb {
+        for u in 0..GEMV_ACC {
+            let xu = load(&xb[q][u]);
+            for r in 0..R {
+                acc[r][u] = load(&rb[r][q][u]).mul_add(xu, acc[r][u]);
+            }
+        }
+    }
+    for (p, xp) in (nb * GEMV_ACC..).zip(xr) {
+        let xu = load(xp);
+        for r in 0..R {
+            acc[r][0] = load(&rv[r][p]).mul_add(xu, acc[r][0]);
+        }
+    }
+    if !xt.is_empty() {
+        let xu = load_padded(xt);
+        for r in 0..R {
+            acc[r][0] = load_padded(&rows[r][kv * LANES..]).mul_add(xu, acc[r][0]);
+        }
+    }
+    array::from_fn(|r| sum_tree(acc[r]).reduce_add())
+}
+
+/// `C = A·Wᵀ + bias`: `A` is `m×k`, `W` is `n×k`, `C` is `m×n`.
+///
+/// Blocks of `NT_NC` rows of `W` are swept by all `NT_MR`-row tiles of `A`; within a tile,
+/// `NT_NR` rows of `W` at a time.
+pub fn gemm_nt(a: &[f32], w: &[f32], bias: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        for row in c.chunks_exact_mut(n) {
+            row.copy_from_slice(bias);
+        }
+        return;
+    }
+    for j0 in (0..n).step_by(NT_NC) {
+        let j1 = min(j0 + NT_NC, n);
+        let mut i = 0;
+        while i + NT_MR <= m {
+            nt_rows::<NT_MR>(a, w, bias, c, i, j0..j1, n, k);
+            i += NT_MR;
+        }
+        // Remainder rows: tiles of two, then one.
+        while i + 2 <= m {
+            nt_rows::<2>(a, w, bias, c, i, j0..j1, n, k);
+            i += 2;
+        }
+        if i < m {
+            nt_rows::<1>(a, w, bias, c, i, j0..j1, n, k);
+        }
+    }
+}
+
+/// Rows `i0..i0+MR` of `C`, columns `cols`, of [`gemm_nt`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn nt_rows<const MR: usize>(
+    a: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    c: &mut [f32],
+    i0: usize,
+    cols: core::ops::Range<usize>,
+    n: usize,
+    k: usize,
+) {
+    let a_rows: [&[f32]; MR] = array::from_fn(|r| &a[(i0 + r) * k..(i0 + r + 1) * k]);
+    let mut j = cols.start;
+    while j + NT_NR <= cols.end {
+        let w_rows: [&[f32]; NT_NR] = array::from_fn(|q| &w[(j + q) * k..(j + q + 1) * k]);
+        let s = nt_tile(a_rows, w_rows);
+        nt_store(s, bias, c, i0, j, n);
+        j += NT_NR;
+    }
+    // Remainder rows of W: tiles of two, then one.
+    while j + 2 <= cols.end {
+        let s = nt_tile(
+            a_rows,
+            [&w[j * k..(j + 1) * k], &w[(j + 1) * k..(j + 2) * k]],
+        );
+        nt_store(s, bias, c, i0, j, n);
+        j += 2;
+    }
+    if j < cols.end {
+        let s = nt_tile(a_rows, [&w[j * k..(j + 1) * k]]);
+        nt_store(s, bias, c, i0, j, n);
+    }
+}
+
+/// `C[i0 + r, j + q] = bias[j + q] + s[r][q]`.
+#[inline(always)]
+fn nt_store<const MR: usize, const NR: usize>(
+    s: [[f32; NR]; MR],
+    bias: &[f32],
+    c: &mut [f32],
+    i0: usize,
+    j: usize,
+    n: usize,
+) {
+    let bias: &[f32; NR] = bias[j..j + NR].try_into().unwrap();
+    for (r, sr) in s.iter().enumerate() {
+        let out: &mut [f32; NR] = (&mut c[(i0 + r) * n + j..][..NR]).try_into().unwrap();
+        for q in 0..NR {
+            out[q] = bias[q] + sr[q];
+        }
+    }
+}
+
+/// Dot-product micro-tile: `s[r][q] = a_rows[r] · w_rows[q]` for `MR × NR` pairs of rows of
+/// equal length `k`, with `MR × NR` vector accumulators.
+#[inline(always)]
+fn nt_tile<const MR: usize, const NR: usize>(
+    a_rows: [&[f32]; MR],
+    w_rows: [&[f32]; NR],
+) -> [[f32; NR]; MR] {
+    let k = a_rows[0].len();
+    let kv = k / LANES;
+    let av: [&[[f32; LANES]]; MR] = a_rows.map(|row| &row.as_chunks::<LANES>().0[..kv]);
+    let wv: [&[[f32; LANES]]; NR] = w_rows.map(|row| &row.as_chunks::<LANES>().0[..kv]);
+    let mut acc = [[f32x8::ZERO; NR]; MR];
+    for p in 0..kv {
+        let wp: [f32x8; NR] = array::from_fn(|q| load(&wv[q][p]));
+        for r in 0..MR {
+            let ap = load(&av[r][p]);
+            for q in 0..NR {
+                acc[r][q] = ap.mul_add(wp[q], acc[r][q]);
+            }
+        }
+    }
+    if !k.is_multiple_of(LANES) {
+        let wp: [f32x8; NR] = array::from_fn(|q| load_padded(&w_rows[q][kv * LANES..]));
+        for r in 0..MR {
+            let ap = load_padded(&a_rows[r][kv * LANES..]);
+            for q in 0..NR {
+                acc[r][q] = ap.mul_add(wp[q], acc[r][q]);
+            }
+        }
+    }
+    let mut sums = [[0.0; NR]; MR];
+    horizontal_sums(acc.as_flattened(), sums.as_flattened_mut());
+    sums
+}
+
+/// `out[i]` = the sum of the lanes of `v[i]`. Groups of eight vectors are transposed and
+/// added, giving eight sums for the cost of about three single reductions.
+#[inline(always)]
+fn horizontal_sums(v: &[f32x8], out: &mut [f32]) {
+    let (vg, vr) = v.as_chunks::<LANES>();
+    let (og, or) = out.as_chunks_mut::<LANES>();
+    for (o, g) in og.iter_mut().zip(vg) {
+        *o = sum_tree(f32x8::transpose(*g)).to_array();
+    }
+    for (o, x) in or.iter_mut().zip(vr) {
+        *o = x.reduce_add();
+    }
+}
+
+/// `C = A·W`: `A` is `m×k`, `W` is `k×n`, `C` is `m×n`.
+pub fn gemm_nn(a: &[f32], w: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
+    bcast_gemm(RowMajor { a, k }, w, c, m, n, k, false);
+}
+
+/// `C += Aᵀ·X`: `A` is stored `k×m`, `X` is `k×n`, `C` is `m×n`.
+pub fn gemm_tn_acc(a: &[f32], x: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
+    bcast_gemm(ColMajor { a, m }, x, c, m, n, k, true);
+}
+
+/// How the broadcast kernel reads the left operand `a(i, p)`, `i < m`, `p < k`.
+trait LeftOperand: Copy {
+    /// `[a(i0 + r, p) for r in 0..MR]` for `p` in `k0..k1`, in order.
+    fn columns<const MR: usize>(
+        self,
+        i0: usize,
+        k0: usize,
+        k1: usize,
+    ) -> impl Iterator<Item = [f32; MR]>;
+}
+
+/// `a(i, p) = a[i·k + p]` (`A` row-major `m×k`; [`gemm_nn`]).
+#[derive(Clone, Copy)]
+struct RowMajor<'a> {
+    a: &'a [f32],
+    k: usize,
+}
+
+impl LeftOperand for RowMajor<'_> {
+    #[inline(always)]
+    fn columns<const MR: usize>(
+        self,
+        i0: usize,
+        k0: usize,
+        k1: usize,
+    ) -> impl Iterator<Item = [f32; MR]> {
+        let len = k1 - k0;
+        let rows: [&[f32]; MR] = array::from_fn(|r| {
+            let start = (i0 + r) * self.k + k0;
+            &self.a[start..start + len]
+        });
+        (0..len).map(move |p| array::from_fn(|r| rows[r][p]))
+    }
+}
+
+/// `a(i, p) = a[p·m + i]` (`A` stored `k×m`, used transposed; [`gemm_tn_acc`]).
+#[derive(Clone, Copy)]
+struct ColMajor<'a> {
+    a: &'a [f32],
+    m: usize,
+}
+
+impl LeftOperand for ColMajor<'_> {
+    #[inline(always)]
+    fn columns<const MR: usize>(
+        self,
+        i0: usize,
+        k0: usize,
+        k1: usize,
+    ) -> impl Iterator<Item = [f32; MR]> {
+        self.a[k0 * self.m..k1 * self.m]
+            .chunks_exact(self.m)
+            .map(move |row| row[i0..i0 + MR].try_into().unwrap())
+    }
+}
+
+/// `C (+)= a·W` with `W` row-major `k×n`, by broadcast micro-tiles. `k` is split into blocks
+/// of `BC_KC`; the first block overwrites `C` unless `accumulate`, later blocks add to it.
+fn bcast_gemm<A: LeftOperand>(
+    a: A,
+    w: &[f32],
+    c: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c.fill(0.0);
+        }
+        return;
+    }
+    for k0 in (0..k).step_by(BC_KC) {
+        let k1 = min(k0 + BC_KC, k);
+        let blk = Block {
+            w,
+            n,
+            k0,
+            k1,
+            accumulate: accumulate || k0 > 0,
+        };
+        let mut j = 0;
+        while j + BC_NV * LANES <= n {
+            bcast_panel::<A, BC_NV, false>(a, &blk, c, m, j);
+            j += BC_NV * LANES;
+        }
+        while j + 2 * LANES <= n {
+            bcast_panel::<A, 2, false>(a, &blk, c, m, j);
+            j += 2 * LANES;
+        }
+        while j + LANES <= n {
+            bcast_panel::<A, 1, false>(a, &blk, c, m, j);
+            j += LANES;
+        }
+        if j < n {
+            bcast_panel::<A, 1, true>(a, &blk, c, m, j);
+        }
+    }
+}
+
+/// One `k` block of the broadcast product.
+struct Block<'a> {
+    /// Right operand, row-major `k×n`.
+    w: &'a [f32],
+    /// Columns of `W` and `C`.
+    n: usize,
+    /// First row of `W` in the block.
+    k0: usize,
+    /// One past the last row of `W` in the block.
+    k1: usize,
+    /// Add to `C` (else overwrite).
+    accumulate: bool,
+}
+
+/// All rows of `C` for the `NV` vectors of columns starting at `j` (if `PARTIAL`, the
+/// single partial vector `j..n`).
+#[inline(always)]
+fn bcast_panel<A: LeftOperand, const NV: usize, const PARTIAL: bool>(
+    a: A,
+    blk: &Block<'_>,
+    c: &mut [f32],
+    m: usize,
+    j: usize,
+) {
+    let mut i = 0;
+    while i + BC_MR <= m {
+        bcast_tile::<BC_MR, NV, PARTIAL>(a.columns::<BC_MR>(i, blk.k0, blk.k1), blk, c, i, j);
+        i += BC_MR;
+    }
+    // Remainder rows: tiles of two, then one.
+    while i + 2 <= m {
+        bcast_tile::<2, NV, PARTIAL>(a.columns::<2>(i, blk.k0, blk.k1), blk, c, i, j);
+        i += 2;
+    }
+    if i < m {
+        bcast_tile::<1, NV, PARTIAL>(a.columns::<1>(i, blk.k0, blk.k1), blk, c, i, j);
+    }
+}
+
+/// Broadcast micro-tile: `C[i0 + r, j..j + 8·NV] (+)= Σ_p a_cols[p][r] · W[p, j..j + 8·NV]`
+/// over the rows `p` of the block, with `MR × NV` vector accumulators. If `PARTIAL`
+/// (then `NV = 1`), the tile is the last `n − j < 8` columns, read through zero-padded vectors.
+#[inline(always)]
+fn bcast_tile<const MR: usize, const NV: usize, const PARTIAL: bool>(
+    a_cols: impl Iterator<Item = [f32; MR]>,
+    blk: &Block<'_>,
+    c: &mut [f32],
+    i0: usize,
+    j: usize,
+) {
+    let n = blk.n;
+    let width = if PARTIAL { n - j } else { NV * LANES };
+    let mut acc = [[f32x8::ZERO; NV]; MR];
+    let w_rows = blk.w[blk.k0 * n..blk.k1 * n].chunks_exact(n);
+    for (ap, w_row) in a_cols.zip(w_rows) {
+        let wp: [f32x8; NV] = if PARTIAL {
+            array::from_fn(|_| load_padded(&w_row[j..]))
+        } else {
+            let v = w_row[j..j + NV * LANES].as_chunks::<LANES>().0;
+            array::from_fn(|q| load(&v[q]))
+        };
+        for r in 0..MR {
+            let ar = f32x8::splat(ap[r]);
+            for q in 0..NV {
+                acc[r][q] = ar.mul_add(wp[q], acc[r][q]);
+            }
+        }
+    }
+    // C is read only now, after the sum: its loads then overlap the next tile's FMAs.
+    for (r, acc_r) in acc.iter().enumerate() {
+        let row = &mut c[(i0 + r) * n + j..][..width];
+        if PARTIAL {
+            let sum = if blk.accumulate {
+                load_padded(row) + acc_r[0]
+            } else {
+                acc_r[0]
+            };
+            store_partial(sum, row);
+        } else {
+            let v = row.as_chunks_mut::<LANES>().0;
+            for q in 0..NV {
+                let sum = if blk.accumulate {
+                    load(&v[q]) + acc_r[q]
+                } else {
+                    acc_r[q]
+                };
+                v[q] = sum.to_array();
+            }
+        }
+    }
+}
