@@ -104,47 +104,34 @@ fn bn_info<const N: usize>(i: usize) -> ParamInfo {
     }
 }
 
-impl<const N: usize> Params for BatchNorm<N> {
-    const TENSORS: usize = 2;
-    fn tensor(&self, i: usize) -> &[f32] {
-        match i {
-            0 => &self.gamma,
-            1 => &self.beta,
-            _ => no_tensor(i),
+/// The learned tensors γ and β, numbered 0 and 1, of a type with `gamma` and `beta` fields.
+macro_rules! gamma_beta_params {
+    ($ty:ident) => {
+        impl<const N: usize> Params for $ty<N> {
+            const TENSORS: usize = 2;
+            fn tensor(&self, i: usize) -> &[f32] {
+                match i {
+                    0 => &self.gamma,
+                    1 => &self.beta,
+                    _ => no_tensor(i),
+                }
+            }
+            fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
+                match i {
+                    0 => &mut self.gamma,
+                    1 => &mut self.beta,
+                    _ => no_tensor(i),
+                }
+            }
+            fn info(i: usize) -> ParamInfo {
+                bn_info::<N>(i)
+            }
         }
-    }
-    fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
-        match i {
-            0 => &mut self.gamma,
-            1 => &mut self.beta,
-            _ => no_tensor(i),
-        }
-    }
-    fn info(i: usize) -> ParamInfo {
-        bn_info::<N>(i)
-    }
+    };
 }
 
-impl<const N: usize> Params for BatchNormGrad<N> {
-    const TENSORS: usize = 2;
-    fn tensor(&self, i: usize) -> &[f32] {
-        match i {
-            0 => &self.gamma,
-            1 => &self.beta,
-            _ => no_tensor(i),
-        }
-    }
-    fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
-        match i {
-            0 => &mut self.gamma,
-            1 => &mut self.beta,
-            _ => no_tensor(i),
-        }
-    }
-    fn info(i: usize) -> ParamInfo {
-        bn_info::<N>(i)
-    }
-}
+gamma_beta_params!(BatchNorm);
+gamma_beta_params!(BatchNormGrad);
 
 impl<const N: usize> Layer for BatchNorm<N> {
     type Input = [f32; N];
