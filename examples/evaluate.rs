@@ -1,4 +1,5 @@
-//! Loads a trained `FashionMlp` from a weight file and evaluates it on the test set.
+//! Loads a trained `FashionMlp` from a weight file and evaluates it on the test set, fed raw
+//! pixel values 0–255 (the main job saves its network with the normalization folded in).
 //!
 //! ```sh
 //! cargo run --release --example evaluate -- [--model out/fashion_mnist/model.fnet] [--data DIR]
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use firmnet::format;
-use firmnet::host::{Dataset, FASHION_MNIST_DIR, Normalizer, Samples, evaluate};
+use firmnet::host::{Dataset, FASHION_MNIST_DIR, Samples, evaluate};
 use firmnet::models::FASHION_MLP;
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,11 +35,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut net = Box::new(FASHION_MLP);
     format::load_params_file(&model, &mut *net)?;
     let dataset = Dataset::load_mnist_dir(&data, 10)?;
-    // The main job fits its normalization on the training split minus a validation tenth
-    // (seed 1); with the same seed the statistics are the same.
-    let (train, _) = dataset.train.split_off(0.1, 1);
-    let norm = Normalizer::fit(&train);
-    let test = Samples::<784>::from_split(&dataset.test, &norm, "test images")?;
+    // The main job folds the input normalization into the saved network's first layer,
+    // so the network takes raw pixel values.
+    let test = Samples::<784>::raw_from_split(&dataset.test, "test images")?;
     let result = evaluate(&*net, &test);
     println!(
         "{}: test accuracy {:.4}, test loss {:.4} on {} samples",

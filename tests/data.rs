@@ -240,3 +240,26 @@ fn non_finite_loss_names_epoch_and_step_and_keeps_the_weights() {
     );
     assert_eq!(*t.net, *before);
 }
+
+#[test]
+fn folding_the_normalization_into_the_first_layer_keeps_its_outputs() {
+    let d = Dir::new("fold");
+    let split = Split::read(&d.write("i", &images()), &d.write("l", &labels()), 3).unwrap();
+    let norm = Normalizer::fit(&split);
+    let mut layer = Dense::<4, 3>::ZERO;
+    layer.init(Init::GlorotNormal, &mut Rng::new(4));
+    layer.bias = [0.1, -0.2, 0.3];
+    let normalized = Samples::<4>::from_split(&split, &norm, "i").unwrap();
+    let raw = Samples::<4>::raw_from_split(&split, "i").unwrap();
+    assert_eq!(raw.x[1], [30.0, 40.0, 50.0, 60.0]);
+    let mut folded = layer.clone();
+    norm.fold_into(&mut folded);
+    for (xn, xr) in normalized.x.iter().zip(&raw.x) {
+        let (mut a, mut b) = ([0.0; 3], [0.0; 3]);
+        layer.forward(xn, &mut a, &mut ());
+        folded.forward(xr, &mut b, &mut ());
+        for (u, v) in a.iter().zip(b) {
+            assert!((u - v).abs() <= 1e-4 * (1.0 + u.abs()), "{a:?} vs {b:?}");
+        }
+    }
+}

@@ -470,6 +470,34 @@ impl Normalizer {
         }
     }
 
+    /// Folds the normalization into the first dense layer of a network, so that the layer
+    /// takes raw pixel values (0–255, as `f32`) and computes what it computed on normalized
+    /// inputs: `W' = W·diag(s/255)`, `b' = b − W·(μ ⊙ s)` with `s = 1/σ`. A network
+    /// folded this way carries its preprocessing inside its weights: firmware feeds it the
+    /// sensor's pixels directly.
+    ///
+    /// # Panics
+    /// If `IN` differs from the dimension the normalizer was fitted on.
+    pub fn fold_into<const IN: usize, const OUT: usize>(
+        &self,
+        layer: &mut crate::layers::Dense<IN, OUT>,
+    ) {
+        assert_eq!(
+            IN,
+            self.mean.len(),
+            "the layer's inputs differ from the normalizer's features"
+        );
+        for (row, b) in layer.weight.iter_mut().zip(layer.bias.iter_mut()) {
+            let mut shift = f64::from(*b);
+            for (j, w) in row.iter_mut().enumerate() {
+                let s = f64::from(self.inv_std[j]);
+                shift -= f64::from(*w) * f64::from(self.mean[j]) * s;
+                *w = (f64::from(*w) * s / 255.0) as f32;
+            }
+            *b = shift as f32;
+        }
+    }
+
     /// Writes the normalized `pixels` into `out`.
     ///
     /// # Panics

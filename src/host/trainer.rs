@@ -42,6 +42,25 @@ impl<const D: usize> Samples<D> {
         })
     }
 
+    /// The pixels of `split` as `f32` values 0–255, unnormalized: the input of a network
+    /// whose first layer has the normalization folded in ([`Normalizer::fold_into`]).
+    ///
+    /// # Errors
+    /// [`DataError::WrongDimensions`] if the images do not have `D` pixels.
+    pub fn raw_from_split(split: &Split, name: &str) -> Result<Self, DataError> {
+        split.expect_dim(D, std::path::Path::new(name))?;
+        let mut x = vec![[0.0; D]; split.len()];
+        for (i, row) in x.iter_mut().enumerate() {
+            for (o, &p) in row.iter_mut().zip(split.image(i)) {
+                *o = f32::from(p);
+            }
+        }
+        Ok(Samples {
+            x,
+            y: split.labels.clone(),
+        })
+    }
+
     /// Number of samples.
     pub fn len(&self) -> usize {
         self.y.len()
