@@ -83,24 +83,32 @@ impl<A: Layer, B: Layer<Input = A::Output>> Zero for ChainGrad<A, B> {
     };
 }
 
+/// `tensor` and `tensor_mut` of a pair with fields `first` (numbered first) and `rest`,
+/// whose first member has `$n` tensors: shared by [`Chain`] and [`ChainGrad`].
+macro_rules! split_tensors {
+    ($n:expr) => {
+        #[inline]
+        fn tensor(&self, i: usize) -> &[f32] {
+            if i < $n {
+                self.first.tensor(i)
+            } else {
+                self.rest.tensor(i - $n)
+            }
+        }
+        #[inline]
+        fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
+            if i < $n {
+                self.first.tensor_mut(i)
+            } else {
+                self.rest.tensor_mut(i - $n)
+            }
+        }
+    };
+}
+
 impl<A: Layer, B: Layer<Input = A::Output>> Params for ChainGrad<A, B> {
     const TENSORS: usize = A::TENSORS + B::TENSORS;
-    #[inline]
-    fn tensor(&self, i: usize) -> &[f32] {
-        if i < A::TENSORS {
-            self.first.tensor(i)
-        } else {
-            self.rest.tensor(i - A::TENSORS)
-        }
-    }
-    #[inline]
-    fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
-        if i < A::TENSORS {
-            self.first.tensor_mut(i)
-        } else {
-            self.rest.tensor_mut(i - A::TENSORS)
-        }
-    }
+    split_tensors!(A::TENSORS);
     fn info(i: usize) -> ParamInfo {
         <Chain<A, B> as Params>::info(i)
     }
@@ -130,22 +138,7 @@ impl<A: Layer, B: Layer, const N: usize> Zero for ChainCache<A, B, N> {
 
 impl<A: Layer, B: Layer<Input = A::Output>> Params for Chain<A, B> {
     const TENSORS: usize = A::TENSORS + B::TENSORS;
-    #[inline]
-    fn tensor(&self, i: usize) -> &[f32] {
-        if i < A::TENSORS {
-            self.first.tensor(i)
-        } else {
-            self.rest.tensor(i - A::TENSORS)
-        }
-    }
-    #[inline]
-    fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
-        if i < A::TENSORS {
-            self.first.tensor_mut(i)
-        } else {
-            self.rest.tensor_mut(i - A::TENSORS)
-        }
-    }
+    split_tensors!(A::TENSORS);
     fn info(i: usize) -> ParamInfo {
         if i < A::TENSORS {
             A::info(i)
