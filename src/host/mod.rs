@@ -2,6 +2,7 @@
 //!
 //! Everything here runs on a PC with the standard library; the firmware never links it.
 
+pub mod augment;
 pub mod data;
 pub mod report;
 pub mod schedule;
