@@ -17,26 +17,13 @@ use std::process::ExitCode;
 use firmnet::format;
 use firmnet::host::report::{self, ConfusionMatrix, Summary};
 use firmnet::host::{
-    Dataset, FASHION_MNIST_DIR, LrSchedule, Normalizer, Samples, Schedule, TrainConfig, Trainer,
-    evaluate,
+    Dataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, LrSchedule, Normalizer, Samples, Schedule,
+    TrainConfig, Trainer, evaluate,
 };
 use firmnet::models::{FASHION_MLP, FashionMlp};
 use firmnet::prelude::*;
 
 const BATCH: usize = 64;
-
-const CLASSES: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
 
 type Mlp = FashionMlp;
 
@@ -185,18 +172,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let matrix = ConfusionMatrix::from_predictions(10, &test.y, &result.predictions)?;
     matrix.plot_with_title(
         args.out.join("confusion_matrix.png"),
-        &CLASSES,
+        &FASHION_MNIST_CLASSES,
         "Fashion-MNIST test set",
     )?;
     report::write_text(
         args.out.join("confusion_matrix.txt"),
-        &matrix.table(&CLASSES).to_string(),
+        &matrix.table(&FASHION_MNIST_CLASSES).to_string(),
     )?;
     let run_summary = Summary::new(&summary, Some(&result))
         .with_max_epochs(config.epochs)
         .with_wall_time(started.elapsed());
     report::write_text(args.out.join("summary.txt"), &run_summary.to_string())?;
-    println!("{}\n{run_summary}", matrix.table(&CLASSES));
+    println!("{}\n{run_summary}", matrix.table(&FASHION_MNIST_CLASSES));
     println!(
         "wrote {} (the network, taking raw pixels 0-255), history.csv, learning_curves.png, confusion_matrix.png/.txt, summary.txt",
         model.display()

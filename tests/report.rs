@@ -10,18 +10,7 @@ use firmnet::host::report::{
 };
 use firmnet::host::{EpochRecord, Evaluation, FitSummary};
 
-const FASHION: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
+const FASHION: [&str; 10] = firmnet::host::FASHION_MNIST_CLASSES;
 
 /// A fresh directory for one test's files.
 fn out_dir(name: &str) -> PathBuf {

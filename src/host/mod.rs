@@ -8,7 +8,7 @@ pub mod report;
 pub mod schedule;
 pub mod trainer;
 
-pub use data::{DataError, Dataset, FASHION_MNIST_DIR, Normalizer, Split};
+pub use data::{DataError, Dataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, Normalizer, Split};
 pub use report::{ConfusionError, ConfusionMatrix, ReportError, Summary};
 pub use schedule::{LrSchedule, Schedule};
 pub use trainer::{
