@@ -1,15 +1,26 @@
 """PyTorch baseline for `benches/train.rs`: the same network, optimizer and batch, one thread.
 
 Measures, for FashionMlp (784-256-128-10 with BatchNorm1d, ReLU and Dropout(0.2), Adam at
-lr 1e-3, cross-entropy, batch 64, float32 random inputs):
+lr 1e-3, cross-entropy, batch 64, float32 random inputs, torch.manual_seed(0)):
 
-  * one full training step (zero_grad, forward, loss, backward, optimizer.step);
-  * forward + backward alone;
-  * optimizer.step() alone (the Adam update);
-  * batch-1 inference in eval mode under torch.inference_mode().
+  * one full training step (zero_grad, forward, loss, backward, optimizer.step), in ms,
+    and the training throughput, 64 samples / step time;
+  * optimizer.step() alone (the Adam update), in ms;
+  * forward + backward alone (zero_grad, forward, loss, backward), in ms;
+  * batch-1 inference in eval mode under torch.inference_mode(), in us per sample.
 
-Each figure is the median (and interquartile range) of many timed repetitions after a
-warm-up. firmnet itself never depends on PyTorch; this script only measures the baseline:
+The three training figures are taken for Adam as torch configures it by default
+(variant "default") and, where this build offers them on the CPU, with foreach=True
+("foreach"), foreach=False ("no_foreach") and fused=True ("fused").
+Each figure is the median, with the interquartile range, of many timed repetitions after
+a warm-up. Gradients are zeroed in place (set_to_none=False), as firmnet's optimizers
+leave zeroed gradients behind.
+
+Output: a table, then one machine-readable line per measurement, e.g.
+
+    MEASURE name=train_step variant=default median_ms=2.021 q1_ms=2.010 q3_ms=2.035
+
+firmnet itself never depends on PyTorch; this script only measures the baseline:
 
     python3 -m venv venv && venv/bin/pip install torch && venv/bin/python benches/pytorch_mlp.py
 """
@@ -21,6 +32,8 @@ import time
 import torch
 from torch import nn
 
+BATCH = 64
+
 
 def model():
     return nn.Sequential(
@@ -31,6 +44,7 @@ def model():
 
 
 def timed(fn, repeats, warmup):
+    """Median, first and third quartile of `repeats` timings of `fn`, in seconds."""
     for _ in range(warmup):
         fn()
     samples = []
@@ -38,42 +52,46 @@ def timed(fn, repeats, warmup):
         t = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - t)
-    q = statistics.quantiles(samples, n=4)
-    return statistics.median(samples), q[0], q[2]
+    q1, _, q3 = statistics.quantiles(samples, n=4)
+    return statistics.median(samples), q1, q3
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=2000)
-    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=2000, help="timed repetitions")
+    parser.add_argument("--warmup", type=int, default=200, help="untimed repetitions first")
     args = parser.parse_args()
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
     net = model()
     loss_fn = nn.CrossEntropyLoss()
-    x = torch.randn(64, 784)
-    y = torch.randint(0, 10, (64,))
+    x = torch.randn(BATCH, 784)
+    y = torch.randint(0, 10, (BATCH,))
 
-    def report(name, unit, scale, result):
-        median, q1, q3 = result
-        print(f"{name:<42} {median * scale:8.3f} {unit}  (IQR {q1 * scale:.3f}-{q3 * scale:.3f})")
-        print(f"MEASURE {name.replace(' ', '_')} median_{unit}={median * scale:.2f}")
+    print(f"torch {torch.__version__}, intra-op threads {torch.get_num_threads()}, "
+          f"inter-op threads {torch.get_num_interop_threads()}")
+    print(f"parameters {sum(p.numel() for p in net.parameters())}, batch {BATCH}, "
+          f"{args.repeats} repetitions after {args.warmup} warm-up")
 
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
-    variants = [("default", {})]
-    for flag in ("foreach", "fused"):
-        variants.append((f"{flag}=True", {flag: True}))
-    variants.append(("foreach=False", {"foreach": False}))
+    rows = []
+
+    def record(name, variant, unit, scale, result):
+        median, q1, q3 = (v * scale for v in result)
+        rows.append((name, variant, unit, median, q1, q3))
+        return median
+
+    variants = [("default", {}), ("foreach", {"foreach": True}),
+                ("no_foreach", {"foreach": False}), ("fused", {"fused": True})]
     net.train()
     for label, kwargs in variants:
         try:
             opt = torch.optim.Adam(net.parameters(), lr=1e-3, **kwargs)
-            opt.zero_grad()
+            opt.zero_grad(set_to_none=False)
             loss_fn(net(x), y).backward()
             opt.step()
-        except (RuntimeError, TypeError) as e:
-            print(f"Adam({label}): not available here ({e})")
+        except (RuntimeError, TypeError, ValueError) as e:
+            print(f"Adam({label}) is not available here: {e}")
             continue
 
         def step():
@@ -85,11 +103,11 @@ def main():
             opt.zero_grad(set_to_none=False)
             loss_fn(net(x), y).backward()
 
-        result = timed(step, args.repeats, args.warmup)
-        report(f"train step batch64 Adam({label})", "ms", 1e3, result)
-        print(f"{'':<42} {64 / result[0]:8.0f} samples/s")
-        report(f"forward+backward batch64 ({label})", "ms", 1e3, timed(forward_backward, args.repeats, args.warmup))
-        report(f"adam step only ({label})", "ms", 1e3, timed(opt.step, args.repeats, args.warmup))
+        step_ms = record("train_step", label, "ms", 1e3, timed(step, args.repeats, args.warmup))
+        rows.append(("train_samples_per_s", label, "samples/s", BATCH / (step_ms / 1e3), None, None))
+        record("adam_step", label, "ms", 1e3, timed(opt.step, args.repeats, args.warmup))
+        record("forward_backward", label, "ms", 1e3,
+               timed(forward_backward, args.repeats, args.warmup))
 
     net.eval()
     one = torch.randn(1, 784)
@@ -98,7 +116,21 @@ def main():
         with torch.inference_mode():
             net(one)
 
-    report("inference batch1 eval", "us", 1e6, timed(infer, args.repeats * 5, args.warmup))
+    record("inference_batch1", "eval", "us", 1e6, timed(infer, args.repeats * 5, args.warmup))
+
+    print()
+    print(f"{'measurement':<22} {'variant':<14} {'median':>8} {'unit':<9} interquartile range")
+    for name, variant, unit, median, q1, q3 in rows:
+        iqr = f"{q1:.3f} - {q3:.3f}" if q1 is not None else ""
+        shown = f"{median:.0f}" if q1 is None else f"{median:.3f}"
+        print(f"{name:<22} {variant:<14} {shown:>8} {unit:<9} {iqr}")
+    print()
+    for name, variant, unit, median, q1, q3 in rows:
+        key = "samples_per_s" if unit == "samples/s" else unit
+        line = f"MEASURE name={name} variant={variant} median_{key}={median:.3f}"
+        if q1 is not None:
+            line += f" q1_{key}={q1:.3f} q3_{key}={q3:.3f}"
+        print(line)
 
 
 if __name__ == "__main__":
