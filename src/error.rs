@@ -15,6 +15,11 @@ pub enum Error {
         /// Number of classes of the network's output.
         classes: usize,
     },
+    /// A setting is outside its valid range.
+    InvalidSetting {
+        /// Which setting, and its range (e.g. `"adversarial weight (must be in (0, 1])"`).
+        what: &'static str,
+    },
     /// A value that must be finite is NaN or infinite.
     NonFinite {
         /// What was being computed or read (e.g. `"loss"`, `"gradient"`, `"input"`).
@@ -33,6 +38,7 @@ impl fmt::Display for Error {
                 f,
                 "label {label} of sample {sample} is out of range: the network has {classes} classes (labels 0..{classes})"
             ),
+            Error::InvalidSetting { what } => write!(f, "invalid setting: {what}"),
             Error::NonFinite { what } => write!(f, "{what} is not finite (NaN or infinity)"),
         }
     }

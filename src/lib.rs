@@ -53,17 +53,40 @@
 //! | module | what it holds |
 //! | --- | --- |
 //! | [`kernels`] | f32 dot, axpy, matrix–vector and matrix–matrix products: SIMD (`wide`) and a scalar reference |
-//! | [`layers`] | the [`Layer`](layers::Layer) trait; dense, batch normalization, activations, dropout, noise |
+//! | [`layers`] | the [`Layer`](layers::Layer) trait; dense, batch normalization, activations, dropout, noise, activity L1, frozen layers |
 //! | [`net`](mod@net) | [`Chain`](net::Chain) and the [`Net!`](macro@Net)/[`net!`](macro@net) macros: networks whose shapes the compiler checks |
 //! | [`loss`] | softmax cross-entropy (fused, stable), mean squared error |
-//! | [`optim`] | SGD (momentum, Nesterov), Adam, AdamW; gradient clipping; all in place |
-//! | [`train`] | one training step over caller-owned buffers |
+//! | [`optim`] | SGD (momentum, Nesterov), Adam, AdamW; L2, L1, clipping, max-norm, weight noise; all in place |
+//! | [`train`] | one training step over caller-owned buffers; FGSM and adversarial training |
 //! | [`models`] | reference networks shared by examples, benchmarks and firmware |
 //! | [`format`] | the FNET weight and checkpoint format: `no_std` reader without a heap, writer, safetensors (`std`) |
 //! | `host` | (feature `std`) datasets, the trainer, schedules, reports |
 //! | [`init`], [`rng`] | Glorot, He and the ReLU-compromise initializations; a seeded PRNG |
 //! | [`math`] | the only source of `exp`, `ln`, `sqrt`, `tanh`, `sigmoid`, with stated error bounds |
 //! | [`tensor`] | fixed-size tensors as nested arrays, with flat views |
+//!
+//! # The tricks of the trade
+//! Every trick of the lecture the crate grew from is a feature, in the `no_std` core
+//! wherever a device could use it:
+//!
+//! | trick | where |
+//! | --- | --- |
+//! | Adam, momentum, Nesterov | [`optim::Adam`], [`optim::Sgd`] |
+//! | initialization (Glorot, He, the lecture's `4/(n_in+n_out)`) | [`init::Init`] |
+//! | gradient clipping (by value, by global norm) | [`optim::Clip`] |
+//! | batch normalization | [`layers::BatchNorm`] |
+//! | weight decay, coupled (L2) and decoupled (AdamW) | [`optim::AdamConfig`], [`optim::SgdConfig`] |
+//! | L1 on weights, exact zeros kept | `l1` in the optimizer configurations ([`optim`]) |
+//! | max-norm | [`optim::max_norm`] |
+//! | noise on inputs, hidden units, weights | [`layers::GaussianNoise`], [`optim::perturb_weights`] |
+//! | dropout | [`layers::Dropout`] |
+//! | sparse representations (L1 on activations) | [`layers::ActivityL1`] |
+//! | adversarial examples and training (FGSM) | [`train::fgsm`], [`train::adversarial_step`] |
+//! | training some layers only | [`layers::Frozen`] |
+//! | early stopping, augmentation, ensembles, hyperparameter search | `host` (feature `std`): the trainer, `host::augment`, `host::ensemble`, `host::search` |
+//!
+//! `cargo run --release --example tricks_report` measures each on Fashion-MNIST and writes
+//! `docs/tricks.md`.
 //!
 //! # Goals
 //! * **Shapes are types.** A network whose sizes do not connect does not compile.
@@ -117,8 +140,8 @@ pub mod prelude {
     pub use crate::format::FormatError;
     pub use crate::init::Init;
     pub use crate::layers::{
-        BatchNorm, Context, Dense, Dropout, GaussianNoise, Layer, LeakyRelu, ParamInfo, ParamKind,
-        Params, Relu, Sigmoid, Tanh,
+        ActivityL1, BatchNorm, Context, Dense, Dropout, Frozen, GaussianNoise, Layer, LeakyRelu,
+        ParamInfo, ParamKind, Params, Relu, Sigmoid, Tanh,
     };
     pub use crate::loss::{argmax, mse, softmax, softmax_cross_entropy};
     pub use crate::net::Chain;

@@ -148,6 +148,13 @@ impl<A: Layer, B: Layer<Input = A::Output>> Params for Chain<A, B> {
             info
         }
     }
+    fn frozen(i: usize) -> bool {
+        if i < A::TENSORS {
+            A::frozen(i)
+        } else {
+            B::frozen(i - A::TENSORS)
+        }
+    }
 }
 
 impl<A: Layer, B: Layer<Input = A::Output>> Layer for Chain<A, B> {

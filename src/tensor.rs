@@ -19,6 +19,22 @@ impl Zero for f32 {
     const ZERO: Self = 0.0;
 }
 
+impl Zero for i8 {
+    const ZERO: Self = 0;
+}
+
+impl Zero for i32 {
+    const ZERO: Self = 0;
+}
+
+impl Zero for bool {
+    const ZERO: Self = false;
+}
+
+impl<T> Zero for Option<T> {
+    const ZERO: Self = None;
+}
+
 impl<T: Zero, const N: usize> Zero for [T; N] {
     const ZERO: Self = [const { T::ZERO }; N];
 }

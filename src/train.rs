@@ -25,10 +25,10 @@
 //! ```
 
 use crate::error::Error;
-use crate::layers::{Context, Layer};
+use crate::layers::{Context, Layer, Params};
 use crate::loss::{argmax, softmax_cross_entropy};
 use crate::optim::Optimizer;
-use crate::tensor::Zero;
+use crate::tensor::{Tensor, Zero};
 
 /// Everything a training step of network `L` at batch `B` writes, besides the network and
 /// the optimizer. Its size is the training cost in memory: `size_of::<TrainBuffers<L, B>>()`.
@@ -83,6 +83,23 @@ pub fn classification_gradients<L, const C: usize, const B: usize>(
 where
     L: Layer<Output = [f32; C]>,
 {
+    weighted_gradients(net, buf, ctx, x, labels, 1.0, None)
+}
+
+/// [`classification_gradients`] for the loss `weight·J`, writing its input gradient
+/// `weight·∂J/∂x` into `dx` when asked.
+fn weighted_gradients<L, const C: usize, const B: usize>(
+    net: &mut L,
+    buf: &mut TrainBuffers<L, B>,
+    ctx: &mut Context,
+    x: &[L::Input; B],
+    labels: &[u16; B],
+    weight: f32,
+    dx: Option<&mut [L::Input; B]>,
+) -> Result<StepStats, Error>
+where
+    L: Layer<Output = [f32; C]>,
+{
     net.forward_train(x, &mut buf.out, &mut buf.cache, ctx);
     let loss = softmax_cross_entropy(&buf.out, labels, &mut buf.dout)?;
     let correct = buf
@@ -91,8 +108,172 @@ where
         .zip(labels)
         .filter(|(o, l)| argmax(&o[..]) == usize::from(**l))
         .count();
-    net.backward(x, &buf.out, &buf.dout, None, &mut buf.cache, &mut buf.grad);
+    if weight != 1.0 {
+        buf.dout
+            .as_flattened_mut()
+            .iter_mut()
+            .for_each(|d| *d *= weight);
+    }
+    net.backward(x, &buf.out, &buf.dout, dx, &mut buf.cache, &mut buf.grad);
     Ok(StepStats { loss, correct })
+}
+
+/// The fast gradient sign method (Goodfellow et al., 2015): how far, and within which
+/// bounds, [`fgsm`] moves an input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fgsm {
+    /// Step ε: every input element moves by exactly ε (before clamping), so the
+    /// perturbation's L∞ norm is at most ε.
+    pub epsilon: f32,
+    /// Smallest valid input value (e.g. 0 for pixels in `[0, 1]`).
+    pub min: f32,
+    /// Largest valid input value.
+    pub max: f32,
+}
+
+impl Fgsm {
+    /// Steps of `epsilon`, with no bounds on the inputs.
+    pub const fn new(epsilon: f32) -> Self {
+        Fgsm {
+            epsilon,
+            min: f32::NEG_INFINITY,
+            max: f32::INFINITY,
+        }
+    }
+
+    /// The same steps, with the perturbed inputs clamped to `[min, max]`.
+    pub const fn within(self, min: f32, max: f32) -> Self {
+        Fgsm { min, max, ..self }
+    }
+}
+
+/// Adversarial examples by the fast gradient sign method:
+/// `x' = clamp(x + ε·sign(∇ₓJ(θ, x, y)))`, with `J` the softmax cross-entropy, written into
+/// `adv`. Elements whose gradient is exactly zero are not stepped (only clamped).
+///
+/// The gradient is that of the network as `ctx` runs it. Under [`Context::inference`] it is
+/// the deployed network's — what an attacker uses, and what accuracy under attack
+/// measures; in training mode it includes dropout and batch statistics, as adversarial
+/// training uses it ([`adversarial_step`]).
+///
+/// The parameter gradients of `J(x)` are **added to `buf.grad`**, as by
+/// [`classification_gradients`]; clear them (`buf.grad.zero_all()`) if only the examples
+/// are wanted. Returns the loss and accuracy on the clean batch.
+///
+/// # Errors
+/// As [`classification_gradients`]; `adv` is then unspecified.
+pub fn fgsm<L, const C: usize, const B: usize>(
+    net: &mut L,
+    buf: &mut TrainBuffers<L, B>,
+    ctx: &mut Context,
+    x: &[L::Input; B],
+    labels: &[u16; B],
+    attack: &Fgsm,
+    adv: &mut [L::Input; B],
+) -> Result<StepStats, Error>
+where
+    L: Layer<Output = [f32; C]>,
+{
+    fgsm_weighted(net, buf, ctx, x, labels, attack, 1.0, adv)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fgsm_weighted<L, const C: usize, const B: usize>(
+    net: &mut L,
+    buf: &mut TrainBuffers<L, B>,
+    ctx: &mut Context,
+    x: &[L::Input; B],
+    labels: &[u16; B],
+    attack: &Fgsm,
+    weight: f32,
+    adv: &mut [L::Input; B],
+) -> Result<StepStats, Error>
+where
+    L: Layer<Output = [f32; C]>,
+{
+    let stats = weighted_gradients(net, buf, ctx, x, labels, weight, Some(adv))?;
+    let eps = attack.epsilon;
+    for (a, &xi) in L::Input::batch_slice_mut(adv)
+        .iter_mut()
+        .zip(L::Input::batch_slice(x))
+    {
+        let step = if *a > 0.0 {
+            eps
+        } else if *a < 0.0 {
+            -eps
+        } else {
+            0.0
+        };
+        *a = (xi + step).max(attack.min).min(attack.max);
+    }
+    Ok(stats)
+}
+
+/// The gradients of adversarial training (Goodfellow et al., 2015): adds to `buf.grad` the
+/// parameter gradients of `weight·J(x) + (1 − weight)·J(x')`, with `x'` the [`fgsm`]
+/// examples of the batch against the network as `ctx` runs it (in training mode: as it
+/// trains). `adv` receives `x'`. Goodfellow et al. use `weight = 0.5`.
+///
+/// `weight` must be in `(0, 1]`: the attack direction is the sign of the clean pass's
+/// input gradient, which a weight of 0 would erase.
+///
+/// Returns the loss and accuracy on the clean batch.
+///
+/// # Errors
+/// [`Error::InvalidSetting`] for a weight outside `(0, 1]` (nothing is computed); otherwise
+/// as [`classification_gradients`], and `buf.grad` is then cleared.
+#[allow(clippy::too_many_arguments)]
+pub fn adversarial_gradients<L, const C: usize, const B: usize>(
+    net: &mut L,
+    buf: &mut TrainBuffers<L, B>,
+    ctx: &mut Context,
+    x: &[L::Input; B],
+    labels: &[u16; B],
+    attack: &Fgsm,
+    weight: f32,
+    adv: &mut [L::Input; B],
+) -> Result<StepStats, Error>
+where
+    L: Layer<Output = [f32; C]>,
+{
+    if !(weight > 0.0 && weight <= 1.0) {
+        return Err(Error::InvalidSetting {
+            what: "adversarial weight (must be in (0, 1])",
+        });
+    }
+    let result = fgsm_weighted(net, buf, ctx, x, labels, attack, weight, adv).and_then(|stats| {
+        weighted_gradients(net, buf, ctx, adv, labels, 1.0 - weight, None)?;
+        Ok(stats)
+    });
+    if result.is_err() {
+        buf.grad.zero_all();
+    }
+    result
+}
+
+/// One step of adversarial training: [`adversarial_gradients`], then `optimizer.step`.
+///
+/// # Errors
+/// As [`classification_step`]; the network's parameters are then unchanged.
+#[allow(clippy::too_many_arguments)]
+pub fn adversarial_step<L, O, const C: usize, const B: usize>(
+    net: &mut L,
+    optimizer: &mut O,
+    buf: &mut TrainBuffers<L, B>,
+    ctx: &mut Context,
+    x: &[L::Input; B],
+    labels: &[u16; B],
+    attack: &Fgsm,
+    weight: f32,
+    adv: &mut [L::Input; B],
+) -> Result<StepStats, Error>
+where
+    L: Layer<Output = [f32; C]>,
+    O: Optimizer<L::Grad>,
+{
+    let stats = adversarial_gradients(net, buf, ctx, x, labels, attack, weight, adv)?;
+    optimizer.step(net, &mut buf.grad)?;
+    Ok(stats)
 }
 
 /// One complete training step of a classifier: [`classification_gradients`], then

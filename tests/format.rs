@@ -1042,7 +1042,10 @@ fn a_resumed_run_continues_bit_for_bit() {
     let mut net_c = small();
     let mut adam_c = Adam::<SmallGrad>::new(AdamConfig::DEFAULT); // settings come from the file
     let run = format::load_training(&checkpoint, &mut net_c, &mut adam_c).unwrap();
-    let mut ctx_c = Context { rng: run.rng };
+    let mut ctx_c = Context {
+        rng: run.rng,
+        ..Context::new(0)
+    };
     train(&mut net_c, &mut adam_c, &mut ctx_c, run.step, 10);
 
     assert_same_net(&net_a, &net_c);

@@ -122,7 +122,7 @@ fn read_clip(file: &File<'_>, names: [&'static str; 2]) -> Result<Clip, FormatEr
 }
 
 /// Adam stores `m` and `v` as the two moments and, as scalars, the step `adam.t` and its
-/// settings (`adam.lr`, `adam.beta1`, `adam.beta2`, `adam.eps`, `adam.l2`,
+/// settings (`adam.lr`, `adam.beta1`, `adam.beta2`, `adam.eps`, `adam.l2`, `adam.l1`,
 /// `adam.weight_decay`, and `adam.clip_value` / `adam.clip_norm` when clipping is on).
 /// Restoring sets the settings too: a resumed run continues with the learning rate it had
 /// reached; change [`Adam::config`] afterwards to continue differently.
@@ -153,6 +153,7 @@ impl<G: Params> OptimizerState<G> for Adam<G> {
         f("adam.beta2", Value::F32(c.beta2));
         f("adam.eps", Value::F32(c.eps));
         f("adam.l2", Value::F32(c.l2));
+        f("adam.l1", Value::F32(c.l1));
         f("adam.weight_decay", Value::F32(c.weight_decay));
         clip_scalars(&c.clip, ["adam.clip_value", "adam.clip_norm"], f);
     }
@@ -166,6 +167,7 @@ impl<G: Params> OptimizerState<G> for Adam<G> {
             beta2: setting(file, "adam.beta2")?,
             eps: setting(file, "adam.eps")?,
             l2: setting(file, "adam.l2")?,
+            l1: optional_setting(file, "adam.l1")?.unwrap_or(0.0),
             weight_decay: setting(file, "adam.weight_decay")?,
             clip: read_clip(file, ["adam.clip_value", "adam.clip_norm"])?,
         };
@@ -179,7 +181,7 @@ impl<G: Params> OptimizerState<G> for Adam<G> {
 }
 
 /// SGD stores its velocity as the first moment and, as scalars, its settings (`sgd.lr`,
-/// `sgd.momentum`, `sgd.nesterov` as a `u32` 0 or 1, `sgd.l2`, and `sgd.clip_value` /
+/// `sgd.momentum`, `sgd.nesterov` as a `u32` 0 or 1, `sgd.l2`, `sgd.l1`, and `sgd.clip_value` /
 /// `sgd.clip_norm` when clipping is on). Restoring sets the settings too.
 impl<G: Params> OptimizerState<G> for Sgd<G> {
     const KIND: OptimizerKind = OptimizerKind::Sgd;
@@ -204,6 +206,7 @@ impl<G: Params> OptimizerState<G> for Sgd<G> {
         f("sgd.momentum", Value::F32(c.momentum));
         f("sgd.nesterov", Value::U32(u32::from(c.nesterov)));
         f("sgd.l2", Value::F32(c.l2));
+        f("sgd.l1", Value::F32(c.l1));
         clip_scalars(&c.clip, ["sgd.clip_value", "sgd.clip_norm"], f);
     }
 
@@ -225,6 +228,7 @@ impl<G: Params> OptimizerState<G> for Sgd<G> {
             momentum: setting(file, "sgd.momentum")?,
             nesterov,
             l2: setting(file, "sgd.l2")?,
+            l1: optional_setting(file, "sgd.l1")?.unwrap_or(0.0),
             clip: read_clip(file, ["sgd.clip_value", "sgd.clip_norm"])?,
         })
     }

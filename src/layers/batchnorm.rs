@@ -12,7 +12,9 @@ use crate::tensor::Zero;
 ///   `running ← (1 − momentum)·running + momentum·batch`, where the running variance takes
 ///   the unbiased batch variance `σ²·B/(B−1)` (the population estimate the paper uses at
 ///   inference; for `B = 1` the biased one).
-/// * **Inference** ([`Layer::forward`]): `μ` and `σ²` are the running statistics.
+/// * **Inference** ([`Layer::forward`], and [`Layer::forward_train`] under
+///   [`Context::inference`]): `μ` and `σ²` are the running statistics, constants for the
+///   backward pass.
 ///
 /// γ and β are learned (tensors `gamma` and `beta`); the running statistics are not, and
 /// are not part of [`Params`].
@@ -78,6 +80,9 @@ pub struct BatchNormCache<const N: usize> {
     pub inv_std: [f32; N],
     sum_dy: [f32; N],
     sum_dy_xhat: [f32; N],
+    /// The statistics were the running ones ([`Context::inference`]), constants of the
+    /// function rather than functions of the batch.
+    fixed: bool,
 }
 
 impl<const N: usize> Zero for BatchNormCache<N> {
@@ -86,6 +91,7 @@ impl<const N: usize> Zero for BatchNormCache<N> {
         inv_std: [0.0; N],
         sum_dy: [0.0; N],
         sum_dy_xhat: [0.0; N],
+        fixed: false,
     };
 }
 
@@ -185,8 +191,19 @@ impl<const N: usize> Layer for BatchNorm<N> {
         x: &[[f32; N]; B],
         y: &mut [[f32; N]; B],
         cache: &mut BatchNormCache<N>,
-        _: &mut Context,
+        ctx: &mut Context,
     ) {
+        cache.fixed = ctx.inference;
+        if ctx.inference {
+            for j in 0..N {
+                cache.mean[j] = self.running_mean[j];
+                cache.inv_std[j] = 1.0 / math::sqrt(self.running_var[j] + self.eps);
+            }
+            for (xr, yr) in x.iter().zip(y.iter_mut()) {
+                self.forward(xr, yr, &mut ());
+            }
+            return;
+        }
         let inv_b = 1.0 / B as f32;
         // Two passes (mean, then centred squares): stable where E[x²] − E[x]² is not.
         let mean = &mut cache.mean;
@@ -239,6 +256,7 @@ impl<const N: usize> Layer for BatchNorm<N> {
             inv_std,
             sum_dy,
             sum_dy_xhat,
+            fixed,
         } = cache;
         *sum_dy = [0.0; N];
         *sum_dy_xhat = [0.0; N];
@@ -252,6 +270,17 @@ impl<const N: usize> Layer for BatchNorm<N> {
         for j in 0..N {
             grad.gamma[j] += sum_dy_xhat[j];
             grad.beta[j] += sum_dy[j];
+        }
+        if *fixed {
+            // Fixed statistics: an affine map per feature, dx = γ/σ · dy.
+            if let Some(dx) = dx {
+                for (dyr, dxr) in dy.iter().zip(dx.iter_mut()) {
+                    for j in 0..N {
+                        dxr[j] = self.gamma[j] * inv_std[j] * dyr[j];
+                    }
+                }
+            }
+            return;
         }
         // dx = γ/(B·σ) · (B·dy − Σdy − x̂·Σ(dy·x̂))
         if let Some(dx) = dx {

@@ -55,8 +55,8 @@ impl<T: Tensor> Layer for Dropout<T> {
     type Input = T;
     type Output = T;
     type Grad = ();
-    /// The random state the forward pass started from.
-    type Cache<const B: usize> = Rng;
+    /// The random state the forward pass started from (`None` in inference mode).
+    type Cache<const B: usize> = Option<Rng>;
     type Scratch = ();
     const KIND: &'static str = "dropout";
 
@@ -68,11 +68,16 @@ impl<T: Tensor> Layer for Dropout<T> {
         &mut self,
         x: &[T; B],
         y: &mut [T; B],
-        cache: &mut Rng,
+        cache: &mut Option<Rng>,
         ctx: &mut Context,
     ) {
-        *cache = ctx.rng;
-        self.apply(&mut ctx.rng, T::batch_slice(x), T::batch_slice_mut(y));
+        if ctx.inference {
+            *cache = None;
+            T::batch_slice_mut(y).copy_from_slice(T::batch_slice(x));
+        } else {
+            *cache = Some(ctx.rng);
+            self.apply(&mut ctx.rng, T::batch_slice(x), T::batch_slice_mut(y));
+        }
     }
 
     fn backward<const B: usize>(
@@ -81,12 +86,16 @@ impl<T: Tensor> Layer for Dropout<T> {
         _: &[T; B],
         dy: &[T; B],
         dx: Option<&mut [T; B]>,
-        cache: &mut Rng,
+        cache: &mut Option<Rng>,
         _: &mut (),
     ) {
         if let Some(dx) = dx {
-            let mut replay = *cache;
-            self.apply(&mut replay, T::batch_slice(dy), T::batch_slice_mut(dx));
+            match *cache {
+                Some(mut replay) => {
+                    self.apply(&mut replay, T::batch_slice(dy), T::batch_slice_mut(dx));
+                }
+                None => T::batch_slice_mut(dx).copy_from_slice(T::batch_slice(dy)),
+            }
         }
     }
 }

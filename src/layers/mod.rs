@@ -38,7 +38,9 @@ mod activation;
 mod batchnorm;
 mod dense;
 mod dropout;
+mod frozen;
 mod noise;
+mod sparse;
 
 pub use activation::{
     Activation, ActivationFn, LeakyRelu, LeakyReluFn, Relu, ReluFn, Sigmoid, SigmoidFn, Tanh,
@@ -47,7 +49,9 @@ pub use activation::{
 pub use batchnorm::{BatchNorm, BatchNormCache, BatchNormGrad};
 pub use dense::Dense;
 pub use dropout::Dropout;
+pub use frozen::Frozen;
 pub use noise::GaussianNoise;
+pub use sparse::ActivityL1;
 
 use crate::init::Init;
 use crate::rng::Rng;
@@ -131,6 +135,15 @@ pub trait Params {
             })
             .sum()
     }
+    /// Whether tensor `i` is held fixed: optimizers skip it (no update, no weight decay,
+    /// moments untouched) and only zero its gradient. True inside [`Frozen`].
+    ///
+    /// # Panics
+    /// If `i >= TENSORS`.
+    fn frozen(i: usize) -> bool {
+        let _ = Self::info(i);
+        false
+    }
     /// Sets every tensor to zero.
     fn zero_all(&mut self) {
         for i in 0..Self::TENSORS {
@@ -157,18 +170,34 @@ impl Params for () {
 }
 
 /// State the training pass needs besides the layers: the random stream for dropout and
-/// noise.
+/// noise, and the mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Context {
     /// Random numbers for dropout masks and noise. Seeded: training is reproducible.
     pub rng: Rng,
+    /// Inference mode for the training pass. When set, [`Layer::forward_train`] computes
+    /// exactly what [`Layer::forward`] computes — dropout, noise and activity penalties
+    /// off, batch normalization with its running statistics, which stay unchanged — and
+    /// [`Layer::backward`] gives the gradients *of that function*. This is what an attack
+    /// on the deployed network needs (the input gradient of
+    /// [`fgsm`](crate::train::fgsm)), and how [`Frozen`] layers run.
+    pub inference: bool,
 }
 
 impl Context {
-    /// A context whose random stream starts from `seed`.
+    /// A training context whose random stream starts from `seed`.
     pub const fn new(seed: u64) -> Self {
         Context {
             rng: Rng::new(seed),
+            inference: false,
+        }
+    }
+
+    /// A context in inference mode (see [`inference`](Self::inference)).
+    pub const fn inference() -> Self {
+        Context {
+            rng: Rng::new(0),
+            inference: true,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Adam (Kingma & Ba, 2015) and AdamW (Loshchilov & Hutter, 2019).
 
-use super::{Clip, Optimizer, decays, gradient_scale};
+use super::{Clip, Optimizer, decays, gradient_scale, l1_gradient, l1_settle};
 use crate::error::Error;
 use crate::layers::{Layer, Params};
 use crate::math;
@@ -19,6 +19,10 @@ pub struct AdamConfig {
     pub eps: f32,
     /// Coupled L2 penalty λ: `g += λ·θ` before the moments, for weight matrices.
     pub l2: f32,
+    /// L1 penalty λ: the subgradient `λ·sign(θ)` added to the gradient of weight matrices
+    /// before the moments, with exact zeros kept (see
+    /// [the module docs](super#regularization)).
+    pub l1: f32,
     /// Decoupled weight decay λ (AdamW): `θ ← θ − α·λ·θ` beside the Adam step, for weight
     /// matrices. Scaled by α, as in PyTorch's `AdamW`.
     pub weight_decay: f32,
@@ -34,6 +38,7 @@ impl AdamConfig {
         beta2: 0.999,
         eps: 1e-8,
         l2: 0.0,
+        l1: 0.0,
         weight_decay: 0.0,
         clip: Clip::NONE,
     };
@@ -110,6 +115,7 @@ struct Coeffs {
     scale: f32,
     clip: f32,
     l2: f32,
+    l1: f32,
     keep: f32,
     b1: f32,
     one_minus_b1: f32,
@@ -130,6 +136,7 @@ impl<G: Params> Optimizer<G> for Adam<G> {
             scale,
             clip: c.clip.value.unwrap_or(f32::INFINITY),
             l2: 0.0,
+            l1: 0.0,
             keep: 1.0,
             b1: c.beta1,
             one_minus_b1: 1.0 - c.beta1,
@@ -141,9 +148,14 @@ impl<G: Params> Optimizer<G> for Adam<G> {
             eps: c.eps,
         };
         for i in 0..G::TENSORS {
+            if L::frozen(i) {
+                grad.tensor_mut(i).fill(0.0);
+                continue;
+            }
             let k = if decays::<L>(i) {
                 Coeffs {
                     l2: c.l2,
+                    l1: c.l1,
                     keep: 1.0 - c.lr * c.weight_decay,
                     ..base
                 }
@@ -168,32 +180,60 @@ impl<G: Params> Optimizer<G> for Adam<G> {
     }
 }
 
-/// One element of the fused pass; returns `(θ, m, v)`.
+/// One element of the fused pass; returns `(θ, m, v)`. `L1` says whether the L1 rules
+/// apply (a compile-time switch, so the common pass carries no test for them).
 #[inline(always)]
-fn update_one(p: f32, g: f32, m: f32, v: f32, k: &Coeffs) -> (f32, f32, f32) {
-    let g = (g * k.scale).max(-k.clip).min(k.clip) + k.l2 * p;
+fn update_one<const L1: bool>(p: f32, g: f32, m: f32, v: f32, k: &Coeffs) -> (f32, f32, f32) {
+    let mut g = (g * k.scale).max(-k.clip).min(k.clip);
+    if L1 {
+        g = l1_gradient(p, g, k.l1);
+    }
+    let g_l1 = g;
+    let g = g + k.l2 * p;
     let m = k.b1 * m + k.one_minus_b1 * g;
     let v = k.b2 * v + k.one_minus_b2 * (g * g);
     let m_hat = m * k.inv_bc1;
     let v_hat = v * k.inv_bc2;
-    let p = p * k.keep - k.lr * m_hat / (math::sqrt(v_hat) + k.eps);
-    (p, m, v)
+    let new = p * k.keep - k.lr * m_hat / (math::sqrt(v_hat) + k.eps);
+    let new = if L1 { l1_settle(p, new, g_l1) } else { new };
+    (new, m, v)
 }
 
-fn update_scalar(p: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], k: &Coeffs) {
+fn update_scalar_with<const L1: bool>(
+    p: &mut [f32],
+    g: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    k: &Coeffs,
+) {
     for (((p, g), m), v) in p
         .iter_mut()
         .zip(g.iter_mut())
         .zip(m.iter_mut())
         .zip(v.iter_mut())
     {
-        (*p, *m, *v) = update_one(*p, *g, *m, *v, k);
+        (*p, *m, *v) = update_one::<L1>(*p, *g, *m, *v, k);
         *g = 0.0;
     }
 }
 
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 fn update(p: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], k: &Coeffs) {
+    if k.l1 != 0.0 {
+        update_simd::<true>(p, g, m, v, k);
+    } else {
+        update_simd::<false>(p, g, m, v, k);
+    }
+}
+
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+fn update_simd<const L1: bool>(
+    p: &mut [f32],
+    g: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    k: &Coeffs,
+) {
     use wide::f32x8;
     let n = p.len() / 8 * 8;
     let (p8, pt) = p.split_at_mut(n);
@@ -204,6 +244,7 @@ fn update(p: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], k: &Coeffs
     let (scale, lo, hi, l2, keep) = (s(k.scale), s(-k.clip), s(k.clip), s(k.l2), s(k.keep));
     let (b1, ob1, b2, ob2) = (s(k.b1), s(k.one_minus_b1), s(k.b2), s(k.one_minus_b2));
     let (ibc1, ibc2, lr, eps) = (s(k.inv_bc1), s(k.inv_bc2), s(k.lr), s(k.eps));
+    let (l1, zero) = (s(k.l1), f32x8::ZERO);
     let load = |x: &[f32]| f32x8::new(x.try_into().expect("chunk of 8"));
     for (((p, g), m), v) in p8
         .chunks_exact_mut(8)
@@ -213,23 +254,40 @@ fn update(p: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], k: &Coeffs
     {
         let pv = load(p);
         // The same operations, in the same order, as `update_one`: identical bits.
-        let gv = (load(g) * scale).max(lo).min(hi) + l2 * pv;
+        let mut gv = (load(g) * scale).max(lo).min(hi);
+        let (pos, neg) = (pv.simd_gt(zero), pv.simd_lt(zero));
+        if L1 {
+            let at_zero = (gv - l1).max(zero) + (gv + l1).min(zero);
+            gv = pos.bitselect(gv + l1, neg.bitselect(gv - l1, at_zero));
+        }
+        let g_l1 = gv;
+        let gv = gv + l2 * pv;
         let mv = b1 * load(m) + ob1 * gv;
         let vv = b2 * load(v) + ob2 * (gv * gv);
         let m_hat = mv * ibc1;
         let v_hat = vv * ibc2;
-        let pv = pv * keep - lr * m_hat / (v_hat.sqrt() + eps);
-        p.copy_from_slice(pv.as_array());
+        let mut new = pv * keep - lr * m_hat / (v_hat.sqrt() + eps);
+        if L1 {
+            let settle = (pos & new.simd_le(zero))
+                | (neg & new.simd_ge(zero))
+                | (pv.simd_eq(zero) & g_l1.simd_eq(zero));
+            new = settle.bitselect(zero, new);
+        }
+        p.copy_from_slice(new.as_array());
         m.copy_from_slice(mv.as_array());
         v.copy_from_slice(vv.as_array());
         g.fill(0.0);
     }
-    update_scalar(pt, gt, mt, vt, k);
+    update_scalar_with::<L1>(pt, gt, mt, vt, k);
 }
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
 fn update(p: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], k: &Coeffs) {
-    update_scalar(p, g, m, v, k);
+    if k.l1 != 0.0 {
+        update_scalar_with::<true>(p, g, m, v, k);
+    } else {
+        update_scalar_with::<false>(p, g, m, v, k);
+    }
 }
 
 #[cfg(test)]
@@ -237,39 +295,60 @@ mod tests {
     use super::*;
     use crate::rng::Rng;
 
-    /// The vectorized pass gives the scalar pass's bits, on a length with a tail.
+    /// The vectorized pass gives the scalar pass's bits, on a length with a tail, with
+    /// and without L1 (whose rules are exercised by exact zeros and tiny weights).
     #[test]
     fn simd_pass_matches_scalar_bit_for_bit() {
         let mut rng = Rng::new(7);
         let n = 8 * 13 + 5;
         let mut draw = |s: f32| -> [f32; 109] { core::array::from_fn(|_| s * rng.normal()) };
-        let (p0, g0, m0) = (draw(1.0), draw(0.1), draw(0.01));
+        let (mut p0, g0, m0) = (draw(1.0), draw(0.1), draw(0.01));
         let v0 = draw(0.001).map(f32::abs);
-        let k = Coeffs {
-            scale: 0.75,
-            clip: 0.12,
-            l2: 1e-4,
-            keep: 1.0 - 1e-5,
-            b1: 0.9,
-            one_minus_b1: 0.1,
-            b2: 0.999,
-            one_minus_b2: 1.0 - 0.999,
-            inv_bc1: 1.0 / (1.0 - 0.9f32.powi(3)),
-            inv_bc2: 1.0 / (1.0 - 0.999f32.powi(3)),
-            lr: 1e-3,
-            eps: 1e-8,
-        };
-        let (mut p1, mut g1, mut m1, mut v1) = (p0, g0, m0, v0);
-        let (mut p2, mut g2, mut m2, mut v2) = (p0, g0, m0, v0);
-        update(&mut p1, &mut g1, &mut m1, &mut v1, &k);
-        update_scalar(&mut p2, &mut g2, &mut m2, &mut v2, &k);
-        assert_eq!(n, p1.len());
-        for i in 0..n {
-            assert_eq!(p1[i].to_bits(), p2[i].to_bits(), "θ[{i}]");
-            assert_eq!(m1[i].to_bits(), m2[i].to_bits(), "m[{i}]");
-            assert_eq!(v1[i].to_bits(), v2[i].to_bits(), "v[{i}]");
-            assert_eq!(g1[i], 0.0);
-            assert_ne!(p1[i], p0[i]);
+        for (i, p) in p0.iter_mut().enumerate() {
+            match i % 5 {
+                0 => *p = 0.0,
+                1 => *p *= 1e-4,
+                _ => {}
+            }
+        }
+        for l1 in [0.0, 0.05] {
+            let k = Coeffs {
+                scale: 0.75,
+                clip: 0.12,
+                l2: 1e-4,
+                l1,
+                keep: 1.0 - 1e-5,
+                b1: 0.9,
+                one_minus_b1: 0.1,
+                b2: 0.999,
+                one_minus_b2: 1.0 - 0.999,
+                inv_bc1: 1.0 / (1.0 - 0.9f32.powi(3)),
+                inv_bc2: 1.0 / (1.0 - 0.999f32.powi(3)),
+                lr: 1e-3,
+                eps: 1e-8,
+            };
+            let (mut p1, mut g1, mut m1, mut v1) = (p0, g0, m0, v0);
+            let (mut p2, mut g2, mut m2, mut v2) = (p0, g0, m0, v0);
+            update(&mut p1, &mut g1, &mut m1, &mut v1, &k);
+            if l1 == 0.0 {
+                update_scalar_with::<false>(&mut p2, &mut g2, &mut m2, &mut v2, &k);
+            } else {
+                update_scalar_with::<true>(&mut p2, &mut g2, &mut m2, &mut v2, &k);
+            }
+            assert_eq!(n, p1.len());
+            let mut zeros = 0;
+            for i in 0..n {
+                assert_eq!(p1[i].to_bits(), p2[i].to_bits(), "θ[{i}], λ₁ = {l1}");
+                assert_eq!(m1[i].to_bits(), m2[i].to_bits(), "m[{i}], λ₁ = {l1}");
+                assert_eq!(v1[i].to_bits(), v2[i].to_bits(), "v[{i}], λ₁ = {l1}");
+                assert_eq!(g1[i], 0.0);
+                zeros += usize::from(p1[i] == 0.0);
+                if l1 == 0.0 {
+                    assert_ne!(p1[i], p0[i]);
+                }
+            }
+            // Without L1 nothing lands on zero; with it, the tiny weights do.
+            assert_eq!(zeros > n / 10, l1 != 0.0, "{zeros} zeros, λ₁ = {l1}");
         }
     }
 }

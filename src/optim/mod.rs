@@ -17,13 +17,32 @@
 //! | [`Adam`] | Kingma & Ba, Algorithm 1, with bias correction; optional L2 (coupled) |
 //! | [`Adam`] with [`AdamConfig::weight_decay`] | AdamW (decoupled weight decay, Loshchilov & Hutter) |
 //!
-//! Weight decay and L2 apply to weight matrices only ([`ParamKind::Weight`]), never to
-//! biases or batch-normalization parameters.
+//! # Regularization
+//! Weight decay, L2 and L1 apply to weight matrices only ([`ParamKind::Weight`]), never to
+//! biases or batch-normalization parameters. Tensors of [`Frozen`](crate::layers::Frozen)
+//! layers ([`Params::frozen`]) are skipped entirely: their gradient is cleared, nothing
+//! else changes.
+//!
+//! **L1** (`l1` in both configurations) adds the subgradient `λ·sign(θ)` to the gradient of
+//! every nonzero weight, and keeps exact zeros:
+//! * a weight whose step would carry it across zero (or onto it) lands on exactly 0;
+//! * a weight at exactly 0 uses the smallest subgradient of `g + λ·∂|θ|`, which is 0 when
+//!   `|g| ≤ λ` — the weight then stays at 0 — and `g − λ·sign(g)` otherwise.
+//!
+//! So small weights become and stay exactly zero, which the plain subgradient `sign(θ)`
+//! never achieves: it makes them oscillate around zero instead. This is the truncated
+//! subgradient of Tsuruoka et al. (2009) and the optimality condition of L1 at zero.
+//!
+//! The other constraints of the lecture act on the parameters between steps:
+//! [`max_norm`] (each weight row kept inside a ball) and [`perturb_weights`] (Gaussian
+//! noise on the weights, for the gradient of a noisy network).
 
 mod adam;
+mod constraint;
 mod sgd;
 
 pub use adam::{Adam, AdamConfig};
+pub use constraint::{max_norm, perturb_weights};
 pub use sgd::{Sgd, SgdConfig};
 
 use crate::error::Error;
@@ -123,4 +142,28 @@ pub(crate) fn gradient_scale<G: Params>(grad: &G, clip: &Clip) -> Result<f32, Er
 /// Whether weight decay applies to tensor `i` of `L`.
 pub(crate) fn decays<L: Params>(i: usize) -> bool {
     L::info(i).kind == ParamKind::Weight
+}
+
+/// The gradient of one weight with the L1 subgradient added (see the [module docs](self)):
+/// `g + λ·sign(θ)` for `θ ≠ 0`, the smallest subgradient `g − λ·sign(g)` or 0 at `θ = 0`.
+#[inline(always)]
+pub(crate) fn l1_gradient(p: f32, g: f32, l1: f32) -> f32 {
+    if p > 0.0 {
+        g + l1
+    } else if p < 0.0 {
+        g - l1
+    } else {
+        (g - l1).max(0.0) + (g + l1).min(0.0)
+    }
+}
+
+/// The weight after a step under L1: 0 if the step from `old` crossed or reached zero, or if
+/// `old` was zero and the penalty cancelled its gradient `g`; `new` otherwise.
+#[inline(always)]
+pub(crate) fn l1_settle(old: f32, new: f32, g: f32) -> f32 {
+    if (old > 0.0 && new <= 0.0) || (old < 0.0 && new >= 0.0) || (old == 0.0 && g == 0.0) {
+        0.0
+    } else {
+        new
+    }
 }

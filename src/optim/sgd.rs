@@ -1,6 +1,6 @@
 //! Stochastic gradient descent with momentum and Nesterov momentum.
 
-use super::{Clip, Optimizer, decays, gradient_scale};
+use super::{Clip, Optimizer, decays, gradient_scale, l1_gradient, l1_settle};
 use crate::error::Error;
 use crate::layers::{Layer, Params};
 use crate::tensor::Zero;
@@ -16,6 +16,9 @@ pub struct SgdConfig {
     pub nesterov: bool,
     /// L2 penalty λ: `g += λ·θ` for weight matrices.
     pub l2: f32,
+    /// L1 penalty λ: the subgradient `λ·sign(θ)` for weight matrices, with exact zeros
+    /// kept (see [the module docs](super#regularization)).
+    pub l1: f32,
     /// Gradient clipping.
     pub clip: Clip,
 }
@@ -28,6 +31,7 @@ impl SgdConfig {
             momentum: 0.0,
             nesterov: false,
             l2: 0.0,
+            l1: 0.0,
             clip: Clip::NONE,
         }
     }
@@ -59,15 +63,33 @@ impl<G: Params> Optimizer<G> for Sgd<G> {
         let scale = gradient_scale(grad, &c.clip)?;
         let clip = c.clip.value.unwrap_or(f32::INFINITY);
         for i in 0..G::TENSORS {
-            let l2 = if decays::<L>(i) { c.l2 } else { 0.0 };
+            if L::frozen(i) {
+                grad.tensor_mut(i).fill(0.0);
+                continue;
+            }
+            let (l2, l1) = if decays::<L>(i) {
+                (c.l2, c.l1)
+            } else {
+                (0.0, 0.0)
+            };
             let p = net.tensor_mut(i);
             let g = grad.tensor_mut(i);
             let v = self.velocity.tensor_mut(i);
             for ((p, g), v) in p.iter_mut().zip(g.iter_mut()).zip(v.iter_mut()) {
-                let gi = (*g * scale).max(-clip).min(clip) + l2 * *p;
+                let mut gi = (*g * scale).max(-clip).min(clip);
+                if l1 != 0.0 {
+                    gi = l1_gradient(*p, gi, l1);
+                }
+                let g_l1 = gi;
+                gi += l2 * *p;
                 *v = c.momentum * *v + gi;
                 let d = if c.nesterov { gi + c.momentum * *v } else { *v };
-                *p -= c.lr * d;
+                let new = *p - c.lr * d;
+                *p = if l1 != 0.0 {
+                    l1_settle(*p, new, g_l1)
+                } else {
+                    new
+                };
                 *g = 0.0;
             }
         }
