@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use firmnet::host::report::{
-    self, CONFUSION_MATRIX_SIZE, CSV_HEADER, ConfusionError, ConfusionMatrix, LEARNING_CURVES_SIZE,
-    ReportError, Summary,
+    self, CONFUSION_MATRIX_SIZE, CSV_HEADER, Chart, ConfusionError, ConfusionMatrix,
+    LEARNING_CURVES_SIZE, ReportError, SERIES_CHART_SIZE, Series, Summary,
 };
 use firmnet::host::{EpochRecord, Evaluation, FitSummary};
 
@@ -401,6 +401,392 @@ fn learning_curves_png() {
     let err = report::plot_learning_curves(dir.join("empty.png"), &[], "empty", None).unwrap_err();
     assert!(matches!(err, ReportError::Invalid { .. }), "{err:?}");
     assert!(!dir.join("empty.png").exists());
+}
+
+/// The Okabe–Ito colours `plot_series` gives its first eight series, in order.
+const OKABE_ITO: [[u8; 3]; 8] = [
+    [0, 114, 178],
+    [230, 159, 0],
+    [0, 158, 115],
+    [213, 94, 0],
+    [204, 121, 167],
+    [86, 180, 233],
+    [240, 228, 66],
+    [0, 0, 0],
+];
+
+/// Number of pixels within 8 of `color` in every channel.
+fn count_near(png: &Png, color: [u8; 3]) -> usize {
+    png.rgb
+        .chunks_exact(3)
+        .filter(|p| p.iter().zip(&color).all(|(a, b)| a.abs_diff(*b) <= 8))
+        .count()
+}
+
+/// Plots `series` on `chart` into `dir/name` and decodes it.
+fn plot(dir: &Path, name: &str, chart: &Chart, series: &[Series]) -> Png {
+    let path = dir.join(name);
+    report::plot_series(&path, chart, series).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let png = read_png(&path);
+    assert_eq!((png.width, png.height), SERIES_CHART_SIZE, "{name}");
+    png
+}
+
+/// A loss curve per run: falling, each run a little higher than the one before.
+fn runs(count: usize, epochs: usize) -> Vec<Vec<(f64, f64)>> {
+    (0..count)
+        .map(|k| {
+            (1..=epochs)
+                .map(|e| {
+                    let t = e as f64;
+                    (t, 0.2 + (1.0 + 0.3 * k as f64) * (-0.15 * t).exp())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+const LOSS_CHART: Chart = Chart {
+    title: "Validation loss of eight runs",
+    x_label: "Epoch",
+    y_label: "Cross-entropy loss",
+    log_x: false,
+    log_y: false,
+};
+
+#[test]
+fn series_chart_png() {
+    let dir = out_dir("series");
+    let runs = runs(8, 30);
+    let names: Vec<String> = (0..8).map(|k| format!("run {k}")).collect();
+    let series: Vec<Series> = names
+        .iter()
+        .zip(&runs)
+        .map(|(name, points)| Series { name, points })
+        .collect();
+    let png = plot(&dir, "series.png", &LOSS_CHART, &series);
+    // Each series has its own palette colour.
+    assert_drawn(&png, &OKABE_ITO);
+    assert_eq!(SERIES_CHART_SIZE, LEARNING_CURVES_SIZE);
+
+    // One series: its colour, a line's worth of it, and none of the others'.
+    let png = plot(&dir, "one.png", &LOSS_CHART, &series[..1]);
+    assert!(count_near(&png, OKABE_ITO[0]) > 1000);
+    for color in &OKABE_ITO[1..] {
+        assert_eq!(count_near(&png, *color), 0, "{color:?}");
+    }
+    // Log axes on positive data draw the same colours.
+    let log = Chart {
+        log_x: true,
+        log_y: true,
+        ..LOSS_CHART
+    };
+    assert_drawn(&plot(&dir, "log.png", &log, &series[..2]), &OKABE_ITO[..2]);
+    assert!(strays(&dir, &["series.png", "one.png", "log.png"]).is_empty());
+}
+
+#[test]
+fn series_chart_skips_non_finite_points() {
+    let dir = out_dir("series_non_finite");
+    let blue = OKABE_ITO[0];
+    // A flat line across the chart, and the same with its middle point missing: the gap
+    // breaks the line, leaving little more than the legend key and two markers.
+    let whole = [(0.0, 0.0), (1.0, 0.0), (2.0, 0.0)];
+    let png = plot(
+        &dir,
+        "whole.png",
+        &Chart::default(),
+        &[Series {
+            name: "whole",
+            points: &whole,
+        }],
+    );
+    let line = count_near(&png, blue);
+    for (name, gap) in [
+        ("nan", f64::NAN),
+        ("inf", f64::INFINITY),
+        ("neg_inf", f64::NEG_INFINITY),
+    ] {
+        for point in [(1.0, gap), (gap, 0.0)] {
+            let broken = [(0.0, 0.0), point, (2.0, 0.0)];
+            let png = plot(
+                &dir,
+                &format!("{name}.png"),
+                &Chart::default(),
+                &[Series {
+                    name,
+                    points: &broken,
+                }],
+            );
+            let drawn = count_near(&png, blue);
+            assert!(
+                drawn * 4 < line,
+                "{name} {point:?}: {drawn} vs {line} pixels"
+            );
+            assert!(drawn > 100, "{name}: only {drawn} pixels");
+        }
+    }
+
+    // A diverged run beside a good one, and a run with nothing finite at all.
+    let good = [(1.0, 0.9), (2.0, 0.6), (3.0, 0.5)];
+    let diverged = [
+        (1.0, 1.1),
+        (2.0, 7.5),
+        (3.0, f64::INFINITY),
+        (4.0, f64::NAN),
+    ];
+    let lost = [(f64::NAN, f64::NAN), (1.0, f64::INFINITY)];
+    let png = plot(
+        &dir,
+        "diverged.png",
+        &LOSS_CHART,
+        &[
+            Series {
+                name: "good",
+                points: &good,
+            },
+            Series {
+                name: "diverged",
+                points: &diverged,
+            },
+            Series {
+                name: "lost",
+                points: &lost,
+            },
+        ],
+    );
+    assert_drawn(&png, &OKABE_ITO[..3]);
+
+    // Nothing plottable: a typed error and no file.
+    let empty = dir.join("empty.png");
+    let cases: [&[Series]; 3] = [
+        &[],
+        &[Series {
+            name: "none",
+            points: &[],
+        }],
+        &[
+            Series {
+                name: "lost",
+                points: &lost,
+            },
+            Series {
+                name: "nan",
+                points: &[(f64::NAN, 1.0), (2.0, f64::NAN)],
+            },
+        ],
+    ];
+    for series in cases {
+        let err = report::plot_series(&empty, &LOSS_CHART, series).unwrap_err();
+        assert!(matches!(err, ReportError::NothingToPlot { .. }), "{err:?}");
+        assert_eq!(err.path(), empty);
+        let message = err.to_string();
+        assert!(message.starts_with(&*empty.to_string_lossy()), "{message}");
+        assert!(message.contains("nothing to plot"), "{message}");
+        assert!(std::error::Error::source(&err).is_none());
+    }
+    assert!(!empty.exists());
+}
+
+#[test]
+fn series_chart_log_axis_skips_non_positive_values() {
+    let dir = out_dir("series_log");
+    let log_y = Chart {
+        title: "Loss",
+        log_y: true,
+        ..Chart::default()
+    };
+    // On a log axis a zero or negative value is left out exactly as NaN is: the same
+    // picture, with the same axis range.
+    let with_zero = [
+        (1.0, 1.0),
+        (2.0, 0.1),
+        (3.0, 0.0),
+        (4.0, 1e-3),
+        (5.0, -2.0),
+        (6.0, 1e-4),
+    ];
+    let with_nan = with_zero.map(|(x, y)| (x, if y > 0.0 { y } else { f64::NAN }));
+    let zero = plot(
+        &dir,
+        "zero.png",
+        &log_y,
+        &[Series {
+            name: "loss",
+            points: &with_zero,
+        }],
+    );
+    let nan = plot(
+        &dir,
+        "nan.png",
+        &log_y,
+        &[Series {
+            name: "loss",
+            points: &with_nan,
+        }],
+    );
+    assert!(
+        zero.rgb == nan.rgb,
+        "a zero on a log axis is not skipped like NaN"
+    );
+    assert_drawn(&zero, &OKABE_ITO[..1]);
+    // The zero does count on a linear axis.
+    let linear = plot(
+        &dir,
+        "linear.png",
+        &Chart::default(),
+        &[Series {
+            name: "loss",
+            points: &with_zero,
+        }],
+    );
+    assert!(linear.rgb != zero.rgb);
+
+    // The same along a log x axis (a learning-rate sweep that includes 0).
+    let log_x = Chart {
+        title: "Sweep",
+        x_label: "Learning rate",
+        log_x: true,
+        ..Chart::default()
+    };
+    let sweep = [
+        (0.0, 0.9),
+        (1e-4, 0.5),
+        (1e-3, 0.3),
+        (-1e-3, 0.2),
+        (1e-2, 0.4),
+    ];
+    let sweep_nan = sweep.map(|(x, y)| (if x > 0.0 { x } else { f64::NAN }, y));
+    let zero = plot(
+        &dir,
+        "sweep_zero.png",
+        &log_x,
+        &[Series {
+            name: "lr",
+            points: &sweep,
+        }],
+    );
+    let nan = plot(
+        &dir,
+        "sweep_nan.png",
+        &log_x,
+        &[Series {
+            name: "lr",
+            points: &sweep_nan,
+        }],
+    );
+    assert!(
+        zero.rgb == nan.rgb,
+        "a zero on a log x axis is not skipped like NaN"
+    );
+
+    // Nothing positive on the log axis is nothing to plot.
+    let err = report::plot_series(
+        dir.join("none.png"),
+        &log_y,
+        &[Series {
+            name: "zero",
+            points: &[(1.0, 0.0), (2.0, -1.0)],
+        }],
+    )
+    .unwrap_err();
+    assert!(matches!(err, ReportError::NothingToPlot { .. }), "{err:?}");
+    assert!(!dir.join("none.png").exists());
+}
+
+#[test]
+fn series_chart_degenerate_ranges() {
+    let dir = out_dir("series_ranges");
+    let blue = OKABE_ITO[0];
+    let log = Chart {
+        log_x: true,
+        log_y: true,
+        ..LOSS_CHART
+    };
+    // Single points, equal values and extreme ones: a chart, no panic, on either kind of
+    // axis, with the series' colour in it.
+    let cases: [(&str, &[(f64, f64)]); 8] = [
+        ("single", &[(3.0, 0.25)]),
+        ("equal", &[(1.0, 0.5), (2.0, 0.5), (3.0, 0.5)]),
+        ("zeros", &[(0.0, 0.0), (0.0, 0.0)]),
+        ("negative", &[(-5.0, -1e-12), (-5.0, -1e-12)]),
+        ("huge", &[(-f64::MAX, f64::MAX), (f64::MAX, -f64::MAX)]),
+        ("tiny", &[(5e-324, 5e-324), (f64::MIN_POSITIVE, 1e-300)]),
+        ("wide", &[(1e-300, 1e-300), (1e300, 1e300)]),
+        ("close", &[(1e15, 1.0), (1e15 + 1.0, 1.0 + 1e-15)]),
+    ];
+    for (name, points) in cases {
+        for (kind, chart) in [("linear", &LOSS_CHART), ("log", &log)] {
+            let file = format!("{name}_{kind}.png");
+            let series = [Series { name, points }];
+            if kind == "log" && points.iter().all(|&(x, y)| x <= 0.0 || y <= 0.0) {
+                let err = report::plot_series(dir.join(&file), chart, &series).unwrap_err();
+                assert!(
+                    matches!(err, ReportError::NothingToPlot { .. }),
+                    "{file}: {err:?}"
+                );
+                continue;
+            }
+            let png = plot(&dir, &file, chart, &series);
+            assert!(count_near(&png, blue) > 100, "{file}");
+        }
+    }
+
+    // A point standing alone gets a marker: more blue than the legend key alone draws.
+    let alone = [(2.0, 1.0)];
+    let nothing = [(f64::NAN, 1.0)];
+    let orange = [(1.0, 1.0), (3.0, 2.0)];
+    let key = count_near(
+        &plot(
+            &dir,
+            "key.png",
+            &LOSS_CHART,
+            &[
+                Series {
+                    name: "blue",
+                    points: &nothing,
+                },
+                Series {
+                    name: "orange",
+                    points: &orange,
+                },
+            ],
+        ),
+        blue,
+    );
+    let marked = count_near(
+        &plot(
+            &dir,
+            "marked.png",
+            &LOSS_CHART,
+            &[
+                Series {
+                    name: "blue",
+                    points: &alone,
+                },
+                Series {
+                    name: "orange",
+                    points: &orange,
+                },
+            ],
+        ),
+        blue,
+    );
+    assert!(marked >= key + 30, "{marked} vs {key} pixels");
+
+    // Many series, long names, dense series: the legend wraps and is cut short, colours
+    // repeat with other markers.
+    let many = runs(40, 2000);
+    let long = "a very long run name ".repeat(100);
+    let names: Vec<String> = (0..40)
+        .map(|k| format!("{} {k}", if k == 3 { &long } else { "run" }))
+        .collect();
+    let series: Vec<Series> = names
+        .iter()
+        .zip(&many)
+        .map(|(name, points)| Series { name, points })
+        .collect();
+    assert_drawn(&plot(&dir, "many.png", &LOSS_CHART, &series), &OKABE_ITO);
 }
 
 /// A 10-class matrix shaped like a Fashion-MNIST test run (1,000 samples per class).

@@ -1,5 +1,6 @@
 //! Reports of a training run: a per-epoch CSV log, learning curves and a confusion matrix as
-//! PNG charts, and a short end-of-run summary.
+//! PNG charts, and a short end-of-run summary; and line charts of any named series, such as
+//! the losses of several runs, with [`plot_series`].
 //!
 //! ```no_run
 //! use firmnet::host::report::{self, ConfusionMatrix, Summary};
@@ -41,7 +42,8 @@ use ab_glyph::{Font, FontArc, PxScale, ScaleFont, point};
 use plotters::coord::Shift;
 use plotters::prelude::{
     BitMapBackend, ChartBuilder, Circle, DashedLineSeries, DrawingArea, DrawingAreaErrorKind,
-    DrawingBackend, IntoDrawingArea, LineSeries, PathElement, RGBColor, Rectangle, ShapeStyle,
+    DrawingBackend, IntoDrawingArea, LineSeries, PathElement, Polygon, RGBColor, Rectangle,
+    ShapeStyle,
 };
 use plotters::style::Color as _;
 
@@ -120,6 +122,12 @@ pub enum ReportError {
         /// What went wrong.
         message: String,
     },
+    /// No series of a [`plot_series`] chart has a point it can draw: there are no series, or
+    /// every point has a non-finite coordinate or, on a log axis, one that is not positive.
+    NothingToPlot {
+        /// The chart file, which is not written.
+        path: PathBuf,
+    },
 }
 
 impl ReportError {
@@ -131,7 +139,8 @@ impl ReportError {
             | ReportError::InvalidFont { path, .. }
             | ReportError::Invalid { path, .. }
             | ReportError::Parse { path, .. }
-            | ReportError::Draw { path, .. } => path,
+            | ReportError::Draw { path, .. }
+            | ReportError::NothingToPlot { path } => path,
         }
     }
 }
@@ -175,6 +184,12 @@ impl fmt::Display for ReportError {
             ReportError::Draw { path, message } => {
                 write!(f, "{}: drawing the chart failed: {message}", path.display())
             }
+            ReportError::NothingToPlot { path } => write!(
+                f,
+                "{}: nothing to plot: no series has a point with finite coordinates \
+                 (and positive ones on a log axis)",
+                path.display()
+            ),
         }
     }
 }
@@ -788,9 +803,38 @@ pub fn plot_learning_curves(
     })
 }
 
+/// What a legend shows before a label.
 enum LegendKey {
+    /// A solid line with a round marker.
     Line(RGBColor),
+    /// A dashed line.
     Dashed(RGBColor),
+    /// A solid line with a marker of the given shape.
+    Marked(RGBColor, Marker),
+    /// Nothing: the label stands alone.
+    Text,
+}
+
+/// Length in pixels of a legend key.
+const LEGEND_KEY: i32 = 30;
+/// Gap in pixels between a legend key and its label.
+const LEGEND_KEY_GAP: i32 = 10;
+/// Gap in pixels between legend items.
+const LEGEND_ITEM_GAP: i32 = 36;
+/// Height in pixels of one row of a legend.
+const LEGEND_ROW: i32 = 26;
+/// How legend labels are set.
+const LEGEND_STYLE: Style = Style::new(16.0)
+    .color(TEXT)
+    .align(Align::Start, Align::Middle);
+
+/// Width in pixels of a legend item: its key, the gap after it, and its label.
+fn legend_item_width(canvas: &Canvas, (key, label): &(LegendKey, String)) -> i32 {
+    let key = match key {
+        LegendKey::Text => 0,
+        _ => LEGEND_KEY + LEGEND_KEY_GAP,
+    };
+    key + canvas.width(label, LEGEND_STYLE).ceil() as i32
 }
 
 /// A one-line legend centred on `center`.
@@ -800,27 +844,20 @@ fn draw_legend(
     (cx, cy): (i32, i32),
     items: &[(LegendKey, String)],
 ) -> Result<(), DrawError> {
-    const KEY: i32 = 30;
-    const KEY_GAP: i32 = 10;
-    const ITEM_GAP: i32 = 36;
-    let style = Style::new(16.0)
-        .color(TEXT)
-        .align(Align::Start, Align::Middle);
     let widths: Vec<i32> = items
         .iter()
-        .map(|(_, label)| canvas.width(label, style).ceil() as i32)
+        .map(|item| legend_item_width(canvas, item))
         .collect();
-    let total: i32 =
-        widths.iter().map(|w| KEY + KEY_GAP + w).sum::<i32>() + ITEM_GAP * (items.len() as i32 - 1);
+    let total: i32 = widths.iter().sum::<i32>() + LEGEND_ITEM_GAP * (items.len() as i32 - 1).max(0);
     let mut x = cx - total / 2;
     for ((key, label), width) in items.iter().zip(widths) {
         match key {
             LegendKey::Line(color) => {
                 root.draw(&PathElement::new(
-                    vec![(x, cy), (x + KEY, cy)],
+                    vec![(x, cy), (x + LEGEND_KEY, cy)],
                     color.stroke_width(3),
                 ))?;
-                root.draw(&Circle::new((x + KEY / 2, cy), 4, color.filled()))?;
+                root.draw(&Circle::new((x + LEGEND_KEY / 2, cy), 4, color.filled()))?;
             }
             LegendKey::Dashed(color) => {
                 for (a, b) in [(0, 8), (11, 19), (22, 30)] {
@@ -830,11 +867,70 @@ fn draw_legend(
                     ))?;
                 }
             }
+            LegendKey::Marked(color, marker) => {
+                root.draw(&PathElement::new(
+                    vec![(x, cy), (x + LEGEND_KEY, cy)],
+                    color.stroke_width(3),
+                ))?;
+                draw_marker(root, (x + LEGEND_KEY / 2, cy), *marker, *color)?;
+            }
+            LegendKey::Text => {}
         }
-        canvas.text(label.clone(), (x + KEY + KEY_GAP, cy), style);
-        x += KEY + KEY_GAP + width + ITEM_GAP;
+        let text_x = match key {
+            LegendKey::Text => x,
+            _ => x + LEGEND_KEY + LEGEND_KEY_GAP,
+        };
+        canvas.text(label.clone(), (text_x, cy), LEGEND_STYLE);
+        x += width + LEGEND_ITEM_GAP;
     }
     Ok(())
+}
+
+/// Packs legend `items` into rows no wider than `max_width`, at most `max_rows` of them (at
+/// least one). Items that do not fit are counted by a closing "+N more".
+fn legend_rows(
+    canvas: &Canvas,
+    items: Vec<(LegendKey, String)>,
+    max_width: i32,
+    max_rows: usize,
+) -> Vec<Vec<(LegendKey, String)>> {
+    let row_width = |row: &[(LegendKey, String)]| {
+        row.iter()
+            .map(|item| legend_item_width(canvas, item) + LEGEND_ITEM_GAP)
+            .sum::<i32>()
+            - LEGEND_ITEM_GAP
+    };
+    let mut rows: Vec<Vec<(LegendKey, String)>> = Vec::new();
+    let (mut row, mut width) = (Vec::new(), 0);
+    for item in items {
+        let item_width = legend_item_width(canvas, &item);
+        if !row.is_empty() && width + LEGEND_ITEM_GAP + item_width > max_width {
+            rows.push(core::mem::take(&mut row));
+            width = 0;
+        }
+        width += if row.is_empty() { 0 } else { LEGEND_ITEM_GAP } + item_width;
+        row.push(item);
+    }
+    rows.push(row);
+    let max_rows = max_rows.max(1);
+    if rows.len() > max_rows {
+        let mut hidden: usize = rows[max_rows..].iter().map(Vec::len).sum();
+        rows.truncate(max_rows);
+        if let Some(last) = rows.last_mut() {
+            loop {
+                let more = (LegendKey::Text, format!("+{hidden} more"));
+                let fits = row_width(last) + LEGEND_ITEM_GAP + legend_item_width(canvas, &more)
+                    <= max_width;
+                if fits || last.is_empty() {
+                    last.push(more);
+                    break;
+                }
+                last.pop();
+                hidden += 1;
+            }
+        }
+    }
+    rows
 }
 
 /// A padded range around the finite values of `values`, at least `min_span` wide, within
@@ -1017,6 +1113,524 @@ fn draw_panel(
                 8,
                 BEST.stroke_width(2),
             )])?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Line charts
+
+/// Width and height in pixels of a [`plot_series`] chart: those of the learning-curve chart.
+pub const SERIES_CHART_SIZE: (u32, u32) = LEARNING_CURVES_SIZE;
+
+/// One named line of a [`plot_series`] chart.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Series<'a> {
+    /// The name shown in the legend.
+    pub name: &'a str,
+    /// The points `(x, y)`, joined by a line in the order given. A point with a non-finite
+    /// coordinate, or one that is not positive on a log axis, is left out and breaks the line.
+    pub points: &'a [(f64, f64)],
+}
+
+/// Titles and axes of a [`plot_series`] chart. The default has no text and linear axes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Chart<'a> {
+    /// The title above the chart.
+    pub title: &'a str,
+    /// The description of the horizontal axis.
+    pub x_label: &'a str,
+    /// The description of the vertical axis.
+    pub y_label: &'a str,
+    /// Whether the horizontal axis is logarithmic (base 10).
+    pub log_x: bool,
+    /// Whether the vertical axis is logarithmic (base 10).
+    pub log_y: bool,
+}
+
+/// The Okabe–Ito palette, distinguishable with the common forms of colour blindness: blue,
+/// orange, bluish green, vermillion, reddish purple, sky blue, yellow, black.
+const SERIES_COLORS: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(213, 94, 0),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(240, 228, 66),
+    RGBColor(0, 0, 0),
+];
+
+/// Faint gridlines between the labelled ones of a log axis.
+const MINOR_GRID: RGBColor = RGBColor(242, 243, 246);
+
+/// Series with at most this many points drawn get a marker on every point; denser ones only
+/// on points that stand alone between gaps.
+const MARKER_LIMIT: usize = 100;
+
+/// Legend rows of a [`plot_series`] chart; further series are counted as "+N more".
+const LEGEND_MAX_ROWS: usize = 4;
+
+/// The shape of a point marker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Marker {
+    Circle,
+    Square,
+    Triangle,
+    Diamond,
+}
+
+/// Colour and marker of series `i`: the palette, then again with another marker shape.
+fn series_style(i: usize) -> (RGBColor, Marker) {
+    const MARKERS: [Marker; 4] = [
+        Marker::Circle,
+        Marker::Square,
+        Marker::Triangle,
+        Marker::Diamond,
+    ];
+    let n = SERIES_COLORS.len();
+    (SERIES_COLORS[i % n], MARKERS[i / n % MARKERS.len()])
+}
+
+/// Draws a filled `marker` of about 9 pixels across centred on the pixel `(x, y)`.
+fn draw_marker(
+    root: &Area<'_>,
+    (x, y): (i32, i32),
+    marker: Marker,
+    color: RGBColor,
+) -> Result<(), DrawError> {
+    let style = color.filled();
+    match marker {
+        Marker::Circle => root.draw(&Circle::new((x, y), 4, style)),
+        Marker::Square => root.draw(&Rectangle::new([(x - 4, y - 4), (x + 4, y + 4)], style)),
+        Marker::Triangle => root.draw(&Polygon::new(
+            vec![(x, y - 5), (x + 5, y + 4), (x - 5, y + 4)],
+            style,
+        )),
+        Marker::Diamond => root.draw(&Polygon::new(
+            vec![(x, y - 5), (x + 5, y), (x, y + 5), (x - 5, y)],
+            style,
+        )),
+    }
+}
+
+/// `text`, shortened with an ellipsis to at most `max_width` pixels in `style`.
+fn fit_text(canvas: &Canvas, text: &str, style: Style, max_width: f32) -> String {
+    if canvas.width(text, style) <= max_width {
+        return text.to_string();
+    }
+    // A label never needs more characters than this; it also bounds the work below.
+    let mut chars: Vec<char> = text.chars().take(200).collect();
+    loop {
+        let candidate: String = chars.iter().chain(['…'].iter()).collect();
+        if chars.is_empty() || canvas.width(&candidate, style) <= max_width {
+            return candidate;
+        }
+        chars.pop();
+    }
+}
+
+/// One axis of a [`plot_series`] chart. Its range is in axis space: the values themselves on
+/// a linear axis, their base-10 logarithms on a log axis.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Axis {
+    log: bool,
+    lo: f64,
+    hi: f64,
+}
+
+impl Axis {
+    /// Whether `v` can be drawn on an axis: finite, and positive on a log axis.
+    fn plottable(log: bool, v: f64) -> bool {
+        v.is_finite() && (!log || v > 0.0)
+    }
+
+    /// A plottable `v` in axis space.
+    fn space(log: bool, v: f64) -> f64 {
+        if log { v.log10() } else { v }
+    }
+
+    /// The axis over the axis-space values `lo..=hi` (finite, `lo <= hi`), padded by 6% of
+    /// the span each side, as the learning curves are. A log axis spans at least one decade; equal values on a linear
+    /// axis get a tenth of their size each side (±1 around 0). Differences are taken of
+    /// halves, so values near `f64::MAX` do not overflow.
+    fn new(log: bool, lo: f64, hi: f64) -> Axis {
+        let mid = lo / 2.0 + hi / 2.0;
+        let mut half = hi / 2.0 - lo / 2.0;
+        if log {
+            half = half.max(0.5);
+        } else if half <= 1e-9 * lo.abs().max(hi.abs()) {
+            half = if mid == 0.0 { 1.0 } else { 0.1 * mid.abs() };
+        }
+        let half = 1.12 * half;
+        let (lo, hi) = ((mid - half).max(-f64::MAX), (mid + half).min(f64::MAX));
+        if hi / 2.0 - lo / 2.0 > 0.0 {
+            Axis { log, lo, hi }
+        } else {
+            // Values so close to 0 that a tenth of them rounds away.
+            Axis {
+                log,
+                lo: mid - 1.0,
+                hi: mid + 1.0,
+            }
+        }
+    }
+
+    /// Where the axis-space value `u` lies along the axis: 0 at its low end, 1 at its high.
+    fn frac(&self, u: f64) -> f64 {
+        (u / 2.0 - self.lo / 2.0) / (self.hi / 2.0 - self.lo / 2.0)
+    }
+
+    /// Labelled ticks (about `count` at most) and unlabelled minor ones, in axis space.
+    fn ticks(&self, count: usize) -> (Vec<(f64, String)>, Vec<f64>) {
+        if self.log {
+            log_ticks(self.lo, self.hi, count)
+        } else {
+            (linear_ticks(self.lo, self.hi, count), Vec::new())
+        }
+    }
+}
+
+/// Round ticks over `lo..=hi` (finite, `lo < hi`), about `count` at most, with their labels.
+fn linear_ticks(lo: f64, hi: f64, count: usize) -> Vec<(f64, String)> {
+    // Half the span over half the count: the span itself may overflow.
+    let half = hi / 2.0 - lo / 2.0;
+    let count = count.max(2);
+    let mut step = nice_step(half, count / 2);
+    if !(step.is_finite() && step > 0.0) {
+        step = half / (count / 2) as f64;
+    }
+    if !(step.is_finite() && step > 0.0) {
+        return Vec::new();
+    }
+    let (first, last) = ((lo / step).ceil(), (hi / step + 1e-9).floor());
+    if !(first.is_finite() && last.is_finite()) || last - first > 100.0 {
+        return Vec::new();
+    }
+    let magnitude = lo.abs().max(hi.abs());
+    (first as i64..=last as i64)
+        .map(|k| k as f64 * step)
+        .filter(|v| v.is_finite())
+        .map(|v| (v, linear_label(v, step, magnitude)))
+        .collect()
+}
+
+/// The label of the tick `v` of an axis with ticks `step` apart and values up to
+/// `magnitude`: plain decimals such as `0.25` or `1500`, or scientific notation such as
+/// `2.5e-6` or `1.2e9` for very small steps or large values.
+fn linear_label(v: f64, step: f64, magnitude: f64) -> String {
+    if magnitude < 1e6 && step >= 1e-4 {
+        return format!("{:.*}", decimals_for(step), v);
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let exponent = |x: f64| x.abs().log10().floor() as i32;
+    let step_exponent = exponent(step);
+    // 2.5 times a power of ten needs one more digit.
+    let extra = decimals_for(step / 10f64.powi(step_exponent)).min(1) as i32;
+    let digits = (exponent(v) - step_exponent + extra).clamp(0, 16) as usize;
+    let text = format!("{v:.digits$e}");
+    match text.split_once('e') {
+        Some((mantissa, exp)) if mantissa.contains('.') => {
+            let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+            format!("{mantissa}e{exp}")
+        }
+        _ => text,
+    }
+}
+
+/// Ticks of a log axis over the base-10 exponents `lo..=hi` (finite, at least a decade
+/// apart): labelled powers of ten (every second, fifth, … decade if there are more than
+/// about `count`), with 2 and 5 times them labelled too if fewer than three powers fall
+/// inside; unlabelled minor ticks at the other multiples 2 to 9 if every decade is labelled.
+/// Labels are plain (`0.001`, `500`) if every exponent is within ±3, else like `1e-5`.
+fn log_ticks(lo: f64, hi: f64, count: usize) -> (Vec<(f64, String)>, Vec<f64>) {
+    // Exponents of finite positive f64s lie within ±330; the clamp bounds the loops below
+    // whatever the input.
+    let (lo, hi) = (lo.max(-400.0), hi.min(400.0));
+    if lo >= hi {
+        return (Vec::new(), Vec::new());
+    }
+    let (first, last) = (lo.ceil() as i32, hi.floor() as i32);
+    let decades = (last - first + 1).max(0) as usize;
+    let every = [1, 2, 3, 5, 10, 20, 25, 50, 100]
+        .into_iter()
+        .find(|&s| decades.div_ceil(s) <= count.max(1))
+        .unwrap_or(100);
+    let position = |(m, e): (i32, i32)| f64::from(m).log10() + f64::from(e);
+    let inside = |u: f64| u >= lo - 1e-9 && u <= hi + 1e-9;
+    let mut marks: Vec<(i32, i32)> = (first..=last)
+        .filter(|e| e.rem_euclid(every as i32) == 0)
+        .map(|e| (1, e))
+        .collect();
+    if marks.len() < 3 {
+        marks = (lo.floor() as i32..=last)
+            .flat_map(|e| [1, 2, 5].map(|m| (m, e)))
+            .filter(|&mark| inside(position(mark)))
+            .collect();
+    }
+    let minor = if every == 1 && decades <= 12 {
+        (lo.floor() as i32..=last)
+            .flat_map(|e| (2..=9).map(move |m| (m, e)))
+            .filter(|mark| !marks.contains(mark))
+            .map(position)
+            .filter(|&u| inside(u))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let plain = marks.iter().all(|&(_, e)| (-3..=3).contains(&e));
+    let major = marks
+        .iter()
+        .map(|&(m, e)| {
+            let label = if !plain {
+                format!("{m}e{e}")
+            } else if e >= 0 {
+                (i64::from(m) * 10i64.pow(e.unsigned_abs())).to_string()
+            } else {
+                format!(
+                    "{:.*}",
+                    e.unsigned_abs() as usize,
+                    f64::from(m) * 10f64.powi(e)
+                )
+            };
+            (position((m, e)), label)
+        })
+        .collect();
+    (major, minor)
+}
+
+/// Draws `series` as one PNG chart of [`SERIES_CHART_SIZE`]: each series a line with a
+/// marker on each point, titled by `chart`, with axis descriptions, tick labels, gridlines
+/// and a legend naming the series above the plot.
+///
+/// Series take the colours of the Okabe–Ito palette in order (blue, orange, bluish green,
+/// vermillion, reddish purple, sky blue, yellow, black); from the ninth on the colours
+/// repeat with square, then triangular, then diamond markers instead of round ones. Series
+/// of more than 100 drawn points get markers only where a point stands alone.
+///
+/// Points with a non-finite coordinate (a diverged run's NaN or infinite loss, say) are
+/// left out, as are points with a coordinate that is not positive on a log axis; each such
+/// point breaks its line. A series with no point left is still named in the legend, marked
+/// "(no points)". The axes span the points drawn, padded; a single point or equal values
+/// still get a range around them. Linear axes have round ticks; log axes have ticks at
+/// powers of ten (labelled `0.001` … `1000`, or `1e-5` beyond), and at 2 and 5 times them
+/// when the range covers less than three powers. An empty name is shown as "series N"; names
+/// too long for the legend are shortened, and series beyond four legend rows are counted
+/// as "+N more".
+///
+/// # Errors
+/// [`ReportError::NothingToPlot`] if no series has a point to draw (the file is not
+/// written); [`ReportError::MissingFont`] or [`ReportError::InvalidFont`] if the chart font
+/// cannot be used; [`ReportError::Draw`] if drawing or encoding the chart fails;
+/// [`ReportError::Io`] if the file cannot be written.
+///
+/// ```no_run
+/// use firmnet::host::report::{self, Chart, Series};
+/// # fn run() -> Result<(), firmnet::host::ReportError> {
+/// let adam = [(1.0, 0.9), (2.0, 0.5), (3.0, 0.31)];
+/// let sgd = [(1.0, 1.2), (2.0, f64::NAN), (3.0, 0.7)];
+/// let chart = Chart {
+///     title: "Training loss",
+///     x_label: "Epoch",
+///     y_label: "Loss",
+///     log_y: true,
+///     ..Chart::default()
+/// };
+/// report::plot_series(
+///     "out/loss.png",
+///     &chart,
+///     &[
+///         Series { name: "Adam", points: &adam },
+///         Series { name: "SGD", points: &sgd },
+///     ],
+/// )?;
+/// # Ok(())
+/// # }
+/// ```
+pub fn plot_series(
+    path: impl AsRef<Path>,
+    chart: &Chart,
+    series: &[Series],
+) -> Result<(), ReportError> {
+    let path = path.as_ref();
+    let (log_x, log_y) = (chart.log_x, chart.log_y);
+    let mut bounds: Option<[f64; 4]> = None;
+    for &(x, y) in series.iter().flat_map(|s| s.points) {
+        if Axis::plottable(log_x, x) && Axis::plottable(log_y, y) {
+            let (u, v) = (Axis::space(log_x, x), Axis::space(log_y, y));
+            bounds = Some(match bounds {
+                None => [u, u, v, v],
+                Some([x_lo, x_hi, y_lo, y_hi]) => {
+                    [x_lo.min(u), x_hi.max(u), y_lo.min(v), y_hi.max(v)]
+                }
+            });
+        }
+    }
+    let Some([x_lo, x_hi, y_lo, y_hi]) = bounds else {
+        return Err(ReportError::NothingToPlot {
+            path: path.to_path_buf(),
+        });
+    };
+    let axes = (Axis::new(log_x, x_lo, x_hi), Axis::new(log_y, y_lo, y_hi));
+    render_png(path, SERIES_CHART_SIZE, |root, canvas| {
+        draw_series_chart(root, canvas, chart, series, axes)
+    })
+}
+
+fn draw_series_chart(
+    root: &Area<'_>,
+    canvas: &mut Canvas,
+    chart: &Chart,
+    series: &[Series],
+    (x_axis, y_axis): (Axis, Axis),
+) -> Result<(), DrawError> {
+    root.fill(&WHITE)?;
+    let (w, _) = root.dim_in_pixel();
+    let cx = w as i32 / 2;
+    canvas.text(
+        chart.title,
+        (cx, 32),
+        Style::new(24.0).bold().align(Align::Middle, Align::Middle),
+    );
+
+    // The legend, in as many rows as it needs (up to a limit), pushes the plot down.
+    let drawable =
+        |&(x, y): &(f64, f64)| Axis::plottable(x_axis.log, x) && Axis::plottable(y_axis.log, y);
+    let legend_width = w as i32 - 80;
+    let label_width = (legend_width - LEGEND_KEY - LEGEND_KEY_GAP) as f32;
+    let items = series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (color, marker) = series_style(i);
+            let mut name = if s.name.trim().is_empty() {
+                format!("series {}", i + 1)
+            } else {
+                s.name.to_string()
+            };
+            if !s.points.iter().any(drawable) {
+                name.push_str(" (no points)");
+            }
+            let label = fit_text(canvas, &name, LEGEND_STYLE, label_width);
+            (LegendKey::Marked(color, marker), label)
+        })
+        .collect();
+    let rows = legend_rows(canvas, items, legend_width, LEGEND_MAX_ROWS);
+    for (r, row) in rows.iter().enumerate() {
+        draw_legend(root, canvas, (cx, 68 + LEGEND_ROW * r as i32), row)?;
+    }
+    let header = 92 + LEGEND_ROW * (rows.len() as i32 - 1).max(0);
+    let (_, body) = root.split_vertically(header);
+
+    // Y ticks and their labels decide the width of the label area.
+    let tick_style = Style::new(14.0).color(MUTED);
+    let (y_major, y_minor) = y_axis.ticks(if y_axis.log { 10 } else { 8 });
+    let label_w = y_major
+        .iter()
+        .map(|(_, s)| canvas.width(s, tick_style).ceil() as i32)
+        .max()
+        .unwrap_or(0);
+    let plot = ChartBuilder::on(&body)
+        .margin_top(16)
+        .margin_right(32)
+        .margin_left(16)
+        .margin_bottom(8)
+        .x_label_area_size(62)
+        .y_label_area_size(label_w + 48)
+        .build_cartesian_2d(0f64..1f64, 0f64..1f64)?;
+    let (xs, ys) = plot.plotting_area().get_pixel_range();
+    let (left, right, top, bottom) = (xs.start, xs.end - 1, ys.start, ys.end - 1);
+    let pixel = |(u, v): (f64, f64)| plot.backend_coord(&(x_axis.frac(u), y_axis.frac(v)));
+
+    // As many x ticks as their labels leave room for.
+    let (x_major, x_minor) = [12, 10, 8, 6, 4]
+        .into_iter()
+        .map(|n| x_axis.ticks(n))
+        .find(|(major, _)| {
+            let widest = major
+                .iter()
+                .map(|(_, s)| canvas.width(s, tick_style))
+                .fold(0.0f32, f32::max);
+            (widest + 24.0) * major.len() as f32 <= (right - left) as f32
+        })
+        .unwrap_or_else(|| x_axis.ticks(2));
+
+    // Grid, axes, ticks and their labels.
+    let line = |points: Vec<(i32, i32)>, color: RGBColor| {
+        root.draw(&PathElement::new(points, color.stroke_width(1)))
+    };
+    for &u in &x_minor {
+        let (x, _) = pixel((u, y_axis.lo));
+        line(vec![(x, top), (x, bottom)], MINOR_GRID)?;
+    }
+    for &v in &y_minor {
+        let (_, y) = pixel((x_axis.lo, v));
+        line(vec![(left, y), (right, y)], MINOR_GRID)?;
+    }
+    for (v, label) in &y_major {
+        let (_, y) = pixel((x_axis.lo, *v));
+        line(vec![(left, y), (right, y)], GRID)?;
+        line(vec![(left - 5, y), (left, y)], AXIS)?;
+        canvas.text(
+            label.clone(),
+            (left - 10, y),
+            tick_style.align(Align::End, Align::Middle),
+        );
+    }
+    for (u, label) in &x_major {
+        let (x, _) = pixel((*u, y_axis.lo));
+        line(vec![(x, top), (x, bottom)], GRID)?;
+        line(vec![(x, bottom), (x, bottom + 5)], AXIS)?;
+        canvas.text(
+            label.clone(),
+            (x, bottom + 12),
+            tick_style.align(Align::Middle, Align::Start),
+        );
+    }
+    line(vec![(left, top), (left, bottom), (right, bottom)], AXIS)?;
+    let desc = Style::new(15.0)
+        .color(TEXT)
+        .align(Align::Middle, Align::Middle);
+    canvas.text(chart.x_label, ((left + right) / 2, bottom + 46), desc);
+    canvas.text(
+        chart.y_label,
+        (left - label_w - 30, (top + bottom) / 2),
+        desc.vertical(),
+    );
+
+    // Each series: its lines, broken where a point is left out, then its markers.
+    for (i, s) in series.iter().enumerate() {
+        let (color, marker) = series_style(i);
+        let mut segments: Vec<Vec<(f64, f64)>> = Vec::new();
+        let mut segment = Vec::new();
+        for p in s.points {
+            if drawable(p) {
+                let (u, v) = (Axis::space(x_axis.log, p.0), Axis::space(y_axis.log, p.1));
+                segment.push((x_axis.frac(u), y_axis.frac(v)));
+            } else if !segment.is_empty() {
+                segments.push(core::mem::take(&mut segment));
+            }
+        }
+        if !segment.is_empty() {
+            segments.push(segment);
+        }
+        for segment in segments.iter().filter(|s| s.len() > 1) {
+            root.draw(&PathElement::new(
+                segment
+                    .iter()
+                    .map(|p| plot.backend_coord(p))
+                    .collect::<Vec<_>>(),
+                color.stroke_width(3),
+            ))?;
+        }
+        let every_point = segments.iter().map(Vec::len).sum::<usize>() <= MARKER_LIMIT;
+        for segment in segments.iter().filter(|s| every_point || s.len() == 1) {
+            for p in segment {
+                draw_marker(root, plot.backend_coord(p), marker, color)?;
+            }
         }
     }
     Ok(())
@@ -1668,5 +2282,161 @@ impl fmt::Display for Summary {
             writeln!(f, "  {:<W$}{}", "wall time", duration(wall))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(ticks: &[(f64, String)]) -> Vec<&str> {
+        ticks.iter().map(|(_, s)| s.as_str()).collect()
+    }
+
+    #[test]
+    fn linear_axis_ranges() {
+        // Spread values: padded by 6% of the span.
+        let a = Axis::new(false, 0.0, 10.0);
+        assert!(
+            (a.lo + 0.6).abs() < 1e-12 && (a.hi - 10.6).abs() < 1e-12,
+            "{a:?}"
+        );
+        // A single value or equal ones: a tenth of the value each side, ±1 around 0.
+        let a = Axis::new(false, 5.0, 5.0);
+        assert!(
+            a.lo < 4.6 && a.lo > 4.4 && a.hi > 5.4 && a.hi < 5.6,
+            "{a:?}"
+        );
+        let a = Axis::new(false, 0.0, 0.0);
+        assert!(a.lo < -0.9 && a.hi > 0.9, "{a:?}");
+        let a = Axis::new(false, -3.0, -3.0);
+        assert!(a.lo < -3.0 && a.hi > -3.0 && a.hi < 0.0, "{a:?}");
+        // Extremes stay finite and ordered, and map into [0, 1].
+        for (lo, hi) in [
+            (-f64::MAX, f64::MAX),
+            (f64::MAX, f64::MAX),
+            (5e-324, 5e-324),
+            (-1e-320, 1e-320),
+        ] {
+            let a = Axis::new(false, lo, hi);
+            assert!(a.lo.is_finite() && a.hi.is_finite() && a.lo < a.hi, "{a:?}");
+            for v in [lo, hi] {
+                let f = a.frac(v);
+                assert!((0.0..=1.0).contains(&f), "{v} → {f} on {a:?}");
+            }
+            let ticks = a.ticks(8).0;
+            assert!(!ticks.is_empty() && ticks.len() <= 12, "{ticks:?}");
+            assert!(ticks.iter().all(|(v, s)| v.is_finite() && !s.is_empty()));
+        }
+    }
+
+    #[test]
+    fn linear_tick_labels() {
+        let a = Axis::new(false, 0.0, 1.0);
+        assert_eq!(
+            labels(&a.ticks(8).0),
+            ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]
+        );
+        let a = Axis::new(false, 0.0, 2500.0);
+        assert_eq!(
+            labels(&a.ticks(8).0),
+            ["0", "500", "1000", "1500", "2000", "2500"]
+        );
+        let a = Axis::new(false, 0.0, 2.5e-6);
+        assert_eq!(
+            labels(&a.ticks(8).0),
+            ["0", "5e-7", "1e-6", "1.5e-6", "2e-6", "2.5e-6"]
+        );
+        let a = Axis::new(false, 1e9, 5e9);
+        assert_eq!(labels(&a.ticks(8).0), ["1e9", "2e9", "3e9", "4e9", "5e9"]);
+        let a = Axis::new(false, 1e9, 2e9);
+        assert_eq!(
+            labels(&a.ticks(8).0),
+            ["1e9", "1.2e9", "1.4e9", "1.6e9", "1.8e9", "2e9"]
+        );
+        let a = Axis::new(false, -2.5e-5, 0.0);
+        assert_eq!(
+            labels(&a.ticks(6).0),
+            ["-2.5e-5", "-2e-5", "-1.5e-5", "-1e-5", "-5e-6", "0"]
+        );
+        // Close values far from 0 keep the digits that tell them apart.
+        let a = Axis::new(false, 1e15, 1e15 + 4e7);
+        let ticks = a.ticks(8).0;
+        assert!(ticks.len() >= 3, "{ticks:?}");
+        let distinct: std::collections::HashSet<&str> = labels(&ticks).into_iter().collect();
+        assert_eq!(distinct.len(), ticks.len(), "{ticks:?}");
+    }
+
+    #[test]
+    fn log_axis_ticks() {
+        // Four decades: a labelled tick per power of ten, minor ticks between.
+        let a = Axis::new(true, -3.0, 0.0);
+        let (major, minor) = a.ticks(10);
+        assert_eq!(labels(&major), ["0.001", "0.01", "0.1", "1"]);
+        for (u, s) in &major {
+            assert!((10f64.powf(*u) - s.parse::<f64>().unwrap()).abs() < 1e-12);
+        }
+        assert!(minor.len() >= 3 * 8, "{minor:?}");
+        for u in &minor {
+            assert!(*u >= a.lo && *u <= a.hi, "{u}");
+            assert!(major.iter().all(|(m, _)| (m - u).abs() > 0.01), "{u}");
+        }
+        // Beyond ±3 the labels are scientific.
+        let a = Axis::new(true, -6.0, 2.0);
+        assert_eq!(
+            labels(&a.ticks(10).0),
+            [
+                "1e-6", "1e-5", "1e-4", "1e-3", "1e-2", "1e-1", "1e0", "1e1", "1e2"
+            ]
+        );
+        // Many decades: every few, no minor ticks.
+        let a = Axis::new(true, -300.0, 300.0);
+        let (major, minor) = a.ticks(10);
+        assert!((2..=12).contains(&major.len()), "{major:?}");
+        assert!(major.iter().all(|(_, s)| s.starts_with("1e")), "{major:?}");
+        assert!(minor.is_empty());
+        // A single value: about a decade around it, with 2 and 5 times powers of ten
+        // labelled.
+        let a = Axis::new(true, 0.3f64.log10(), 0.3f64.log10());
+        let (major, _) = a.ticks(10);
+        assert!(major.len() >= 2, "{major:?}");
+        assert!(labels(&major).contains(&"0.2"), "{major:?}");
+        assert!(labels(&major).contains(&"0.5"), "{major:?}");
+        // The most extreme positive values.
+        let a = Axis::new(true, 5e-324f64.log10(), f64::MAX.log10());
+        assert!(a.lo.is_finite() && a.hi.is_finite() && a.lo < a.hi);
+        assert!(!a.ticks(10).0.is_empty());
+    }
+
+    #[test]
+    fn legend_rows_wrap_and_count_the_rest() {
+        let canvas = Canvas {
+            fonts: fonts(Path::new("test.png")).unwrap(),
+            labels: Vec::new(),
+        };
+        let items = |n: usize| -> Vec<(LegendKey, String)> {
+            (0..n)
+                .map(|i| (LegendKey::Text, format!("a fairly long series name {i}")))
+                .collect()
+        };
+        let rows = legend_rows(&canvas, items(3), 10_000, 4);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].len(), 3);
+        let rows = legend_rows(&canvas, items(100), 1320, 4);
+        assert_eq!(rows.len(), 4);
+        let shown: usize = rows.iter().map(Vec::len).sum::<usize>() - 1;
+        let more = &rows[3].last().unwrap().1;
+        assert_eq!(*more, format!("+{} more", 100 - shown));
+        for row in &rows {
+            let width: i32 = row
+                .iter()
+                .map(|item| legend_item_width(&canvas, item) + LEGEND_ITEM_GAP)
+                .sum::<i32>()
+                - LEGEND_ITEM_GAP;
+            assert!(width <= 1320, "{width}");
+        }
+        let long = "x".repeat(10_000);
+        let fitted = fit_text(&canvas, &long, LEGEND_STYLE, 300.0);
+        assert!(fitted.ends_with('…') && canvas.width(&fitted, LEGEND_STYLE) <= 300.0);
     }
 }
