@@ -15,7 +15,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use firmnet::host::{LrSchedule, Samples, TrainConfig, Trainer};
+use firmnet::host::{LrSchedule, Regularization, Samples, TrainConfig, Trainer};
 use firmnet::models::{FASHION_MLP, FashionMlp};
 use firmnet::prelude::*;
 use firmnet::train::{TrainBuffers, classification_step};
@@ -80,6 +80,7 @@ fn train_epoch(c: &mut Criterion) {
                     patience: None,
                     seed: 8,
                     progress: false,
+                    regularization: Regularization::NONE,
                 };
                 t.fit(&train, &val, &config, |_| {}).unwrap()
             },

@@ -17,8 +17,8 @@ use std::process::ExitCode;
 use firmnet::format;
 use firmnet::host::report::{self, ConfusionMatrix, Summary};
 use firmnet::host::{
-    Dataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, LrSchedule, Normalizer, Samples, Schedule,
-    TrainConfig, Trainer, evaluate,
+    Dataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, LrSchedule, Normalizer, Regularization,
+    Samples, Schedule, TrainConfig, Trainer, evaluate,
 };
 use firmnet::models::{FASHION_MLP, FashionMlp};
 use firmnet::prelude::*;
@@ -105,6 +105,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         patience: Some(5),
         seed: args.seed,
         progress: true,
+        regularization: Regularization::NONE,
     };
     let summary = trainer.fit(&train, &val, &config, |r| {
         println!(

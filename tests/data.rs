@@ -4,7 +4,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use firmnet::host::{
-    DataError, Dataset, LrSchedule, Normalizer, Samples, Split, TrainConfig, TrainError, Trainer,
+    DataError, Dataset, LrSchedule, Normalizer, Regularization, Samples, Split, TrainConfig,
+    TrainError, Trainer,
 };
 use firmnet::prelude::*;
 
@@ -218,6 +219,7 @@ fn non_finite_loss_names_epoch_and_step_and_keeps_the_weights() {
         patience: None,
         seed: 3,
         progress: false,
+        regularization: Regularization::NONE,
     };
     let val = Samples::<4> {
         x: vec![[0.0; 4]; 2],

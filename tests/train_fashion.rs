@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use firmnet::host::{
-    Dataset, FASHION_MNIST_DIR, LrSchedule, Normalizer, Samples, Schedule, TrainConfig, Trainer,
-    evaluate,
+    Dataset, FASHION_MNIST_DIR, LrSchedule, Normalizer, Regularization, Samples, Schedule,
+    TrainConfig, Trainer, evaluate,
 };
 use firmnet::prelude::*;
 
@@ -51,6 +51,7 @@ fn config(epochs: usize) -> TrainConfig {
         patience: None,
         seed: 5,
         progress: false,
+        regularization: Regularization::NONE,
     }
 }
 

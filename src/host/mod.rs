@@ -2,15 +2,23 @@
 //!
 //! Everything here runs on a PC with the standard library; the firmware never links it.
 
+pub mod attack;
 pub mod augment;
 pub mod data;
+pub mod ensemble;
 pub mod report;
 pub mod schedule;
+pub mod search;
 pub mod trainer;
 
+pub use attack::{evaluate_fgsm, fgsm_examples};
+pub use augment::Augment;
 pub use data::{DataError, Dataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, Normalizer, Split};
-pub use report::{ConfusionError, ConfusionMatrix, ReportError, Summary};
+pub use ensemble::evaluate_ensemble;
+pub use report::{Chart, ConfusionError, ConfusionMatrix, ReportError, Series, Summary};
 pub use schedule::{LrSchedule, Schedule};
+pub use search::{Search, Trial, grid_search};
 pub use trainer::{
-    EpochRecord, Evaluation, FitSummary, Samples, TrainConfig, TrainError, Trainer, evaluate,
+    Adversarial, EpochRecord, Evaluation, FitSummary, Regularization, Samples, TrainConfig,
+    TrainError, Trainer, evaluate,
 };

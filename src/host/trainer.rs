@@ -6,15 +6,18 @@ use std::{format, vec};
 use std::fmt;
 use std::time::Instant;
 
+use super::augment::Augment;
 use super::data::{DataError, Normalizer, Split};
 use super::schedule::LrSchedule;
 use crate::error::Error;
 use crate::format::{FileError, OptimizerState, RunState, load_training_file, save_training_file};
-use crate::layers::{Context, Layer};
+use crate::layers::{Context, Layer, ParamKind, Params};
 use crate::loss::{argmax, softmax_cross_entropy};
-use crate::optim::Optimizer;
+use crate::optim::{Optimizer, max_norm, perturb_weights};
 use crate::tensor::Zero;
-use crate::train::{TrainBuffers, classification_step};
+use crate::train::{
+    Fgsm, StepStats, TrainBuffers, adversarial_gradients, classification_gradients,
+};
 
 /// Samples ready for a network with `D` inputs: normalized `f32` rows and labels.
 #[derive(Clone, Debug, PartialEq)]
@@ -61,6 +64,33 @@ impl<const D: usize> Samples<D> {
         })
     }
 
+    /// This set followed by `other` (e.g. training and validation samples together, for
+    /// the final training run once hyperparameters are chosen).
+    pub fn concat(&self, other: &Samples<D>) -> Samples<D> {
+        let mut x = self.x.clone();
+        x.extend_from_slice(&other.x);
+        let mut y = self.y.clone();
+        y.extend_from_slice(&other.y);
+        Samples { x, y }
+    }
+
+    /// The first `n` samples (all of them if there are fewer).
+    pub fn take(&self, n: usize) -> Samples<D> {
+        let n = n.min(self.len());
+        Samples {
+            x: self.x[..n].to_vec(),
+            y: self.y[..n].to_vec(),
+        }
+    }
+
+    /// Multiplies every input by `factor` (e.g. `1/255` for pixels in `[0, 1]`).
+    pub fn scale(&mut self, factor: f32) {
+        self.x
+            .iter_mut()
+            .flat_map(|row| row.iter_mut())
+            .for_each(|v| *v *= factor);
+    }
+
     /// Number of samples.
     pub fn len(&self) -> usize {
         self.y.len()
@@ -86,6 +116,53 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Show a progress bar on a terminal.
     pub progress: bool,
+    /// The regularizers that act in the training loop.
+    pub regularization: Regularization,
+}
+
+/// The lecture's regularizers that act in the training loop. The others are layers
+/// ([`Dropout`](crate::layers::Dropout), [`GaussianNoise`](crate::layers::GaussianNoise) on
+/// inputs or hidden activations, [`ActivityL1`](crate::layers::ActivityL1)) or optimizer
+/// settings (`l2`, `l1`, AdamW's `weight_decay`, clipping).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Regularization {
+    /// Data augmentation: each training sample is a random shift (and flip) of itself,
+    /// drawn anew every time it is visited. Its image size must be the input size.
+    pub augment: Option<Augment>,
+    /// Gaussian noise of this standard deviation on the weight matrices while the
+    /// gradient is computed ([`perturb_weights`]); the update applies to the clean weights.
+    /// 0 for none.
+    pub weight_noise: f32,
+    /// Max-norm constraint on every weight row after every step ([`max_norm`]).
+    pub max_norm: Option<f32>,
+    /// Adversarial training with FGSM examples ([`adversarial_gradients`]).
+    pub adversarial: Option<Adversarial>,
+}
+
+impl Regularization {
+    /// None of them.
+    pub const NONE: Regularization = Regularization {
+        augment: None,
+        weight_noise: 0.0,
+        max_norm: None,
+        adversarial: None,
+    };
+}
+
+impl Default for Regularization {
+    fn default() -> Self {
+        Self::NONE
+    }
+}
+
+/// Settings of adversarial training.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Adversarial {
+    /// How the examples are made.
+    pub attack: Fgsm,
+    /// Weight of the clean loss: the objective is `weight·J(x) + (1 − weight)·J(x')`. In
+    /// `(0, 1]`.
+    pub weight: f32,
 }
 
 /// What one epoch measured.
@@ -141,6 +218,11 @@ pub enum TrainError {
         /// Which set.
         what: &'static str,
     },
+    /// The configuration does not fit the network.
+    Config {
+        /// What does not fit.
+        reason: String,
+    },
 }
 
 impl fmt::Display for TrainError {
@@ -150,6 +232,7 @@ impl fmt::Display for TrainError {
                 write!(f, "training failed at epoch {epoch}, step {step}: {error}")
             }
             TrainError::Empty { what } => write!(f, "the {what} set is empty"),
+            TrainError::Config { reason } => write!(f, "invalid training configuration: {reason}"),
         }
     }
 }
@@ -309,9 +392,34 @@ where
         if val.is_empty() {
             return Err(TrainError::Empty { what: "validation" });
         }
+        let reg = config.regularization;
+        if let Some(a) = reg.augment
+            && a.rows * a.cols != D
+        {
+            return Err(TrainError::Config {
+                reason: format!(
+                    "augmentation of {}×{} images needs {} inputs, the network has {D}",
+                    a.rows,
+                    a.cols,
+                    a.rows * a.cols
+                ),
+            });
+        }
+        if let Some(a) = reg.adversarial
+            && !(a.weight > 0.0 && a.weight <= 1.0)
+        {
+            return Err(TrainError::Config {
+                reason: format!(
+                    "the adversarial weight is {}; it must be in (0, 1]",
+                    a.weight
+                ),
+            });
+        }
         let steps = train.len() / B;
         let mut order: Vec<usize> = (0..train.len()).collect();
         let mut x = Box::new([[0.0f32; D]; B]);
+        let mut adv = Box::new([[0.0f32; D]; B]);
+        let mut clean = Vec::new();
         let mut y = [0u16; B];
         let mut history = Vec::new();
         let mut best: Option<(f32, usize, Box<L>)> = None;
@@ -333,22 +441,19 @@ where
                 lr = config.schedule.rate(epoch, step, steps, config.epochs);
                 self.optimizer.set_learning_rate(lr);
                 for (k, &i) in order[step * B..(step + 1) * B].iter().enumerate() {
-                    x[k] = train.x[i];
+                    match &reg.augment {
+                        Some(a) => a.apply(&train.x[i], &mut x[k], &mut self.ctx.rng),
+                        None => x[k] = train.x[i],
+                    }
                     y[k] = train.y[i];
                 }
-                let stats = classification_step(
-                    &mut *self.net,
-                    &mut *self.optimizer,
-                    &mut self.buffers,
-                    &mut self.ctx,
-                    &x,
-                    &y,
-                )
-                .map_err(|error| TrainError::Step {
-                    epoch: epoch + 1,
-                    step: step + 1,
-                    error,
-                })?;
+                let stats = self
+                    .train_step(&x, &y, &reg, &mut adv, &mut clean)
+                    .map_err(|error| TrainError::Step {
+                        epoch: epoch + 1,
+                        step: step + 1,
+                        error,
+                    })?;
                 self.step += 1;
                 loss_sum += f64::from(stats.loss);
                 correct += stats.correct;
@@ -410,6 +515,50 @@ where
             train_seconds: total_seconds,
         })
     }
+
+    /// One optimizer step on a prepared batch, with the loop's regularizers.
+    fn train_step(
+        &mut self,
+        x: &[[f32; D]; B],
+        y: &[u16; B],
+        reg: &Regularization,
+        adv: &mut [[f32; D]; B],
+        clean: &mut Vec<f32>,
+    ) -> Result<StepStats, Error> {
+        let noisy = reg.weight_noise > 0.0;
+        if noisy {
+            clean.clear();
+            for i in weight_tensors::<L>() {
+                clean.extend_from_slice(self.net.tensor(i));
+            }
+            perturb_weights(&mut *self.net, reg.weight_noise, &mut self.ctx.rng);
+        }
+        let (net, buf, ctx) = (&mut *self.net, &mut *self.buffers, &mut self.ctx);
+        let result = match &reg.adversarial {
+            Some(a) => adversarial_gradients(net, buf, ctx, x, y, &a.attack, a.weight, adv),
+            None => classification_gradients(net, buf, ctx, x, y),
+        };
+        if noisy {
+            let mut at = 0;
+            for i in weight_tensors::<L>() {
+                let t = self.net.tensor_mut(i);
+                t.copy_from_slice(&clean[at..at + t.len()]);
+                at += t.len();
+            }
+        }
+        let stats = result?;
+        self.optimizer
+            .step(&mut *self.net, &mut self.buffers.grad)?;
+        if let Some(c) = reg.max_norm {
+            max_norm(&mut *self.net, c);
+        }
+        Ok(stats)
+    }
+}
+
+/// The weight matrices of `L` that are trained, the tensors weight noise perturbs.
+fn weight_tensors<L: Params>() -> impl Iterator<Item = usize> {
+    (0..L::TENSORS).filter(|&i| L::info(i).kind == ParamKind::Weight && !L::frozen(i))
 }
 
 fn progress_bar(
