@@ -58,6 +58,7 @@
 //! | [`loss`] | softmax cross-entropy (fused, stable), mean squared error |
 //! | [`optim`] | SGD (momentum, Nesterov), Adam, AdamW; L2, L1, clipping, max-norm, weight noise; all in place |
 //! | [`train`] | one training step over caller-owned buffers; FGSM and adversarial training |
+//! | [`quant`] | int8 inference: integer-only requantization, int8 dense kernels (scalar, SIMD, Cortex-M DSP), conversion from float |
 //! | [`models`] | reference networks shared by examples, benchmarks and firmware |
 //! | [`format`] | the FNET weight and checkpoint format: `no_std` reader without a heap, writer, safetensors (`std`) |
 //! | `host` | (feature `std`) datasets, the trainer, schedules, reports |
@@ -123,6 +124,7 @@ pub mod math;
 pub mod models;
 pub mod net;
 pub mod optim;
+pub mod quant;
 pub mod rng;
 pub mod tensor;
 pub mod train;

@@ -1,0 +1,104 @@
+//! The int8 dense kernel: `y[o] = clamp(z + requant(bias[o] + Σᵢ w[o][i]·x[i]))`.
+//!
+//! | path | where | how |
+//! | --- | --- | --- |
+//! | [`reference`](mod@reference) | everywhere; [`Backend::Reference`](crate::kernels::Backend) | one row at a time, scalar |
+//! | `simd` | x86, x86-64, AArch64 | `wide`: bytes widened to `i16`, multiply-add pairs into `i32` (`vpmaddwd`), four rows per input load |
+//! | `dsp` | Cortex-M4/M7 (`thumbv7em`) | `SXTB16` + `SMLAD` in `asm!`, four rows per input word, eight columns per loop |
+//!
+//! Cortex-M0 and RISC-V run the reference. The products and sums are exact in `i32` (see
+//! [`MAX_INPUTS`]) and integer addition does not depend on its order, so every path gives
+//! the reference's bits; the tests hold them to it, the DSP path under QEMU.
+
+#[cfg(firmnet_arm_dsp)]
+mod dsp;
+pub mod reference;
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+mod simd;
+
+use super::requant::multiply_by_quantized_multiplier;
+use crate::kernels::{Backend, backend};
+
+/// The largest input length for which `bias + Σ w·x` cannot overflow `i32` when
+/// `|bias| ≤ 2³⁰`: each product is at most 128·128 = 2¹⁴ in magnitude.
+pub const MAX_INPUTS: usize = 1 << 16;
+
+/// How one dense layer turns its `i32` accumulators into `i8` outputs.
+#[derive(Clone, Copy, Debug)]
+pub struct Requant<'a> {
+    /// Per output channel: the `i32` bias (with the input zero point folded in).
+    pub bias: &'a [i32],
+    /// Per output channel: the Q31 multiplier.
+    pub multiplier: &'a [i32],
+    /// Per output channel: the power-of-two exponent.
+    pub shift: &'a [i32],
+    /// Output zero point.
+    pub zero_point: i32,
+    /// Smallest output (a fused ReLU raises it to the zero point).
+    pub min: i8,
+    /// Largest output.
+    pub max: i8,
+}
+
+impl Requant<'_> {
+    /// The output of channel `o` for accumulator `acc` (bias included).
+    #[inline(always)]
+    pub fn output(&self, o: usize, acc: i32) -> i8 {
+        let v = multiply_by_quantized_multiplier(acc, self.multiplier[o], self.shift[o])
+            .saturating_add(self.zero_point);
+        v.clamp(i32::from(self.min), i32::from(self.max)) as i8
+    }
+}
+
+/// `y[o] = clamp(z + requant(bias[o] + Σᵢ w[o·IN + i]·x[i]))` for the `OUT × IN` row-major
+/// matrix `w`, on the path [`backend`] selects.
+#[inline]
+pub fn dense<const IN: usize, const OUT: usize>(
+    w: &[[i8; IN]; OUT],
+    x: &[i8; IN],
+    rq: &Requant<'_>,
+    y: &mut [i8; OUT],
+) {
+    match backend() {
+        Backend::Reference => reference::dense(w, x, rq, y),
+        Backend::Simd => fast(w, x, rq, y),
+    }
+}
+
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+#[inline]
+fn fast<const IN: usize, const OUT: usize>(
+    w: &[[i8; IN]; OUT],
+    x: &[i8; IN],
+    rq: &Requant<'_>,
+    y: &mut [i8; OUT],
+) {
+    simd::dense(w, x, rq, y);
+}
+
+#[cfg(firmnet_arm_dsp)]
+#[inline]
+fn fast<const IN: usize, const OUT: usize>(
+    w: &[[i8; IN]; OUT],
+    x: &[i8; IN],
+    rq: &Requant<'_>,
+    y: &mut [i8; OUT],
+) {
+    dsp::dense(w, x, rq, y);
+}
+
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    firmnet_arm_dsp
+)))]
+#[inline]
+fn fast<const IN: usize, const OUT: usize>(
+    w: &[[i8; IN]; OUT],
+    x: &[i8; IN],
+    rq: &Requant<'_>,
+    y: &mut [i8; OUT],
+) {
+    reference::dense(w, x, rq, y);
+}
