@@ -10,7 +10,10 @@ use firmnet::host::{
     Dataset, FASHION_MNIST_DIR, LrSchedule, Normalizer, Regularization, Samples, Schedule,
     TrainConfig, Trainer, evaluate,
 };
+use firmnet::host::{RangeMethod, evaluate_int8, quantize_fashion_mlp_calibrated};
+use firmnet::models::{FASHION_MLP, FashionMlp};
 use firmnet::prelude::*;
+use firmnet::quant::QParams;
 
 type Small = Net![
     Dense<784, 64>,
@@ -133,4 +136,62 @@ fn resumed_run_matches_an_uninterrupted_one() {
             straight.optimizer.v.tensor(i)
         );
     }
+}
+
+/// The main MLP, trained briefly, loses at most one point of test accuracy to int8.
+#[test]
+fn int8_fashion_mlp_is_within_one_point_of_float() {
+    // The network, its gradients and Adam's moments are about a megabyte each, and values
+    // that size pass through the stack on their way into their boxes: more than a test
+    // thread's default stack.
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(int8_against_float)
+        .expect("spawn the test's thread")
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+}
+
+fn int8_against_float() {
+    let data = data();
+    let (rest, val_split) = data.train.split_off(2_000.0 / 60_000.0, 9);
+    let (_, train_split) = rest.split_off(20_000.0 / rest.len() as f64, 10);
+    let norm = Normalizer::fit(&train_split);
+    let train = Samples::<784>::from_split(&train_split, &norm, "train").unwrap();
+    let val = Samples::<784>::from_split(&val_split, &norm, "val").unwrap();
+    let mut net = Box::new(FASHION_MLP);
+    net.init(Init::HeNormal, &mut Rng::new(11));
+    let adam = Box::new(Adam::<<FashionMlp as Layer>::Grad>::new(
+        AdamConfig::DEFAULT,
+    ));
+    let mut t = Trainer::<FashionMlp, _, 64>::new(net, adam, 12);
+    t.fit(&train, &val, &config(2), |_| {}).unwrap();
+    // Deployed form: normalization folded in, raw pixels in.
+    let mut float = t.net.clone();
+    norm.fold_into(&mut float.first);
+    let raw_train = Samples::<784>::raw_from_split(&train_split, "train").unwrap();
+    let raw_test = Samples::<784>::raw_from_split(&data.test, "test").unwrap();
+    let int8 = quantize_fashion_mlp_calibrated(
+        &float,
+        QParams::PIXELS,
+        &raw_train.take(1_000),
+        RangeMethod::MinMax,
+    )
+    .unwrap();
+    let f = evaluate(&*float, &raw_test);
+    let q = evaluate_int8(&*int8, &raw_test);
+    assert!(f.accuracy > 0.8, "float {}", f.accuracy);
+    assert!(
+        (f.accuracy - q.accuracy).abs() <= 0.01,
+        "float {} int8 {}",
+        f.accuracy,
+        q.accuracy
+    );
+    let same = f
+        .predictions
+        .iter()
+        .zip(&q.predictions)
+        .filter(|(a, b)| a == b)
+        .count();
+    assert!(same >= 9_700, "{same} of 10000 predictions agree");
 }
