@@ -161,6 +161,8 @@ fn build_firmware() -> PathBuf {
         .args([
             "build",
             "--release",
+            "--bin",
+            "firmnet-qemu-cortex-m4",
             "--message-format=json-render-diagnostics",
         ])
         .current_dir(FIRMWARE_DIR)

@@ -16,15 +16,21 @@ use std::process::Command;
 fn run_quick() -> PathBuf {
     let out = std::env::temp_dir().join(format!("firmnet-tricks-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let status = Command::new(env!("CARGO"))
+    let run = Command::new(env!("CARGO"))
         .args(["run", "--release", "--quiet", "--example", "tricks_report"])
         .arg("--manifest-path")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .args(["--", "--quick", "--out"])
         .arg(&out)
-        .status()
+        .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", env!("CARGO")));
-    assert!(status.success(), "tricks_report --quick failed: {status}");
+    // The report's progress goes to stderr: shown only when it fails.
+    assert!(
+        run.status.success(),
+        "tricks_report --quick failed: {}\n{}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr)
+    );
     out
 }
 

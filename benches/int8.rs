@@ -1,0 +1,67 @@
+//! Int8 against f32 inference of the main job's network at batch 1: `FashionMlp` and its
+//! int8 twin `FashionMlpQ` (235 KB of weights, which fit in L2; the f32 network's 940 KB
+//! do not), one sample in, ten logits out.
+//!
+//! * `inference_batch1/f32`: the float network (SIMD kernels);
+//! * `inference_batch1/int8`: the int8 network on the SIMD path (`wide`, `vpmaddwd`);
+//! * `inference_batch1/int8_reference`: the same on the scalar reference kernel;
+//! * `inference_batch1/int8_with_input_quantization`: including the quantization of the
+//!   `f32` pixels.
+//!
+//! `cargo bench --bench int8`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use firmnet::kernels::{self, Backend};
+use firmnet::models::{FASHION_MLP, FASHION_MLP_Q, FashionMlp, FashionMlpQ, quantize_fashion_mlp};
+use firmnet::prelude::*;
+use firmnet::quant::{QLayer, QParams};
+
+fn inference(c: &mut Criterion) {
+    let mut net: Box<FashionMlp> = Box::new(FASHION_MLP);
+    net.init(Init::HeNormal, &mut Rng::new(1));
+    // Any valid ranges: the speed does not depend on them.
+    let mut q: Box<FashionMlpQ> = Box::new(FASHION_MLP_Q);
+    quantize_fashion_mlp(
+        &net,
+        QParams::PIXELS,
+        QParams::from_range(0.0, 40.0),
+        QParams::from_range(0.0, 40.0),
+        QParams::from_range(-60.0, 60.0),
+        &mut q,
+    )
+    .expect("valid ranges");
+    let mut rng = Rng::new(2);
+    let x: [f32; 784] = core::array::from_fn(|_| rng.below(256) as f32);
+    let mut xq = [0i8; 784];
+    QParams::PIXELS.quantize_slice(&x, &mut xq);
+    let mut scratch = Box::new(<FashionMlp as Layer>::Scratch::ZERO);
+    let mut qscratch = Box::new(<FashionMlpQ as QLayer>::Scratch::ZERO);
+    let mut y = [0.0f32; 10];
+    let mut yq = [0i8; 10];
+
+    let mut g = c.benchmark_group("inference_batch1");
+    g.bench_function("f32", |b| {
+        b.iter(|| net.forward(black_box(&x), &mut y, &mut scratch))
+    });
+    g.bench_function("int8", |b| {
+        b.iter(|| q.forward(black_box(&xq), &mut yq, &mut qscratch))
+    });
+    g.bench_function("int8_with_input_quantization", |b| {
+        b.iter(|| {
+            let mut xq = [0i8; 784];
+            q.input_params().quantize_slice(black_box(&x), &mut xq);
+            q.forward(&xq, &mut yq, &mut qscratch)
+        })
+    });
+    kernels::set_backend(Backend::Reference);
+    g.bench_function("int8_reference", |b| {
+        b.iter(|| q.forward(black_box(&xq), &mut yq, &mut qscratch))
+    });
+    kernels::set_backend(Backend::Simd);
+    g.finish();
+}
+
+criterion_group!(benches, inference);
+criterion_main!(benches);

@@ -1,0 +1,118 @@
+//! Instruction counts of the int8 kernels on the Cortex-M4 (the DSP path), for
+//! `count.sh`: the Fashion-MNIST MLP's three int8 dense layers (784→256, 256→128, 128→10,
+//! per-channel requantization included) and the whole network, each between a call of
+//! `bench_start` and one of `bench_end`, which the QEMU plugin counts; the first window is
+//! empty and measures the markers themselves.
+//!
+//! Weights, biases, multipliers and the input come from a seeded generator: the kernels
+//! execute the same instructions for any values, up to the requantization's few branches.
+
+#![no_std]
+#![no_main]
+
+use core::hint::black_box;
+use core::panic::PanicInfo;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use cortex_m as _;
+use cortex_m_rt::{ExceptionFrame, entry, exception};
+use cortex_m_semihosting::{debug, hprintln};
+use firmnet::models::{FASHION_MLP_Q, FashionMlpQ};
+use firmnet::quant::{QDense, QLayer};
+use firmnet::rng::Rng;
+use firmnet::tensor::Zero;
+
+static MARK: AtomicU32 = AtomicU32::new(0);
+
+/// Opens a counting window.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn bench_start() {
+    MARK.store(1, Ordering::SeqCst);
+    // The store must happen: nothing else reads MARK.
+    black_box(&MARK);
+}
+
+/// Closes a counting window.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn bench_end() {
+    MARK.store(2, Ordering::SeqCst);
+    black_box(&MARK);
+}
+
+/// Fills a layer with seeded weights and a requantization of the usual magnitudes.
+fn fill<const IN: usize, const OUT: usize>(layer: &mut QDense<IN, OUT>, rng: &mut Rng) {
+    for row in layer.weight.0.iter_mut() {
+        row.iter_mut()
+            .for_each(|w| *w = (rng.next_u32() as i8).max(-127));
+    }
+    for o in 0..OUT {
+        layer.bias[o] = (rng.next_u32() as i32) >> 16;
+        layer.multiplier[o] = (1 << 30) + (rng.next_u32() >> 2) as i32;
+        layer.shift[o] = -8 - rng.below(4) as i32;
+    }
+    layer.output.zero_point = -128;
+    layer.min = -128;
+}
+
+#[entry]
+fn main() -> ! {
+    static mut NET: FashionMlpQ = FASHION_MLP_Q;
+    static mut SCRATCH: <FashionMlpQ as QLayer>::Scratch = Zero::ZERO;
+    let net: &mut FashionMlpQ = NET;
+    let mut rng = Rng::new(7);
+    fill(&mut net.first, &mut rng);
+    fill(&mut net.rest.first, &mut rng);
+    fill(&mut net.rest.rest, &mut rng);
+    let x: [i8; 784] = core::array::from_fn(|_| rng.next_u32() as i8);
+    let mut h1 = [0i8; 256];
+    let mut h2 = [0i8; 128];
+    let mut logits = [0i8; 10];
+    let mut whole = [0i8; 10];
+
+    bench_start();
+    bench_end();
+    bench_start();
+    net.first.forward(black_box(&x), &mut h1, &mut ());
+    bench_end();
+    bench_start();
+    net.rest.first.forward(black_box(&h1), &mut h2, &mut ());
+    bench_end();
+    bench_start();
+    net.rest.rest.forward(black_box(&h2), &mut logits, &mut ());
+    bench_end();
+    bench_start();
+    net.forward(black_box(&x), &mut whole, SCRATCH);
+    bench_end();
+
+    let agree = logits == whole;
+    hprintln!("logits {:?}", whole);
+    hprintln!("layer by layer and whole network agree: {}", agree);
+    debug::exit(if agree {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+#[panic_handler]
+fn panic(info: &PanicInfo) -> ! {
+    hprintln!("panic: {}", info);
+    debug::exit(debug::EXIT_FAILURE);
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    hprintln!("hard fault: {:?}", frame);
+    debug::exit(debug::EXIT_FAILURE);
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
