@@ -127,7 +127,7 @@ impl<const IN: usize, const OUT: usize> QDense<IN, OUT> {
 
     /// The requantization parameters for the kernel.
     #[inline]
-    pub fn requant(&self) -> Requant<'_> {
+    pub fn requant(&self) -> Requant<'_, OUT> {
         Requant {
             bias: &self.bias,
             multiplier: &self.multiplier,

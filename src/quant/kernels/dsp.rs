@@ -59,7 +59,7 @@ const MAX_OFFSET: usize = 4095;
 pub(super) fn dense<const IN: usize, const OUT: usize>(
     w: &[[i8; IN]; OUT],
     x: &[i8; IN],
-    rq: &Requant<'_>,
+    rq: &Requant<'_, OUT>,
     y: &mut [i8; OUT],
 ) {
     let wide = IN / 8 * 8;

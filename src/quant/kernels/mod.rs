@@ -23,15 +23,17 @@ use crate::kernels::{Backend, backend};
 /// `|bias| ≤ 2³⁰`: each product is at most 128·128 = 2¹⁴ in magnitude.
 pub const MAX_INPUTS: usize = 1 << 16;
 
-/// How one dense layer turns its `i32` accumulators into `i8` outputs.
+/// How one dense layer with `OUT` outputs turns its `i32` accumulators into `i8` outputs.
+/// The per-channel arrays have the layer's size in their type, so indexing them by an
+/// output index needs no bounds check that could panic.
 #[derive(Clone, Copy, Debug)]
-pub struct Requant<'a> {
+pub struct Requant<'a, const OUT: usize> {
     /// Per output channel: the `i32` bias (with the input zero point folded in).
-    pub bias: &'a [i32],
+    pub bias: &'a [i32; OUT],
     /// Per output channel: the Q31 multiplier.
-    pub multiplier: &'a [i32],
+    pub multiplier: &'a [i32; OUT],
     /// Per output channel: the power-of-two exponent.
-    pub shift: &'a [i32],
+    pub shift: &'a [i32; OUT],
     /// Output zero point.
     pub zero_point: i32,
     /// Smallest output (a fused ReLU raises it to the zero point).
@@ -40,13 +42,15 @@ pub struct Requant<'a> {
     pub max: i8,
 }
 
-impl Requant<'_> {
-    /// The output of channel `o` for accumulator `acc` (bias included).
+impl<const OUT: usize> Requant<'_, OUT> {
+    /// The output of channel `o < OUT` for accumulator `acc` (bias included). A `max`
+    /// below `min` is not an error here: the result is then `max` (only the file reader
+    /// and the conversion create these parameters, and both refuse it).
     #[inline(always)]
     pub fn output(&self, o: usize, acc: i32) -> i8 {
-        let v = multiply_by_quantized_multiplier(acc, self.multiplier[o], self.shift[o])
-            .saturating_add(self.zero_point);
-        v.clamp(i32::from(self.min), i32::from(self.max)) as i8
+        let (m, s) = (self.multiplier[o], self.shift[o]);
+        let v = multiply_by_quantized_multiplier(acc, m, s).saturating_add(self.zero_point);
+        v.max(i32::from(self.min)).min(i32::from(self.max)) as i8
     }
 }
 
@@ -56,7 +60,7 @@ impl Requant<'_> {
 pub fn dense<const IN: usize, const OUT: usize>(
     w: &[[i8; IN]; OUT],
     x: &[i8; IN],
-    rq: &Requant<'_>,
+    rq: &Requant<'_, OUT>,
     y: &mut [i8; OUT],
 ) {
     match backend() {
@@ -70,7 +74,7 @@ pub fn dense<const IN: usize, const OUT: usize>(
 fn fast<const IN: usize, const OUT: usize>(
     w: &[[i8; IN]; OUT],
     x: &[i8; IN],
-    rq: &Requant<'_>,
+    rq: &Requant<'_, OUT>,
     y: &mut [i8; OUT],
 ) {
     simd::dense(w, x, rq, y);
@@ -81,7 +85,7 @@ fn fast<const IN: usize, const OUT: usize>(
 fn fast<const IN: usize, const OUT: usize>(
     w: &[[i8; IN]; OUT],
     x: &[i8; IN],
-    rq: &Requant<'_>,
+    rq: &Requant<'_, OUT>,
     y: &mut [i8; OUT],
 ) {
     dsp::dense(w, x, rq, y);
@@ -97,7 +101,7 @@ fn fast<const IN: usize, const OUT: usize>(
 fn fast<const IN: usize, const OUT: usize>(
     w: &[[i8; IN]; OUT],
     x: &[i8; IN],
-    rq: &Requant<'_>,
+    rq: &Requant<'_, OUT>,
     y: &mut [i8; OUT],
 ) {
     reference::dense(w, x, rq, y);

@@ -8,7 +8,7 @@ use super::Requant;
 pub fn dense<const IN: usize, const OUT: usize>(
     w: &[[i8; IN]; OUT],
     x: &[i8; IN],
-    rq: &Requant<'_>,
+    rq: &Requant<'_, OUT>,
     y: &mut [i8; OUT],
 ) {
     for (o, (row, yo)) in w.iter().zip(y.iter_mut()).enumerate() {

@@ -17,7 +17,7 @@ fn widen(s: &[i8], at: usize) -> i16x16 {
 pub(super) fn dense<const IN: usize, const OUT: usize>(
     w: &[[i8; IN]; OUT],
     x: &[i8; IN],
-    rq: &Requant<'_>,
+    rq: &Requant<'_, OUT>,
     y: &mut [i8; OUT],
 ) {
     let body = IN / 16 * 16;
