@@ -322,6 +322,22 @@ pub enum FormatError {
         /// The value.
         value: f32,
     },
+    /// A quantization parameter of an int8 layer is out of its range (a scale that is not
+    /// finite and > 0, a zero point or clamp bound outside `i8`, `min > max`, a shift outside
+    /// `−31..=30`, a negative multiplier).
+    QuantValue {
+        /// Index of the layer.
+        layer: usize,
+        /// The tensor's name (`scales`, `zero_points`, `clamp`, `multiplier`, `shift`,
+        /// `weight_scale`).
+        tensor: Name,
+        /// Position of the first bad element in the flat tensor.
+        index: usize,
+        /// The value (integers are exact in an `f64`).
+        value: f64,
+        /// What is expected, in words (`"a finite scale > 0"`, …).
+        expected: &'static str,
+    },
     /// The file holds the state of another optimizer, or none.
     Optimizer {
         /// The optimizer being restored.
@@ -540,6 +556,16 @@ impl fmt::Display for FormatError {
                 f,
                 "layer {layer}: {}[{index}] is {value}, it cannot be negative",
                 Tensor(section, tensor)
+            ),
+            QuantValue {
+                layer,
+                tensor,
+                index,
+                value,
+                expected,
+            } => write!(
+                f,
+                "layer {layer}: {tensor}[{index}] is {value} in the file, the network expects {expected}"
             ),
             Optimizer {
                 expected,

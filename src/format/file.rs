@@ -178,6 +178,37 @@ impl<'a> TensorRecord<'a> {
     }
 }
 
+/// The decoded `i8` elements of a tensor; see [`TensorRecord::i8s`].
+pub type I8s<'a> = core::iter::Map<core::slice::Iter<'a, u8>, fn(&u8) -> i8>;
+
+/// The decoded `i32` elements of a tensor; see [`TensorRecord::i32s`].
+pub type I32s<'a> = core::iter::Map<core::slice::ChunksExact<'a, u8>, fn(&[u8]) -> i32>;
+
+fn le_i32(c: &[u8]) -> i32 {
+    match *c {
+        [a, b, c, d] => i32::from_le_bytes([a, b, c, d]),
+        _ => 0, // unreachable: chunks are exact
+    }
+}
+
+fn to_i8(b: &u8) -> i8 {
+    i8::from_le_bytes([*b])
+}
+
+impl<'a> TensorRecord<'a> {
+    /// The elements in row-major order; `None` unless the tensor holds `i8`.
+    pub fn i8s(&self) -> Option<I8s<'a>> {
+        (self.dtype == Dtype::I8).then(|| self.data.iter().map(to_i8 as fn(&u8) -> i8))
+    }
+
+    /// The elements, decoded from little-endian, in row-major order; `None` unless the
+    /// tensor holds `i32`.
+    pub fn i32s(&self) -> Option<I32s<'a>> {
+        (self.dtype == Dtype::I32)
+            .then(|| self.data.chunks_exact(4).map(le_i32 as fn(&[u8]) -> i32))
+    }
+}
+
 /// A bounds-checked little-endian cursor; every read is an error past the end.
 #[derive(Clone, Copy)]
 struct Cursor<'a> {

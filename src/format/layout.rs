@@ -116,17 +116,17 @@ impl fmt::Display for Section {
     }
 }
 
-/// The element type of a stored tensor. Version 1 writes only [`Dtype::F32`]; the integer
-/// types are reserved for quantized networks and are already read (and refused where `f32`
-/// is wanted).
+/// The element type of a stored tensor. Float networks use [`Dtype::F32`]; int8 networks
+/// (see the [module docs](super)) also use the integer types, which the float loaders
+/// refuse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Dtype {
     /// IEEE 754 binary32, little-endian.
     F32 = 1,
-    /// Signed 8-bit integer (reserved for int8 networks).
+    /// Signed 8-bit integer (int8 networks' weights).
     I8 = 2,
-    /// Signed 32-bit integer, little-endian (reserved for int8 networks' biases).
+    /// Signed 32-bit integer, little-endian (int8 networks' biases, multipliers, shifts).
     I32 = 3,
 }
 

@@ -84,7 +84,7 @@
 //! | --- | --- | --- |
 //! | 0 | 1 | section ([`Section`]): `1` parameters, `2` buffers, `3` first moment, `4` second moment |
 //! | 1 | 1 | kind: `1` weight, `2` bias, `3` scale γ, `4` shift β, `5` running mean, `6` running variance |
-//! | 2 | 1 | element type ([`Dtype`]): `1` f32; reserved: `2` i8, `3` i32 |
+//! | 2 | 1 | element type ([`Dtype`]): `1` f32, `2` i8, `3` i32 (the last two for int8 networks) |
 //! | 3 | 1 | `n`, length of the name |
 //! | 4 | 4 | layer index |
 //! | 8 | 4 | rows (outputs of a weight matrix, 1 for a vector) |
@@ -98,14 +98,43 @@
 //! buffers, then the first and second moments; readers find tensors by section, layer and
 //! name, not by position, and refuse a file with a tensor too many.
 //!
+//! # Int8 networks (version 1, no new layout)
+//! An int8 network ([`QDense`](crate::quant::QDense) layers in a
+//! [`QChain`](crate::quant::QChain), as [`QNet!`](macro@crate::QNet) builds it) is stored with
+//! the records above: no scalars, no optimizer, one layer record of kind `qdense` per layer
+//! (inputs and outputs as usual) and these eight tensors per layer, all in section `1`
+//! (parameters), in this order, with no type-specific parameters (`m = 0`):
+//!
+//! | name | kind | type | shape | contents |
+//! | --- | --- | --- | --- | --- |
+//! | `weight` | `1` weight | `i8` | outputs × inputs | the weights, row-major |
+//! | `bias` | `2` bias | `i32` | 1 × outputs | int32 biases (input zero point folded in) |
+//! | `multiplier` | `3` scale | `i32` | 1 × outputs | Q31 requantization multipliers, `>= 0` |
+//! | `shift` | `4` shift | `i32` | 1 × outputs | requantization exponents, in `−31..=30` |
+//! | `weight_scale` | `3` scale | `f32` | 1 × outputs | the weights' scales, finite and > 0 |
+//! | `scales` | `3` scale | `f32` | 1 × 2 | input scale, output scale, finite and > 0 |
+//! | `zero_points` | `4` shift | `i32` | 1 × 2 | input zero point, output zero point, in `−128..=127` |
+//! | `clamp` | `4` shift | `i32` | 1 × 2 | smallest and largest output, in `−128..=127`, min ≤ max |
+//!
+//! The small parameters are tensors rather than the type-specific bytes, so that every
+//! reader of version 1 parses an int8 file as it is (the `f32` ones are checked finite by
+//! [`File::parse`]) and a tool can list them; the format did not change, so the version
+//! stays `1`. The float loaders refuse an int8 file by its layer kinds
+//! ([`FormatError::LayerKind`]); [`load_qnet`] refuses a float file the same way.
+//!
+//! [`write_qnet`] writes (into a caller's buffer, without a heap; `save_qnet` into a `Vec`),
+//! [`load_qnet`] checks everything — layer count, kinds and sizes against the network type
+//! ([`QParamsIo`]), every tensor's kind, type and shape, no tensor too many, and the values
+//! (rules above, [`FormatError::QuantValue`]) — before it copies, so a refused file leaves the
+//! network untouched. [`qnet_ref`] builds a network of [`QDenseRef`]s over the file's bytes,
+//! with the weight matrices borrowed in place (zero-copy, for flash) after the same checks.
+//!
 //! # Versions and what comes next
 //! The version changes whenever the layout does; a reader reads exactly its own version
 //! and names a newer one as such ([`FormatError::UnsupportedVersion`]). Flags mark
-//! features a reader must understand; reserved bytes must be zero. The format has room for
-//! int8 networks without a new layout: tensors of type `i8` (weights) and `i32` (biases),
-//! their quantization parameters (scale, zero point, per-channel multipliers and shifts)
-//! in the type-specific bytes of each tensor, and new layer kinds in the layer table. A
-//! loader of `f32` networks refuses such tensors by name ([`FormatError::Dtype`]).
+//! features a reader must understand; reserved bytes must be zero. Int8 networks
+//! (above) use the reserved element types `i8` and `i32` and a new layer kind, not a new
+//! layout; the type-specific bytes of a tensor stay reserved (empty).
 //!
 //! Files are limited to 4 GiB by their 32-bit lengths.
 //!
@@ -122,6 +151,7 @@ mod error;
 mod file;
 mod layout;
 mod load;
+mod qnet;
 mod state;
 mod write;
 
@@ -132,12 +162,16 @@ pub mod safetensors;
 
 pub use crc::{Crc32, crc32};
 pub use error::{Dims, FormatError, Name};
-pub use file::{F32s, File, LayerRecord, Records, ScalarRecord, TensorRecord};
+pub use file::{F32s, File, I8s, I32s, LayerRecord, Records, ScalarRecord, TensorRecord};
 pub use layout::{
     ALIGN, CHECKSUM_LEN, Dtype, HEADER_LEN, MAGIC, MAX_NAME_LEN, OptimizerKind, Section, VERSION,
     Value,
 };
 pub use load::{load_params, load_training};
+pub use qnet::{
+    QDENSE_KIND, QDENSE_TENSORS, QDenseRef, QDenseView, QDenseViewMut, QLayerRef, QParamsIo,
+    QTensorInfo, load_qnet, qdense_tensors, qnet_len, qnet_ref, write_qnet,
+};
 pub use state::{OptimizerState, RunState};
 pub use write::{params_len, training_len, write_params, write_training};
 
@@ -146,6 +180,8 @@ pub use fs::{
     FileError, load_params_file, load_training_file, read, save_params_file, save_training_file,
     write_atomic,
 };
+#[cfg(feature = "std")]
+pub use qnet::save_qnet;
 #[cfg(feature = "std")]
 pub use write::{save_params, save_training};
 

@@ -20,7 +20,7 @@ struct Training<'x, O> {
 }
 
 /// Bytes of a record's name with its padding.
-fn name_len(name: &str) -> usize {
+pub(super) fn name_len(name: &str) -> usize {
     padded(name.len()).unwrap_or(usize::MAX)
 }
 
@@ -154,14 +154,14 @@ pub fn save_training<L: Layer, O: OptimizerState<L::Grad>>(
 }
 
 /// A cursor over the output that keeps the running checksum.
-struct Out<'b> {
-    buf: &'b mut [u8],
-    pos: usize,
-    crc: Crc32,
+pub(super) struct Out<'b> {
+    pub(super) buf: &'b mut [u8],
+    pub(super) pos: usize,
+    pub(super) crc: Crc32,
 }
 
 impl Out<'_> {
-    fn put(&mut self, bytes: &[u8]) -> Result<(), FormatError> {
+    pub(super) fn put(&mut self, bytes: &[u8]) -> Result<(), FormatError> {
         let end = self.pos.saturating_add(bytes.len());
         let available = self.buf.len();
         let dst = self
@@ -176,11 +176,11 @@ impl Out<'_> {
         self.pos = end;
         Ok(())
     }
-    fn u32(&mut self, v: usize) -> Result<(), FormatError> {
+    pub(super) fn u32(&mut self, v: usize) -> Result<(), FormatError> {
         let v = u32::try_from(v).map_err(|_| FormatError::TooLarge { size: v })?;
         self.put(&v.to_le_bytes())
     }
-    fn zeros(&mut self, n: usize) -> Result<(), FormatError> {
+    pub(super) fn zeros(&mut self, n: usize) -> Result<(), FormatError> {
         const Z: [u8; 8] = [0; 8];
         let mut left = n;
         while left > 0 {
@@ -191,18 +191,18 @@ impl Out<'_> {
         Ok(())
     }
     /// Zeros up to the next multiple of 4 counted from `start`.
-    fn pad(&mut self, start: usize) -> Result<(), FormatError> {
+    pub(super) fn pad(&mut self, start: usize) -> Result<(), FormatError> {
         let used = self.pos - start;
         self.zeros(padded(used).unwrap_or(used) - used)
     }
-    fn name(&mut self, name: &str) -> Result<(), FormatError> {
+    pub(super) fn name(&mut self, name: &str) -> Result<(), FormatError> {
         let start = self.pos;
         self.put(name.as_bytes())?;
         self.pad(start)
     }
 }
 
-fn checked_name(name: &str) -> Result<u8, FormatError> {
+pub(super) fn checked_name(name: &str) -> Result<u8, FormatError> {
     if valid_name(name.as_bytes()) {
         Ok(name.len() as u8)
     } else {
