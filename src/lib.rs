@@ -106,8 +106,8 @@
 //!
 //! # Targets and Rust version
 //! Rust 1.89 or newer. The core builds for any target with `core`; it is tested on
-//! x86-64 and under QEMU on a Cortex-M4F (`thumbv7em-none-eabihf`), and built for
-//! Cortex-M0 (`thumbv6m-none-eabi`) and RISC-V (`riscv32imac-unknown-none-elf`).
+//! x86-64 and under QEMU on a Cortex-M4F (`thumbv7em-none-eabihf`), a Cortex-M0
+//! (`thumbv6m-none-eabi`) and RISC-V (`riscv32imac-unknown-none-elf`).
 
 #[cfg(any(test, feature = "std"))]
 extern crate std;

@@ -8,7 +8,7 @@
 //!
 //! Cortex-M0 and RISC-V run the reference. The products and sums are exact in `i32` (see
 //! [`MAX_INPUTS`]) and integer addition does not depend on its order, so every path gives
-//! the reference's bits; the tests hold them to it, the DSP path under QEMU.
+//! the reference's bits; the tests hold them to it, the DSP path under QEMU, and the reference on the Cortex-M0 and RISC-V under QEMU too.
 
 #[cfg(firmnet_arm_dsp)]
 mod dsp;

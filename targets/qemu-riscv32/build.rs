@@ -1,0 +1,12 @@
+//! Puts `memory.x` on the linker's search path, where `-Tmemory.x` (see `.cargo/config.toml`)
+//! finds it; riscv-rt's `link.x` then uses its regions.
+
+use std::{env, fs, path::PathBuf};
+
+fn main() {
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    fs::write(out.join("memory.x"), include_bytes!("memory.x")).expect("write memory.x to OUT_DIR");
+    println!("cargo:rustc-link-search={}", out.display());
+    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rerun-if-changed=build.rs");
+}
