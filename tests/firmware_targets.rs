@@ -29,13 +29,14 @@
 //! is global to the process; both tests of this binary set the same value.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use firmnet::kernels::{self, Backend};
+
+mod qemu;
+use qemu::{json_executable, remove_outer_build_settings, run_with_timeout, rustc};
 
 #[path = "../targets/qemu-cortex-m0/src/int8_demo.rs"]
 mod int8_demo;
@@ -193,21 +194,6 @@ fn require_tools(fw: &Firmware) {
     );
 }
 
-/// The `rustc` that the nested `cargo` will use: `$RUSTC`, else the one beside `cargo`
-/// (a rustup toolchain folder), else the one on PATH.
-fn rustc() -> PathBuf {
-    if let Some(rustc) = std::env::var_os("RUSTC") {
-        return rustc.into();
-    }
-    let beside_cargo =
-        Path::new(env!("CARGO")).with_file_name(format!("rustc{}", std::env::consts::EXE_SUFFIX));
-    if beside_cargo.is_file() {
-        beside_cargo
-    } else {
-        PathBuf::from("rustc")
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Build
 
@@ -250,52 +236,6 @@ fn build_firmware(fw: &Firmware) -> PathBuf {
             )
         });
     PathBuf::from(elf)
-}
-
-/// Removes what the outer `cargo test` passes down and what would redirect or reconfigure
-/// the nested build: every `CARGO_*` variable (target directory, build target, encoded
-/// flags, profile overrides, package metadata …) except those that locate cargo's home,
-/// registries and network settings, and `RUSTFLAGS`/`RUSTDOCFLAGS`. The firmware's own
-/// `.cargo/config.toml` then decides target and flags.
-fn remove_outer_build_settings(cmd: &mut Command) {
-    const KEEP: [&str; 5] = [
-        "CARGO_HOME",
-        "CARGO_NET_",
-        "CARGO_HTTP_",
-        "CARGO_REGISTRIES_",
-        "CARGO_REGISTRY_",
-    ];
-    for (key, _) in std::env::vars_os() {
-        let Some(key) = key.to_str() else { continue };
-        let cargo_setting = key == "CARGO"
-            || key.starts_with("__CARGO")
-            || (key.starts_with("CARGO_") && !KEEP.iter().any(|keep| key.starts_with(keep)));
-        if cargo_setting || key == "RUSTFLAGS" || key == "RUSTDOCFLAGS" {
-            cmd.env_remove(key);
-        }
-    }
-}
-
-/// The value of `"executable":"…"` in one line of cargo's JSON messages, if it is a string.
-fn json_executable(line: &str) -> Option<String> {
-    let rest = &line[line.find(r#""executable":""#)? + r#""executable":""#.len()..];
-    let mut path = String::new();
-    let mut chars = rest.chars();
-    loop {
-        match chars.next()? {
-            '"' => return Some(path),
-            '\\' => match chars.next()? {
-                'n' => path.push('\n'),
-                't' => path.push('\t'),
-                'u' => {
-                    let hex: String = chars.by_ref().take(4).collect();
-                    path.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
-                }
-                c => path.push(c), // \" \\ \/
-            },
-            c => path.push(c),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -347,60 +287,6 @@ fn run_firmware(fw: &Firmware, elf: &Path) -> (String, String) {
         "the firmware exited with {status}: `{shown}`\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
     );
     (stdout, stderr)
-}
-
-/// Runs `cmd` with its output captured; kills it after `timeout`. On time returns its
-/// status, stdout and stderr, else (after killing it) what it had printed.
-fn run_with_timeout(
-    mut cmd: Command,
-    timeout: Duration,
-) -> Result<(ExitStatus, String, String), (String, String)> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    // Drain both pipes on threads, so a chatty child never blocks on a full pipe.
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            String::from_utf8_lossy(&bytes).into_owned()
-        })
-    };
-    let stdout = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait().expect("wait for the child process") {
-            Some(status) => break Some(status),
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            None => thread::sleep(Duration::from_millis(10)),
-        }
-    };
-    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
-    match status {
-        Some(status) => Ok((status, stdout, stderr)),
-        None => Err((stdout, stderr)),
-    }
 }
 
 // ---------------------------------------------------------------------------------------
