@@ -226,7 +226,20 @@ fn zero_copy_view_borrows_the_file_and_computes_the_same_outputs() {
         assert_eq!(w as usize % 4, 0, "and 4-aligned in an aligned file");
     }
     assert_eq!(view.first.weight, &net.first.weight.0);
-    assert_eq!(view.rest.rest.bias, net.rest.rest.bias);
+    assert_eq!(view.rest.rest.bias, &net.rest.rest.bias);
+    assert_eq!(view.first.multiplier, &net.first.multiplier);
+    assert_eq!(view.rest.first.shift, &net.rest.first.shift);
+    assert_eq!(view.first.weight_scale, &net.first.weight_scale);
+    for p in [
+        view.first.bias.as_ptr(),
+        view.first.multiplier.as_ptr(),
+        view.rest.rest.shift.as_ptr(),
+    ] {
+        assert!(
+            range.contains(&(p as *const u8)),
+            "per-channel arrays are borrowed too"
+        );
+    }
     assert_eq!(view.input_params(), net.input_params());
     assert_eq!(view.output_params(), net.output_params());
     assert_eq!(outputs(&view, 11), outputs(&*net, 11));
@@ -256,8 +269,28 @@ fn zero_copy_view_borrows_the_file_and_computes_the_same_outputs() {
         matches!(err, FormatError::QuantValue { layer: 1, .. }),
         "{err}"
     );
-    let view: TinyRef<'_> = format::qnet_ref(&small).unwrap();
+    let mut aligned = Aligned([0u8; 1024]);
+    aligned.0[..small.len()].copy_from_slice(&small);
+    let view: TinyRef<'_> = format::qnet_ref(&aligned[..small.len()]).unwrap();
     assert_eq!(outputs(&view, 5), outputs(&tiny(4), 5));
+}
+
+#[test]
+fn a_view_of_misaligned_bytes_is_refused_with_the_remedy() {
+    let small = format::save_qnet(&tiny(4)).unwrap();
+    // The file one byte past an aligned address: every i32 array is misaligned.
+    let mut blob = Aligned([0u8; 1025]);
+    blob.0[1..=small.len()].copy_from_slice(&small);
+    let err = format::qnet_ref::<TinyRef<'_>>(&blob[1..=small.len()]).unwrap_err();
+    assert!(
+        matches!(err, FormatError::Unborrowable { layer: 0, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("Aligned"), "{err}");
+    // The loader copies, so it accepts the same bytes at any address.
+    let mut net = tiny(5);
+    format::load_qnet(&blob[1..=small.len()], &mut net).unwrap();
+    assert!(net == tiny(4));
 }
 
 #[test]

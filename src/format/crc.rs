@@ -1,21 +1,24 @@
 //! CRC-32 (IEEE 802.3, the checksum of zlib, PNG and Ethernet).
 //!
 //! Reflected polynomial `0xEDB88320`, initial value and final XOR `0xFFFFFFFF`; the check
-//! value of the nine bytes `"123456789"` is `0xCBF43926`. One 1 KiB table, built at compile
-//! time, and one table look-up per byte: no dependency, no `unsafe`, the same result on
-//! every target.
+//! value of the nine bytes `"123456789"` is `0xCBF43926`. One 64-byte table of the
+//! remainders of the sixteen nibbles, built at compile time, and two table look-ups per byte:
+//! no dependency, no `unsafe`, the same result on every target. (A 1 KiB byte-wise table
+//! would halve the look-ups; on a microcontroller the 960 bytes of flash matter more than
+//! the few milliseconds a boot-time check of a 242 KB file gains.)
 
 /// The reflected generator polynomial.
 const POLY: u32 = 0xEDB8_8320;
 
-/// The remainder of each byte value, computed in a `const` context (it lands in `.rodata`).
-const TABLE: [u32; 256] = {
-    let mut table = [0u32; 256];
+/// The remainder of each nibble value, computed in a `const` context (it lands in
+/// `.rodata`).
+const TABLE: [u32; 16] = {
+    let mut table = [0u32; 16];
     let mut i = 0;
-    while i < 256 {
+    while i < 16 {
         let mut c = i as u32;
         let mut k = 0;
-        while k < 8 {
+        while k < 4 {
             c = if c & 1 != 0 { (c >> 1) ^ POLY } else { c >> 1 };
             k += 1;
         }
@@ -50,7 +53,9 @@ impl Crc32 {
     pub fn update(&mut self, bytes: &[u8]) {
         let mut c = self.state;
         for &b in bytes {
-            c = (c >> 8) ^ TABLE[((c ^ u32::from(b)) & 0xFF) as usize];
+            c ^= u32::from(b);
+            c = (c >> 4) ^ TABLE[(c & 0xF) as usize];
+            c = (c >> 4) ^ TABLE[(c & 0xF) as usize];
         }
         self.state = c;
     }

@@ -24,8 +24,12 @@ impl Name {
         while !name.is_char_boundary(len) {
             len -= 1;
         }
+        // Copied by zip rather than by slicing, so no bounds check (and no panic path)
+        // reaches a device's error handling.
         let mut buf = [0u8; Self::CAPACITY];
-        buf[..len].copy_from_slice(&name.as_bytes()[..len]);
+        for (d, &s) in buf.iter_mut().zip(name.as_bytes()).take(len) {
+            *d = s;
+        }
         Name {
             buf,
             len: len as u8,
@@ -338,6 +342,16 @@ pub enum FormatError {
         /// What is expected, in words (`"a finite scale > 0"`, …).
         expected: &'static str,
     },
+    /// A tensor cannot be borrowed in place ([`qnet_ref`](super::qnet_ref)): its bytes are
+    /// not aligned for its element type, or the target is big-endian.
+    Unborrowable {
+        /// Index of the layer.
+        layer: usize,
+        /// The tensor's name.
+        tensor: Name,
+        /// Why, in words.
+        reason: &'static str,
+    },
     /// The file holds the state of another optimizer, or none.
     Optimizer {
         /// The optimizer being restored.
@@ -566,6 +580,14 @@ impl fmt::Display for FormatError {
             } => write!(
                 f,
                 "layer {layer}: {tensor}[{index}] is {value} in the file, the network expects {expected}"
+            ),
+            Unborrowable {
+                layer,
+                tensor,
+                reason,
+            } => write!(
+                f,
+                "layer {layer}: tensor {tensor} cannot be borrowed from the bytes in place: {reason}"
             ),
             Optimizer {
                 expected,

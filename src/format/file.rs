@@ -112,7 +112,7 @@ pub struct TensorRecord<'a> {
 /// The decoded `f32` elements of a tensor; see [`TensorRecord::f32s`].
 pub type F32s<'a> = core::iter::Map<core::slice::ChunksExact<'a, u8>, fn(&[u8]) -> f32>;
 
-fn le_f32(c: &[u8]) -> f32 {
+pub(super) fn le_f32(c: &[u8]) -> f32 {
     match *c {
         [a, b, c, d] => f32::from_le_bytes([a, b, c, d]),
         _ => f32::NAN, // unreachable: chunks are exact
@@ -184,7 +184,7 @@ pub type I8s<'a> = core::iter::Map<core::slice::Iter<'a, u8>, fn(&u8) -> i8>;
 /// The decoded `i32` elements of a tensor; see [`TensorRecord::i32s`].
 pub type I32s<'a> = core::iter::Map<core::slice::ChunksExact<'a, u8>, fn(&[u8]) -> i32>;
 
-fn le_i32(c: &[u8]) -> i32 {
+pub(super) fn le_i32(c: &[u8]) -> i32 {
     match *c {
         [a, b, c, d] => i32::from_le_bytes([a, b, c, d]),
         _ => 0, // unreachable: chunks are exact

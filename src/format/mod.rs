@@ -127,7 +127,9 @@
 //! ([`QParamsIo`]), every tensor's kind, type and shape, no tensor too many, and the values
 //! (rules above, [`FormatError::QuantValue`]) — before it copies, so a refused file leaves the
 //! network untouched. [`qnet_ref`] builds a network of [`QDenseRef`]s over the file's bytes,
-//! with the weight matrices borrowed in place (zero-copy, for flash) after the same checks.
+//! with the weights and per-channel arrays borrowed in place (zero-copy, for flash) after the
+//! same checks. `qnet_rust_source` (with `std`) writes the network as Rust source instead,
+//! for a firmware to embed with `include!` and the compiler to check.
 //!
 //! # Versions and what comes next
 //! The version changes whenever the layout does; a reader reads exactly its own version
@@ -152,6 +154,8 @@ mod file;
 mod layout;
 mod load;
 mod qnet;
+#[cfg(feature = "std")]
+mod rust;
 mod state;
 mod write;
 
@@ -182,6 +186,8 @@ pub use fs::{
 };
 #[cfg(feature = "std")]
 pub use qnet::save_qnet;
+#[cfg(feature = "std")]
+pub use rust::qnet_rust_source;
 #[cfg(feature = "std")]
 pub use write::{save_params, save_training};
 

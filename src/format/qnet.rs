@@ -4,7 +4,7 @@
 
 use super::crc::Crc32;
 use super::error::{Dims, FormatError, Name};
-use super::file::{File, TensorRecord};
+use super::file::{File, TensorRecord, le_f32, le_i32};
 use super::layout::{
     CHECKSUM_LEN, Dtype, HEADER_LEN, LAYER_FIXED, MAGIC, Section, TENSOR_FIXED, VERSION, kind_code,
     padded,
@@ -516,22 +516,23 @@ pub fn save_qnet<N: QParamsIo>(net: &N) -> Result<std::vec::Vec<u8>, FormatError
 // ---------------------------------------------------------------------------------------
 // Reading
 
-/// The eight checked tensors of one `qdense` layer of a file.
+/// The bytes of the eight checked tensors of one `qdense` layer of a file. Only the bytes
+/// are kept: this sits on a device's stack while the file is checked.
 #[derive(Clone, Copy)]
 struct QRecords<'a> {
-    t: [TensorRecord<'a>; QDENSE_TENSORS],
+    data: [&'a [u8]; QDENSE_TENSORS],
     small: Small,
 }
 
 impl<'a> QRecords<'a> {
-    fn weight(&self) -> &TensorRecord<'a> {
-        &self.t[0]
+    fn i8s(&self, k: usize) -> impl Iterator<Item = i8> + 'a {
+        self.data[k].iter().map(|&b| b as i8)
     }
     fn i32s(&self, k: usize) -> impl Iterator<Item = i32> + 'a {
-        self.t[k].i32s().into_iter().flatten()
+        self.data[k].chunks_exact(4).map(le_i32)
     }
     fn f32s(&self, k: usize) -> impl Iterator<Item = f32> + 'a {
-        self.t[k].f32s().into_iter().flatten()
+        self.data[k].chunks_exact(4).map(le_f32)
     }
     fn input(&self) -> QParams {
         QParams {
@@ -602,6 +603,10 @@ impl<'a> File<'a> {
 
     /// The tensors of `qdense` layer `info`, checked: the layer record's kind and sizes,
     /// every tensor's kind, type and shape, every value in range.
+    ///
+    /// Never inlined: one frame serves every layer, rather than one per layer in the
+    /// caller's (a device's stack pays for every copy inlining makes).
+    #[inline(never)]
     fn qdense_records(&self, info: &LayerInfo) -> Result<QRecords<'a>, FormatError> {
         let layer = info.index;
         let Some(rec) = self.layers().nth(layer) else {
@@ -618,45 +623,9 @@ impl<'a> File<'a> {
             });
         }
         let wanted = qdense_tensors(info.inputs, info.outputs);
-        let mut t = [None; QDENSE_TENSORS];
-        for (slot, w) in t.iter_mut().zip(&wanted) {
-            let tensor = Name::new(w.name);
-            let Some(r) = self.tensor(Section::Params, layer, w.name) else {
-                return Err(FormatError::MissingTensor {
-                    section: Section::Params,
-                    layer,
-                    tensor,
-                });
-            };
-            if r.kind != w.kind {
-                return Err(FormatError::TensorKind {
-                    section: Section::Params,
-                    layer,
-                    tensor,
-                    expected: w.kind,
-                    found: r.kind,
-                });
-            }
-            if r.dtype != w.dtype {
-                return Err(FormatError::Dtype {
-                    section: Section::Params,
-                    layer,
-                    tensor,
-                    expected: w.dtype,
-                    found: r.dtype,
-                });
-            }
-            if (r.rows, r.cols) != (w.rows, w.cols) {
-                return Err(FormatError::Shape {
-                    section: Section::Params,
-                    layer,
-                    kind: info.kind,
-                    tensor,
-                    expected: Dims::matrix(w.rows, w.cols),
-                    found: Dims::matrix(r.rows, r.cols),
-                });
-            }
-            *slot = Some(r);
+        let mut data: [&'a [u8]; QDENSE_TENSORS] = [&[]; QDENSE_TENSORS];
+        for (slot, w) in data.iter_mut().zip(&wanted) {
+            *slot = self.qdense_tensor(layer, info.kind, w)?;
         }
         if (rec.inputs, rec.outputs) != (info.inputs, info.outputs) {
             return Err(FormatError::LayerSize {
@@ -666,26 +635,8 @@ impl<'a> File<'a> {
                 found: (rec.inputs, rec.outputs),
             });
         }
-        let [
-            Some(t0),
-            Some(t1),
-            Some(t2),
-            Some(t3),
-            Some(t4),
-            Some(t5),
-            Some(t6),
-            Some(t7),
-        ] = t
-        else {
-            // Unreachable: every slot was filled above.
-            return Err(FormatError::MissingTensor {
-                section: Section::Params,
-                layer,
-                tensor: Name::new("weight"),
-            });
-        };
         let mut q = QRecords {
-            t: [t0, t1, t2, t3, t4, t5, t6, t7],
+            data,
             small: Small {
                 scales: [0.0; 2],
                 zero_points: [0; 2],
@@ -699,6 +650,54 @@ impl<'a> File<'a> {
         };
         check_quant(layer, &q.small, q.i32s(2), q.i32s(3), q.f32s(4))?;
         Ok(q)
+    }
+
+    /// The bytes of tensor `w` of layer `layer`, checked: present, of its kind, type and
+    /// shape. Never inlined, like [`qdense_records`](Self::qdense_records).
+    #[inline(never)]
+    fn qdense_tensor(
+        &self,
+        layer: usize,
+        kind: &'static str,
+        w: &QTensorInfo,
+    ) -> Result<&'a [u8], FormatError> {
+        let tensor = Name::new(w.name);
+        let Some(r) = self.tensor(Section::Params, layer, w.name) else {
+            return Err(FormatError::MissingTensor {
+                section: Section::Params,
+                layer,
+                tensor,
+            });
+        };
+        if r.kind != w.kind {
+            return Err(FormatError::TensorKind {
+                section: Section::Params,
+                layer,
+                tensor,
+                expected: w.kind,
+                found: r.kind,
+            });
+        }
+        if r.dtype != w.dtype {
+            return Err(FormatError::Dtype {
+                section: Section::Params,
+                layer,
+                tensor,
+                expected: w.dtype,
+                found: r.dtype,
+            });
+        }
+        if (r.rows, r.cols) != (w.rows, w.cols) {
+            return Err(FormatError::Shape {
+                section: Section::Params,
+                layer,
+                kind,
+                tensor,
+                expected: Dims::matrix(w.rows, w.cols),
+                found: Dims::matrix(r.rows, r.cols),
+            });
+        }
+        Ok(r.data)
     }
 
     /// The file holds nothing but the tensors of `layers` `qdense` layers.
@@ -772,11 +771,7 @@ impl<'a> File<'a> {
         for i in 0..N::LAYERS {
             let q = self.qdense_records(&N::qlayer_info(i))?;
             let v = net.qdense_mut(i);
-            for (d, s) in v
-                .weight
-                .iter_mut()
-                .zip(q.weight().i8s().into_iter().flatten())
-            {
+            for (d, s) in v.weight.iter_mut().zip(q.i8s(0)) {
                 *d = s;
             }
             for (d, s) in v.bias.iter_mut().zip(q.i32s(1)) {
@@ -802,26 +797,28 @@ impl<'a> File<'a> {
 // ---------------------------------------------------------------------------------------
 // Zero-copy
 
-/// A [`QDense`] whose weight matrix is borrowed from a file's bytes — in flash, say, with
-/// the file embedded by `include_bytes!` in an [`Aligned`](super::Aligned) — and whose
-/// small per-channel arrays (`16·OUT` bytes) are copied. It computes with the same kernel
-/// as [`QDense`], so it gives the same bits.
+/// A [`QDense`] borrowed entirely from a file's bytes — in flash, say, with the file
+/// embedded by `include_bytes!` in an [`Aligned`](super::Aligned): the weight matrix and
+/// the per-channel arrays stay where they are, and the view itself is a few pointers and
+/// the quantization parameters. It computes with the same kernel as [`QDense`], so it gives
+/// the same bits.
 ///
-/// The weights are `i8`, so the borrow needs no alignment; placing the file in
-/// [`Aligned`](super::Aligned) still puts every matrix 4-aligned, as [`QMatrix`](crate::quant::QMatrix)
-/// is, for word loads.
+/// Tensors start 4-aligned relative to the file, so every one of them is aligned in memory
+/// when the file is: put it in [`Aligned`](super::Aligned). Bytes at an address that is not
+/// a multiple of 4 give [`FormatError::Unborrowable`]; so does a big-endian target, whose
+/// `i32`s would read the file's little-endian bytes backwards.
 ///
 /// ```
 /// # fn main() -> Result<(), firmnet::format::FormatError> {
-/// use firmnet::format::{self, QDenseRef};
+/// use firmnet::format::{self, Aligned, QDenseRef};
 /// use firmnet::quant::{QDense, QLayer};
 /// use firmnet::{QNet, qnet};
 ///
 /// type Net = QNet![QDense<4, 3>, QDense<3, 2>];
 /// let mut net: Net = qnet![QDense::ZERO, QDense::ZERO];
 /// net.first.weight.0[1] = [1, 2, 3, 4];
-/// let mut blob = [0u8; 1024];
-/// let n = format::write_qnet(&net, &mut blob)?;
+/// let mut blob = Aligned([0u8; 1024]);
+/// let n = format::write_qnet(&net, &mut blob.0)?;
 ///
 /// let view: QNet![QDenseRef<'_, 4, 3>, QDenseRef<'_, 3, 2>] = format::qnet_ref(&blob[..n])?;
 /// assert_eq!(view.first.weight, &net.first.weight.0);
@@ -837,14 +834,14 @@ impl<'a> File<'a> {
 pub struct QDenseRef<'a, const IN: usize, const OUT: usize> {
     /// The weights, in place in the file.
     pub weight: &'a [[i8; IN]; OUT],
-    /// Per channel: the int32 bias.
-    pub bias: [i32; OUT],
-    /// Per channel: the Q31 multiplier.
-    pub multiplier: [i32; OUT],
-    /// Per channel: the power-of-two exponent.
-    pub shift: [i32; OUT],
-    /// Per channel: the weights' scale.
-    pub weight_scale: [f32; OUT],
+    /// Per channel: the int32 bias, in place.
+    pub bias: &'a [i32; OUT],
+    /// Per channel: the Q31 multiplier, in place.
+    pub multiplier: &'a [i32; OUT],
+    /// Per channel: the power-of-two exponent, in place.
+    pub shift: &'a [i32; OUT],
+    /// Per channel: the weights' scale, in place.
+    pub weight_scale: &'a [f32; OUT],
     /// Quantization of the input.
     pub input: QParams,
     /// Quantization of the output.
@@ -855,12 +852,40 @@ pub struct QDenseRef<'a, const IN: usize, const OUT: usize> {
     pub max: i8,
 }
 
+/// `data` as a `T`, in place: `T` is an array of a plain little-endian type whose size
+/// the caller checked.
+fn borrow<'a, T: bytemuck::AnyBitPattern>(
+    layer: usize,
+    tensor: &str,
+    data: &'a [u8],
+) -> Result<&'a T, FormatError> {
+    let unborrowable = |reason| FormatError::Unborrowable {
+        layer,
+        tensor: Name::new(tensor),
+        reason,
+    };
+    if cfg!(target_endian = "big") {
+        return Err(unborrowable(
+            "the file is little-endian and this target is big-endian; load it with load_qnet",
+        ));
+    }
+    bytemuck::try_from_bytes::<T>(data).map_err(|e| {
+        unborrowable(match e {
+            bytemuck::PodCastError::TargetAlignmentGreaterAndInputNotAligned => {
+                "the bytes are not aligned for it; place the file at an aligned address (firmnet::format::Aligned)"
+            }
+            _ => "its size does not match the layer",
+        })
+    })
+}
+
 impl<'a, const IN: usize, const OUT: usize> QDenseRef<'a, IN, OUT> {
     /// Layer `layer` of `file`, checked as a `qdense` layer `IN → OUT` (kind, sizes,
     /// tensors, values) and borrowed.
     ///
     /// # Errors
-    /// As [`load_qnet`] for that layer. Never panics.
+    /// As [`load_qnet`] for that layer, and [`FormatError::Unborrowable`] if the file's
+    /// bytes are not 4-aligned in memory or the target is big-endian. Never panics.
     pub fn from_file(file: &File<'a>, layer: usize) -> Result<Self, FormatError> {
         let q = file.qdense_records(&LayerInfo {
             index: layer,
@@ -868,51 +893,27 @@ impl<'a, const IN: usize, const OUT: usize> QDenseRef<'a, IN, OUT> {
             inputs: IN,
             outputs: OUT,
         })?;
-        let w = q.weight();
-        let weight = bytemuck::try_from_bytes::<[[i8; IN]; OUT]>(w.data).map_err(|_| {
-            FormatError::Shape {
-                section: Section::Params,
-                layer,
-                kind: QDENSE_KIND,
-                tensor: Name::new("weight"),
-                expected: Dims::matrix(OUT, IN),
-                found: Dims::new(&[w.data.len()]),
-            }
-        })?;
-        let mut r = QDenseRef {
-            weight,
-            bias: [0; OUT],
-            multiplier: [0; OUT],
-            shift: [0; OUT],
-            weight_scale: [0.0; OUT],
+        let (min, max) = q.bounds();
+        Ok(QDenseRef {
+            weight: borrow(layer, "weight", q.data[0])?,
+            bias: borrow(layer, "bias", q.data[1])?,
+            multiplier: borrow(layer, "multiplier", q.data[2])?,
+            shift: borrow(layer, "shift", q.data[3])?,
+            weight_scale: borrow(layer, "weight_scale", q.data[4])?,
             input: q.input(),
             output: q.output(),
-            min: 0,
-            max: 0,
-        };
-        for (d, s) in r.bias.iter_mut().zip(q.i32s(1)) {
-            *d = s;
-        }
-        for (d, s) in r.multiplier.iter_mut().zip(q.i32s(2)) {
-            *d = s;
-        }
-        for (d, s) in r.shift.iter_mut().zip(q.i32s(3)) {
-            *d = s;
-        }
-        for (d, s) in r.weight_scale.iter_mut().zip(q.f32s(4)) {
-            *d = s;
-        }
-        (r.min, r.max) = q.bounds();
-        Ok(r)
+            min,
+            max,
+        })
     }
 
     /// The requantization parameters for the kernel.
     #[inline]
     pub fn requant(&self) -> Requant<'_, OUT> {
         Requant {
-            bias: &self.bias,
-            multiplier: &self.multiplier,
-            shift: &self.shift,
+            bias: self.bias,
+            multiplier: self.multiplier,
+            shift: self.shift,
             zero_point: self.output.zero_point,
             min: self.min,
             max: self.max,

@@ -41,32 +41,37 @@ impl<A: QLayer, B: QLayer<Input = A::Output>> QChain<A, B> {
     }
 }
 
-/// Inference buffers of a [`QChain`]: the members' own and the activation between them.
-pub struct QChainScratch<A: QLayer, B: QLayer> {
+/// Inference buffers of a [`QChain`]: the members' own (`S`, `R`) and the activation
+/// between them (`M`).
+///
+/// The type names the buffers, not the layers, so a network and its zero-copy view
+/// ([`QDenseRef`](crate::format::QDenseRef), whose type carries a lifetime) share one
+/// scratch type, and a `static` can hold it.
+pub struct QChainScratch<S, M, R> {
     /// Scratch of the first member.
-    pub first: A::Scratch,
+    pub first: S,
     /// The first member's output.
-    pub mid: A::Output,
+    pub mid: M,
     /// Scratch of the rest.
-    pub rest: B::Scratch,
+    pub rest: R,
 }
 
-impl<A: QLayer, B: QLayer> Zero for QChainScratch<A, B> {
+impl<S: Zero, M: Zero, R: Zero> Zero for QChainScratch<S, M, R> {
     const ZERO: Self = QChainScratch {
-        first: A::Scratch::ZERO,
-        mid: A::Output::ZERO,
-        rest: B::Scratch::ZERO,
+        first: S::ZERO,
+        mid: M::ZERO,
+        rest: R::ZERO,
     };
 }
 
 impl<A: QLayer, B: QLayer<Input = A::Output>> QLayer for QChain<A, B> {
     type Input = A::Input;
     type Output = B::Output;
-    type Scratch = QChainScratch<A, B>;
+    type Scratch = QChainScratch<A::Scratch, A::Output, B::Scratch>;
     const LAYERS: usize = A::LAYERS + B::LAYERS;
 
     #[inline]
-    fn forward(&self, x: &A::Input, y: &mut B::Output, s: &mut QChainScratch<A, B>) {
+    fn forward(&self, x: &A::Input, y: &mut B::Output, s: &mut Self::Scratch) {
         self.first.forward(x, &mut s.mid, &mut s.first);
         self.rest.forward(&s.mid, y, &mut s.rest);
     }
@@ -103,10 +108,10 @@ macro_rules! qnet {
 /// predicts. The dequantization is monotonic, so this is the float argmax. Returns 0 for
 /// an empty slice.
 pub fn argmax_i8(logits: &[i8]) -> usize {
-    let mut best = 0;
+    let (mut best, mut top) = (0, i8::MIN);
     for (i, &v) in logits.iter().enumerate() {
-        if v > logits[best] {
-            best = i;
+        if i == 0 || v > top {
+            (best, top) = (i, v);
         }
     }
     best
