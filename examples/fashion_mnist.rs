@@ -15,7 +15,8 @@
 //! folded, weights per output channel, activation ranges calibrated on 2,000 training
 //! images with each of min/max, the 99.99th percentile and the MSE-optimal range, the one
 //! best on the validation split kept. `int8_test_accuracy` is that network's, computed with
-//! integers only.
+//! integers only. It is saved next to the float network as `model_int8.fnet`, the file the
+//! firmware embeds (`cargo run --release --example verify`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -206,6 +207,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     let model = args.out.join("model.fnet");
     format::save_params_file(&model, &*deployed)?;
+    // The int8 twin, for the firmware (`cargo run --release --example verify`).
+    let model_int8 = args.out.join("model_int8.fnet");
+    format::write_atomic(&model_int8, &format::save_qnet(&*int8)?)?;
     report::write_csv(args.out.join("history.csv"), &summary.history)?;
     report::plot_learning_curves(
         args.out.join("learning_curves.png"),
@@ -229,8 +233,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     report::write_text(args.out.join("summary.txt"), &run_summary.to_string())?;
     println!("{}\n{run_summary}", matrix.table(&FASHION_MNIST_CLASSES));
     println!(
-        "wrote {} (the network, taking raw pixels 0-255), history.csv, learning_curves.png, confusion_matrix.png/.txt, summary.txt",
-        model.display()
+        "wrote {} (the network, taking raw pixels 0-255), {} (its int8 twin), history.csv, learning_curves.png, confusion_matrix.png/.txt, summary.txt",
+        model.display(),
+        model_int8.display()
     );
     println!(
         "RESULT dataset=fashion-mnist test_accuracy={:.4} int8_test_accuracy={:.4} epochs={} train_seconds={:.1} samples_per_second={:.0}",
