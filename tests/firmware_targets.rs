@@ -30,13 +30,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use firmnet::kernels::{self, Backend};
 
 mod qemu;
-use qemu::{json_executable, remove_outer_build_settings, run_with_timeout, rustc};
+use qemu::{cargo_build, run_with_timeout, rustc};
 
 #[path = "../targets/qemu-cortex-m0/src/int8_demo.rs"]
 mod int8_demo;
@@ -199,43 +199,8 @@ fn require_tools(fw: &Firmware) {
 
 /// Builds the firmware with `cargo build --release` in its folder and returns the ELF's path.
 fn build_firmware(fw: &Firmware) -> PathBuf {
-    let dir = fw.dir();
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .args([
-            "build",
-            "--release",
-            "--bin",
-            fw.bin,
-            "--message-format=json-render-diagnostics",
-        ])
-        .current_dir(&dir)
-        .stdin(Stdio::null());
-    remove_outer_build_settings(&mut cargo);
-    // The compiler whose targets `require_tools` checked: the outer build's toolchain.
-    cargo.env("RUSTC", rustc());
-    let out = cargo
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", env!("CARGO")));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "`cargo build --release` in {} failed ({}):\n{}",
-        dir.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let elf = stdout
-        .lines()
-        .filter(|line| line.contains(r#""reason":"compiler-artifact""#))
-        .find_map(json_executable)
-        .unwrap_or_else(|| {
-            panic!(
-                "`cargo build` in {} reported no executable:\n{stdout}",
-                dir.display()
-            )
-        });
-    PathBuf::from(elf)
+    let elfs = cargo_build(&fw.dir(), &["--bin", fw.bin], &[]).unwrap_or_else(|e| panic!("{e}"));
+    elfs.into_iter().next().unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -243,29 +208,7 @@ fn build_firmware(fw: &Firmware) -> PathBuf {
 
 /// The runner command of the firmware's `.cargo/config.toml`, split into words.
 fn runner(fw: &Firmware) -> Vec<String> {
-    let path = fw.dir().join(".cargo/config.toml");
-    let config = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let line = config
-        .lines()
-        .map(str::trim)
-        .find(|line| line.starts_with("runner"))
-        .unwrap_or_else(|| panic!("no `runner = \"…\"` line in {}", path.display()));
-    let value = line
-        .split_once('=')
-        .map(|(_, v)| v.trim().trim_matches('"'));
-    let words: Vec<String> = value
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(String::from)
-        .collect();
-    assert!(
-        words.first().map(String::as_str) == Some(fw.qemu),
-        "the runner in {} does not start {}: {line}",
-        path.display(),
-        fw.qemu
-    );
-    words
+    qemu::runner(&fw.dir(), fw.qemu).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Runs the firmware under QEMU with the runner's arguments and returns what it printed on

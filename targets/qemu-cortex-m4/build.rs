@@ -1,6 +1,10 @@
-//! Puts `memory.x` on the linker's search path, where cortex-m-rt's `link.x` includes it.
+//! Puts `memory.x` on the linker's search path, where cortex-m-rt's `link.x` includes it,
+//! and, for the deployment firmware (`--features deploy`), finds the bundle it embeds.
 
 use std::{env, fs, path::PathBuf};
+
+#[path = "../common/bundle.rs"]
+mod bundle;
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -8,4 +12,15 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
+    bundle::find(&[
+        "model_int8.fnet",
+        "model_int8.rs",
+        "model.fnet",
+        "test_images.bin",
+        "test_labels.bin",
+        "finetune_train_images.bin",
+        "finetune_train_labels.bin",
+        "finetune_eval_images.bin",
+        "finetune_eval_labels.bin",
+    ]);
 }

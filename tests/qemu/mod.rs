@@ -1,5 +1,6 @@
-//! What the firmware tests share: finding the toolchain, building a firmware crate without
-//! the outer build's settings, and running QEMU with a timeout.
+//! What the firmware tests and `examples/verify.rs` share: finding the toolchain, building
+//! a firmware crate without the outer build's settings, reading its QEMU runner line, and
+//! running QEMU with a timeout.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,91 @@ pub fn remove_outer_build_settings(cmd: &mut Command) {
             cmd.env_remove(key);
         }
     }
+}
+
+/// Runs `cargo build --release` with `args` in the firmware crate at `dir` — its own
+/// `.cargo/config.toml` deciding target and flags, none of the outer build's settings, the
+/// outer build's compiler — with `env` added, and returns the executables it built.
+///
+/// # Errors
+/// Cargo cannot be started, the build fails (with its diagnostics), or it built nothing.
+pub fn cargo_build(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> Result<Vec<PathBuf>, String> {
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args([
+            "build",
+            "--release",
+            "--message-format=json-render-diagnostics",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    remove_outer_build_settings(&mut cargo);
+    cargo.env("RUSTC", rustc());
+    for (key, value) in env {
+        cargo.env(key, value);
+    }
+    let out = cargo
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", env!("CARGO")))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(format!(
+            "`cargo build --release {}` in {} failed ({}):\n{}",
+            args.join(" "),
+            dir.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let elfs: Vec<PathBuf> = stdout
+        .lines()
+        .filter(|line| line.contains(r#""reason":"compiler-artifact""#))
+        .filter_map(json_executable)
+        .map(PathBuf::from)
+        .collect();
+    if elfs.is_empty() {
+        return Err(format!(
+            "`cargo build` in {} reported no executable:\n{stdout}",
+            dir.display()
+        ));
+    }
+    Ok(elfs)
+}
+
+/// The runner command of the firmware crate's `.cargo/config.toml` at `dir`, split into
+/// words; it must start `qemu`.
+///
+/// # Errors
+/// The file cannot be read, has no `runner` line, or its runner is not `qemu`.
+pub fn runner(dir: &Path, qemu: &str) -> Result<Vec<String>, String> {
+    let path = dir.join(".cargo/config.toml");
+    let config = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let line = config
+        .lines()
+        .map(str::trim)
+        .find(|line| line.starts_with("runner"))
+        .ok_or_else(|| format!("no `runner = \"…\"` line in {}", path.display()))?;
+    let value = line
+        .split_once('=')
+        .map(|(_, v)| v.trim().trim_matches('"'));
+    let words: Vec<String> = value
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    if words.first().map(String::as_str) != Some(qemu) {
+        return Err(format!(
+            "the runner in {} does not start {qemu}: {line}",
+            path.display()
+        ));
+    }
+    Ok(words)
 }
 
 /// The value of `"executable":"…"` in one line of cargo's JSON messages, if it is a string.

@@ -10,13 +10,17 @@
 #![no_main]
 
 mod demo;
-
-use core::panic::PanicInfo;
+#[path = "../../common/handlers.rs"]
+mod handlers;
+#[path = "../../common/semihosting.rs"]
+#[allow(dead_code)] // shared by several programs, each using part of it
+mod semihosting;
 
 // Links the critical-section implementation that `hprintln!` needs.
 use cortex_m as _;
-use cortex_m_rt::{ExceptionFrame, entry, exception};
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_rt::entry;
+use cortex_m_semihosting::hprintln;
+use semihosting::{fail, success};
 
 #[entry]
 fn main() -> ! {
@@ -40,38 +44,11 @@ fn main() -> ! {
     match result {
         Ok(()) => {
             hprintln!("done");
-            exit(debug::EXIT_SUCCESS)
+            success()
         }
         Err(e) => {
             hprintln!("error: {}", e);
-            exit(debug::EXIT_FAILURE)
+            fail(b"")
         }
     }
-}
-
-/// Ends the QEMU run with `status` as its exit code.
-fn exit(status: debug::ExitStatus) -> ! {
-    debug::exit(status);
-    // Only reached if no semihosting host listens; nothing is left to do.
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(info: &PanicInfo) -> ! {
-    hprintln!("panic: {}", info);
-    exit(debug::EXIT_FAILURE)
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    hprintln!("hard fault: {:?}", frame);
-    exit(debug::EXIT_FAILURE)
-}
-
-#[exception]
-unsafe fn DefaultHandler(irqn: i16) {
-    hprintln!("unexpected exception or interrupt {}", irqn);
-    exit(debug::EXIT_FAILURE)
 }

@@ -1,8 +1,8 @@
 //! A link-time proof that int8 inference cannot panic.
 //!
 //! The firmware runs the Fashion-MNIST int8 network (`FashionMlpQ`, weights in flash) on
-//! one input. Its panic handler calls a function that is declared but defined nowhere, so
-//! the program links only if the optimizer removed every path to the panic handler: no
+//! one input. Its panic handler (`../common/no_panic.rs`) calls a function that is defined nowhere,
+//! so the program links only if the optimizer removed every path to the panic handler: no
 //! bounds check, overflow check, assertion or `unwrap` survives in the inference code.
 //! `cargo build --release --bin nopanic` succeeding *is* the proof; a panic path added to
 //! the int8 kernels makes it fail with `undefined symbol: firmnet_inference_can_panic`.
@@ -10,8 +10,10 @@
 #![no_std]
 #![no_main]
 
+#[path = "../../../common/no_panic.rs"]
+mod no_panic;
+
 use core::hint::black_box;
-use core::panic::PanicInfo;
 
 use cortex_m as _;
 use cortex_m_rt::entry;
@@ -33,16 +35,4 @@ fn main() -> ! {
     loop {
         cortex_m::asm::wfi();
     }
-}
-
-unsafe extern "C" {
-    /// Never defined: if any panic remains reachable, the link fails naming it.
-    fn firmnet_inference_can_panic() -> !;
-}
-
-#[panic_handler]
-fn panic(_: &PanicInfo) -> ! {
-    // SAFETY: never executed in a successful link — the symbol does not exist, so this
-    // line links only if the optimizer removed every call to the panic handler.
-    unsafe { firmnet_inference_can_panic() }
 }

@@ -1,0 +1,1171 @@
+//! The deployment check: the exported network in firmware under QEMU, compared with the host
+//! output by output, its footprint measured, and on-device learning compared with the host's
+//! identical run.
+//!
+//! ```sh
+//! cargo run --release --example verify -- [--data DIR] [--models DIR] [--out DIR]
+//! ```
+//!
+//! 1. **The network.** `model_int8.fnet` and `model.fnet` from the main job's folder
+//!    (`out/fashion_mnist/`); if they are missing, the main job is run first
+//!    (`cargo run --release --example fashion_mnist`, about half a minute).
+//! 2. **The bundle** (`out/deploy/`): both networks (the int8 one also as Rust source,
+//!    `model_int8.rs`), the first 1,000 Fashion-MNIST test images
+//!    with their labels, and the fine-tuning task's samples (see
+//!    `targets/common/finetune.rs`). The firmware embeds these files with `include_bytes!`.
+//! 3. **The firmware** (`targets/qemu-cortex-m4`, `--features deploy`), built and run under
+//!    QEMU `mps2-an386`:
+//!    - `fashion`: every image's ten int8 logits, compared with the host's **bit for bit**,
+//!      and their digest and accuracy;
+//!    - `classify`: the inference-only build (its link proves it cannot panic), whose
+//!      digest must match too, and whose size is the footprint of a weight file checked at
+//!      boot;
+//!    - `classify_static`: the same with the network compiled in from Rust source
+//!      (`firmnet::format::qnet_rust_source`, `include!`): the smallest footprint;
+//!    - `fashion_float`: the float network's logits, within [`FLOAT_REL_TOL`] relative
+//!      (or [`FLOAT_ABS_TOL`] absolute) of the host's — the host computes with firmnet's
+//!      reference kernels, as the Cortex-M4F does;
+//!    - `finetune`: the last layer fine-tuned with Adam on the device; every loss and both
+//!      accuracies within [`LEARN_REL_TOL`] of the host's identical run.
+//! 4. **The same int8 network** on the Cortex-M0 (`microbit`, 16 KB RAM) and on RISC-V
+//!    (`virt`), each over the images that fit its flash, compared bit for bit.
+//! 5. **The footprint** of the inference-only build: flash split into code, constants and
+//!    weights, RAM into static data (of which the activation buffers) and the stack's
+//!    high-water mark, measured by painting the stack; the fine-tuning state's RAM computed
+//!    from the types and checked against the ELF's symbol table. Written to
+//!    `out/deploy/footprint.md` and printed.
+//!
+//! The last line is `RESULT verify images=… mismatches=… target=…`; the exit status is
+//! non-zero if any output differs, any firmware fails or is missing an output, fine-tuning
+//! does not raise the held-out accuracy, or the footprint cannot be measured (a static's
+//! size in the ELF differs from its type's). The size targets — code ≤ 8 KB excluding
+//! weights, RAM ≤ the activation buffers + 2 KB — are reported, met or missed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use firmnet::format;
+use firmnet::host::{Dataset, FASHION_MNIST_DIR};
+use firmnet::kernels::{self, Backend};
+use firmnet::models::{FASHION_MLP, FASHION_MLP_Q, FashionMlp, FashionMlpQ};
+use firmnet::prelude::*;
+use firmnet::tensor::Zero;
+use object::{Object, ObjectSection, ObjectSymbol};
+
+#[path = "../targets/common/fashion.rs"]
+#[allow(dead_code)]
+mod fashion;
+#[path = "../targets/common/finetune.rs"]
+#[allow(dead_code)]
+mod finetune;
+#[path = "../tests/qemu/mod.rs"]
+#[allow(dead_code)]
+mod qemu;
+
+/// The repository.
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// Test images embedded in the Cortex-M4F and RISC-V firmware.
+const TEST_IMAGES: usize = 1000;
+/// Test images embedded in the Cortex-M0 firmware: what fits its 256 KB of flash beside
+/// the 236 KB network.
+const M0_IMAGES: usize = 8;
+/// A QEMU run takes seconds; past this the firmware is taken to hang and is killed.
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+/// Float logits: largest accepted relative difference between host and firmware.
+const FLOAT_REL_TOL: f64 = 1e-5;
+/// Float logits: largest accepted absolute difference, for logits near 0 (sums of terms of
+/// order 10 that cancel).
+const FLOAT_ABS_TOL: f64 = 1e-5;
+/// Fine-tuning: largest accepted relative difference of a loss or accuracy.
+const LEARN_REL_TOL: f64 = 1e-4;
+/// Code-size target for the inference-only build, excluding weights.
+const CODE_TARGET: usize = 8 * 1024;
+/// RAM target beyond the activation buffers.
+const RAM_SLACK: usize = 2 * 1024;
+
+type BoxError = Box<dyn std::error::Error>;
+
+struct Args {
+    data: PathBuf,
+    models: PathBuf,
+    out: PathBuf,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        data: PathBuf::from(FASHION_MNIST_DIR),
+        models: Path::new(ROOT).join("out/fashion_mnist"),
+        out: Path::new(ROOT).join("out/deploy"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match flag.as_str() {
+            "--data" => args.data = value("--data")?.into(),
+            "--models" => args.models = value("--models")?.into(),
+            "--out" => args.out = value("--out")?.into(),
+            "-h" | "--help" => {
+                return Err("usage: verify [--data DIR] [--models DIR] [--out DIR]".into());
+            }
+            other => return Err(format!("unknown argument {other:?} (try --help)")),
+        }
+    }
+    Ok(args)
+}
+
+/// Counts disagreements and keeps the first few for the report.
+#[derive(Default)]
+struct Tally {
+    compared: usize,
+    mismatches: usize,
+    shown: Vec<String>,
+}
+
+impl Tally {
+    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        self.compared += 1;
+        if !ok {
+            self.mismatches += 1;
+            if self.shown.len() < 10 {
+                self.shown.push(what());
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // Large values (the float network, its Adam-free twin) are boxed; the thread's stack
+    // still sees them pass, so give it room.
+    let worker = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(run)
+        .map(|h| h.join());
+    match worker {
+        Ok(Ok(Ok(true))) => ExitCode::SUCCESS,
+        Ok(Ok(Ok(false))) => ExitCode::FAILURE,
+        Ok(Ok(Err(e))) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Ok(Err(_)) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: cannot start the worker thread: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<bool, String> {
+    let args = parse_args()?;
+    verify(&args).map_err(|e| e.to_string())
+}
+
+fn verify(args: &Args) -> Result<bool, BoxError> {
+    let int8_path = args.models.join("model_int8.fnet");
+    let float_path = args.models.join("model.fnet");
+    if !int8_path.is_file() || !float_path.is_file() {
+        train(args, &int8_path)?;
+    }
+    let int8_bytes = format::read(&int8_path)?;
+    let float_bytes = format::read(&float_path)?;
+
+    // The bundle.
+    let data = Dataset::load_mnist_dir(&args.data, 10)?;
+    let bundle = Bundle::new(&data)?;
+    // The network as Rust source too, for the firmware that embeds it with `include!`.
+    let mut owned: Box<FashionMlpQ> = Box::new(FASHION_MLP_Q);
+    format::load_qnet(&int8_bytes, &mut *owned)?;
+    let source = format::qnet_rust_source(&*owned)?;
+    bundle.write(&args.out, &int8_bytes, &float_bytes, &source)?;
+    println!(
+        "bundle: {} ({} test images, {} + {} fine-tuning samples: {})",
+        args.out.display(),
+        TEST_IMAGES,
+        finetune::TRAIN,
+        finetune::EVAL,
+        finetune::SHIFT
+    );
+
+    // The host's outputs.
+    let model = aligned(&int8_bytes);
+    let net = fashion::network(model.bytes()).map_err(|e| e.to_string())?;
+    let host = host_int8(&net, &bundle.test_images, &bundle.test_labels)?;
+    println!(
+        "host int8: accuracy {}/{} digest {:#010x}",
+        host.outcome.correct, host.outcome.images, host.outcome.digest
+    );
+    kernels::set_backend(Backend::Reference);
+    let host_float = host_float(&float_bytes, &bundle.test_images)?;
+    let host_learn = host_finetune(&net, &bundle)?;
+
+    // The Cortex-M4F.
+    let m4 = Path::new(ROOT).join("targets/qemu-cortex-m4");
+    let deploy_dir = args.out.canonicalize()?;
+    let env = [("FIRMNET_DEPLOY_DIR", deploy_dir.as_path())];
+    println!("building the Cortex-M4F firmware ({})", m4.display());
+    let elfs = qemu::cargo_build(&m4, &["--features", "deploy", "--bins"], &env)?;
+    let elf = |name: &str| -> Result<PathBuf, BoxError> {
+        elfs.iter()
+            .find(|p| p.file_name().is_some_and(|f| f == name))
+            .cloned()
+            .ok_or_else(|| format!("the Cortex-M4F build made no `{name}`").into())
+    };
+    let runner = qemu::runner(&m4, "qemu-system-arm")?;
+
+    let mut int8 = Tally::default();
+    let fashion_out = run_firmware(&runner, &elf("fashion")?)?;
+    let m4_stack_print = compare_int8("cortex-m4 fashion", &fashion_out, &host, &mut int8)?;
+    let classify_out = run_firmware(&runner, &elf("classify")?)?;
+    let classify = parse_summary(&classify_out)?;
+    int8.check(classify.digest == host.outcome.digest, || {
+        format!(
+            "cortex-m4 classify: digest {:#010x}, host {:#010x}",
+            classify.digest, host.outcome.digest
+        )
+    });
+    int8.check(classify.correct == host.outcome.correct, || {
+        format!(
+            "cortex-m4 classify: {} correct, host {}",
+            classify.correct, host.outcome.correct
+        )
+    });
+    let compiled_out = run_firmware(&runner, &elf("classify_static")?)?;
+    let compiled = parse_summary(&compiled_out)?;
+    int8.check(
+        (compiled.digest, compiled.correct) == (host.outcome.digest, host.outcome.correct),
+        || {
+            format!(
+                "cortex-m4 classify_static: digest {:#010x} and {} correct, host {:#010x} and {}",
+                compiled.digest, compiled.correct, host.outcome.digest, host.outcome.correct
+            )
+        },
+    );
+    println!(
+        "cortex-m4: {} images, accuracy {}/{}, digest {:#010x} (file and compiled-in builds); stack {} B (inference only), {} B (printing)",
+        host.outcome.images,
+        classify.correct,
+        classify.images,
+        classify.digest,
+        classify.stack,
+        m4_stack_print
+    );
+
+    let float_out = run_firmware(&runner, &elf("fashion_float")?)?;
+    let (float_tally, float_worst, float_identical) = compare_float(&float_out, &host_float)?;
+    println!(
+        "cortex-m4 float: {} logits, {} bit-identical, largest relative difference {float_worst:.2e} (tolerance {FLOAT_REL_TOL:e}, absolute {FLOAT_ABS_TOL:e}), {} outside",
+        float_tally.compared, float_identical, float_tally.mismatches
+    );
+
+    let learn_out = run_firmware(&runner, &elf("finetune")?)?;
+    let (learn_tally, learn_worst) = compare_learning(&learn_out, &host_learn)?;
+    let learn_stack = learn_out
+        .lines()
+        .find_map(|l| l.strip_prefix("stack ")?.trim().parse::<usize>().ok())
+        .ok_or("the fine-tuning firmware did not report its stack")?;
+    let before = host_learn
+        .get(&("accuracy".into(), 0))
+        .copied()
+        .unwrap_or(f32::NAN);
+    let after = host_learn
+        .get(&("accuracy".into(), 1))
+        .copied()
+        .unwrap_or(f32::NAN);
+    println!(
+        "cortex-m4 fine-tuning: accuracy on {} held-out shifted images {:.1} % -> {:.1} % over {} Adam steps; {} values, largest relative difference {learn_worst:.2e} (tolerance {LEARN_REL_TOL:e}), {} outside",
+        finetune::EVAL,
+        100.0 * before,
+        100.0 * after,
+        finetune::STEPS,
+        learn_tally.compared,
+        learn_tally.mismatches
+    );
+    print_losses(&learn_out);
+
+    // The other targets, over the images that fit.
+    let mut targets = vec!["cortex-m4".to_string()];
+    let mut images = host.outcome.images;
+    for other in OTHER_TARGETS {
+        let n = other.images.min(TEST_IMAGES);
+        let sub = host_int8(
+            &net,
+            &bundle.test_images[..n * fashion::PIXELS],
+            &bundle.test_labels[..n],
+        )?;
+        let dir = args.out.join(other.name);
+        std::fs::create_dir_all(&dir)?;
+        for (name, bytes) in [
+            ("model_int8.fnet", &int8_bytes[..]),
+            (
+                "test_images.bin",
+                &bundle.test_images[..n * fashion::PIXELS],
+            ),
+            ("test_labels.bin", &bundle.test_labels[..n]),
+        ] {
+            format::write_atomic(dir.join(name), bytes)?;
+        }
+        let crate_dir = Path::new(ROOT).join(other.dir);
+        println!(
+            "building the {} firmware ({})",
+            other.name,
+            crate_dir.display()
+        );
+        let dir = dir.canonicalize()?;
+        let elfs = qemu::cargo_build(
+            &crate_dir,
+            &["--features", "deploy", "--bin", "fashion"],
+            &[("FIRMNET_DEPLOY_DIR", dir.as_path())],
+        )?;
+        let runner = qemu::runner(&crate_dir, other.qemu)?;
+        let out = run_firmware(&runner, &elfs[0])?;
+        let stack = compare_int8(other.name, &out, &sub, &mut int8)?;
+        println!(
+            "{}: {} images, accuracy {}/{}, digest {:#010x}, stack {} B",
+            other.name, sub.outcome.images, sub.outcome.correct, n, sub.outcome.digest, stack
+        );
+        targets.push(other.name.to_string());
+        images += n;
+    }
+
+    // The footprint.
+    let footprint = Footprint::measure(
+        [
+            &elf("classify")?,
+            &elf("classify_static")?,
+            &elf("fashion")?,
+            &elf("finetune")?,
+        ],
+        Stacks {
+            stack: classify.stack,
+            static_stack: compiled.stack,
+            print_stack: m4_stack_print,
+            learn_stack,
+        },
+        int8_bytes.len(),
+        bundle.test_images.len() + bundle.test_labels.len(),
+    )?;
+    let report = footprint.report();
+    format::write_atomic(args.out.join("footprint.md"), report.as_bytes())?;
+    println!("\n{report}");
+
+    let mut ok = true;
+    for (what, t) in [
+        ("int8 outputs", &int8),
+        ("float logits", &float_tally),
+        ("fine-tuning values", &learn_tally),
+    ] {
+        if t.mismatches > 0 {
+            ok = false;
+            eprintln!(
+                "MISMATCH: {} of {} {what} differ:\n  {}",
+                t.mismatches,
+                t.compared,
+                t.shown.join("\n  ")
+            );
+        }
+    }
+    for problem in &footprint.problems {
+        ok = false;
+        eprintln!("FOOTPRINT: {problem}");
+    }
+    // The size targets are reported, not enforced: they are goals for the code, while a
+    // failed check above means the measurement itself is wrong.
+    for miss in &footprint.misses {
+        println!("TARGET MISSED: {miss}");
+    }
+    if after <= before {
+        ok = false;
+        eprintln!("LEARNING: fine-tuning did not raise the held-out accuracy");
+    }
+    println!(
+        "int8: {} outputs compared bit for bit, {} differ",
+        int8.compared, int8.mismatches
+    );
+    println!(
+        "RESULT verify images={images} mismatches={} target={} float_mismatches={} finetune_accuracy_before={before:.4} finetune_accuracy_after={after:.4} code_bytes={} ram_bytes={} file_code_bytes={} file_ram_bytes={}",
+        int8.mismatches,
+        targets.join(","),
+        float_tally.mismatches + learn_tally.mismatches,
+        footprint.compiled.code(),
+        footprint.compiled.ram(),
+        footprint.file.code(),
+        footprint.file.ram(),
+    );
+    Ok(ok)
+}
+
+/// Runs the main job, which writes the networks.
+fn train(args: &Args, int8_path: &Path) -> Result<(), BoxError> {
+    println!(
+        "no trained network at {}: running the main job first (cargo run --release --example fashion_mnist)",
+        int8_path.display()
+    );
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["run", "--release", "--example", "fashion_mnist", "--"])
+        .arg("--data")
+        .arg(&args.data)
+        .arg("--out")
+        .arg(&args.models)
+        .current_dir(ROOT)
+        .status()
+        .map_err(|e| format!("cannot run the main job: {e}"))?;
+    if !status.success() || !int8_path.is_file() {
+        return Err(format!(
+            "the main job failed ({status}) or wrote no {}",
+            int8_path.display()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// The bundle
+
+/// What the firmware embeds besides the networks.
+struct Bundle {
+    test_images: Vec<u8>,
+    test_labels: Vec<u8>,
+    train_images: Vec<u8>,
+    train_labels: Vec<u8>,
+    eval_images: Vec<u8>,
+    eval_labels: Vec<u8>,
+}
+
+impl Bundle {
+    /// The first [`TEST_IMAGES`] test images; for fine-tuning, the last
+    /// [`finetune::TRAIN`] training images and the [`finetune::EVAL`] test images after the
+    /// first [`TEST_IMAGES`], each shifted.
+    fn new(data: &Dataset) -> Result<Bundle, BoxError> {
+        let p = fashion::PIXELS;
+        let (train, test) = (&data.train, &data.test);
+        if train.dim != p || test.dim != p {
+            return Err(format!("the images are {} pixels, not {p}", test.dim).into());
+        }
+        let need = TEST_IMAGES + finetune::EVAL;
+        if test.labels.len() < need || train.labels.len() < finetune::TRAIN {
+            return Err(format!(
+                "the data set is too small: {need} test and {} training images are needed",
+                finetune::TRAIN
+            )
+            .into());
+        }
+        let labels = |l: &[u16]| -> Result<Vec<u8>, BoxError> {
+            l.iter()
+                .map(|&v| u8::try_from(v).map_err(|_| format!("label {v} is not a byte").into()))
+                .collect()
+        };
+        let shifted = |pixels: &[u8]| -> Vec<u8> {
+            pixels
+                .chunks_exact(p)
+                .flat_map(|img| {
+                    let img: &[u8; fashion::PIXELS] = img.try_into().unwrap_or(&[0; 784]);
+                    finetune::shift(img)
+                })
+                .collect()
+        };
+        let t0 = train.labels.len() - finetune::TRAIN;
+        Ok(Bundle {
+            test_images: test.pixels[..TEST_IMAGES * p].to_vec(),
+            test_labels: labels(&test.labels[..TEST_IMAGES])?,
+            train_images: shifted(&train.pixels[t0 * p..]),
+            train_labels: labels(&train.labels[t0..])?,
+            eval_images: shifted(&test.pixels[TEST_IMAGES * p..need * p]),
+            eval_labels: labels(&test.labels[TEST_IMAGES..need])?,
+        })
+    }
+
+    fn write(&self, dir: &Path, int8: &[u8], float: &[u8], source: &str) -> Result<(), BoxError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        for (name, bytes) in [
+            ("model_int8.fnet", int8),
+            ("model_int8.rs", source.as_bytes()),
+            ("model.fnet", float),
+            ("test_images.bin", &self.test_images[..]),
+            ("test_labels.bin", &self.test_labels[..]),
+            ("finetune_train_images.bin", &self.train_images[..]),
+            ("finetune_train_labels.bin", &self.train_labels[..]),
+            ("finetune_eval_images.bin", &self.eval_images[..]),
+            ("finetune_eval_labels.bin", &self.eval_labels[..]),
+        ] {
+            // Unchanged files keep their time stamps, so cargo does not rebuild the firmware.
+            if std::fs::read(dir.join(name)).ok().as_deref() != Some(bytes) {
+                format::write_atomic(dir.join(name), bytes)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A copy of `bytes` at a 4-byte aligned address, as the firmware's `Aligned` puts them:
+/// enough for every tensor of the file to be borrowed in place.
+struct AlignedCopy {
+    words: Vec<u32>,
+    len: usize,
+}
+
+fn aligned(bytes: &[u8]) -> AlignedCopy {
+    let mut words = vec![0u32; bytes.len().div_ceil(4)];
+    bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+    AlignedCopy {
+        words,
+        len: bytes.len(),
+    }
+}
+
+impl AlignedCopy {
+    fn bytes(&self) -> &[u8] {
+        &bytemuck::cast_slice::<u32, u8>(&self.words)[..self.len]
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The host
+
+struct HostInt8 {
+    logits: Vec<[i8; fashion::CLASSES]>,
+    outcome: fashion::Outcome,
+}
+
+fn host_int8(
+    net: &fashion::Network<'_>,
+    images: &[u8],
+    labels: &[u8],
+) -> Result<HostInt8, BoxError> {
+    let mut buf = Box::new(fashion::Buffers::ZERO);
+    let mut logits = Vec::new();
+    let outcome = fashion::run(net, images, labels, &mut buf, |_, l| logits.push(*l))
+        .map_err(|e| e.to_string())?;
+    Ok(HostInt8 { logits, outcome })
+}
+
+fn host_float(bytes: &[u8], images: &[u8]) -> Result<Vec<[f32; 10]>, BoxError> {
+    let mut net = Box::new(FASHION_MLP);
+    format::load_params(bytes, &mut *net)?;
+    let mut scratch = Box::new(<<FashionMlp as Layer>::Scratch as Zero>::ZERO);
+    let mut out = Vec::new();
+    for image in images.chunks_exact(fashion::PIXELS) {
+        let mut x = [0.0f32; 784];
+        for (x, &p) in x.iter_mut().zip(image) {
+            *x = f32::from(p);
+        }
+        let mut y = [0.0f32; 10];
+        net.forward(&x, &mut y, &mut scratch);
+        out.push(y);
+    }
+    Ok(out)
+}
+
+type Values = BTreeMap<(String, usize), f32>;
+
+fn host_finetune(net: &fashion::Network<'_>, b: &Bundle) -> Result<Values, BoxError> {
+    let mut head = Box::new(<finetune::Head as Zero>::ZERO);
+    let mut adam = Box::new(finetune::OPTIMIZER);
+    let mut buf = Box::new(<finetune::Buffers as Zero>::ZERO);
+    let mut features = Box::new([[0.0f32; finetune::FEATURES]; finetune::BATCH]);
+    let mut act = Box::new(fashion::Buffers::ZERO);
+    let mut ws = finetune::Workspace {
+        head: &mut head,
+        adam: &mut adam,
+        buf: &mut buf,
+        features: &mut features,
+        act: &mut act,
+    };
+    let samples = finetune::Samples {
+        train_images: &b.train_images,
+        train_labels: &b.train_labels,
+        eval_images: &b.eval_images,
+        eval_labels: &b.eval_labels,
+    };
+    let mut values = Values::new();
+    finetune::run(net, &mut ws, &samples, &mut |label, index, value| {
+        values.insert((label.to_string(), index), value);
+    })
+    .map_err(|e| format!("fine-tuning on the host: {e}"))?;
+    Ok(values)
+}
+
+// ---------------------------------------------------------------------------------------
+// The firmware
+
+struct OtherTarget {
+    name: &'static str,
+    dir: &'static str,
+    qemu: &'static str,
+    images: usize,
+}
+
+const OTHER_TARGETS: [OtherTarget; 2] = [
+    OtherTarget {
+        name: "cortex-m0",
+        dir: "targets/qemu-cortex-m0",
+        qemu: "qemu-system-arm",
+        images: M0_IMAGES,
+    },
+    OtherTarget {
+        name: "riscv32",
+        dir: "targets/qemu-riscv32",
+        qemu: "qemu-system-riscv32",
+        images: TEST_IMAGES,
+    },
+];
+
+/// Runs `elf` under QEMU as the crate's runner line does; its stdout if it exits with 0.
+fn run_firmware(runner: &[String], elf: &Path) -> Result<String, BoxError> {
+    let mut cmd = Command::new(&runner[0]);
+    cmd.args(&runner[1..]).arg(elf);
+    let shown = format!("{} {}", runner.join(" "), elf.display());
+    match qemu::run_with_timeout(cmd, RUN_TIMEOUT) {
+        Ok((status, stdout, stderr)) if status.success() => {
+            if !stderr.trim().is_empty() {
+                eprintln!("{stderr}");
+            }
+            Ok(stdout)
+        }
+        Ok((status, stdout, stderr)) => Err(format!(
+            "`{shown}` exited with {status}\n--- last output ---\n{}\n--- stderr ---\n{stderr}",
+            tail(&stdout)
+        )
+        .into()),
+        Err((stdout, _)) => Err(format!(
+            "`{shown}` did not finish within {RUN_TIMEOUT:?}\n--- last output ---\n{}",
+            tail(&stdout)
+        )
+        .into()),
+    }
+}
+
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+/// `accuracy`, `digest` and `stack` lines.
+struct Summary {
+    correct: usize,
+    images: usize,
+    digest: u32,
+    stack: usize,
+}
+
+fn parse_summary(out: &str) -> Result<Summary, BoxError> {
+    let mut s = Summary {
+        correct: usize::MAX,
+        images: 0,
+        digest: 0,
+        stack: 0,
+    };
+    let mut seen = 0;
+    for line in out.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["accuracy", c, n] => {
+                (s.correct, s.images) = (c.parse()?, n.parse()?);
+                seen |= 1;
+            }
+            ["digest", d] => {
+                s.digest = u32::from_str_radix(d.trim_start_matches("0x"), 16)?;
+                seen |= 2;
+            }
+            ["stack", b] => {
+                s.stack = b.parse()?;
+                seen |= 4;
+            }
+            _ => {}
+        }
+    }
+    if seen != 7 {
+        return Err(format!(
+            "the firmware did not report accuracy, digest and stack:\n{}",
+            tail(out)
+        )
+        .into());
+    }
+    Ok(s)
+}
+
+/// Compares `logits i v0 … v9` lines and the summary with the host; returns the stack.
+fn compare_int8(
+    target: &str,
+    out: &str,
+    host: &HostInt8,
+    tally: &mut Tally,
+) -> Result<usize, BoxError> {
+    let mut seen = vec![false; host.logits.len()];
+    for line in out.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() != Some("logits") {
+            continue;
+        }
+        let i: usize = words.next().ok_or("a logits line without index")?.parse()?;
+        let values: Vec<i8> = words.map(str::parse).collect::<Result<_, _>>()?;
+        let Some(expected) = host.logits.get(i) else {
+            return Err(format!("{target}: logits for image {i}, which does not exist").into());
+        };
+        seen[i] = true;
+        for (c, &e) in expected.iter().enumerate() {
+            let got = values.get(c).copied();
+            tally.check(got == Some(e), || {
+                format!("{target}: image {i} class {c}: firmware {got:?}, host {e}")
+            });
+        }
+    }
+    for (i, _) in seen.iter().enumerate().filter(|(_, s)| !**s) {
+        tally.check(false, || format!("{target}: no logits for image {i}"));
+    }
+    let s = parse_summary(out)?;
+    tally.check(s.digest == host.outcome.digest, || {
+        format!(
+            "{target}: digest {:#010x}, host {:#010x}",
+            s.digest, host.outcome.digest
+        )
+    });
+    tally.check(
+        (s.correct, s.images) == (host.outcome.correct, host.outcome.images),
+        || {
+            format!(
+                "{target}: accuracy {}/{}, host {}/{}",
+                s.correct, s.images, host.outcome.correct, host.outcome.images
+            )
+        },
+    );
+    Ok(s.stack)
+}
+
+fn relative(a: f64, b: f64) -> f64 {
+    if a == b {
+        0.0
+    } else {
+        (a - b).abs() / a.abs().max(b.abs())
+    }
+}
+
+/// Compares `logits i 0xBITS…` lines with the host's float logits.
+fn compare_float(out: &str, host: &[[f32; 10]]) -> Result<(Tally, f64, usize), BoxError> {
+    let mut tally = Tally::default();
+    let (mut worst, mut identical) = (0.0f64, 0);
+    let mut seen = 0;
+    for line in out.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() != Some("logits") {
+            continue;
+        }
+        let i: usize = words.next().ok_or("a logits line without index")?.parse()?;
+        let expected = host
+            .get(i)
+            .ok_or_else(|| format!("float logits for image {i}, which does not exist"))?;
+        seen += 1;
+        for (c, w) in words.enumerate() {
+            let got = f32::from_bits(u32::from_str_radix(w.trim_start_matches("0x"), 16)?);
+            let e = expected.get(c).copied().unwrap_or(f32::NAN);
+            identical += usize::from(got.to_bits() == e.to_bits());
+            let rel = relative(f64::from(e), f64::from(got));
+            worst = worst.max(rel);
+            let ok = got.is_finite()
+                && (rel <= FLOAT_REL_TOL || (f64::from(e) - f64::from(got)).abs() <= FLOAT_ABS_TOL);
+            tally.check(ok, || {
+                format!("float image {i} class {c}: firmware {got}, host {e}")
+            });
+        }
+    }
+    if seen != host.len() {
+        tally.check(false, || {
+            format!("float: {seen} images reported, {} expected", host.len())
+        });
+    }
+    Ok((tally, worst, identical))
+}
+
+/// Compares `label index 0xBITS value` lines with the host's fine-tuning run.
+fn compare_learning(out: &str, host: &Values) -> Result<(Tally, f64), BoxError> {
+    let mut firmware = Values::new();
+    for line in out.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [label, index, bits, _] = words.as_slice()
+            && let Some(hex) = bits.strip_prefix("0x")
+        {
+            let v = f32::from_bits(u32::from_str_radix(hex, 16)?);
+            firmware.insert((label.to_string(), index.parse()?), v);
+        }
+    }
+    let mut tally = Tally::default();
+    let mut worst = 0.0f64;
+    for (key, &e) in host {
+        let got = firmware.get(key).copied();
+        let rel = got.map_or(f64::INFINITY, |g| relative(f64::from(e), f64::from(g)));
+        worst = worst.max(rel);
+        tally.check(rel <= LEARN_REL_TOL, || {
+            format!(
+                "fine-tuning {} {}: firmware {got:?}, host {e}",
+                key.0, key.1
+            )
+        });
+    }
+    if firmware.len() != host.len() {
+        tally.check(false, || {
+            format!(
+                "fine-tuning: the firmware reported {} values, the host {}",
+                firmware.len(),
+                host.len()
+            )
+        });
+    }
+    Ok((tally, worst))
+}
+
+/// The loss of every tenth step, as the device printed it.
+fn print_losses(out: &str) {
+    let losses: Vec<String> = out
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            match w.as_slice() {
+                ["loss", i, _, v] if i.parse::<usize>().is_ok_and(|i| i % 10 == 0) => {
+                    Some(format!("{i}:{v:.5}"))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    println!("  device loss by step: {}", losses.join(" "));
+}
+
+// ---------------------------------------------------------------------------------------
+// The footprint
+
+/// Sizes read from one firmware ELF.
+struct Elf {
+    sections: BTreeMap<String, usize>,
+    /// Demangled symbol name (without hash) → size.
+    symbols: Vec<(String, usize)>,
+}
+
+impl Elf {
+    fn read(path: &Path) -> Result<Elf, BoxError> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file = object::File::parse(&*bytes)?;
+        let sections = file
+            .sections()
+            .filter_map(|s| Some((s.name().ok()?.to_string(), s.size() as usize)))
+            .collect();
+        let symbols = file
+            .symbols()
+            .filter_map(|s| {
+                let name = format!("{:#}", rustc_demangle::demangle(s.name().ok()?));
+                Some((name, s.size() as usize))
+            })
+            .collect();
+        Ok(Elf { sections, symbols })
+    }
+
+    fn section(&self, name: &str) -> usize {
+        self.sections.get(name).copied().unwrap_or(0)
+    }
+
+    /// The size of the static whose demangled path ends with `::name`.
+    fn symbol(&self, name: &str) -> Option<usize> {
+        let suffix = format!("::{name}");
+        self.symbols
+            .iter()
+            .find(|(n, _)| n.ends_with(&suffix))
+            .map(|&(_, s)| s)
+    }
+}
+
+/// One RAM item of the fine-tuning: its name, its size from the type, its symbol.
+struct Item {
+    what: &'static str,
+    symbol: &'static str,
+    from_type: usize,
+    from_elf: Option<usize>,
+}
+
+/// Stack high-water marks the firmware reported.
+struct Stacks {
+    /// `classify`.
+    stack: usize,
+    /// `classify_static`.
+    static_stack: usize,
+    /// `fashion`.
+    print_stack: usize,
+    /// `finetune`.
+    learn_stack: usize,
+}
+
+/// The flash and RAM of one inference-only build.
+struct Build {
+    vectors: usize,
+    text: usize,
+    rodata_other: usize,
+    weights: usize,
+    data: usize,
+    bss: usize,
+    stack: usize,
+}
+
+impl Build {
+    /// Flash that is not weights or test data: code, vectors, constants, .data's image.
+    fn code(&self) -> usize {
+        self.vectors + self.text + self.rodata_other + self.data
+    }
+
+    /// RAM: static data and the stack's high-water mark.
+    fn ram(&self) -> usize {
+        self.data + self.bss + self.stack
+    }
+}
+
+struct Footprint {
+    /// `classify`: the file in flash, checked at boot.
+    file: Build,
+    /// `classify_static`: the network compiled in.
+    compiled: Build,
+    test_data: usize,
+    activations: usize,
+    print_text: usize,
+    print_stack: usize,
+    learn: Vec<Item>,
+    learn_static: usize,
+    learn_stack: usize,
+    problems: Vec<String>,
+    misses: Vec<String>,
+}
+
+impl Footprint {
+    fn measure(
+        [classify, compiled, fashion_elf, finetune_elf]: [&Path; 4],
+        stacks: Stacks,
+        file_len: usize,
+        test_data: usize,
+    ) -> Result<Footprint, BoxError> {
+        let c = Elf::read(classify)?;
+        let s = Elf::read(compiled)?;
+        let p = Elf::read(fashion_elf)?;
+        let l = Elf::read(finetune_elf)?;
+        let activations = std::mem::size_of::<fashion::Buffers>();
+        let net_size = std::mem::size_of::<FashionMlpQ>();
+        let mut problems = Vec::new();
+        let mut build = |e: &Elf, name: &str, weights: usize, stack: usize| {
+            let rodata = e.section(".rodata");
+            if rodata < weights + test_data {
+                problems.push(format!(
+                    "{name}: .rodata ({rodata} B) is smaller than the embedded weights and images ({} B)",
+                    weights + test_data
+                ));
+            }
+            if e.symbol("BUFFERS") != Some(activations) {
+                problems.push(format!(
+                    "{name}: the activation buffers are {activations} B by type, {:?} B in the ELF",
+                    e.symbol("BUFFERS")
+                ));
+            }
+            Build {
+                vectors: e.section(".vector_table"),
+                text: e.section(".text"),
+                rodata_other: rodata.saturating_sub(weights + test_data),
+                weights,
+                data: e.section(".data"),
+                bss: e.section(".bss"),
+                stack,
+            }
+        };
+        let file = build(&c, "classify", file_len, stacks.stack);
+        let compiled = build(&s, "classify_static", net_size, stacks.static_stack);
+        if s.symbol("NET") != Some(net_size) {
+            problems.push(format!(
+                "classify_static: the network is {net_size} B by type, {:?} B in the ELF",
+                s.symbol("NET")
+            ));
+        }
+        let learn = vec![
+            Item {
+                what: "weights (`Dense<128, 10>`)",
+                symbol: "HEAD",
+                from_type: std::mem::size_of::<finetune::Head>(),
+                from_elf: l.symbol("HEAD"),
+            },
+            Item {
+                what: "Adam: moments m and v, settings, step",
+                symbol: "ADAM",
+                from_type: std::mem::size_of::<finetune::Optimizer>(),
+                from_elf: l.symbol("ADAM"),
+            },
+            Item {
+                what: "gradients, batch outputs and their gradients (`TrainBuffers`)",
+                symbol: "BUF",
+                from_type: std::mem::size_of::<finetune::Buffers>(),
+                from_elf: l.symbol("BUF"),
+            },
+            Item {
+                what: "batch features (the head's input cache)",
+                symbol: "FEATURES",
+                from_type: std::mem::size_of::<[[f32; finetune::FEATURES]; finetune::BATCH]>(),
+                from_elf: l.symbol("FEATURES"),
+            },
+            Item {
+                what: "int8 activations of the frozen layers",
+                symbol: "ACT",
+                from_type: activations,
+                from_elf: l.symbol("ACT"),
+            },
+        ];
+        for item in &learn {
+            if item.from_elf != Some(item.from_type) {
+                problems.push(format!(
+                    "fine-tuning {}: {} B by type, {:?} B in the ELF",
+                    item.symbol, item.from_type, item.from_elf
+                ));
+            }
+        }
+        let mut misses = Vec::new();
+        for (name, b) in [("classify", &file), ("classify_static", &compiled)] {
+            if b.code() > CODE_TARGET {
+                misses.push(format!(
+                    "{name}: code and constants are {} B, above the {CODE_TARGET} B target",
+                    b.code()
+                ));
+            }
+            if b.ram() > activations + RAM_SLACK {
+                misses.push(format!(
+                    "{name}: RAM is {} B, above the activation buffers + {RAM_SLACK} B = {} B",
+                    b.ram(),
+                    activations + RAM_SLACK
+                ));
+            }
+        }
+        Ok(Footprint {
+            file,
+            compiled,
+            test_data,
+            activations,
+            print_text: p.section(".text") + p.section(".vector_table"),
+            print_stack: stacks.print_stack,
+            learn,
+            learn_static: l.section(".data") + l.section(".bss"),
+            learn_stack: stacks.learn_stack,
+            problems,
+            misses,
+        })
+    }
+
+    fn report(&self) -> String {
+        let (f, c) = (&self.file, &self.compiled);
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "Fashion-MNIST int8 MLP (784-256-128-10) on the Cortex-M4F, inference-only builds of \
+             `targets/qemu-cortex-m4`, measured by `cargo run --release --example verify` \
+             (bytes; `classify`: the weight file in flash, checked at boot and borrowed in place; \
+             `classify_static`: the network compiled in from `model_int8.rs`):\n"
+        );
+        let _ = writeln!(s, "| memory | part | `classify` | `classify_static` |");
+        let _ = writeln!(s, "| --- | --- | ---: | ---: |");
+        let mut row = |mem: &str, part: &str, a: String, b: String| {
+            let _ = writeln!(s, "| {mem} | {part} | {a} | {b} |");
+        };
+        row(
+            "flash",
+            "code (`.text`)",
+            f.text.to_string(),
+            c.text.to_string(),
+        );
+        row(
+            "flash",
+            "vector table",
+            f.vectors.to_string(),
+            c.vectors.to_string(),
+        );
+        row(
+            "flash",
+            "constants (`.rodata` less weights and test images, `.data` image)",
+            (f.rodata_other + f.data).to_string(),
+            (c.rodata_other + c.data).to_string(),
+        );
+        row(
+            "flash",
+            &format!("**code and constants, excluding weights** (target ≤ {CODE_TARGET})"),
+            format!("**{}**", f.code()),
+            format!("**{}**", c.code()),
+        );
+        row(
+            "flash",
+            "weights (the file / the `static`)",
+            f.weights.to_string(),
+            c.weights.to_string(),
+        );
+        row(
+            "flash",
+            "test images and labels (the check, not the product)",
+            self.test_data.to_string(),
+            self.test_data.to_string(),
+        );
+        row(
+            "RAM",
+            "static data (`.data` + `.bss`)",
+            (f.data + f.bss).to_string(),
+            (c.data + c.bss).to_string(),
+        );
+        row(
+            "RAM",
+            "… of which activation buffers (input 784, hidden 256 and 128, logits 10)",
+            self.activations.to_string(),
+            self.activations.to_string(),
+        );
+        row(
+            "RAM",
+            "stack high-water mark (painted)",
+            f.stack.to_string(),
+            c.stack.to_string(),
+        );
+        row(
+            "RAM",
+            &format!(
+                "**total** (target ≤ activations + {RAM_SLACK} = {})",
+                self.activations + RAM_SLACK
+            ),
+            format!("**{}**", f.ram()),
+            format!("**{}**", c.ram()),
+        );
+        let _ = writeln!(
+            s,
+            "\nThe firmware that prints every logit with `core::fmt` (`fashion`) has {} B of code and \
+             vectors and a {} B stack.",
+            self.print_text, self.print_stack
+        );
+        let _ = writeln!(
+            s,
+            "\nFine-tuning the last layer on the device (`finetune`), RAM by part — size from the \
+             type, checked against the ELF's symbol table:\n"
+        );
+        let _ = writeln!(s, "| part | static | bytes (type) | bytes (ELF) |");
+        let _ = writeln!(s, "| --- | --- | ---: | ---: |");
+        let mut total = 0;
+        for i in &self.learn {
+            total += i.from_type;
+            let _ = writeln!(
+                s,
+                "| {} | `{}` | {} | {} |",
+                i.what,
+                i.symbol,
+                i.from_type,
+                i.from_elf.map_or("missing".into(), |b| b.to_string())
+            );
+        }
+        let _ = writeln!(
+            s,
+            "| **statics** | | **{total}** | `.data` + `.bss` = {} |",
+            self.learn_static
+        );
+        let _ = writeln!(
+            s,
+            "| stack high-water mark (painted; loading, training, evaluating, printing) | | | {} |",
+            self.learn_stack
+        );
+        s
+    }
+}

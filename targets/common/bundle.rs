@@ -1,0 +1,40 @@
+//! For the firmware crates' build scripts (`#[path = "../common/bundle.rs"] mod bundle;`):
+//! finds the deployment bundle that `cargo run --release --example verify` writes, for
+//! firmware built with `--features deploy`.
+//!
+//! The bundle is `out/deploy/` at the repository root, or the folder named by
+//! `FIRMNET_DEPLOY_DIR`. Its absolute path reaches the code as `env!("FIRMNET_DEPLOY_DIR")`,
+//! for `include_bytes!`. A missing file stops the build with what to run.
+
+use std::{env, path::PathBuf, process};
+
+/// Does nothing without `--features deploy`; otherwise checks that every one of `files` is
+/// in the bundle, tells cargo to rebuild when one changes, and exports the folder.
+pub fn find(files: &[&str]) {
+    println!("cargo:rerun-if-env-changed=FIRMNET_DEPLOY_DIR");
+    if env::var_os("CARGO_FEATURE_DEPLOY").is_none() {
+        return;
+    }
+    let dir = match env::var_os("FIRMNET_DEPLOY_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"))
+            .join("../../out/deploy"),
+    };
+    for name in files {
+        let file = dir.join(name);
+        if !file.is_file() {
+            eprintln!(
+                "error: the deployment bundle has no {}.\n\
+                 Write it with `cargo run --release --example verify` at the repository root \
+                 (it trains the network first if out/fashion_mnist/model_int8.fnet is missing), \
+                 or point FIRMNET_DEPLOY_DIR at a folder holding {}.",
+                file.display(),
+                files.join(", ")
+            );
+            process::exit(1);
+        }
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
+    let dir = dir.canonicalize().unwrap_or(dir);
+    println!("cargo:rustc-env=FIRMNET_DEPLOY_DIR={}", dir.display());
+}

@@ -1,0 +1,208 @@
+//! The pieces of the deployment firmware that run on the host too (`targets/common/`):
+//! the hand-made number output against `core::fmt`, the data checks, the fine-tuning task's
+//! image transform, and the dequantized head against the int8 layer it comes from. The
+//! whole chain — firmware under QEMU against the host — is `cargo run --release --example
+//! verify`.
+
+#[path = "../targets/common/fashion.rs"]
+#[allow(dead_code)]
+mod fashion;
+#[path = "../targets/common/finetune.rs"]
+#[allow(dead_code)]
+mod finetune;
+#[path = "../targets/common/report.rs"]
+mod report;
+
+use firmnet::format::{self, Aligned};
+use firmnet::models::{FASHION_MLP_Q, FashionMlpQ};
+use firmnet::prelude::*;
+use firmnet::quant::{QLayer, QParams};
+use firmnet::tensor::Zero;
+
+#[test]
+fn decimal_and_hex_match_core_fmt() {
+    let mut buf = [0; 12];
+    for v in [
+        i32::MIN,
+        i32::MIN + 1,
+        -1_000_000,
+        -128,
+        -10,
+        -9,
+        -1,
+        0,
+        1,
+        9,
+        10,
+        127,
+        905,
+        1000,
+        i32::MAX,
+    ] {
+        assert_eq!(report::decimal(v, &mut buf), v.to_string().as_bytes());
+    }
+    let mut h = [0; 10];
+    for v in [0, 1, 0xf, 0x8518_1873, u32::MAX] {
+        assert_eq!(report::hex(v, &mut h), format!("{v:#010x}").as_bytes());
+    }
+}
+
+#[test]
+fn report_lines_are_what_verify_parses() {
+    let mut out = Vec::new();
+    report::logits(
+        &mut |b: &[u8]| out.extend_from_slice(b),
+        7,
+        &[-128, 127, 0, 1, -1, 2, 3, 4, 5, 6],
+    );
+    report::summary(
+        &mut |b: &[u8]| out.extend_from_slice(b),
+        &fashion::Outcome {
+            images: 1000,
+            correct: 905,
+            digest: 0x0123_abcd,
+        },
+        1552,
+    );
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "logits 7 -128 127 0 1 -1 2 3 4 5 6\naccuracy 905 1000\ndigest 0x0123abcd\nstack 1552\n"
+    );
+}
+
+/// A random int8 network taking raw pixels, as bytes at an aligned address.
+fn network_file() -> Box<Aligned<[u8; 250_000]>> {
+    let mut net: Box<FashionMlpQ> = Box::new(FASHION_MLP_Q);
+    let mut rng = Rng::new(5);
+    let mut float = Box::new(firmnet::models::FASHION_MLP);
+    float.init(Init::HeNormal, &mut rng);
+    let x = [128.0f32; 784];
+    let (mut h1, mut h2, mut logits) = ([0.0; 256], [0.0; 128], [0.0; 10]);
+    firmnet::models::fashion_mlp_activations(&float, &x, &mut h1, &mut h2, &mut logits);
+    let q = |v: &[f32]| {
+        let (lo, hi) = v
+            .iter()
+            .fold((0.0f32, 1e-3f32), |(a, b), &x| (a.min(x), b.max(x)));
+        QParams::from_range(lo * 2.0, hi * 2.0)
+    };
+    firmnet::models::quantize_fashion_mlp(
+        &float,
+        QParams::PIXELS,
+        q(&h1),
+        q(&h2),
+        q(&logits),
+        &mut net,
+    )
+    .unwrap();
+    let bytes = format::save_qnet(&*net).unwrap();
+    let mut blob = Box::new(Aligned([0u8; 250_000]));
+    blob.0[..bytes.len()].copy_from_slice(&bytes);
+    assert_eq!(bytes.len(), format::qnet_len::<FashionMlpQ>());
+    blob
+}
+
+#[test]
+fn classification_checks_its_inputs_and_matches_the_owned_network() {
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| {
+            let blob = network_file();
+            let bytes = &blob.0[..format::qnet_len::<FashionMlpQ>()];
+            let net = fashion::network(bytes).unwrap();
+            let mut owned: Box<FashionMlpQ> = Box::new(FASHION_MLP_Q);
+            format::load_qnet(bytes, &mut *owned).unwrap();
+
+            let mut rng = Rng::new(9);
+            let images: Vec<u8> = (0..3 * 784).map(|_| rng.below(256) as u8).collect();
+            let labels = [1u8, 2, 3];
+            let mut buf = Box::new(fashion::Buffers::ZERO);
+            let mut seen = Vec::new();
+            let outcome =
+                fashion::run(&net, &images, &labels, &mut buf, |i, l| seen.push((i, *l))).unwrap();
+            assert_eq!(outcome.images, 3);
+            let mut digest = fashion::Fnv1a::NEW;
+            for (k, (i, logits)) in seen.iter().enumerate() {
+                assert_eq!(*i, k);
+                let x: [i8; 784] =
+                    core::array::from_fn(|j| (i32::from(images[k * 784 + j]) - 128) as i8);
+                let mut y = [0i8; 10];
+                let mut s = Zero::ZERO;
+                owned.forward(&x, &mut y, &mut s);
+                assert_eq!(*logits, y, "image {k}");
+                digest.update(y.iter().map(|&v| v as u8));
+            }
+            assert_eq!(outcome.digest, digest.value());
+
+            // Not whole images, or one label short: refused before anything runs.
+            for (img, lab) in [
+                (&images[..784 * 3 - 1], &labels[..]),
+                (&images[..], &labels[..2]),
+            ] {
+                let mut calls = 0;
+                let err = fashion::run(&net, img, lab, &mut buf, |_, _| calls += 1).unwrap_err();
+                assert!(matches!(err, fashion::Error::Data { .. }), "{err}");
+                assert_eq!(calls, 0);
+            }
+            // A file that is not this network.
+            let err = fashion::network(&bytes[..bytes.len() - 1]).unwrap_err();
+            assert!(matches!(err, fashion::Error::Format(_)), "{err}");
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
+fn the_shift_is_a_quarter_turn_clockwise() {
+    let image: [u8; 784] = core::array::from_fn(|i| (i * 7 % 251) as u8);
+    let turned = finetune::shift(&image);
+    // Clockwise: the top row becomes the right column, the left column the top row.
+    for c in 0..28 {
+        assert_eq!(turned[c * 28 + 27], image[c], "top row, column {c}");
+    }
+    for r in 0..28 {
+        assert_eq!(turned[27 - r], image[r * 28], "left column, row {r}");
+    }
+    let mut back = image;
+    for _ in 0..4 {
+        back = finetune::shift(&back);
+    }
+    assert_eq!(back, image, "four quarter turns are the identity");
+}
+
+#[test]
+fn the_dequantized_head_reproduces_the_int8_logits() {
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| {
+            let blob = network_file();
+            let net = fashion::network(&blob.0[..format::qnet_len::<FashionMlpQ>()]).unwrap();
+            let mut head = Box::new(<finetune::Head as Zero>::ZERO);
+            finetune::dequantized_head(&net, &mut head);
+            let last = &net.rest.rest;
+            let mut rng = Rng::new(3);
+            for _ in 0..20 {
+                let h2: [i8; 128] = core::array::from_fn(|_| rng.below(256) as u8 as i8);
+                let mut q = [0i8; 10];
+                last.forward(&h2, &mut q, &mut ());
+                let x: [f32; 128] = core::array::from_fn(|j| last.input.dequantize(h2[j]));
+                let mut y = [0.0f32; 10];
+                head.forward(&x, &mut y, &mut ());
+                for c in 0..10 {
+                    // The int8 output is the float one rounded to the output's step, then
+                    // clamped: within a step and a half (requantization rounds twice).
+                    let expected = last.output.quantize(y[c]).clamp(last.min, last.max);
+                    assert!(
+                        (i32::from(q[c]) - i32::from(expected)).abs() <= 1,
+                        "class {c}: int8 {}, dequantized head {} ({})",
+                        q[c],
+                        expected,
+                        y[c]
+                    );
+                }
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
