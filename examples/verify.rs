@@ -376,7 +376,8 @@ fn verify(args: &Args) -> Result<bool, BoxError> {
     for miss in &footprint.misses {
         println!("TARGET MISSED: {miss}");
     }
-    if after <= before {
+    // NaN (a missing accuracy) counts as no gain.
+    if after.partial_cmp(&before) != Some(std::cmp::Ordering::Greater) {
         ok = false;
         eprintln!("LEARNING: fine-tuning did not raise the held-out accuracy");
     }
@@ -707,7 +708,16 @@ fn compare_int8(
         let Some(expected) = host.logits.get(i) else {
             return Err(format!("{target}: logits for image {i}, which does not exist").into());
         };
-        seen[i] = true;
+        tally.check(!std::mem::replace(&mut seen[i], true), || {
+            format!("{target}: image {i} reported twice")
+        });
+        tally.check(values.len() == expected.len(), || {
+            format!(
+                "{target}: image {i} has {} logits, not {}",
+                values.len(),
+                expected.len()
+            )
+        });
         for (c, &e) in expected.iter().enumerate() {
             let got = values.get(c).copied();
             tally.check(got == Some(e), || {
@@ -745,11 +755,12 @@ fn relative(a: f64, b: f64) -> f64 {
     }
 }
 
-/// Compares `logits i 0xBITS…` lines with the host's float logits.
+/// Compares `logits i 0xBITS…` lines with the host's float logits: ten values per image,
+/// every image exactly once.
 fn compare_float(out: &str, host: &[[f32; 10]]) -> Result<(Tally, f64, usize), BoxError> {
     let mut tally = Tally::default();
     let (mut worst, mut identical) = (0.0f64, 0);
-    let mut seen = 0;
+    let mut seen = vec![false; host.len()];
     for line in out.lines() {
         let mut words = line.split_whitespace();
         if words.next() != Some("logits") {
@@ -759,10 +770,26 @@ fn compare_float(out: &str, host: &[[f32; 10]]) -> Result<(Tally, f64, usize), B
         let expected = host
             .get(i)
             .ok_or_else(|| format!("float logits for image {i}, which does not exist"))?;
-        seen += 1;
-        for (c, w) in words.enumerate() {
-            let got = f32::from_bits(u32::from_str_radix(w.trim_start_matches("0x"), 16)?);
-            let e = expected.get(c).copied().unwrap_or(f32::NAN);
+        tally.check(!std::mem::replace(&mut seen[i], true), || {
+            format!("float: image {i} reported twice")
+        });
+        let values = words
+            .map(|w| {
+                Ok(f32::from_bits(u32::from_str_radix(
+                    w.trim_start_matches("0x"),
+                    16,
+                )?))
+            })
+            .collect::<Result<Vec<f32>, BoxError>>()?;
+        tally.check(values.len() == expected.len(), || {
+            format!(
+                "float: image {i} has {} logits, not {}",
+                values.len(),
+                expected.len()
+            )
+        });
+        for (c, &e) in expected.iter().enumerate() {
+            let got = values.get(c).copied().unwrap_or(f32::NAN);
             identical += usize::from(got.to_bits() == e.to_bits());
             let rel = relative(f64::from(e), f64::from(got));
             worst = worst.max(rel);
@@ -773,10 +800,8 @@ fn compare_float(out: &str, host: &[[f32; 10]]) -> Result<(Tally, f64, usize), B
             });
         }
     }
-    if seen != host.len() {
-        tally.check(false, || {
-            format!("float: {seen} images reported, {} expected", host.len())
-        });
+    for (i, _) in seen.iter().enumerate().filter(|(_, s)| !**s) {
+        tally.check(false, || format!("float: no logits for image {i}"));
     }
     Ok((tally, worst, identical))
 }

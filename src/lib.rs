@@ -49,6 +49,35 @@
 //! never on the stack; `size_of` of each type is its exact cost. An inference-only
 //! firmware links no gradient, cache or optimizer code.
 //!
+//! # Deploying an int8 network
+//! The host trains, quantizes ([`quant`]) and exports; the firmware then either borrows the
+//! weight file in place from flash — [`format::qnet_ref`] checks the header, checksum,
+//! every layer against the network type and every value, and gives a network whose weights
+//! and per-channel arrays never leave flash — or embeds the network as Rust source written
+//! by `format::qnet_rust_source` (`std`), which the compiler checks instead:
+//!
+//! ```
+//! # fn main() -> Result<(), firmnet::format::FormatError> {
+//! use firmnet::format::{self, Aligned, QDenseRef};
+//! use firmnet::quant::{QDense, QLayer};
+//! use firmnet::{QNet, qnet};
+//!
+//! // In firmware: `static FILE: &Aligned<[u8]> = &Aligned(*include_bytes!("model_int8.fnet"));`
+//! let net: QNet![QDense<4, 3>, QDense<3, 2>] = qnet![QDense::ZERO, QDense::ZERO];
+//! let mut file = Aligned([0u8; 1024]);
+//! let len = format::write_qnet(&net, &mut file.0)?;
+//!
+//! let view: QNet![QDenseRef<'_, 4, 3>, QDenseRef<'_, 3, 2>] = format::qnet_ref(&file[..len])?;
+//! let (mut logits, mut scratch) = ([0i8; 2], firmnet::tensor::Zero::ZERO);
+//! view.forward(&[1, 2, 3, 4], &mut logits, &mut scratch);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! `cargo run --release --example verify` runs the main job's network this way on a
+//! Cortex-M4F, a Cortex-M0 and RISC-V under QEMU and compares every output with the host;
+//! the README has the footprint.
+//!
 //! # The layers of the crate
 //! | module | what it holds |
 //! | --- | --- |
@@ -60,7 +89,7 @@
 //! | [`train`] | one training step over caller-owned buffers; FGSM and adversarial training |
 //! | [`quant`] | int8 inference: integer-only requantization, int8 dense kernels (scalar, SIMD, Cortex-M DSP), conversion from float |
 //! | [`models`] | reference networks shared by examples, benchmarks and firmware |
-//! | [`format`] | the FNET weight and checkpoint format: `no_std` reader without a heap, writer, safetensors (`std`) |
+//! | [`format`] | the FNET weight and checkpoint format: `no_std` reader without a heap, zero-copy int8 views for flash, writer, int8 networks as Rust source and safetensors (`std`) |
 //! | `host` | (feature `std`) datasets, the trainer, schedules, reports |
 //! | [`init`], [`rng`] | Glorot, He and the ReLU-compromise initializations; a seeded PRNG |
 //! | [`math`] | the only source of `exp`, `ln`, `sqrt`, `tanh`, `sigmoid`, with stated error bounds |

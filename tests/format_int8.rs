@@ -705,3 +705,34 @@ fn fuzz_seeds_are_valid_files() {
         }
     }
 }
+
+/// The Rust source of `tiny(21)`, as `qnet_rust_source` writes it; the compiler builds the
+/// network from it below. Run with `FIRMNET_WRITE_GOLDEN=1` to rewrite it after a
+/// deliberate change of the generated text.
+const TINY_SOURCE: &str = include_str!("data/tiny_int8.rs");
+static TINY_COMPILED: Tiny = include!("data/tiny_int8.rs");
+
+#[test]
+fn rust_source_compiles_back_to_the_network() {
+    let net = tiny(21);
+    let source = format::qnet_rust_source(&net).unwrap();
+    if std::env::var_os("FIRMNET_WRITE_GOLDEN").is_some() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny_int8.rs");
+        std::fs::write(path, &source).unwrap();
+    }
+    assert_eq!(
+        source, TINY_SOURCE,
+        "the generated source changed; rewrite tests/data/tiny_int8.rs with FIRMNET_WRITE_GOLDEN=1 if that is intended"
+    );
+    // Every value, scales to the bit, as the compiler built it from the source.
+    assert!(
+        TINY_COMPILED == net,
+        "the compiled network differs from the original"
+    );
+    assert_eq!(outputs(&TINY_COMPILED, 9), outputs(&net, 9));
+
+    // A network the reader would refuse is not written either.
+    let mut bad = tiny(21);
+    bad.first.output.scale = f32::NAN;
+    assert!(format::qnet_rust_source(&bad).is_err());
+}

@@ -1,7 +1,9 @@
 //! Arbitrary bytes through every reader of the FNET format: `File::parse` and its
 //! iterators, the float loader for `FashionMlp`, and the int8 loader and zero-copy view
 //! for `FashionMlpQ` (and a tiny int8 network, so that small inputs reach deep checks).
-//! None may panic, and a refused load must leave the network untouched.
+//! None may panic, a refused load must leave the network untouched, and the zero-copy view
+//! must agree with the loader: it accepts 4-aligned bytes exactly when the loader accepts
+//! them, computes the same outputs, and refuses misaligned bytes as `Unborrowable`.
 #![no_main]
 
 use std::sync::Mutex;
@@ -64,13 +66,42 @@ fuzz_target!(|data: &[u8]| {
 
     let mut tiny: Tiny = qnet![QDense::ZERO, QDense::ZERO];
     let before = tiny.clone();
-    if format::load_qnet(data, &mut tiny).is_err() {
+    let loaded = format::load_qnet(data, &mut tiny);
+    if loaded.is_err() {
         assert!(tiny == before, "a refused load changed the network");
     }
-    if let Ok(view) = format::qnet_ref::<TinyRef<'_>>(data) {
-        use firmnet::quant::QLayer;
-        let mut y = [0i8; 2];
-        let mut scratch = firmnet::tensor::Zero::ZERO;
-        view.forward(&[1, -2, 3], &mut y, &mut scratch);
+    // The same bytes at a 4-aligned address, and one byte past it.
+    let mut words = vec![0u32; data.len() / 4 + 2];
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+    bytes[..data.len()].copy_from_slice(data);
+    let aligned = &bytes[..data.len()];
+    match (format::qnet_ref::<TinyRef<'_>>(aligned), &loaded) {
+        (Ok(view), Ok(())) => {
+            use firmnet::quant::QLayer;
+            for x in [[1, -2, 3], [-128, 127, 0], [0, 0, 0]] {
+                let (mut y, mut z) = ([0i8; 2], [0i8; 2]);
+                let (mut s, mut t) = (firmnet::tensor::Zero::ZERO, firmnet::tensor::Zero::ZERO);
+                view.forward(&x, &mut y, &mut s);
+                tiny.forward(&x, &mut z, &mut t);
+                assert_eq!(y, z, "the view and the loaded network differ");
+            }
+        }
+        (Err(_), Err(_)) => {}
+        (view, load) => panic!(
+            "the view and the loader disagree: view {:?}, loader {:?}",
+            view.err(),
+            load
+        ),
+    }
+    let mut shifted = vec![0u32; data.len() / 4 + 2];
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut shifted);
+    bytes[1..=data.len()].copy_from_slice(data);
+    match format::qnet_ref::<TinyRef<'_>>(&bytes[1..=data.len()]) {
+        Ok(_) => panic!("a view of misaligned bytes was accepted"),
+        Err(e) if loaded.is_ok() => assert!(
+            matches!(e, format::FormatError::Unborrowable { .. }),
+            "misaligned bytes of a valid file: {e}"
+        ),
+        Err(_) => {}
     }
 });

@@ -579,11 +579,16 @@ pub fn load_qnet<N: QParamsIo>(bytes: &[u8], net: &mut N) -> Result<(), FormatEr
 }
 
 /// Checks `bytes` as an int8 network of type `N` and returns it as a [`QLayerRef`] network
-/// (a [`QDenseRef`], or a [`QChain`] of them) whose weights are borrowed from `bytes`:
-/// nothing of the weight matrices is copied, so a file in flash stays in flash.
+/// (a [`QDenseRef`], or a [`QChain`] of them) borrowed from `bytes`: nothing of the weights
+/// or the per-channel arrays is copied, so a file in flash stays in flash.
+///
+/// The `i32` and `f32` arrays are borrowed as such, so `bytes` must start at a multiple of
+/// 4 — put an embedded file in [`Aligned`](super::Aligned) — and the target must be
+/// little-endian. [`load_qnet`] copies instead and takes bytes at any address.
 ///
 /// # Errors
-/// As [`load_qnet`]. Never panics.
+/// As [`load_qnet`], and [`FormatError::Unborrowable`] for bytes at an address that is not
+/// a multiple of 4 or on a big-endian target. Never panics.
 pub fn qnet_ref<'a, N: QLayerRef<'a>>(bytes: &'a [u8]) -> Result<N, FormatError> {
     let file = File::parse(bytes)?;
     file.check_layer_count(N::LAYERS)?;

@@ -2,23 +2,32 @@
 //! finds the deployment bundle that `cargo run --release --example verify` writes, for
 //! firmware built with `--features deploy`.
 //!
-//! The bundle is `out/deploy/` at the repository root, or the folder named by
-//! `FIRMNET_DEPLOY_DIR`. Its absolute path reaches the code as `env!("FIRMNET_DEPLOY_DIR")`,
-//! for `include_bytes!`. A missing file stops the build with what to run.
+//! The bundle is the folder named by `FIRMNET_DEPLOY_DIR`, or else the one `verify` writes
+//! for the crate's target: `out/deploy/` at the repository root for the Cortex-M4F,
+//! `out/deploy/cortex-m0/` and `out/deploy/riscv32/` for the others (fewer images where
+//! flash is small). Its absolute path reaches the code as `env!("FIRMNET_DEPLOY_DIR")`, for
+//! `include_bytes!`. A missing file stops the build with what to run.
 
 use std::{env, path::PathBuf, process};
 
 /// Does nothing without `--features deploy`; otherwise checks that every one of `files` is
-/// in the bundle, tells cargo to rebuild when one changes, and exports the folder.
-pub fn find(files: &[&str]) {
+/// in the bundle (by default `out/deploy/<subfolder>`), tells cargo to rebuild when one
+/// changes, and exports the folder.
+pub fn find(subfolder: &str, files: &[&str]) {
     println!("cargo:rerun-if-env-changed=FIRMNET_DEPLOY_DIR");
     if env::var_os("CARGO_FEATURE_DEPLOY").is_none() {
         return;
     }
     let dir = match env::var_os("FIRMNET_DEPLOY_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"))
-            .join("../../out/deploy"),
+        None => {
+            let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"))
+                .join("../..");
+            root.canonicalize()
+                .unwrap_or(root)
+                .join("out/deploy")
+                .join(subfolder)
+        }
     };
     for name in files {
         let file = dir.join(name);

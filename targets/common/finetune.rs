@@ -99,7 +99,9 @@ fn features(
     let (h1, h2) = (&mut act.scratch.mid, &mut act.scratch.rest.mid);
     net.first.forward(&act.input, h1, &mut ());
     net.rest.first.forward(h1, h2, &mut ());
-    let q = net.rest.first.output;
+    // The scale the head's weights were dequantized with (`dequantized_head`): the last
+    // layer's input, which a consistent file makes equal to the second layer's output.
+    let q = net.rest.rest.input;
     for (f, &v) in out.iter_mut().zip(h2.iter()) {
         *f = q.dequantize(v);
     }
@@ -145,13 +147,24 @@ fn evaluate(net: &Network<'_>, ws: &mut Workspace<'_>, s: &Samples<'_>) -> (f32,
 /// and 1 (after), and `loss` per step.
 ///
 /// # Errors
-/// A training step's error (a non-finite loss or gradient, a label out of range).
+/// [`Error::InvalidSetting`] if the samples are not [`TRAIN`] whole training images and
+/// whole held-out images, one label each (nothing is trained then); a training step's
+/// error (a non-finite loss or gradient, a label out of range).
 pub fn run(
     net: &Network<'_>,
     ws: &mut Workspace<'_>,
     s: &Samples<'_>,
     out: &mut impl FnMut(&str, usize, f32),
 ) -> Result<(), Error> {
+    if s.train_images.len() != TRAIN * PIXELS
+        || s.train_labels.len() != TRAIN
+        || s.eval_labels.is_empty()
+        || s.eval_images.len() != s.eval_labels.len() * PIXELS
+    {
+        return Err(Error::InvalidSetting {
+            what: "fine-tuning samples (must be TRAIN whole 784-byte training images and whole held-out images, one label each)",
+        });
+    }
     dequantized_head(net, ws.head);
     let (acc, loss) = evaluate(net, ws, s);
     out("accuracy", 0, acc);

@@ -13,5 +13,8 @@ fn main() {
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
     // The deployment firmware (`--features deploy`, src/bin/fashion.rs) embeds these.
-    bundle::find(&["model_int8.fnet", "test_images.bin", "test_labels.bin"]);
+    bundle::find(
+        "cortex-m0",
+        &["model_int8.fnet", "test_images.bin", "test_labels.bin"],
+    );
 }

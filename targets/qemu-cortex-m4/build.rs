@@ -12,15 +12,18 @@ fn main() {
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rerun-if-changed=build.rs");
-    bundle::find(&[
-        "model_int8.fnet",
-        "model_int8.rs",
-        "model.fnet",
-        "test_images.bin",
-        "test_labels.bin",
-        "finetune_train_images.bin",
-        "finetune_train_labels.bin",
-        "finetune_eval_images.bin",
-        "finetune_eval_labels.bin",
-    ]);
+    bundle::find(
+        "",
+        &[
+            "model_int8.fnet",
+            "model_int8.rs",
+            "model.fnet",
+            "test_images.bin",
+            "test_labels.bin",
+            "finetune_train_images.bin",
+            "finetune_train_labels.bin",
+            "finetune_eval_images.bin",
+            "finetune_eval_labels.bin",
+        ],
+    );
 }

@@ -13,11 +13,11 @@
 //! stack, then `done`, and the run exits with status 0 (1 on any error).
 //!
 //! ```text
-//! logits 0 -87 -95 -79 -94 -89 -33 -79 -4 -77 15
+//! logits 0 -37 -52 -44 -36 -45 7 -40 4 -46 43
 //! …
-//! accuracy 897 1000
-//! digest 0x1a2b3c4d
-//! stack 344 4190208
+//! accuracy 905 1000
+//! digest 0x85181873
+//! stack 1600
 //! done
 //! ```
 
