@@ -125,8 +125,15 @@ struct Tally {
 }
 
 impl Tally {
+    /// One output compared.
     fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
         self.compared += 1;
+        self.require(ok, what);
+    }
+
+    /// A condition on the output's form (every image once, ten values each): a failure
+    /// counts as a mismatch, but nothing was compared.
+    fn require(&mut self, ok: bool, what: impl FnOnce() -> String) {
         if !ok {
             self.mismatches += 1;
             if self.shown.len() < 10 {
@@ -708,10 +715,10 @@ fn compare_int8(
         let Some(expected) = host.logits.get(i) else {
             return Err(format!("{target}: logits for image {i}, which does not exist").into());
         };
-        tally.check(!std::mem::replace(&mut seen[i], true), || {
+        tally.require(!std::mem::replace(&mut seen[i], true), || {
             format!("{target}: image {i} reported twice")
         });
-        tally.check(values.len() == expected.len(), || {
+        tally.require(values.len() == expected.len(), || {
             format!(
                 "{target}: image {i} has {} logits, not {}",
                 values.len(),
@@ -726,7 +733,7 @@ fn compare_int8(
         }
     }
     for (i, _) in seen.iter().enumerate().filter(|(_, s)| !**s) {
-        tally.check(false, || format!("{target}: no logits for image {i}"));
+        tally.require(false, || format!("{target}: no logits for image {i}"));
     }
     let s = parse_summary(out)?;
     tally.check(s.digest == host.outcome.digest, || {
@@ -770,7 +777,7 @@ fn compare_float(out: &str, host: &[[f32; 10]]) -> Result<(Tally, f64, usize), B
         let expected = host
             .get(i)
             .ok_or_else(|| format!("float logits for image {i}, which does not exist"))?;
-        tally.check(!std::mem::replace(&mut seen[i], true), || {
+        tally.require(!std::mem::replace(&mut seen[i], true), || {
             format!("float: image {i} reported twice")
         });
         let values = words
@@ -781,7 +788,7 @@ fn compare_float(out: &str, host: &[[f32; 10]]) -> Result<(Tally, f64, usize), B
                 )?))
             })
             .collect::<Result<Vec<f32>, BoxError>>()?;
-        tally.check(values.len() == expected.len(), || {
+        tally.require(values.len() == expected.len(), || {
             format!(
                 "float: image {i} has {} logits, not {}",
                 values.len(),
@@ -801,7 +808,7 @@ fn compare_float(out: &str, host: &[[f32; 10]]) -> Result<(Tally, f64, usize), B
         }
     }
     for (i, _) in seen.iter().enumerate().filter(|(_, s)| !**s) {
-        tally.check(false, || format!("float: no logits for image {i}"));
+        tally.require(false, || format!("float: no logits for image {i}"));
     }
     Ok((tally, worst, identical))
 }
@@ -832,7 +839,7 @@ fn compare_learning(out: &str, host: &Values) -> Result<(Tally, f64), BoxError> 
         });
     }
     if firmware.len() != host.len() {
-        tally.check(false, || {
+        tally.require(false, || {
             format!(
                 "fine-tuning: the firmware reported {} values, the host {}",
                 firmware.len(),
