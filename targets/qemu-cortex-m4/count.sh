@@ -7,7 +7,8 @@
 # Builds tools/insnwin.c (needs gcc), builds src/bin/count.rs, runs it under QEMU with the
 # plugin counting each bench_start..bench_end window, subtracts the empty window (the
 # markers' own cost) and prints instructions per multiply-accumulate for each layer of the
-# Fashion-MNIST int8 MLP and for the whole network. Needs qemu-system-arm and llvm-nm.
+# Fashion-MNIST int8 MLP and for the whole network, and the instructions it takes to check
+# the network's weight file at boot. Needs qemu-system-arm and llvm-nm.
 set -eu
 cd "$(dirname "$0")"
 mkdir -p target
@@ -31,5 +32,8 @@ awk '
             printf "%-10s %10d %12d %10.3f\n", name[i], macs[i], n, n / macs[i]
             printf "COUNT layer=%s macs=%d instructions=%d per_mac=%.3f\n", name[i], macs[i], n, n / macs[i] > "/dev/stderr"
         }
+        n = w[5] - w[0]
+        printf "%-10s %10s %12d %10.3f per byte of the 241920-byte file\n", "check", "", n, n / 241920
+        printf "COUNT check_file bytes=241920 instructions=%d per_byte=%.3f\n", n, n / 241920 > "/dev/stderr"
         printf "(marker overhead %d instructions, subtracted)\n", w[0]
     }' target/count.log

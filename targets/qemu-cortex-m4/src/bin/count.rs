@@ -6,6 +6,10 @@
 //!
 //! Weights, biases, multipliers and the input come from a seeded generator: the kernels
 //! execute the same instructions for any values, up to the requantization's few branches.
+//!
+//! A sixth window counts what a firmware pays at boot to check the network's weight file
+//! and borrow it in place (`firmnet::format::qnet_ref`: header, checksum over every byte,
+//! every layer, tensor and quantization value).
 
 #![no_std]
 #![no_main]
@@ -17,10 +21,19 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m as _;
 use cortex_m_rt::{ExceptionFrame, entry, exception};
 use cortex_m_semihosting::{debug, hprintln};
+use firmnet::QNet;
+use firmnet::format::{self, Aligned, QDenseRef};
 use firmnet::models::{FASHION_MLP_Q, FashionMlpQ};
 use firmnet::quant::{QDense, QLayer};
 use firmnet::rng::Rng;
 use firmnet::tensor::Zero;
+
+/// The network as a zero-copy view of its weight file.
+type FashionRef<'a> = QNet![
+    QDenseRef<'a, 784, 256>,
+    QDenseRef<'a, 256, 128>,
+    QDenseRef<'a, 128, 10>
+];
 
 static MARK: AtomicU32 = AtomicU32::new(0);
 
@@ -60,6 +73,7 @@ fn fill<const IN: usize, const OUT: usize>(layer: &mut QDense<IN, OUT>, rng: &mu
 fn main() -> ! {
     static mut NET: FashionMlpQ = FASHION_MLP_Q;
     static mut SCRATCH: <FashionMlpQ as QLayer>::Scratch = Zero::ZERO;
+    static mut FILE: Aligned<[u8; 250_000]> = Aligned([0; 250_000]);
     let net: &mut FashionMlpQ = NET;
     let mut rng = Rng::new(7);
     fill(&mut net.first, &mut rng);
@@ -86,7 +100,14 @@ fn main() -> ! {
     net.forward(black_box(&x), &mut whole, SCRATCH);
     bench_end();
 
-    let agree = logits == whole;
+    let len = format::write_qnet(net, &mut FILE.0).unwrap_or(0);
+    let file = black_box(FILE.0.get(..len).unwrap_or(&[]));
+    bench_start();
+    let view = format::qnet_ref::<FashionRef<'_>>(file);
+    bench_end();
+    hprintln!("file {} bytes, checked: {}", len, view.is_ok());
+
+    let agree = logits == whole && view.is_ok();
     hprintln!("logits {:?}", whole);
     hprintln!("layer by layer and whole network agree: {}", agree);
     debug::exit(if agree {
