@@ -1,5 +1,5 @@
 //! Classifying Fashion-MNIST test images with the exported int8 network, straight from
-//! flash: the computation every firmware target runs and `examples/verify.rs` repeats on the
+//! flash: the computation every firmware target runs and `examples/verify/main.rs` repeats on the
 //! host.
 //!
 //! This file is compiled into each firmware (`#[path = …] mod fashion;`) and into the host's

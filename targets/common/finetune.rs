@@ -1,6 +1,6 @@
 //! Learning on the device: the deployed int8 network's last layer, fine-tuned with Adam on
 //! a task it was not trained for — the computation the Cortex-M4F firmware runs
-//! (`src/bin/finetune.rs`) and `examples/verify.rs` repeats on the host.
+//! (`src/bin/finetune.rs`) and `examples/verify/main.rs` repeats on the host.
 //!
 //! # The task
 //! The embedded samples are Fashion-MNIST images as a differently mounted camera would

@@ -2,7 +2,7 @@
 //! would not fit beside the network in a Cortex-M0's flash): decimal and hex by hand, each
 //! line handed to a byte sink such as semihosting's stdout.
 //!
-//! The lines are those `examples/verify.rs` parses:
+//! The lines are those `examples/verify/main.rs` parses:
 //!
 //! ```text
 //! logits 0 -37 -52 -44 -36 -45 7 -40 4 -46 43

@@ -1,4 +1,4 @@
-//! What the firmware tests and `examples/verify.rs` share: finding the toolchain, building
+//! What the firmware tests and `examples/verify/main.rs` share: finding the toolchain, building
 //! a firmware crate without the outer build's settings, reading its QEMU runner line, and
 //! running QEMU with a timeout.
 
