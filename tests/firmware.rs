@@ -37,7 +37,7 @@ use std::time::Duration;
 use firmnet::kernels::{self, Backend};
 
 mod qemu;
-use qemu::{cargo_build, run_with_timeout, rustc};
+use qemu::{cargo_build, rustc};
 
 #[path = "../targets/qemu-cortex-m4/src/demo.rs"]
 mod demo;
@@ -162,21 +162,8 @@ fn runner() -> Vec<String> {
 /// Runs the firmware under QEMU with the runner's arguments and returns what it printed.
 /// Fails if QEMU does not exit with status 0 within [`RUN_TIMEOUT`].
 fn run_firmware(elf: &Path) -> String {
-    let runner = runner();
-    let mut qemu = Command::new(&runner[0]);
-    qemu.args(&runner[1..]).arg(elf);
-    let shown = format!("{} {}", runner.join(" "), elf.display());
-    let (status, stdout, stderr) =
-        run_with_timeout(qemu, RUN_TIMEOUT).unwrap_or_else(|(stdout, stderr)| {
-            panic!(
-                "the firmware did not finish within {RUN_TIMEOUT:?} and was killed: `{shown}`\n\
-                 --- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
-            )
-        });
-    assert!(
-        status.success(),
-        "the firmware exited with {status}: `{shown}`\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
-    );
+    let (stdout, _) =
+        qemu::run_firmware(&runner(), elf, RUN_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
     stdout
 }
 

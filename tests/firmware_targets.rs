@@ -36,7 +36,7 @@ use std::time::Duration;
 use firmnet::kernels::{self, Backend};
 
 mod qemu;
-use qemu::{cargo_build, run_with_timeout, rustc};
+use qemu::{cargo_build, rustc};
 
 #[path = "../targets/qemu-cortex-m0/src/int8_demo.rs"]
 mod int8_demo;
@@ -214,22 +214,7 @@ fn runner(fw: &Firmware) -> Vec<String> {
 /// Runs the firmware under QEMU with the runner's arguments and returns what it printed on
 /// stdout and stderr. Fails if QEMU does not exit with status 0 within [`RUN_TIMEOUT`].
 fn run_firmware(fw: &Firmware, elf: &Path) -> (String, String) {
-    let runner = runner(fw);
-    let mut qemu = Command::new(&runner[0]);
-    qemu.args(&runner[1..]).arg(elf);
-    let shown = format!("{} {}", runner.join(" "), elf.display());
-    let (status, stdout, stderr) =
-        run_with_timeout(qemu, RUN_TIMEOUT).unwrap_or_else(|(stdout, stderr)| {
-            panic!(
-                "the firmware did not finish within {RUN_TIMEOUT:?} and was killed: `{shown}`\n\
-                 --- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
-            )
-        });
-    assert!(
-        status.success(),
-        "the firmware exited with {status}: `{shown}`\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
-    );
-    (stdout, stderr)
+    qemu::run_firmware(&runner(fw), elf, RUN_TIMEOUT).unwrap_or_else(|e| panic!("{e}"))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ const RAM_SLACK: usize = 2 * 1024;
 
 use compare::{
     BoxError, FLOAT_ABS_TOL, FLOAT_REL_TOL, HostInt8, LEARN_REL_TOL, Tally, Values, compare_float,
-    compare_int8, compare_learning, parse_summary, tail,
+    compare_int8, compare_learning, parse_summary,
 };
 
 struct Args {
@@ -588,27 +588,11 @@ const OTHER_TARGETS: [OtherTarget; 2] = [
 
 /// Runs `elf` under QEMU as the crate's runner line does; its stdout if it exits with 0.
 fn run_firmware(runner: &[String], elf: &Path) -> Result<String, BoxError> {
-    let mut cmd = Command::new(&runner[0]);
-    cmd.args(&runner[1..]).arg(elf);
-    let shown = format!("{} {}", runner.join(" "), elf.display());
-    match qemu::run_with_timeout(cmd, RUN_TIMEOUT) {
-        Ok((status, stdout, stderr)) if status.success() => {
-            if !stderr.trim().is_empty() {
-                eprintln!("{stderr}");
-            }
-            Ok(stdout)
-        }
-        Ok((status, stdout, stderr)) => Err(format!(
-            "`{shown}` exited with {status}\n--- last output ---\n{}\n--- stderr ---\n{stderr}",
-            tail(&stdout)
-        )
-        .into()),
-        Err((stdout, _)) => Err(format!(
-            "`{shown}` did not finish within {RUN_TIMEOUT:?}\n--- last output ---\n{}",
-            tail(&stdout)
-        )
-        .into()),
+    let (stdout, stderr) = qemu::run_firmware(runner, elf, RUN_TIMEOUT)?;
+    if !stderr.trim().is_empty() {
+        eprintln!("{stderr}");
     }
+    Ok(stdout)
 }
 
 /// The loss of every tenth step, as the device printed it.

@@ -406,6 +406,31 @@ fn put_tensor(
     o.pad(start)
 }
 
+/// Checks that layer `i` of `net` hands out slices of its sizes — a hand-written
+/// [`QParamsIo`] could do otherwise — before the writer reads them or the loader writes.
+fn check_slices<N: QParamsIo>(net: &N, i: usize) -> Result<(), FormatError> {
+    let info = N::qlayer_info(i);
+    let v = net.qdense(i);
+    let small = small_of(&v);
+    let (sc, zp, cl) = (small.scales, small.zero_points, small.clamp);
+    for (t, e) in qdense_tensors(info.inputs, info.outputs)
+        .iter()
+        .zip(layer_elems(&v, &sc, &zp, &cl))
+    {
+        if e.len() != t.rows.saturating_mul(t.cols) {
+            return Err(FormatError::Shape {
+                section: Section::Params,
+                layer: i,
+                kind: info.kind,
+                tensor: Name::new(t.name),
+                expected: Dims::matrix(t.rows, t.cols),
+                found: Dims::new(&[e.len()]),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Writes the int8 network `net` into `out` and returns the number of bytes written
 /// ([`qnet_len::<N>()`](qnet_len)): one `qdense` layer record per layer and its eight
 /// tensors. Needs no heap.
@@ -419,25 +444,9 @@ fn put_tensor(
 pub fn write_qnet<N: QParamsIo>(net: &N, out: &mut [u8]) -> Result<usize, FormatError> {
     let total = qnet_len::<N>();
     for i in 0..N::LAYERS {
-        let info = N::qlayer_info(i);
+        check_slices(net, i)?;
         let v = net.qdense(i);
         let small = small_of(&v);
-        let (sc, zp, cl) = (small.scales, small.zero_points, small.clamp);
-        for (t, e) in qdense_tensors(info.inputs, info.outputs)
-            .iter()
-            .zip(layer_elems(&v, &sc, &zp, &cl))
-        {
-            if e.len() != t.rows.saturating_mul(t.cols) {
-                return Err(FormatError::Shape {
-                    section: Section::Params,
-                    layer: i,
-                    kind: info.kind,
-                    tensor: Name::new(t.name),
-                    expected: Dims::matrix(t.rows, t.cols),
-                    found: Dims::new(&[e.len()]),
-                });
-            }
-        }
         check_quant(
             i,
             &small,
@@ -753,25 +762,7 @@ impl<'a> File<'a> {
         // A hand-written `QParamsIo` could hand out slices of other lengths than its
         // sizes: refuse before writing anything.
         for i in 0..N::LAYERS {
-            let info = N::qlayer_info(i);
-            let v = net.qdense(i);
-            let small = small_of(&v);
-            let (sc, zp, cl) = (small.scales, small.zero_points, small.clamp);
-            for (t, e) in qdense_tensors(info.inputs, info.outputs)
-                .iter()
-                .zip(layer_elems(&v, &sc, &zp, &cl))
-            {
-                if e.len() != t.rows.saturating_mul(t.cols) {
-                    return Err(FormatError::Shape {
-                        section: Section::Params,
-                        layer: i,
-                        kind: info.kind,
-                        tensor: Name::new(t.name),
-                        expected: Dims::matrix(t.rows, t.cols),
-                        found: Dims::new(&[e.len()]),
-                    });
-                }
-            }
+            check_slices(net, i)?;
         }
         for i in 0..N::LAYERS {
             let q = self.qdense_records(&N::qlayer_info(i))?;

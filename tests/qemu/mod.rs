@@ -154,18 +154,57 @@ pub fn json_executable(line: &str) -> Option<String> {
     }
 }
 
-/// Runs `cmd` with its output captured; kills it after `timeout`. On time returns its
-/// status, stdout and stderr, else (after killing it) what it had printed.
-pub fn run_with_timeout(
+/// Runs the firmware `elf` under QEMU with the crate's `runner` words (see [`runner`]);
+/// its stdout and stderr if it exits with status 0 within `timeout`.
+///
+/// # Errors
+/// QEMU cannot be started, exits with another status or is killed at the timeout; the
+/// message holds the command and the last 40 lines of both outputs.
+pub fn run_firmware(
+    runner: &[String],
+    elf: &Path,
+    timeout: Duration,
+) -> Result<(String, String), String> {
+    let Some((program, args)) = runner.split_first() else {
+        return Err("an empty runner command".into());
+    };
+    let mut qemu = Command::new(program);
+    qemu.args(args).arg(elf);
+    let shown = format!("{} {}", runner.join(" "), elf.display());
+    let last = |s: &str| {
+        let lines: Vec<&str> = s.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    };
+    match run_with_timeout(qemu, timeout).map_err(|e| format!("`{shown}`: {e}"))? {
+        (Some(status), stdout, stderr) if status.success() => Ok((stdout, stderr)),
+        (Some(status), stdout, stderr) => Err(format!(
+            "the firmware exited with {status}: `{shown}`\n--- stdout (end) ---\n{}\n--- stderr (end) ---\n{}",
+            last(&stdout),
+            last(&stderr)
+        )),
+        (None, stdout, stderr) => Err(format!(
+            "the firmware did not finish within {timeout:?} and was killed: `{shown}`\n--- stdout (end) ---\n{}\n--- stderr (end) ---\n{}",
+            last(&stdout),
+            last(&stderr)
+        )),
+    }
+}
+
+/// Runs `cmd` with its output captured; kills it after `timeout`. Returns its status
+/// (`None` if it was killed), stdout and stderr.
+///
+/// # Errors
+/// The program cannot be started or waited for.
+fn run_with_timeout(
     mut cmd: Command,
     timeout: Duration,
-) -> Result<(ExitStatus, String, String), (String, String)> {
+) -> Result<(Option<ExitStatus>, String, String), String> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        .map_err(|e| format!("cannot start it: {e}"))?;
     // Drain both pipes on threads, so a chatty child never blocks on a full pipe.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         thread::spawn(move || {
@@ -191,7 +230,10 @@ pub fn run_with_timeout(
 
     let deadline = Instant::now() + timeout;
     let status = loop {
-        match child.try_wait().expect("wait for the child process") {
+        match child
+            .try_wait()
+            .map_err(|e| format!("cannot wait for it: {e}"))?
+        {
             Some(status) => break Some(status),
             None if Instant::now() >= deadline => {
                 let _ = child.kill();
@@ -201,9 +243,10 @@ pub fn run_with_timeout(
             None => thread::sleep(Duration::from_millis(10)),
         }
     };
-    let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
-    match status {
-        Some(status) => Ok((status, stdout, stderr)),
-        None => Err((stdout, stderr)),
-    }
+    // A drain thread only reads; should one have panicked, its output is lost, not the run.
+    let (stdout, stderr) = (
+        stdout.join().unwrap_or_default(),
+        stderr.join().unwrap_or_default(),
+    );
+    Ok((status, stdout, stderr))
 }
