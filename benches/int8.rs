@@ -1,5 +1,5 @@
 //! Int8 against f32 inference of the main job's network at batch 1: `FashionMlp` and its
-//! int8 twin `FashionMlpQ` (235 KB of weights, which fit in L2; the f32 network's 940 KB
+//! int8 twin `Int8<FashionMlp>` (235 KB of weights, which fit in L2; the f32 network's 940 KB
 //! do not), one sample in, ten logits out.
 //!
 //! * `inference_batch1/f32`: the float network (SIMD kernels);
@@ -13,31 +13,27 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use firmnet::host::{RangeMethod, quantize};
 use firmnet::kernels::{self, Backend};
-use firmnet::models::{FASHION_MLP, FASHION_MLP_Q, FashionMlp, FashionMlpQ, quantize_fashion_mlp};
+use firmnet::models::{FASHION_MLP, FashionMlp};
 use firmnet::prelude::*;
-use firmnet::quant::{QLayer, QParams};
+use firmnet::quant::{Int8, QLayer, QParams};
 
 fn inference(c: &mut Criterion) {
     let mut net: Box<FashionMlp> = Box::new(FASHION_MLP);
     net.init(Init::HeNormal, &mut Rng::new(1));
-    // Any valid ranges: the speed does not depend on them.
-    let mut q: Box<FashionMlpQ> = Box::new(FASHION_MLP_Q);
-    quantize_fashion_mlp(
-        &net,
-        QParams::PIXELS,
-        QParams::from_range(0.0, 40.0),
-        QParams::from_range(0.0, 40.0),
-        QParams::from_range(-60.0, 60.0),
-        &mut q,
-    )
-    .expect("valid ranges");
+    // Calibrated on random pixels: the speed does not depend on the ranges.
     let mut rng = Rng::new(2);
-    let x: [f32; 784] = core::array::from_fn(|_| rng.below(256) as f32);
+    let pixels: Vec<[f32; 784]> = (0..64)
+        .map(|_| core::array::from_fn(|_| rng.below(256) as f32))
+        .collect();
+    let q: Box<Int8<FashionMlp>> =
+        quantize(&*net, &pixels, RangeMethod::MinMax).expect("calibrated");
+    let x = pixels[0];
     let mut xq = [0i8; 784];
     QParams::PIXELS.quantize_slice(&x, &mut xq);
-    let mut scratch = Box::new(<FashionMlp as Layer>::Scratch::ZERO);
-    let mut qscratch = Box::new(<FashionMlpQ as QLayer>::Scratch::ZERO);
+    let mut scratch = Box::new(Scratch::<FashionMlp>::ZERO);
+    let mut qscratch = Box::new(Scratch::<Int8<FashionMlp>>::ZERO);
     let mut y = [0.0f32; 10];
     let mut yq = [0i8; 10];
 

@@ -93,7 +93,7 @@ fn train_epoch(c: &mut Criterion) {
 fn inference(c: &mut Criterion) {
     let net = network(9);
     let x = random_samples(1, 10).x[0];
-    let mut scratch = Box::new(<FashionMlp as Layer>::Scratch::ZERO);
+    let mut scratch = Box::new(Scratch::<FashionMlp>::ZERO);
     let mut y = [0.0; 10];
     let mut g = c.benchmark_group("inference");
     g.throughput(Throughput::Elements(1));

@@ -33,7 +33,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let mut net = Box::new(FASHION_MLP);
-    format::load_params_file(&model, &mut *net)?;
+    format::load_file(&model, &mut *net)?;
     let dataset = Dataset::load_mnist_dir(&data, 10)?;
     // The main job folds the input normalization into the saved network's first layer,
     // so the network takes raw pixel values.

@@ -11,23 +11,25 @@
 //! is machine-readable:
 //! `RESULT dataset=fashion-mnist test_accuracy=… int8_test_accuracy=… epochs=… train_seconds=… samples_per_second=…`.
 //!
-//! The trained network is then quantized to int8 (`firmnet::quant`): batch normalization
-//! folded, weights per output channel, activation ranges calibrated on 2,000 training
-//! images with each of min/max, the 99.99th percentile and the MSE-optimal range, the one
-//! best on the validation split kept. `int8_test_accuracy` is that network's, computed with
-//! integers only. It is saved next to the float network as `model_int8.fnet`, the file the
-//! firmware embeds (`cargo run --release --example verify`).
+//! The trained network is then quantized to int8 with the generic conversion
+//! (`firmnet::host::Calibration`, `firmnet::quant::Int8<FashionMlp>`): batch normalization
+//! folded, ReLU fused, dropout gone, weights per output channel, activation ranges
+//! calibrated in one pass over 2,000 training images and chosen among min/max, the 99.99th
+//! percentile and the MSE-optimal range by validation accuracy. `int8_test_accuracy` is
+//! that network's, computed with integers only. It is saved next to the float network as
+//! `model_int8.fnet` (the pair written so that they stay together), the file the firmware
+//! embeds (`cargo run --release --example verify`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use firmnet::format;
 use firmnet::host::report::{self, ConfusionMatrix, Summary};
+use firmnet::host::{Calibration, RangeMethod, evaluate_int8};
 use firmnet::host::{
     Dataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, LrSchedule, Normalizer, Regularization,
     Samples, Schedule, TrainConfig, Trainer, evaluate,
 };
-use firmnet::host::{RangeMethod, evaluate_int8, quantize_fashion_mlp_calibrated};
 use firmnet::models::{FASHION_MLP, FashionMlp};
 use firmnet::prelude::*;
 use firmnet::quant::QParams;
@@ -174,14 +176,16 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // images, the test set evaluated once.
     let raw_train = Samples::<784>::raw_from_split(&train_split, "training images")?;
     let raw_val = Samples::<784>::raw_from_split(&val_split, "validation images")?;
-    let calibration = raw_train.take(2_000);
+    // One calibration pass; the network takes raw pixels, quantized exactly as p − 128.
+    let calibration =
+        Calibration::record(&*deployed, &raw_train.take(2_000).x)?.with_input(QParams::PIXELS);
     let mut best = None;
     for method in [
         RangeMethod::MinMax,
         RangeMethod::Percentile(99.99),
         RangeMethod::Mse,
     ] {
-        let q = quantize_fashion_mlp_calibrated(&deployed, QParams::PIXELS, &calibration, method)?;
+        let q = calibration.quantize(&*deployed, method)?;
         let val = evaluate_int8(&*q, &raw_val);
         println!(
             "int8 calibration {method:?}: validation accuracy {:.4}",
@@ -205,11 +209,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         folded.accuracy,
         raw_test.len()
     );
+    // The network and its int8 twin, for the firmware (`cargo run --release --example
+    // verify`), written so that a killed run never leaves a new float file beside an old
+    // int8 one: the int8 file records the float file's checksum.
     let model = args.out.join("model.fnet");
-    format::save_params_file(&model, &*deployed)?;
-    // The int8 twin, for the firmware (`cargo run --release --example verify`).
     let model_int8 = args.out.join("model_int8.fnet");
-    format::write_atomic(&model_int8, &format::save_qnet(&*int8)?)?;
+    format::save_pair(&model, &*deployed, &model_int8, &*int8)?;
     report::write_csv(args.out.join("history.csv"), &summary.history)?;
     report::plot_learning_curves(
         args.out.join("learning_curves.png"),

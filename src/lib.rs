@@ -26,8 +26,9 @@
 //! let stats = classification_step(&mut net, &mut adam, &mut buf, &mut ctx, &x, &labels)?;
 //! assert!(stats.loss.is_finite());
 //!
-//! // Inference on one sample needs only the network and its scratch buffers.
-//! let mut scratch = <Net as Layer>::Scratch::ZERO;
+//! // Inference on one sample needs only the network and its arena: the two largest
+//! // adjacent activations, a size the compiler computes from the layer types.
+//! let mut scratch = Scratch::<Net>::ZERO;
 //! let mut logits = [0.0; 3];
 //! net.forward(&x[0], &mut logits, &mut scratch);
 //! # Ok::<(), firmnet::Error>(())
@@ -41,7 +42,7 @@
 //!
 //! | task | memory | type |
 //! | --- | --- | --- |
-//! | inference | parameters + one buffer per hidden activation | `L`, `L::Scratch` |
+//! | inference | parameters + the two largest adjacent activations (elementwise layers work in place) | `L`, [`Scratch<L>`](net::Scratch) |
 //! | training at batch `B` | + caches, activations and their gradients, parameter gradients | [`TrainBuffers<L, B>`](train::TrainBuffers) |
 //! | Adam | + two moments per parameter | [`Adam<L::Grad>`](optim::Adam) |
 //!
@@ -49,27 +50,42 @@
 //! never on the stack; `size_of` of each type is its exact cost. An inference-only
 //! firmware links no gradient, cache or optimizer code.
 //!
-//! # Deploying an int8 network
-//! The host trains, quantizes ([`quant`]) and exports; the firmware then either borrows the
-//! weight file in place from flash — [`format::qnet_ref`] checks the header, checksum,
-//! every layer against the network type and every value, and gives a network whose weights
-//! and per-channel arrays never leave flash — or embeds the network as Rust source written
-//! by `format::qnet_rust_source` (`std`), which the compiler checks instead:
+//! # Deploying your network
+//! The network type you trained is the one you deploy. For any [`Net!`](macro@Net) of
+//! firmnet's layers the compiler derives the int8 network, `Int8<MyNet>`
+//! ([`quant::Int8`]): batch normalization folds into the dense layer before it, ReLU and
+//! ReLU6 into its output clamp, dropout, noise and activity L1 disappear, and tanh,
+//! sigmoid and leaky ReLU become 256-entry tables; a layer with no int8 form is a compile
+//! error that names it. One call on the host calibrates every boundary and quantizes
+//! (`host::quantize`, feature `std`); the file it writes is borrowed in place by the
+//! firmware as the *same* type with borrowed storage ([`format::view`]): checked at boot —
+//! header, checksum, every layer against the type, every value — its weights and tables
+//! never leave flash. (Or compile the network in, as Rust source from
+//! `format::rust_source`; or deploy the float network with batch normalization folded,
+//! [`deploy::deploy`].)
 //!
 //! ```
-//! # fn main() -> Result<(), firmnet::format::FormatError> {
-//! use firmnet::format::{self, Aligned, QDenseRef};
-//! use firmnet::quant::{QDense, QLayer};
-//! use firmnet::{QNet, qnet};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use firmnet::format::{self, Aligned};
+//! use firmnet::host::{RangeMethod, quantize};
+//! use firmnet::prelude::*;
+//! use firmnet::quant::{Borrowed, Int8};
+//!
+//! type MyNet = Net![Dense<4, 8>, BatchNorm<8>, Relu<[f32; 8]>, Dense<8, 3>];
+//! let mut net: MyNet = net![Dense::ZERO, BatchNorm::DEFAULT, Relu::DEFAULT, Dense::ZERO];
+//! net.init(Init::HeNormal, &mut Rng::new(1));
+//!
+//! // On the host: calibrate on samples, quantize, write.
+//! let samples: Vec<[f32; 4]> = (0..64).map(|i| [i as f32 / 64.0, 0.5, -0.25, 1.0]).collect();
+//! let int8: Box<Int8<MyNet>> = quantize(&net, &samples, RangeMethod::MinMax)?;
+//! let mut file = Aligned([0u8; 1024]);
+//! let len = format::write(&*int8, &mut file.0)?;
 //!
 //! // In firmware: `static FILE: &Aligned<[u8]> = &Aligned(*include_bytes!("model_int8.fnet"));`
-//! let net: QNet![QDense<4, 3>, QDense<3, 2>] = qnet![QDense::ZERO, QDense::ZERO];
-//! let mut file = Aligned([0u8; 1024]);
-//! let len = format::write_qnet(&net, &mut file.0)?;
-//!
-//! let view: QNet![QDenseRef<'_, 4, 3>, QDenseRef<'_, 3, 2>] = format::qnet_ref(&file[..len])?;
-//! let (mut logits, mut scratch) = ([0i8; 2], firmnet::tensor::Zero::ZERO);
-//! view.forward(&[1, 2, 3, 4], &mut logits, &mut scratch);
+//! let view: Int8<MyNet, Borrowed> = format::view(&file[..len])?;
+//! let mut scratch = Scratch::<Int8<MyNet, Borrowed>>::ZERO;
+//! let mut logits = [0i8; 3];
+//! view.forward(&[10, 20, -30, 40], &mut logits, &mut scratch);
 //! # Ok(())
 //! # }
 //! ```
@@ -87,13 +103,17 @@
 //! | [`loss`] | softmax cross-entropy (fused, stable), mean squared error |
 //! | [`optim`] | SGD (momentum, Nesterov), Adam, AdamW; L2, L1, clipping, max-norm, weight noise; all in place |
 //! | [`train`] | one training step over caller-owned buffers; FGSM and adversarial training |
-//! | [`quant`] | int8 inference: integer-only requantization, int8 dense kernels (scalar, SIMD, Cortex-M DSP), conversion from float |
-//! | [`models`] | reference networks shared by examples, benchmarks and firmware |
-//! | [`format`] | the FNET weight and checkpoint format: `no_std` reader without a heap, zero-copy int8 views for flash, writer, int8 networks as Rust source and safetensors (`std`) |
+//! | [`spec`] | how each layer describes itself — kind, shapes, tensors, attributes, value rules — for the one writer and checker of [`format`] |
+//! | [`quant`] | int8 inference: integer-only requantization, int8 dense kernels (scalar, SIMD, Cortex-M DSP), tables for tanh, sigmoid and leaky ReLU, the int8 type of any network and the conversion to it |
+//! | [`deploy`] | the float deployment form: batch normalization folded, training-only layers removed |
+//! | [`models`] | the reference network of the main job (`FashionMlp`) |
+//! | [`format`] | the FNET weight and checkpoint format, version 2: one writer and one checker for every network, `no_std` and without a heap, zero-copy int8 views for flash; networks as Rust source and safetensors (`std`) |
+//! | [`text`] | numbers as text without `core::fmt`, for firmware that prints |
 //! | `host` | (feature `std`) datasets, the trainer, schedules, reports |
 //! | [`init`], [`rng`] | Glorot, He and the ReLU-compromise initializations; a seeded PRNG |
 //! | [`math`] | the only source of `exp`, `ln`, `sqrt`, `tanh`, `sigmoid`, with stated error bounds |
-//! | [`tensor`] | fixed-size tensors as nested arrays, with flat views |
+//! | [`tensor`] | fixed-size tensors as nested arrays of rank up to 4, with flat views |
+//! | [`arena`] | the inference arena: activations between layers in two alternating buffers |
 //!
 //! # The tricks of the trade
 //! Every trick of the lecture the crate grew from is a feature, in the `no_std` core
@@ -141,6 +161,8 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod arena;
+pub mod deploy;
 pub mod error;
 pub mod format;
 #[cfg(feature = "std")]
@@ -155,7 +177,9 @@ pub mod net;
 pub mod optim;
 pub mod quant;
 pub mod rng;
+pub mod spec;
 pub mod tensor;
+pub mod text;
 pub mod train;
 
 pub use error::Error;
@@ -172,12 +196,13 @@ pub mod prelude {
     pub use crate::init::Init;
     pub use crate::layers::{
         ActivityL1, BatchNorm, Context, Dense, Dropout, Frozen, GaussianNoise, Layer, LeakyRelu,
-        ParamInfo, ParamKind, Params, Relu, Sigmoid, Tanh,
+        ParamInfo, ParamKind, Params, Relu, Relu6, Sigmoid, Tanh,
     };
     pub use crate::loss::{argmax, mse, softmax, softmax_cross_entropy};
-    pub use crate::net::Chain;
+    pub use crate::net::{Chain, Infer, Scratch};
     pub use crate::optim::{Adam, AdamConfig, Clip, Optimizer, Sgd, SgdConfig};
     pub use crate::rng::Rng;
+    pub use crate::spec::Describe;
     pub use crate::tensor::{Tensor, Zero};
     pub use crate::{Net, net};
 }

@@ -56,9 +56,10 @@ impl Rng {
         }
     }
 
-    /// The next 32 random bits.
+    /// The next 32 random bits. `const`, so that a `static` can be filled with random
+    /// values by the compiler (a firmware's flash-resident test layers).
     #[inline]
-    pub fn next_u32(&mut self) -> u32 {
+    pub const fn next_u32(&mut self) -> u32 {
         let s = &mut self.s;
         let result = s[0].wrapping_add(s[3]).rotate_left(7).wrapping_add(s[0]);
         let t = s[1] << 9;

@@ -258,8 +258,8 @@ fn folding_the_normalization_into_the_first_layer_keeps_its_outputs() {
     norm.fold_into(&mut folded);
     for (xn, xr) in normalized.x.iter().zip(&raw.x) {
         let (mut a, mut b) = ([0.0; 3], [0.0; 3]);
-        layer.forward(xn, &mut a, &mut ());
-        folded.forward(xr, &mut b, &mut ());
+        layer.forward_with(xn, &mut a, &mut []);
+        folded.forward_with(xr, &mut b, &mut []);
         for (u, v) in a.iter().zip(b) {
             assert!((u - v).abs() <= 1e-4 * (1.0 + u.abs()), "{a:?} vs {b:?}");
         }

@@ -1,51 +1,15 @@
-//! The pieces of the deployment firmware that run on the host too (`targets/common/`):
-//! the hand-made number output against `core::fmt`, the data checks, the fine-tuning task's
-//! image transform, and the dequantized head against the int8 layer it comes from. The
+//! The pieces of the deployment firmware that run on the host too (`firmnet_demo`,
+//! `targets/common/`): the output lines, the data checks, the fine-tuning task's image
+//! transform, and the dequantized head against the int8 layer it comes from. The
 //! whole chain — firmware under QEMU against the host — is `cargo run --release --example
 //! verify`.
 
-#[path = "../targets/common/fashion.rs"]
-#[allow(dead_code)]
-mod fashion;
-#[path = "../targets/common/finetune.rs"]
-#[allow(dead_code)]
-mod finetune;
-#[path = "../targets/common/report.rs"]
-mod report;
-
 use firmnet::format::{self, Aligned};
-use firmnet::models::{FASHION_MLP_Q, FashionMlpQ};
+use firmnet::host::{RangeMethod, quantize};
+use firmnet::models::{FASHION_MLP, FashionMlp};
 use firmnet::prelude::*;
-use firmnet::quant::{QLayer, QParams};
-use firmnet::tensor::Zero;
-
-#[test]
-fn decimal_and_hex_match_core_fmt() {
-    let mut buf = [0; 12];
-    for v in [
-        i32::MIN,
-        i32::MIN + 1,
-        -1_000_000,
-        -128,
-        -10,
-        -9,
-        -1,
-        0,
-        1,
-        9,
-        10,
-        127,
-        905,
-        1000,
-        i32::MAX,
-    ] {
-        assert_eq!(report::decimal(v, &mut buf), v.to_string().as_bytes());
-    }
-    let mut h = [0; 10];
-    for v in [0, 1, 0xf, 0x8518_1873, u32::MAX] {
-        assert_eq!(report::hex(v, &mut h), format!("{v:#010x}").as_bytes());
-    }
-}
+use firmnet::quant::Int8;
+use firmnet_demo::{fashion, finetune, report};
 
 #[test]
 fn report_lines_are_what_verify_parses() {
@@ -64,41 +28,35 @@ fn report_lines_are_what_verify_parses() {
         },
         1552,
     );
+    report::value(&mut |b: &[u8]| out.extend_from_slice(b), "loss", 3, 1.5);
+    report::values(
+        &mut |b: &[u8]| out.extend_from_slice(b),
+        "logits",
+        2,
+        &[-0.0, 1.0],
+    );
     assert_eq!(
         String::from_utf8(out).unwrap(),
-        "logits 7 -128 127 0 1 -1 2 3 4 5 6\naccuracy 905 1000\ndigest 0x0123abcd\nstack 1552\n"
+        "logits 7 -128 127 0 1 -1 2 3 4 5 6\naccuracy 905 1000\ndigest 0x0123abcd\nstack 1552\n\
+         loss 3 0x3fc00000\nlogits 2 0x80000000 0x3f800000\n"
     );
 }
 
-/// A random int8 network taking raw pixels, as bytes at an aligned address.
-fn network_file() -> Box<Aligned<[u8; 250_000]>> {
-    let mut net: Box<FashionMlpQ> = Box::new(FASHION_MLP_Q);
+/// A random int8 network taking raw pixels, made by the generic conversion and saved, as
+/// bytes at an aligned address, with their length.
+fn network_file() -> (Box<Aligned<[u8; 250_000]>>, usize) {
     let mut rng = Rng::new(5);
-    let mut float = Box::new(firmnet::models::FASHION_MLP);
+    let mut float = Box::new(FASHION_MLP);
     float.init(Init::HeNormal, &mut rng);
-    let x = [128.0f32; 784];
-    let (mut h1, mut h2, mut logits) = ([0.0; 256], [0.0; 128], [0.0; 10]);
-    firmnet::models::fashion_mlp_activations(&float, &x, &mut h1, &mut h2, &mut logits);
-    let q = |v: &[f32]| {
-        let (lo, hi) = v
-            .iter()
-            .fold((0.0f32, 1e-3f32), |(a, b), &x| (a.min(x), b.max(x)));
-        QParams::from_range(lo * 2.0, hi * 2.0)
-    };
-    firmnet::models::quantize_fashion_mlp(
-        &float,
-        QParams::PIXELS,
-        q(&h1),
-        q(&h2),
-        q(&logits),
-        &mut net,
-    )
-    .unwrap();
-    let bytes = format::save_qnet(&*net).unwrap();
+    let pixels: Vec<[f32; 784]> = (0..64)
+        .map(|_| core::array::from_fn(|_| rng.below(256) as f32))
+        .collect();
+    let net: Box<Int8<FashionMlp>> = quantize(&*float, &pixels, RangeMethod::MinMax).unwrap();
+    let bytes = format::save(&*net).unwrap();
+    assert_eq!(bytes.len(), format::len(&*net).unwrap());
     let mut blob = Box::new(Aligned([0u8; 250_000]));
     blob.0[..bytes.len()].copy_from_slice(&bytes);
-    assert_eq!(bytes.len(), format::qnet_len::<FashionMlpQ>());
-    blob
+    (blob, bytes.len())
 }
 
 #[test]
@@ -106,11 +64,11 @@ fn classification_checks_its_inputs_and_matches_the_owned_network() {
     std::thread::Builder::new()
         .stack_size(64 << 20)
         .spawn(|| {
-            let blob = network_file();
-            let bytes = &blob.0[..format::qnet_len::<FashionMlpQ>()];
+            let (blob, len) = network_file();
+            let bytes = &blob.0[..len];
             let net = fashion::network(bytes).unwrap();
-            let mut owned: Box<FashionMlpQ> = Box::new(FASHION_MLP_Q);
-            format::load_qnet(bytes, &mut *owned).unwrap();
+            let mut owned: Box<Int8<FashionMlp>> = Box::new(firmnet::tensor::Zero::ZERO);
+            format::load(bytes, &mut *owned).unwrap();
 
             let mut rng = Rng::new(9);
             let images: Vec<u8> = (0..3 * 784).map(|_| rng.below(256) as u8).collect();
@@ -126,7 +84,7 @@ fn classification_checks_its_inputs_and_matches_the_owned_network() {
                 let x: [i8; 784] =
                     core::array::from_fn(|j| (i32::from(images[k * 784 + j]) - 128) as i8);
                 let mut y = [0i8; 10];
-                let mut s = Zero::ZERO;
+                let mut s = Scratch::<Int8<FashionMlp>>::ZERO;
                 owned.forward(&x, &mut y, &mut s);
                 assert_eq!(*logits, y, "image {k}");
                 digest.update(y.iter().map(|&v| v as u8));
@@ -175,19 +133,19 @@ fn the_dequantized_head_reproduces_the_int8_logits() {
     std::thread::Builder::new()
         .stack_size(64 << 20)
         .spawn(|| {
-            let blob = network_file();
-            let net = fashion::network(&blob.0[..format::qnet_len::<FashionMlpQ>()]).unwrap();
-            let mut head = Box::new(<finetune::Head as Zero>::ZERO);
+            let (blob, len) = network_file();
+            let net = fashion::network(&blob.0[..len]).unwrap();
+            let mut head = Box::new(finetune::Head::ZERO);
             finetune::dequantized_head(&net, &mut head);
             let last = &net.rest.rest;
             let mut rng = Rng::new(3);
             for _ in 0..20 {
                 let h2: [i8; 128] = core::array::from_fn(|_| rng.below(256) as u8 as i8);
                 let mut q = [0i8; 10];
-                last.forward(&h2, &mut q, &mut ());
+                last.forward_with(&h2, &mut q, &mut []);
                 let x: [f32; 128] = core::array::from_fn(|j| last.input.dequantize(h2[j]));
                 let mut y = [0.0f32; 10];
-                head.forward(&x, &mut y, &mut ());
+                head.forward_with(&x, &mut y, &mut []);
                 for c in 0..10 {
                     // The int8 output is the float one rounded to the output's step, then
                     // clamped: within a step and a half (requantization rounds twice).

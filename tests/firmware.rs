@@ -1,8 +1,8 @@
 //! The Cortex-M4F firmware of `targets/qemu-cortex-m4`, run under QEMU, computes what the
 //! host computes.
 //!
-//! The firmware and this test compile the very same file, `targets/qemu-cortex-m4/src/demo.rs`.
-//! The test
+//! The firmware and this test run the very same code, `firmnet_demo::training`
+//! (`targets/common/src/training.rs`). The test
 //! 1. checks that `qemu-system-arm` and the Rust target `thumbv7em-none-eabihf` are installed,
 //!    and fails with what to install if not (it never skips silently);
 //! 2. builds the firmware with `cargo build --release` in its own folder, so its own
@@ -10,7 +10,8 @@
 //!    none of the outer build's settings (`RUSTFLAGS`, `CARGO_TARGET_DIR`, …);
 //! 3. runs it under QEMU exactly as `cargo run` does (the runner line of that config file)
 //!    and kills it after [`RUN_TIMEOUT`];
-//! 4. parses its `label index 0xBITS` lines and compares them with `demo::run` on the host.
+//! 4. parses its `label index 0xBITS` lines and compares them with `training::run` on the
+//!    host.
 //!
 //! # The host computes with the reference kernels
 //! The Cortex-M4F has no float SIMD, so firmnet's kernels run their scalar reference there.
@@ -39,8 +40,7 @@ use firmnet::kernels::{self, Backend};
 mod qemu;
 use qemu::{cargo_build, rustc};
 
-#[path = "../targets/qemu-cortex-m4/src/demo.rs"]
-mod demo;
+use firmnet_demo::training as demo;
 
 /// The firmware crate.
 const FIRMWARE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/targets/qemu-cortex-m4");
@@ -215,12 +215,14 @@ fn host_values() -> Values {
     let mut net = Box::new(demo::MLP);
     let mut adam = Box::new(demo::OPTIMIZER);
     let mut buf = Box::new(demo::Buffers::ZERO);
-    let mut scratch = Box::new(<demo::Scratch as firmnet::tensor::Zero>::ZERO);
+    let mut scratch = Box::new(demo::Arena::ZERO);
+    let mut deployed = Box::new(demo::SMALL);
     let mut workspace = demo::Workspace {
         net: &mut net,
         adam: &mut adam,
         buf: &mut buf,
         scratch: &mut scratch,
+        deployed: &mut deployed,
     };
     let mut values = Values::new();
     let mut duplicates = Vec::new();

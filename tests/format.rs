@@ -1,417 +1,585 @@
-//! The weight file format: round trips, exact bytes, every refusal with its message, a
-//! bit-exact resume, safetensors exchange with PyTorch, and fuzzing for panics.
+//! The weight file format (version 2), float networks: bit-exact round trips with every
+//! attribute, the exact bytes of a tiny file, damage of every kind (every byte, resealed or
+//! not, every truncation, random bytes and mutations), what the writer refuses, the 32-byte
+//! error and its messages, files on disk, Rust source compiled back, and the safetensors
+//! exchange with PyTorch. Int8 networks are in `format_int8.rs`, corrupted files that only
+//! the semantic checks catch in `format_corrupt.rs`, checkpoints in `format_training.rs`.
+
+mod format_shared;
 
 use firmnet::format::safetensors::{
-    export_safetensors, export_safetensors_file, import_safetensors, import_safetensors_file,
-    import_safetensors_with, pytorch_name,
+    SafetensorsError, export_safetensors, export_safetensors_file, export_safetensors_with,
+    import_safetensors, import_safetensors_file, import_safetensors_with, pytorch_name,
 };
 use firmnet::format::{
-    self, Dims, Dtype, File, FileError, FormatError, OptimizerKind, RunState, Section, Value,
+    self, Aligned, ErrorCode, File, FileError, FileKind, FormatError, RunState, Section, Value,
 };
-use firmnet::optim::{Sgd, SgdConfig};
+use firmnet::layers::ParamKind;
+use firmnet::models::FASHION_MLP;
 use firmnet::prelude::*;
-use firmnet::train::{TrainBuffers, classification_step};
+use firmnet::quant::Borrowed;
+use firmnet::spec::{Attr, Dtype, Rule};
+use firmnet::tensor::Shape;
+use format_shared::*;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype as StDtype, SafeTensors};
-
-// ---------------------------------------------------------------------------------------
-// Networks and helpers
-
-type Small = Net![
-    Dense<3, 4>,
-    BatchNorm<4>,
-    Relu<[f32; 4]>,
-    Dropout<[f32; 4]>,
-    Dense<4, 2>
-];
-type SmallGrad = <Small as Layer>::Grad;
-
-fn small() -> Small {
-    net![
-        Dense::ZERO,
-        BatchNorm::DEFAULT,
-        Relu::DEFAULT,
-        Dropout::new(0.25),
-        Dense::ZERO
-    ]
-}
-
-/// Same layers, hidden width 5.
-type Wide = Net![
-    Dense<3, 5>,
-    BatchNorm<5>,
-    Relu<[f32; 5]>,
-    Dropout<[f32; 5]>,
-    Dense<5, 2>
-];
-
-/// Same sizes, tanh instead of ReLU.
-type OtherKind = Net![
-    Dense<3, 4>,
-    BatchNorm<4>,
-    Tanh<[f32; 4]>,
-    Dropout<[f32; 4]>,
-    Dense<4, 2>
-];
-
-const BATCH: usize = 8;
-
-/// The batch of training step `step`: deterministic, different for every step.
-fn batch(step: u64) -> ([[f32; 3]; BATCH], [u16; BATCH]) {
-    let mut rng = Rng::new(1000 + step);
-    let mut x = [[0.0; 3]; BATCH];
-    let mut y = [0u16; BATCH];
-    for (xi, yi) in x.iter_mut().zip(y.iter_mut()) {
-        *xi = [rng.normal(), rng.normal(), rng.normal()];
-        *yi = u16::from(xi[0] + 0.5 * xi[1] > 0.0);
-    }
-    (x, y)
-}
-
-/// `steps` training steps from step `from`, with Adam.
-fn train(net: &mut Small, adam: &mut Adam<SmallGrad>, ctx: &mut Context, from: u64, steps: u64) {
-    let mut buf: Box<TrainBuffers<Small, BATCH>> = Box::new(TrainBuffers::ZERO);
-    for s in from..from + steps {
-        let (x, y) = batch(s);
-        classification_step(net, adam, &mut buf, ctx, &x, &y).unwrap();
-    }
-}
-
-/// A network after a few Adam steps: every weight, γ, β and running statistic non-trivial.
-fn trained() -> (Small, Adam<SmallGrad>, Context) {
-    let mut net = small();
-    net.init(Init::HeNormal, &mut Rng::new(3));
-    let mut adam = Adam::new(AdamConfig::with_lr(0.01));
-    let mut ctx = Context::new(5);
-    train(&mut net, &mut adam, &mut ctx, 0, 6);
-    (net, adam, ctx)
-}
-
-fn assert_same_params<P: Params>(a: &P, b: &P, what: &str) {
-    for i in 0..P::TENSORS {
-        let (x, y) = (a.tensor(i), b.tensor(i));
-        assert_eq!(x.len(), y.len());
-        for (j, (u, v)) in x.iter().zip(y).enumerate() {
-            assert_eq!(u.to_bits(), v.to_bits(), "{what}: tensor {i}[{j}]");
-        }
-    }
-}
-
-fn assert_same_net<L: Layer>(a: &L, b: &L) {
-    assert_same_params(a, b, "parameters");
-    for i in 0..L::BUFFERS {
-        let (x, y) = (a.buffer(i), b.buffer(i));
-        for (j, (u, v)) in x.iter().zip(y).enumerate() {
-            assert_eq!(u.to_bits(), v.to_bits(), "buffer {i}[{j}]");
-        }
-    }
-}
-
-/// Recomputes the checksum after an edit, so that parsing goes past it.
-fn reseal(bytes: &mut [u8]) {
-    let n = bytes.len();
-    if n >= 4 {
-        let crc = format::crc32(&bytes[..n - 4]);
-        bytes[n - 4..].copy_from_slice(&crc.to_le_bytes());
-    }
-}
-
-/// Tries every reader on `bytes`; a loader that fails must leave its destination as it was,
-/// and one that succeeds must leave only finite values.
-fn read_all_ways(bytes: &[u8]) {
-    let _ = File::parse(bytes).map(|f| {
-        f.layers().count();
-        f.scalars().count();
-        f.tensors().for_each(|t| {
-            if let Some(v) = t.f32s() {
-                v.for_each(|x| assert!(x.is_finite()));
-            }
-        });
-    });
-    let mut net = small();
-    let before = net.clone();
-    match format::load_params(bytes, &mut net) {
-        Ok(()) => {
-            for i in 0..Small::TENSORS {
-                assert!(net.tensor(i).iter().all(|v| v.is_finite()));
-            }
-        }
-        Err(_) => assert_same_net(&net, &before),
-    }
-    let mut net = small();
-    let mut adam = Adam::<SmallGrad>::new(AdamConfig::DEFAULT);
-    if format::load_training(bytes, &mut net, &mut adam).is_err() {
-        assert_same_net(&net, &before);
-        assert_eq!(adam.t, 0);
-        assert_same_params(&adam.m, &SmallGrad::ZERO, "m after a failed load");
-    }
-    let mut net = small();
-    if import_safetensors(bytes, &mut net).is_err() {
-        assert_same_net(&net, &before);
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Round trips
 
 #[test]
-fn params_round_trip_is_bitwise_and_outputs_agree() {
-    let (net, _, _) = trained();
-    let bytes = format::save_params(&net).unwrap();
-    assert_eq!(bytes.len(), format::params_len::<Small>());
+fn zoo_round_trip_is_bitwise_with_every_attribute() {
+    let net = zoo(1);
+    let bytes = format::save(&net).unwrap();
+    assert_eq!(bytes.len(), format::len(&net).unwrap());
 
-    let mut copy = small();
-    format::load_params(&bytes, &mut copy).unwrap();
-    assert_same_net(&net, &copy);
-    assert_eq!(copy.rest.rest.rest.first.rate, 0.25); // hyper-parameters come from the code
-
-    let mut s1 = <Small as Layer>::Scratch::ZERO;
-    let mut s2 = <Small as Layer>::Scratch::ZERO;
-    for step in 0..4 {
-        for x in batch(100 + step).0 {
-            let (mut y1, mut y2) = ([0.0; 2], [0.0; 2]);
-            net.forward(&x, &mut y1, &mut s1);
-            copy.forward(&x, &mut y2, &mut s2);
-            assert_eq!(y1.map(f32::to_bits), y2.map(f32::to_bits));
-        }
-    }
-
-    // The heap-free writer gives the same bytes.
-    let mut buf = [0u8; 1024];
-    let n = format::write_params(&net, &mut buf).unwrap();
-    assert_eq!(&buf[..n], &bytes[..]);
-    assert_eq!(
-        format::write_params(&net, &mut buf[..n - 1]),
-        Err(FormatError::BufferTooSmall {
-            needed: n,
-            available: n - 1
-        })
-    );
-}
-
-#[test]
-fn the_file_describes_itself() {
-    let (net, _, _) = trained();
-    let bytes = format::save_params(&net).unwrap();
-    let file = File::parse(&bytes).unwrap();
-    assert_eq!(file.version(), 1);
-    assert_eq!(file.optimizer(), None);
-    let kinds: Vec<_> = file
-        .layers()
-        .map(|l| (l.kind, l.inputs, l.outputs))
-        .collect();
-    assert_eq!(
-        kinds,
-        [
-            ("dense", 3, 4),
-            ("batch_norm", 4, 4),
-            ("relu", 4, 4),
-            ("dropout", 4, 4),
-            ("dense", 4, 2)
-        ]
-    );
-    let tensors: Vec<_> = file
-        .tensors()
-        .map(|t| (t.section, t.layer, t.name, t.rows, t.cols))
-        .collect();
-    assert_eq!(
-        tensors,
-        [
-            (Section::Params, 0, "weight", 4, 3),
-            (Section::Params, 0, "bias", 1, 4),
-            (Section::Params, 1, "gamma", 1, 4),
-            (Section::Params, 1, "beta", 1, 4),
-            (Section::Params, 4, "weight", 2, 4),
-            (Section::Params, 4, "bias", 1, 2),
-            (Section::Buffers, 1, "running_mean", 1, 4),
-            (Section::Buffers, 1, "running_var", 1, 4),
-        ]
-    );
-    for t in file.tensors() {
-        assert_eq!(
-            t.offset % 4,
-            0,
-            "{} of layer {} is not aligned",
-            t.name,
-            t.layer
-        );
-        assert!(t.meta.is_empty());
-        assert_eq!(t.dtype, Dtype::F32);
-    }
-    let w = file.tensor(Section::Params, 4, "weight").unwrap();
-    let decoded: Vec<f32> = w.f32s().unwrap().collect();
-    assert_eq!(decoded, net.rest.rest.rest.rest.weight.as_flattened());
-    assert_eq!(w.f32_at(7), Some(net.rest.rest.rest.rest.weight[1][3]));
-    assert_eq!(w.f32_at(8), None);
-}
-
-/// The exact bytes of a tiny network, built by hand from the layout tables (checksum from
-/// zlib's `crc32`).
-#[test]
-fn exact_bytes_of_a_tiny_file() {
-    #[rustfmt::skip]
-    const EXPECTED: [u8; 120] = [
-        0x46, 0x4E, 0x45, 0x54, 0x01, 0x00, 0x00, 0x00, 0x78, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x64, 0x65, 0x6E, 0x73,
-        0x65, 0x00, 0x00, 0x00, 0x01, 0x01, 0x01, 0x06, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-        0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x77, 0x65, 0x69, 0x67, 0x68, 0x74, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x3F, 0x00, 0x00, 0x00, 0xC0, 0x01, 0x02, 0x01, 0x04, 0x00, 0x00, 0x00, 0x00,
-        0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x62, 0x69, 0x61, 0x73,
-        0x00, 0x00, 0x80, 0x3E, 0xBD, 0x11, 0xC2, 0x4C,
+    // Loaded into a network whose attributes all differ: they come from the file.
+    let mut copy: Zoo = net![
+        Dense::ZERO,
+        BatchNorm::DEFAULT,
+        LeakyRelu::DEFAULT,
+        Dropout::DEFAULT,
+        Dense::ZERO,
+        Tanh::DEFAULT,
+        firmnet::layers::GaussianNoise::DEFAULT,
+        Dense::ZERO,
+        Sigmoid::DEFAULT,
+        firmnet::layers::ActivityL1::new(0.0),
+        Dense::ZERO,
+        Relu6::DEFAULT,
+        Dense::ZERO
     ];
-    let mut layer = Dense::<2, 1>::ZERO;
-    layer.weight = [[0.5, -2.0]];
-    layer.bias = [0.25];
-    assert_eq!(format::save_params(&layer).unwrap(), EXPECTED);
-    assert_eq!(Raw::tiny().bytes(), EXPECTED);
-
-    let mut back = Dense::<2, 1>::ZERO;
-    format::load_params(&EXPECTED, &mut back).unwrap();
-    assert_eq!(back, layer);
-}
-
-// ---------------------------------------------------------------------------------------
-// Damage: every byte, every length, random bytes
-
-#[test]
-fn every_single_byte_change_is_refused() {
-    let (net, adam, ctx) = trained();
-    let params = format::save_params(&net).unwrap();
-    let run = RunState {
-        rng: ctx.rng,
-        epoch: 1,
-        step: 6,
-    };
-    let training = format::save_training(&net, &adam, &run, &[]).unwrap();
-    for bytes in [&params, &training] {
-        for pos in 0..bytes.len() {
-            for flip in [0x01u8, 0x80, 0xFF] {
-                let mut b = bytes.clone();
-                b[pos] ^= flip;
-                let mut n = small();
-                let err = format::load_params(&b, &mut n).unwrap_err();
-                let ok = match pos {
-                    0..4 => matches!(err, FormatError::BadMagic { .. }),
-                    4..6 => matches!(err, FormatError::UnsupportedVersion { .. }),
-                    8..12 => matches!(
-                        err,
-                        FormatError::Truncated { .. } | FormatError::TrailingBytes { .. }
-                    ),
-                    _ => matches!(err, FormatError::Checksum { .. }),
-                };
-                assert!(ok, "byte {pos} ^ {flip:#04x}: {err}");
-                let mut a = Adam::<SmallGrad>::new(AdamConfig::DEFAULT);
-                assert!(format::load_training(&b, &mut n, &mut a).is_err());
-                assert_same_net(&n, &small());
-            }
-        }
-    }
-}
-
-#[test]
-fn every_resealed_byte_change_is_handled() {
-    // With the checksum recomputed, the damage reaches the record parser and the loaders:
-    // each change is refused or loads finite values, and never panics.
-    let (net, adam, ctx) = trained();
-    let run = RunState {
-        rng: ctx.rng,
-        epoch: 1,
-        step: 6,
-    };
-    let training = format::save_training(&net, &adam, &run, &[("best", Value::F32(0.5))]).unwrap();
-    let mut refused = 0;
-    for pos in 0..training.len() - 4 {
-        for flip in [0x01u8, 0x10, 0x80, 0xFF] {
-            let mut b = training.clone();
-            b[pos] ^= flip;
-            reseal(&mut b);
-            read_all_ways(&b);
-            let mut n = small();
-            let mut a = Adam::<SmallGrad>::new(AdamConfig::DEFAULT);
-            refused += usize::from(format::load_training(&b, &mut n, &mut a).is_err());
-        }
-    }
-    // Changes inside the values may load (they are other valid values); the rest may not.
-    assert!(refused > training.len(), "{refused} refusals");
-}
-
-#[test]
-fn every_truncation_is_refused() {
-    let (net, adam, ctx) = trained();
-    let run = RunState {
-        rng: ctx.rng,
-        epoch: 0,
-        step: 6,
-    };
-    let bytes = format::save_training(&net, &adam, &run, &[]).unwrap();
-    for len in 0..bytes.len() {
-        let err = format::load_params(&bytes[..len], &mut small()).unwrap_err();
-        assert!(
-            matches!(err, FormatError::Truncated { available, .. } if available == len),
-            "length {len}: {err}"
-        );
-        read_all_ways(&bytes[..len]);
-    }
-    let mut longer = bytes.clone();
-    longer.push(0);
+    format::load(&bytes, &mut copy).unwrap();
+    assert_same(&net, &copy);
+    let bn = &copy.rest.first;
+    assert_eq!((bn.eps, bn.momentum), (ZOO_EPS, ZOO_MOMENTUM));
+    assert_eq!(copy.rest.rest.first.f.slope, ZOO_SLOPE);
+    assert_eq!(copy.rest.rest.rest.first.rate, ZOO_RATE);
+    let attr = |i: usize| copy.layer(i).unwrap().attr(0).unwrap();
+    assert_eq!(attr(6), Attr::F32(ZOO_SIGMA));
+    assert_eq!(attr(9), Attr::F32(ZOO_LAMBDA));
+    assert_eq!(bn.running_var, net.rest.first.running_var);
     assert_eq!(
-        format::load_params(&longer, &mut small()),
-        Err(FormatError::TrailingBytes {
-            expected: bytes.len(),
-            found: bytes.len() + 1
-        })
+        copy.rest.rest.rest.rest.first.weight,
+        net.rest.rest.rest.rest.first.weight
     );
-    let err = format::load_params(&bytes[..20], &mut small()).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        std::format!("the file is truncated: it needs 36 bytes, only 20 are there")
-    );
-    let err = format::load_params(&bytes[..100], &mut small()).unwrap_err();
+
+    // The same function, to the bit.
+    let xs = inputs::<3>(2, 32);
+    assert_eq!(bits(&outputs(&net, &xs)), bits(&outputs(&copy, &xs)));
+
+    // Saving the loaded network gives the same bytes; so does the heap-free writer, and a
+    // buffer one byte short is refused with both sizes.
+    assert_eq!(format::save(&copy).unwrap(), bytes);
+    let mut buf = vec![0xAAu8; bytes.len() + 7];
+    let n = format::write(&net, &mut buf).unwrap();
+    assert_eq!(&buf[..n], &bytes[..]);
+    let err = format::write(&net, &mut buf[..n - 1]).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::BufferTooSmall);
+    assert_eq!((err.expected(), err.found()), (n as u32, n as u32 - 1));
     assert_eq!(
         err.to_string(),
         std::format!(
-            "the file is truncated: it needs {} bytes, only 100 are there",
-            bytes.len()
+            "the buffer is too small: the file needs {n} bytes, the buffer has {}",
+            n - 1
         )
     );
 }
 
 #[test]
-fn fuzz_random_bytes_and_mutations_never_panic() {
-    let (net, adam, ctx) = trained();
+fn trained_network_round_trip_keeps_running_statistics() {
+    let (net, _, _) = trained(3);
+    // Training moved the running statistics away from the defaults.
+    assert_ne!(net.rest.first.running_mean, [0.0; 4]);
+    assert_ne!(net.rest.first.running_var, [1.0; 4]);
+    let bytes = format::save(&net).unwrap();
+    let mut copy = mlp();
+    copy.rest.rest.rest.first.rate = 0.75; // the file's rate replaces it
+    format::load(&bytes, &mut copy).unwrap();
+    assert_same(&net, &copy);
+    assert_eq!(copy.rest.rest.rest.first.rate, 0.25);
+    let xs = inputs::<3>(4, 16);
+    assert_eq!(bits(&outputs(&net, &xs)), bits(&outputs(&copy, &xs)));
+}
+
+#[test]
+fn fashion_mlp_round_trip() {
+    let mut net = Box::new(FASHION_MLP);
+    net.init(Init::HeNormal, &mut Rng::new(5));
+    net.rest.first.running_var[7] = 3.5;
+    net.rest.first.running_mean[255] = -0.25;
+    let bytes = format::save(&*net).unwrap();
+    assert_eq!(bytes.len(), format::len(&*net).unwrap());
+    let mut copy = Box::new(FASHION_MLP);
+    copy.rest.rest.rest.first.rate = 0.5;
+    format::load(&bytes, &mut *copy).unwrap();
+    assert_same(&*net, &*copy);
+    assert_eq!(copy.rest.rest.rest.first.rate, 0.2);
+    let xs = inputs::<784>(6, 4);
+    assert_eq!(bits(&outputs(&*net, &xs)), bits(&outputs(&*copy, &xs)));
+    // And in place from an aligned blob, as in flash.
+    let mut blob = vec![0u32; bytes.len() / 4];
+    bytemuck::cast_slice_mut::<u32, u8>(&mut blob).copy_from_slice(&bytes);
+    let mut again = Box::new(FASHION_MLP);
+    format::load(bytemuck::cast_slice(&blob), &mut *again).unwrap();
+    assert_same(&*net, &*again);
+}
+
+#[test]
+fn the_file_describes_itself() {
+    let net = zoo(7);
+    let bytes = format::save(&net).unwrap();
+    let file = File::parse(&bytes).unwrap();
+    assert_eq!(file.kind(), FileKind::Float);
+    assert_eq!(file.optimizer(), None);
+    assert_eq!(file.source(), None);
+    assert_eq!(file.len(), bytes.len());
+    assert_eq!(
+        file.checksum(),
+        u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().unwrap())
+    );
+    assert_eq!(file.scalars().count(), 0);
+    let layers: Vec<_> = file
+        .layers()
+        .map(|l| {
+            (
+                l.index,
+                l.kind,
+                l.input.dims().to_vec(),
+                l.output.dims().to_vec(),
+            )
+        })
+        .collect();
+    let v = |n: usize| vec![n];
+    assert_eq!(
+        layers,
+        [
+            (0, "dense", v(3), v(5)),
+            (1, "batch_norm", v(5), v(5)),
+            (2, "leaky_relu", v(5), v(5)),
+            (3, "dropout", v(5), v(5)),
+            (4, "dense", v(5), v(4)),
+            (5, "tanh", v(4), v(4)),
+            (6, "gaussian_noise", v(4), v(4)),
+            (7, "dense", v(4), v(4)),
+            (8, "sigmoid", v(4), v(4)),
+            (9, "activity_l1", v(4), v(4)),
+            (10, "dense", v(4), v(3)),
+            (11, "relu6", v(3), v(3)),
+            (12, "dense", v(3), v(2)),
+        ]
+    );
+    let attrs: Vec<Vec<_>> = file
+        .layers()
+        .map(|l| l.attrs().map(|a| (a.name, a.value)).collect())
+        .collect();
+    assert_eq!(
+        attrs[1],
+        [
+            ("eps", Attr::F32(ZOO_EPS)),
+            ("momentum", Attr::F32(ZOO_MOMENTUM))
+        ]
+    );
+    assert_eq!(attrs[2], [("slope", Attr::F32(ZOO_SLOPE))]);
+    assert_eq!(attrs[3], [("rate", Attr::F32(ZOO_RATE))]);
+    assert_eq!(attrs[6], [("sigma", Attr::F32(ZOO_SIGMA))]);
+    assert_eq!(attrs[9], [("lambda", Attr::F32(ZOO_LAMBDA))]);
+    for i in [0, 4, 5, 7, 8, 10, 11, 12] {
+        assert!(attrs[i].is_empty(), "layer {i}");
+    }
+
+    let bn = file.layer(1).unwrap();
+    let tensors: Vec<_> = bn
+        .tensors()
+        .map(|t| (t.section, t.name, t.kind, t.dtype, t.shape.dims().to_vec()))
+        .collect();
+    assert_eq!(
+        tensors,
+        [
+            (
+                Section::Network,
+                "gamma",
+                ParamKind::Scale,
+                Dtype::F32,
+                v(5)
+            ),
+            (Section::Network, "beta", ParamKind::Shift, Dtype::F32, v(5)),
+            (
+                Section::Network,
+                "running_mean",
+                ParamKind::RunningMean,
+                Dtype::F32,
+                v(5)
+            ),
+            (
+                Section::Network,
+                "running_var",
+                ParamKind::RunningVar,
+                Dtype::F32,
+                v(5)
+            ),
+        ]
+    );
+    let var = bn.tensor(Section::Network, "running_var").unwrap();
+    assert!(var.f32s().unwrap().eq(net.rest.first.running_var));
+    assert_eq!(var.i32s().map(|v| v.count()), None);
+    let w = file
+        .layer(12)
+        .unwrap()
+        .tensor(Section::Network, "weight")
+        .unwrap();
+    assert_eq!(w.shape, Shape::matrix(2, 3));
+    assert_eq!(
+        (w.kind, w.dtype, w.data.len()),
+        (ParamKind::Weight, Dtype::F32, 24)
+    );
+    let last = &net
+        .rest
+        .rest
+        .rest
+        .rest
+        .rest
+        .rest
+        .rest
+        .rest
+        .rest
+        .rest
+        .rest
+        .rest;
+    assert!(
+        w.f32s()
+            .unwrap()
+            .eq(last.weight.as_flattened().iter().copied())
+    );
+    for l in file.layers() {
+        for t in l.tensors() {
+            assert_eq!(t.offset % 4, 0, "layer {} {}", l.index, t.name);
+            assert_eq!(&bytes[t.offset..t.offset + t.data.len()], t.data);
+        }
+    }
+    // The documented layout, walked independently, finds the same records.
+    let w = walk_matches_reader(&bytes);
+    assert_eq!(w.layers.len(), 13);
+    assert_eq!(w.layers[0].at, 32);
+}
+
+/// The exact bytes of a tiny network, assembled by hand from the tables of the module
+/// docs, one 32-bit little-endian word per field (the checksum from zlib's `crc32`).
+#[test]
+fn exact_bytes_of_a_tiny_file() {
+    let mut e: Vec<u8> = Vec::new();
+    let mut words = |ws: &[u32]| {
+        ws.iter()
+            .for_each(|w| e.extend_from_slice(&w.to_le_bytes()))
+    };
+    // Header: magic, version 2, kind 1 (float), flags 0, length 284, 2 layers, 0 scalars,
+    // digest 0, optimizer 0, source flag 0, best flag 0, 5 reserved.
+    words(&[
+        u32::from_le_bytes(*b"FNET"),
+        0x0001_0002,
+        284,
+        2,
+        0,
+        0,
+        0,
+        0,
+    ]);
+    // Layer 0: length 168 = 56 + 8 + 56 + 48, kind of 5 bytes, input rank 1 [2, 0, 0, 0],
+    // output rank 1 [1, 0, 0, 0], 0 attributes, 2 tensors; "dense" + 3 zeros.
+    words(&[168, 5, 1, 2, 0, 0, 0, 1, 1, 0, 0, 0, 0, 2]);
+    words(&[u32::from_le_bytes(*b"dens"), u32::from(b'e')]);
+    // Tensor: section 1, name of 6 bytes, kind 1 (weight), type 1 (f32), rank 2, shape
+    // [1, 2, 0, 0], 8 bytes; "weight" + 2 zeros; 0.5, -2.0.
+    words(&[1, 6, 1, 1, 2, 1, 2, 0, 0, 8]);
+    words(&[u32::from_le_bytes(*b"weig"), u32::from_le_bytes(*b"ht\0\0")]);
+    words(&[0x3F00_0000, 0xC000_0000]);
+    // Tensor: section 1, name of 4 bytes, kind 2 (bias), f32, rank 1, shape [1, 0, 0, 0],
+    // 4 bytes; "bias"; 0.25.
+    words(&[1, 4, 2, 1, 1, 1, 0, 0, 0, 4]);
+    words(&[u32::from_le_bytes(*b"bias"), 0x3E80_0000]);
+    // Layer 1: length 80 = 56 + 8 + 16, kind of 7 bytes, input [1], output [1],
+    // 1 attribute, 0 tensors; "dropout" + 1 zero.
+    words(&[80, 7, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 1, 0]);
+    words(&[u32::from_le_bytes(*b"drop"), u32::from_le_bytes(*b"out\0")]);
+    // Attribute: type 1 (f32), name of 4 bytes, value 0.25; "rate".
+    words(&[1, 4, 0x3E80_0000, u32::from_le_bytes(*b"rate")]);
+    // CRC-32 of the 280 bytes before it.
+    words(&[0xFCE0_6B0B]);
+    assert_eq!(e.len(), 284);
+    assert_eq!(format::crc32(&e[..280]), 0xFCE0_6B0B);
+
+    type Tiny = Net![Dense<2, 1>, Dropout<[f32; 1]>];
+    let mut tiny: Tiny = net![Dense::ZERO, Dropout::new(0.25)];
+    tiny.first.weight = [[0.5, -2.0]];
+    tiny.first.bias = [0.25];
+    assert_eq!(format::save(&tiny).unwrap(), e);
+    assert_eq!(format::len(&tiny), Ok(284));
+    let file = File::parse(&e).unwrap();
+    assert_eq!(file.checksum(), 0xFCE0_6B0B);
+
+    let mut back: Tiny = net![Dense::ZERO, Dropout::new(0.9)];
+    format::load(&e, &mut back).unwrap();
+    assert_eq!(back.first.weight, [[0.5, -2.0]]);
+    assert_eq!(back.first.bias, [0.25]);
+    assert_eq!(back.rest.rate, 0.25);
+
+    // A file at any address loads (copies are decoded byte by byte).
+    let mut shifted = Aligned([0u8; 296]);
+    shifted.0[3..287].copy_from_slice(&e);
+    let mut back: Tiny = net![Dense::ZERO, Dropout::new(0.9)];
+    format::load(&shifted.0[3..287], &mut back).unwrap();
+    assert_eq!(back.first.weight, [[0.5, -2.0]]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Damage: every byte, resealed or not, every length, random bytes
+
+/// The code a single changed byte at `pos` must give, the checksum left as it was.
+fn expected_code(pos: usize) -> ErrorCode {
+    match pos {
+        0..4 => ErrorCode::BadMagic,
+        4..6 => ErrorCode::UnsupportedVersion,
+        8..12 => ErrorCode::Damaged,
+        _ => ErrorCode::Checksum,
+    }
+}
+
+#[test]
+fn every_single_byte_change_is_refused_by_the_checksum() {
+    let (net, _, _) = trained(8);
+    let files = [format::save(&net).unwrap(), format::save(&zoo(9)).unwrap()];
+    let (mlp_blank, zoo_blank) = (mlp(), zoo_zero());
+    for bytes in &files {
+        for pos in 0..bytes.len() {
+            for flip in [0x01u8, 0x80, 0xFF] {
+                let mut b = bytes.clone();
+                b[pos] ^= flip;
+                let err = if bytes.len() == files[0].len() {
+                    refused(&b, &mlp_blank)
+                } else {
+                    refused(&b, &zoo_blank)
+                };
+                assert_eq!(
+                    err.code(),
+                    expected_code(pos),
+                    "byte {pos} ^ {flip:#04x}: {err}"
+                );
+                assert_eq!(File::parse(&b).unwrap_err(), err);
+            }
+        }
+    }
+}
+
+/// The byte ranges of a file that hold values (tensor elements, attribute values, scalar
+/// values): a change there may give another valid file.
+fn value_ranges(bytes: &[u8]) -> Vec<core::ops::Range<usize>> {
+    let w = walk(bytes);
+    let mut r = Vec::new();
+    for l in &w.layers {
+        r.extend(l.attrs.iter().map(|a| a.value..a.value + 4));
+        r.extend(l.tensors.iter().map(|t| t.data..t.data + t.len));
+    }
+    r.extend(w.scalars.iter().map(|s| s.value..s.value + 4));
+    r
+}
+
+#[test]
+fn every_resealed_byte_change_is_refused_or_loads_a_valid_network() {
+    // With the checksum recomputed, the damage reaches the records and the checks: a
+    // change of the structure (header, lengths, codes, names, shapes, padding) is refused
+    // with a typed error and leaves the network untouched; a change of a value either
+    // breaks its rule and is refused, or loads a network that saves back to exactly those
+    // bytes (so every loaded value obeys the writer's rules).
+    let net = zoo(10);
+    let bytes = format::save(&net).unwrap();
+    let values = value_ranges(&bytes);
+    let blank = zoo_zero();
+    let (mut loaded, mut refused_values) = (0, 0);
+    for pos in 0..bytes.len() - 4 {
+        for flip in [0x01u8, 0x10, 0x80, 0xFF] {
+            let b = resealed(&bytes, |b| b[pos] ^= flip);
+            let mut copy = blank.clone();
+            match format::load(&b, &mut copy) {
+                Ok(()) => {
+                    assert!(
+                        values.iter().any(|r| r.contains(&pos)),
+                        "byte {pos} ^ {flip:#04x} is structure, yet the file loads"
+                    );
+                    assert_eq!(format::save(&copy).unwrap(), b, "byte {pos} ^ {flip:#04x}");
+                    loaded += 1;
+                }
+                Err(e) => {
+                    assert_same(&copy, &blank);
+                    assert!(!e.to_string().is_empty());
+                    let mut line = Vec::new();
+                    e.describe(&mut |s| line.extend_from_slice(s));
+                    let head = std::format!("format error {}", e.code() as u8);
+                    assert!(
+                        line.starts_with(head.as_bytes()),
+                        "byte {pos} ^ {flip:#04x}: {e}"
+                    );
+                    if values.iter().any(|r| r.contains(&pos)) {
+                        refused_values += 1;
+                        assert!(
+                            matches!(e.code(), ErrorCode::Value | ErrorCode::AttrValue),
+                            "byte {pos} ^ {flip:#04x}: {e}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(loaded > 1000, "{loaded} loaded");
+    assert!(refused_values > 10, "{refused_values} values refused");
+}
+
+#[test]
+fn every_truncation_is_refused() {
+    let (net, _, _) = trained(11);
+    let bytes = format::save(&net).unwrap();
+    let blank = mlp();
+    for len in 0..bytes.len() {
+        let err = refused(&bytes[..len], &blank);
+        if len < 36 {
+            assert_eq!(err.code(), ErrorCode::Truncated, "length {len}: {err}");
+            assert_eq!((err.expected(), err.found()), (36, len as u32));
+        } else {
+            assert_eq!(err.code(), ErrorCode::Damaged, "length {len}: {err}");
+            assert_eq!(
+                (err.expected(), err.found()),
+                (bytes.len() as u32, len as u32)
+            );
+        }
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    let err = refused(&longer, &blank);
+    assert_eq!(err.code(), ErrorCode::Damaged);
+    assert_eq!(
+        err.to_string(),
+        std::format!(
+            "the file is cut short or damaged: its header says {} bytes, {} are there, and its checksum does not match",
+            bytes.len(),
+            bytes.len() + 1
+        )
+    );
+    assert_eq!(
+        refused(&bytes[..20], &blank).to_string(),
+        "the file is truncated: it needs at least 36 bytes, only 20 are there"
+    );
+}
+
+/// Every reader on `bytes`, which may be anything: none panics, a refused load leaves its
+/// destination as it was, an accepted one holds a network the writer accepts.
+fn read_all_ways(bytes: &[u8]) {
+    if let Ok(f) = File::parse(bytes) {
+        for l in f.layers() {
+            let _ = (l.kind, l.input, l.output);
+            l.attrs().for_each(|a| {
+                let _ = a.value.bits();
+            });
+            for t in l.tensors() {
+                let _ = t.f32s().map(|v| v.count());
+                let _ = t.i32s().map(|v| v.count());
+                let _ = t.i8s().map(|v| v.count());
+            }
+        }
+        f.scalars().for_each(|s| {
+            let _ = f.scalar(s.name);
+        });
+        let _ = f.check::<Mlp>(&[FileKind::Float]);
+    }
+    let blank = mlp();
+    let mut net = blank.clone();
+    match format::load(bytes, &mut net) {
+        Ok(()) => assert!(format::save(&net).is_ok()),
+        Err(e) => {
+            assert_same(&net, &blank);
+            let _ = e.to_string();
+        }
+    }
+    let mut net = zoo_zero();
+    if format::load(bytes, &mut net).is_ok() {
+        assert!(format::save(&net).is_ok());
+    }
+    let mut net = blank.clone();
+    let mut best = blank.clone();
+    let mut adam = Adam::<MlpGrad>::new(AdamConfig::DEFAULT);
+    if format::load_training(bytes, &mut net, &mut adam, Some(&mut best)).is_err() {
+        assert_same(&net, &blank);
+        assert_same(&best, &blank);
+        assert_eq!(adam.t, 0);
+        assert_same_params(&adam.m, &MlpGrad::ZERO, "m after a failed load");
+    }
+    let blank_q: Box<ZooQ> = Box::new(Zero::ZERO);
+    let mut q = blank_q.clone();
+    match format::load(bytes, &mut *q) {
+        Ok(()) => assert!(format::save(&*q).is_ok()),
+        Err(_) => assert_same(&*q, &*blank_q),
+    }
+    let mut words = vec![0u32; bytes.len().div_ceil(4)];
+    bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+    let aligned = &bytemuck::cast_slice::<u32, u8>(&words)[..bytes.len()];
+    let _ = format::view::<Int8View<'_>>(aligned);
+    let mut net = blank.clone();
+    if import_safetensors(bytes, &mut net).is_err() {
+        assert_same(&net, &blank);
+    }
+    let mut net = blank.clone();
+    if format::v1::upgrade(bytes, &mut net).is_err() {
+        assert_same(&net, &blank);
+    }
+}
+
+type Int8View<'a> = firmnet::quant::Int8<Zoo, Borrowed<'a>>;
+
+#[test]
+fn random_bytes_and_mutations_never_panic() {
+    let (net, adam, ctx) = trained(12);
     let run = RunState {
         rng: ctx.rng,
         epoch: 2,
         step: 6,
     };
+    let mut q: Box<ZooQ> = Box::new(Zero::ZERO);
+    randomize_int8(&mut *q, 13);
     let seeds = [
-        format::save_params(&net).unwrap(),
-        format::save_training(&net, &adam, &run, &[("x", Value::U64(9))]).unwrap(),
+        format::save(&net).unwrap(),
+        format::save(&zoo(14)).unwrap(),
+        format::save_training(&net, &adam, &run, None, &[("x", Value::U64(9))]).unwrap(),
+        format::save(&*q).unwrap(),
         export_safetensors(&net).unwrap(),
+        V1::of_float(&net).bytes(),
     ];
+    for s in &seeds {
+        read_all_ways(s);
+    }
     let mut rng = Rng::new(0xF022);
-    // Random byte strings, some behind a valid magic and version.
-    for i in 0..2000 {
+    // Random byte strings, some behind a valid magic, version, length and checksum.
+    for i in 0..1500 {
         let len = rng.below(if i % 2 == 0 { 64 } else { 700 }) as usize;
         let mut b: Vec<u8> = (0..len).map(|_| rng.next_u32() as u8).collect();
-        if i % 3 == 0 && len >= 12 {
-            b[..6].copy_from_slice(b"FNET\x01\x00");
+        if i % 3 == 0 && len >= 36 {
+            b[..6].copy_from_slice(b"FNET\x02\x00");
+            b[6] = 1 + rng.below(3) as u8;
+            b[7] = 0;
             b[8..12].copy_from_slice(&(len as u32).to_le_bytes());
+            b[12..16].copy_from_slice(&rng.below(3).to_le_bytes());
             reseal(&mut b);
         }
         read_all_ways(&b);
     }
     // Mutations of valid files: overwritten, inserted and deleted bytes, cuts; half of
     // them with the length and checksum repaired.
-    for i in 0..3000 {
+    for i in 0..2500 {
         let mut b = seeds[i % seeds.len()].clone();
         for _ in 0..=rng.below(4) {
             let pos = rng.below(b.len() as u32) as usize;
-            match rng.below(5) {
+            match rng.below(6) {
                 0 | 1 => b[pos] = rng.next_u32() as u8,
-                2 => b.insert(pos, rng.next_u32() as u8),
-                3 => {
+                2 => b[pos] ^= 1 << rng.below(8),
+                3 => b.insert(pos, rng.next_u32() as u8),
+                4 => {
                     b.remove(pos);
                 }
                 _ => b.truncate(pos),
@@ -430,679 +598,315 @@ fn fuzz_random_bytes_and_mutations_never_panic() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Refusals, each with its message
+// Refusals of a network of another type, each with its message
 
 #[test]
-fn a_network_of_another_size_is_refused_by_shape() {
-    type A = Net![Dense<3, 4>, Relu<[f32; 4]>, Dense<4, 2>];
-    type B = Net![Dense<3, 4>, Relu<[f32; 4]>, Dense<4, 5>];
-    let a: A = net![Dense::ZERO, Relu::DEFAULT, Dense::ZERO];
-    let bytes = format::save_params(&a).unwrap();
-    let mut b: B = net![Dense::ZERO, Relu::DEFAULT, Dense::ZERO];
-    let err = format::load_params(&bytes, &mut b).unwrap_err();
-    assert_eq!(
-        err,
-        FormatError::Shape {
-            section: Section::Params,
-            layer: 2,
-            kind: "dense",
-            tensor: format::Name::new("weight"),
-            expected: Dims::matrix(5, 4),
-            found: Dims::matrix(2, 4),
-        }
-    );
-    assert_eq!(
-        err.to_string(),
-        "layer 2 (dense): weight has shape 2×4 in the file, the network expects 5×4"
-    );
+fn a_network_of_another_shape_kind_or_depth_is_refused() {
+    let (net, _, _) = trained(15);
+    let bytes = format::save(&net).unwrap();
 
-    let (net, _, _) = trained();
-    let bytes = format::save_params(&net).unwrap();
-    let mut wide: Wide = net![
+    type Wide = Net![
+        Dense<3, 5>,
+        BatchNorm<5>,
+        Relu<[f32; 5]>,
+        Dropout<[f32; 5]>,
+        Dense<5, 2>
+    ];
+    let wide: Wide = net![
         Dense::ZERO,
         BatchNorm::DEFAULT,
         Relu::DEFAULT,
         Dropout::DEFAULT,
         Dense::ZERO
     ];
-    let before = wide.clone();
-    let err = format::load_params(&bytes, &mut wide).unwrap_err();
+    // The first word that differs is the output's first dimension (word 8 of the layer
+    // record): the two values of that word.
+    let err = refused(&bytes, &wide);
+    assert_eq!(err.code(), ErrorCode::LayerShape);
+    assert_eq!((err.layer(), err.name()), (Some(0), "dense"));
+    assert_eq!((err.expected(), err.found()), (5, 4));
     assert_eq!(
         err.to_string(),
-        "layer 0 (dense): weight has shape 4×3 in the file, the network expects 5×3"
+        "layer 0 (dense): its output's dimension 1 is 4 in the file, the network's is 5"
     );
-    assert_eq!(wide, before);
-}
 
-#[test]
-fn a_network_of_another_kind_or_depth_is_refused() {
-    let (net, _, _) = trained();
-    let bytes = format::save_params(&net).unwrap();
-    let mut other: OtherKind = net![
+    type OtherKind = Net![
+        Dense<3, 4>,
+        BatchNorm<4>,
+        Tanh<[f32; 4]>,
+        Dropout<[f32; 4]>,
+        Dense<4, 2>
+    ];
+    let other: OtherKind = net![
         Dense::ZERO,
         BatchNorm::DEFAULT,
         Tanh::DEFAULT,
         Dropout::DEFAULT,
         Dense::ZERO
     ];
-    let err = format::load_params(&bytes, &mut other).unwrap_err();
-    assert!(matches!(
-        err,
-        FormatError::LayerKind { layer: 2, expected: "tanh", found } if found == "relu"
-    ));
+    let err = refused(&bytes, &other);
+    assert_eq!(err.code(), ErrorCode::LayerKind);
+    assert_eq!((err.layer(), err.name()), (Some(2), "tanh"));
+    // The file's kind as its signature: length and first three bytes.
+    let relu = (4 << 24) | u32::from_le_bytes([b'r', b'e', b'l', 0]);
+    assert_eq!((err.expected(), err.found()), (0, relu));
+    assert_eq!(format::kind_signature(b"relu"), relu);
     assert_eq!(
         err.to_string(),
         "layer 2: the file has a relu layer, the network a tanh layer"
     );
 
     type Shorter = Net![Dense<3, 4>, BatchNorm<4>, Relu<[f32; 4]>, Dense<4, 2>];
-    let mut shorter: Shorter = net![Dense::ZERO, BatchNorm::DEFAULT, Relu::DEFAULT, Dense::ZERO];
-    let err = format::load_params(&bytes, &mut shorter).unwrap_err();
-    assert_eq!(
-        err,
-        FormatError::LayerCount {
-            expected: 4,
-            found: 5
-        }
-    );
+    let shorter: Shorter = net![Dense::ZERO, BatchNorm::DEFAULT, Relu::DEFAULT, Dense::ZERO];
+    let err = refused(&bytes, &shorter);
+    assert_eq!(err.code(), ErrorCode::LayerCount);
+    assert_eq!((err.expected(), err.found()), (4, 5));
     assert_eq!(
         err.to_string(),
         "the file describes 5 layers, the network has 4"
     );
 
-    // Only the sizes of a parameter-free layer differ.
-    let bytes = format::save_params(&Relu::<[f32; 4]>::DEFAULT).unwrap();
-    let mut relu6 = Relu::<[f32; 6]>::DEFAULT;
-    let err = format::load_params(&bytes, &mut relu6).unwrap_err();
+    // Only the sizes of a parameter-free layer differ: the input's first dimension
+    // comes before the output's.
+    let bytes = format::save(&Relu::<[f32; 4]>::DEFAULT).unwrap();
+    let err = refused(&bytes, &Relu::<[f32; 6]>::DEFAULT);
     assert_eq!(
-        err.to_string(),
-        "layer 0 (relu): the file has 4 inputs and 4 outputs, the network expects 6 and 6"
-    );
-}
-
-#[test]
-fn magic_version_flags_and_checksum_are_named() {
-    let (net, _, _) = trained();
-    let bytes = format::save_params(&net).unwrap();
-
-    let png = b"\x89PNG\r\n\x1a\n and the rest of an image";
-    let err = format::load_params(png, &mut small()).unwrap_err();
-    assert_eq!(err, FormatError::BadMagic { found: *b"\x89PNG" });
-    assert!(err.to_string().starts_with("not a firmnet weight file"));
-
-    let mut v2 = bytes.clone();
-    v2[4] = 2;
-    reseal(&mut v2);
-    let err = format::load_params(&v2, &mut small()).unwrap_err();
-    assert_eq!(
-        err,
-        FormatError::UnsupportedVersion {
-            found: 2,
-            supported: 1
-        }
+        (err.code(), err.expected(), err.found()),
+        (ErrorCode::LayerShape, 6, 4)
     );
     assert_eq!(
         err.to_string(),
-        "the file has format version 2; this build reads version 1"
+        "layer 0 (relu): its input's dimension 1 is 4 in the file, the network's is 6"
     );
-
-    let mut flagged = bytes.clone();
-    flagged[6] = 1;
-    reseal(&mut flagged);
+    // Same length, another shape: [2, 3] is not [6], and the rank says so first.
+    let err = refused(
+        &format::save(&Relu::<[[f32; 3]; 2]>::DEFAULT).unwrap(),
+        &Relu::<[f32; 6]>::DEFAULT,
+    );
     assert_eq!(
-        format::load_params(&flagged, &mut small()),
-        Err(FormatError::UnsupportedFlags { found: 1 })
+        (err.code(), err.expected(), err.found()),
+        (ErrorCode::LayerShape, 1, 2)
     );
-
-    let mut damaged = bytes.clone();
-    damaged[40] ^= 4;
-    let err = format::load_params(&damaged, &mut small()).unwrap_err();
-    let stored = u32::from_le_bytes(bytes[bytes.len() - 4..].try_into().unwrap());
     assert_eq!(
-        err,
-        FormatError::Checksum {
-            stored,
-            computed: format::crc32(&damaged[..damaged.len() - 4])
-        }
+        err.to_string(),
+        "layer 0 (relu): its input's rank is 2 in the file, the network's is 1"
     );
-    assert!(
-        err.to_string()
-            .starts_with("the file is damaged: its checksum is 0x")
+    // Same rank, the second dimension differs: [2, 3] is not [2, 4].
+    let err = refused(
+        &format::save(&Relu::<[[f32; 3]; 2]>::DEFAULT).unwrap(),
+        &Relu::<[[f32; 4]; 2]>::DEFAULT,
     );
-
-    let mut reserved = bytes.clone();
-    reserved[30] = 7;
-    reseal(&mut reserved);
     assert_eq!(
-        format::load_params(&reserved, &mut small()),
-        Err(FormatError::Malformed {
-            offset: 25,
-            what: "reserved header bytes are not zero"
-        })
+        (err.code(), err.expected(), err.found()),
+        (ErrorCode::LayerShape, 4, 3)
+    );
+    assert_eq!(
+        err.to_string(),
+        "layer 0 (relu): its input's dimension 2 is 3 in the file, the network's is 4"
     );
 }
 
-/// Patches value `index` of tensor `(section, layer, name)` and reseals.
-fn patch(
-    bytes: &[u8],
-    section: Section,
+// ---------------------------------------------------------------------------------------
+// The writer refuses what the reader would
+
+/// `net` after `f`: refused by every writer with `code` at `layer`, naming `name`.
+fn unwritable<N: Infer + Describe + Clone>(
+    net: &N,
+    f: impl FnOnce(&mut N),
+    code: ErrorCode,
     layer: usize,
     name: &str,
-    index: usize,
-    v: f32,
-) -> Vec<u8> {
-    let at = File::parse(bytes)
-        .unwrap()
-        .tensor(section, layer, name)
-        .unwrap()
-        .offset
-        + 4 * index;
-    let mut b = bytes.to_vec();
-    b[at..at + 4].copy_from_slice(&v.to_le_bytes());
-    reseal(&mut b);
-    b
+) -> FormatError {
+    let mut bad = net.clone();
+    f(&mut bad);
+    let err = format::save(&bad).unwrap_err();
+    assert_eq!(
+        (err.code(), err.layer(), err.name()),
+        (code, Some(layer), name),
+        "{err}"
+    );
+    assert_eq!(format::len(&bad), Err(err));
+    let mut buf = vec![0u8; 1 << 14];
+    assert_eq!(format::write(&bad, &mut buf), Err(err));
+    assert_eq!(format::rust_source(&bad), Err(err));
+    assert!(format::save_with_source(&bad, 1).is_err());
+    err
 }
 
 #[test]
-fn non_finite_and_negative_values_are_refused() {
-    let (net, adam, ctx) = trained();
-    let bytes = format::save_params(&net).unwrap();
+fn the_writer_refuses_what_the_reader_would() {
+    let net = zoo(16);
+    format::save(&net).unwrap();
     for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
-        let b = patch(&bytes, Section::Params, 4, "weight", 5, bad);
-        let mut n = small();
-        let err = format::load_params(&b, &mut n).unwrap_err();
-        assert_eq!(
-            err,
-            FormatError::NonFinite {
-                section: Section::Params,
-                layer: 4,
-                tensor: format::Name::new("weight"),
-                index: 5
-            }
-        );
-        assert_eq!(err.to_string(), "layer 4: weight[5] is NaN or infinite");
-        assert_same_net(&n, &small());
-    }
-    let b = patch(&bytes, Section::Buffers, 1, "running_var", 2, -0.5);
-    let err = format::load_params(&b, &mut small()).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "layer 1: running_var[2] is -0.5, it cannot be negative"
-    );
-
-    let run = RunState {
-        rng: ctx.rng,
-        epoch: 0,
-        step: 6,
-    };
-    let t = format::save_training(&net, &adam, &run, &[]).unwrap();
-    let b = patch(&t, Section::SecondMoment, 1, "beta", 0, -1e-9);
-    let err = format::load_params(&b, &mut small()).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "layer 1: second moment of beta[0] is -0.000000001, it cannot be negative"
-    );
-    let b = patch(&t, Section::FirstMoment, 0, "weight", 11, f32::NAN);
-    let err = format::load_params(&b, &mut small()).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "layer 0: first moment of weight[11] is NaN or infinite"
-    );
-
-    // The writer refuses what the reader would.
-    let mut broken = net.clone();
-    broken.rest.first.gamma[3] = f32::NAN;
-    assert!(matches!(
-        format::save_params(&broken),
-        Err(FormatError::NonFinite { layer: 1, index: 3, tensor, .. }) if tensor == "gamma"
-    ));
-    let mut broken = net.clone();
-    broken.rest.first.running_var[0] = -1.0;
-    assert!(matches!(
-        format::save_params(&broken),
-        Err(FormatError::Negative {
-            layer: 1,
-            index: 0,
-            ..
-        })
-    ));
-}
-
-// ---------------------------------------------------------------------------------------
-// Files built by hand from the layout tables: what the writer never produces
-
-/// A scalar record: type code, name, value bytes.
-type RawScalar = (u8, &'static str, Vec<u8>);
-
-/// An edit of a hand-built file.
-type Edit = fn(&mut Raw);
-
-/// A safetensors entry: key, type, shape, bytes.
-type Entry = (String, StDtype, Vec<usize>, Vec<u8>);
-
-/// A file assembled from the layout tables, independently of the writer.
-struct Raw {
-    optimizer: u8,
-    layers: Vec<(u32, u32, &'static str)>,
-    scalars: Vec<RawScalar>,
-    tensors: Vec<RawTensor>,
-}
-
-#[derive(Clone)]
-struct RawTensor {
-    section: u8,
-    kind: u8,
-    dtype: u8,
-    layer: u32,
-    rows: u32,
-    cols: u32,
-    name: &'static str,
-    meta: Vec<u8>,
-    data: Vec<u8>,
-}
-
-fn pad4(b: &mut Vec<u8>) {
-    while !b.len().is_multiple_of(4) {
-        b.push(0);
-    }
-}
-
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-impl Raw {
-    /// `Dense<2, 1>` with weight `[[0.5, -2.0]]` and bias `[0.25]`.
-    fn tiny() -> Raw {
-        let t = |kind, name, cols, data: &[f32]| RawTensor {
-            section: 1,
-            kind,
-            dtype: 1,
-            layer: 0,
-            rows: 1,
-            cols,
-            name,
-            meta: vec![],
-            data: f32_bytes(data),
-        };
-        Raw {
-            optimizer: 0,
-            layers: vec![(2, 1, "dense")],
-            scalars: vec![],
-            tensors: vec![t(1, "weight", 2, &[0.5, -2.0]), t(2, "bias", 1, &[0.25])],
-        }
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        let mut b = Vec::new();
-        b.extend_from_slice(b"FNET");
-        b.extend_from_slice(&1u16.to_le_bytes());
-        b.extend_from_slice(&0u16.to_le_bytes());
-        b.extend_from_slice(&0u32.to_le_bytes()); // length, below
-        for n in [self.layers.len(), self.scalars.len(), self.tensors.len()] {
-            b.extend_from_slice(&(n as u32).to_le_bytes());
-        }
-        b.push(self.optimizer);
-        b.extend_from_slice(&[0; 7]);
-        for &(i, o, kind) in &self.layers {
-            b.extend_from_slice(&i.to_le_bytes());
-            b.extend_from_slice(&o.to_le_bytes());
-            b.extend_from_slice(&[kind.len() as u8, 0, 0, 0]);
-            b.extend_from_slice(kind.as_bytes());
-            pad4(&mut b);
-        }
-        for (code, name, value) in &self.scalars {
-            b.extend_from_slice(&[*code, name.len() as u8, 0, 0]);
-            b.extend_from_slice(name.as_bytes());
-            pad4(&mut b);
-            b.extend_from_slice(value);
-        }
-        for t in &self.tensors {
-            b.extend_from_slice(&[t.section, t.kind, t.dtype, t.name.len() as u8]);
-            for v in [t.layer, t.rows, t.cols, t.meta.len() as u32] {
-                b.extend_from_slice(&v.to_le_bytes());
-            }
-            b.extend_from_slice(t.name.as_bytes());
-            pad4(&mut b);
-            b.extend_from_slice(&t.meta);
-            b.extend_from_slice(&t.data);
-            pad4(&mut b);
-        }
-        let len = (b.len() + 4) as u32;
-        b[8..12].copy_from_slice(&len.to_le_bytes());
-        b.extend_from_slice(&[0; 4]);
-        reseal(&mut b);
-        b
-    }
-}
-
-fn zero_tiny() -> Dense<2, 1> {
-    Dense::ZERO
-}
-
-#[test]
-fn hand_built_files_are_matched_by_name() {
-    // Records in another order load the same.
-    let mut raw = Raw::tiny();
-    raw.tensors.reverse();
-    let mut d = Dense::<2, 1>::ZERO;
-    format::load_params(&raw.bytes(), &mut d).unwrap();
-    assert_eq!((d.weight, d.bias), ([[0.5, -2.0]], [0.25]));
-
-    // A tensor stored twice.
-    let mut raw = Raw::tiny();
-    raw.tensors.push(raw.tensors[1].clone());
-    let err = format::load_params(&raw.bytes(), &mut zero_tiny()).unwrap_err();
-    assert_eq!(
-        err,
-        FormatError::TensorCount {
-            section: Section::Params,
-            expected: 2,
-            found: 3
-        }
-    );
-    assert_eq!(
-        err.to_string(),
-        "the file holds 3 tensors of parameters, the network expects 2"
-    );
-
-    // A tensor the network does not have.
-    let mut raw = Raw::tiny();
-    let mut extra = raw.tensors[1].clone();
-    extra.name = "scale";
-    extra.kind = 3;
-    raw.tensors.push(extra);
-    let err = format::load_params(&raw.bytes(), &mut zero_tiny()).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "layer 0: the file has a scale the network does not have"
-    );
-
-    // A tensor the file lacks.
-    let mut raw = Raw::tiny();
-    raw.tensors[1].name = "bjas";
-    let err = format::load_params(&raw.bytes(), &mut zero_tiny()).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "layer 0: the file has no bias (the network has it)"
-    );
-
-    // A tensor of another kind.
-    let mut raw = Raw::tiny();
-    raw.tensors[1].kind = 4;
-    let err = format::load_params(&raw.bytes(), &mut zero_tiny()).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "layer 0: bias is a shift (β) in the file, the network expects a bias"
-    );
-
-    // An int8 tensor (reserved for quantized networks) with its quantization parameters.
-    let mut raw = Raw::tiny();
-    raw.tensors[0].dtype = 2;
-    raw.tensors[0].meta = f32_bytes(&[0.02]);
-    raw.tensors[0].data = vec![25, 0x9C];
-    let bytes = raw.bytes();
-    let file = File::parse(&bytes).unwrap();
-    let w = file.tensor(Section::Params, 0, "weight").unwrap();
-    assert_eq!(
-        (w.dtype, w.meta.len(), w.data),
-        (Dtype::I8, 4, &[25u8, 0x9C][..])
-    );
-    assert_eq!(w.f32s().map(|v| v.count()), None);
-    let err = format::load_params(&bytes, &mut zero_tiny()).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "layer 0: weight holds i8 values in the file, the network expects f32"
-    );
-
-    // Malformed records.
-    let cases: [(Edit, &str); 7] = [
-        (|r| r.tensors[0].dtype = 9, "unknown element type code"),
-        (|r| r.tensors[0].section = 0, "unknown section code"),
-        (|r| r.tensors[0].kind = 7, "unknown tensor kind code"),
-        (
-            |r| r.tensors[0].layer = 1,
-            "a tensor names a layer beyond the layer table",
-        ),
-        (
-            |r| r.tensors[0].name = "we ight",
-            "a name is empty or has characters other than printable ASCII",
-        ),
-        (
-            |r| r.tensors[0].meta = vec![0; 4],
-            "tensor parameters of a wrong length for the element type",
-        ),
-        (
-            |r| r.tensors[0].section = 3,
-            "an optimizer moment the header's optimizer does not have",
-        ),
-    ];
-    for (edit, what) in cases {
-        let mut raw = Raw::tiny();
-        edit(&mut raw);
-        let err = format::load_params(&raw.bytes(), &mut zero_tiny()).unwrap_err();
-        assert!(
-            matches!(err, FormatError::Malformed { what: w, .. } if w == what),
-            "{what}: got {err}"
-        );
-    }
-    let mut raw = Raw::tiny();
-    raw.tensors[1].rows = u32::MAX;
-    raw.tensors[1].cols = u32::MAX;
-    assert!(format::load_params(&raw.bytes(), &mut zero_tiny()).is_err());
-
-    // Scalars: unknown type, duplicate, NaN, all-zero generator.
-    let cases: [(Vec<RawScalar>, &str); 4] = [
-        (
-            vec![(9, "x", vec![0; 4])],
-            "malformed file at byte 52: unknown scalar type",
-        ),
-        (
-            vec![(1, "x", vec![1, 0, 0, 0]), (1, "x", vec![2, 0, 0, 0])],
-            "scalar `x` appears twice",
-        ),
-        (
-            vec![(3, "x", f32_bytes(&[f32::NAN]))],
-            "scalar `x`: the value is NaN",
-        ),
-        (
-            vec![(5, "x", vec![0; 16])],
-            "scalar `x`: the all-zero state of a random generator",
-        ),
-    ];
-    for (scalars, message) in cases {
-        let mut raw = Raw::tiny();
-        raw.scalars = scalars;
-        let err = File::parse(&raw.bytes()).unwrap_err();
-        assert_eq!(err.to_string(), message);
-    }
-    let mut raw = Raw::tiny();
-    raw.scalars = vec![(3, "best_loss", f32_bytes(&[f32::INFINITY]))];
-    let bytes = raw.bytes();
-    assert_eq!(
-        File::parse(&bytes).unwrap().scalar("best_loss"),
-        Some(Value::F32(f32::INFINITY))
-    );
-}
-
-// ---------------------------------------------------------------------------------------
-// Training state
-
-#[test]
-fn training_state_round_trip_is_bitwise() {
-    let (net, mut adam, ctx) = trained();
-    adam.config.clip = firmnet::optim::Clip::norm(5.0);
-    adam.config.weight_decay = 1e-4;
-    let run = RunState {
-        rng: ctx.rng,
-        epoch: 3,
-        step: adam.t.into(),
-    };
-    let shuffle = Rng::new(77);
-    let extra = [
-        ("best_accuracy", Value::F32(0.875)),
-        ("patience_left", Value::U32(4)),
-        ("shuffle_rng", Value::Rng(shuffle)),
-        ("best_loss", Value::F64(f64::INFINITY)),
-    ];
-    let bytes = format::save_training(&net, &adam, &run, &extra).unwrap();
-    assert_eq!(bytes.len(), format::training_len::<Small, _>(&adam, &extra));
-
-    let mut net2 = small();
-    let mut adam2 = Adam::<SmallGrad>::new(AdamConfig::DEFAULT);
-    let run2 = format::load_training(&bytes, &mut net2, &mut adam2).unwrap();
-    assert_eq!(run2, run);
-    assert_same_net(&net, &net2);
-    assert_same_params(&adam.m, &adam2.m, "m");
-    assert_same_params(&adam.v, &adam2.v, "v");
-    assert_eq!(adam2.t, adam.t);
-    assert_eq!(adam2.config, adam.config);
-
-    let file = File::parse(&bytes).unwrap();
-    assert_eq!(file.optimizer(), Some(OptimizerKind::Adam));
-    assert_eq!(file.scalar_f32("best_accuracy"), Ok(0.875));
-    assert_eq!(file.scalar_u32("patience_left"), Ok(4));
-    assert_eq!(file.scalar_rng("shuffle_rng"), Ok(shuffle));
-    assert_eq!(file.scalar_f64("best_loss"), Ok(f64::INFINITY));
-    assert_eq!(
-        file.scalar_u64("best_accuracy"),
-        Err(FormatError::ScalarType {
-            name: format::Name::new("best_accuracy"),
-            expected: "u64",
-            found: "f32"
-        })
-    );
-    assert_eq!(
-        file.scalar_u64("nothing").unwrap_err().to_string(),
-        "the file has no scalar `nothing`"
-    );
-    // The moments are stored as such, by the network's layer numbering.
-    let m = file.tensor(Section::FirstMoment, 4, "bias").unwrap();
-    assert_eq!(
-        m.f32s().unwrap().collect::<Vec<_>>(),
-        adam.m.rest.rest.rest.rest.bias
-    );
-
-    // A training file loads as parameters too.
-    let mut net3 = small();
-    format::load_params(&bytes, &mut net3).unwrap();
-    assert_same_net(&net, &net3);
-
-    // Names the run or the optimizer use cannot be reused; NaN is no value.
-    assert_eq!(
-        format::save_training(&net, &adam, &run, &[("adam.t", Value::U32(1))]),
-        Err(FormatError::DuplicateScalar {
-            name: format::Name::new("adam.t")
-        })
-    );
-    assert!(matches!(
-        format::save_training(
+        let err = unwritable(
             &net,
-            &adam,
-            &run,
-            &[("a", Value::U32(1)), ("a", Value::U32(2))]
-        ),
-        Err(FormatError::DuplicateScalar { .. })
-    ));
-    assert!(matches!(
-        format::save_training(&net, &adam, &run, &[("a", Value::F32(f32::NAN))]),
-        Err(FormatError::InvalidScalar { .. })
-    ));
-    assert!(matches!(
-        format::save_training(&net, &adam, &run, &[("with space", Value::U32(1))]),
-        Err(FormatError::InvalidName { .. })
-    ));
-}
-
-/// Training 20 steps in one go, and 10 steps, a save, a load into fresh values and 10 more
-/// steps, give the same bits: network, running statistics, moments, step, random stream.
-#[test]
-fn a_resumed_run_continues_bit_for_bit() {
-    let mut net_a = small();
-    net_a.init(Init::HeNormal, &mut Rng::new(11));
-    let start = net_a.clone();
-    let mut adam_a = Adam::<SmallGrad>::new(AdamConfig::with_lr(0.02));
-    let mut ctx_a = Context::new(12);
-    train(&mut net_a, &mut adam_a, &mut ctx_a, 0, 20);
-
-    // The first half of the interrupted run: only the checkpoint survives it.
-    let checkpoint = {
-        let mut net_b = start;
-        let mut adam_b = Adam::<SmallGrad>::new(AdamConfig::with_lr(0.02));
-        let mut ctx_b = Context::new(12);
-        train(&mut net_b, &mut adam_b, &mut ctx_b, 0, 10);
-        let run = RunState {
-            rng: ctx_b.rng,
-            epoch: 0,
-            step: 10,
-        };
-        format::save_training(&net_b, &adam_b, &run, &[]).unwrap()
-    };
-
-    let mut net_c = small();
-    let mut adam_c = Adam::<SmallGrad>::new(AdamConfig::DEFAULT); // settings come from the file
-    let run = format::load_training(&checkpoint, &mut net_c, &mut adam_c).unwrap();
-    let mut ctx_c = Context {
-        rng: run.rng,
-        ..Context::new(0)
-    };
-    train(&mut net_c, &mut adam_c, &mut ctx_c, run.step, 10);
-
-    assert_same_net(&net_a, &net_c);
-    assert_same_params(&adam_a.m, &adam_c.m, "m");
-    assert_same_params(&adam_a.v, &adam_c.v, "v");
-    assert_eq!(adam_a.t, adam_c.t);
-    assert_eq!(ctx_a.rng, ctx_c.rng);
-}
-
-#[test]
-fn sgd_state_round_trip_and_optimizer_mismatch() {
-    let (net, adam, ctx) = trained();
-    let mut sgd = Sgd::<SmallGrad>::new(SgdConfig {
-        momentum: 0.9,
-        nesterov: true,
-        ..SgdConfig::new(0.05)
-    });
-    let mut rng = Rng::new(4);
-    for i in 0..SmallGrad::TENSORS {
-        sgd.velocity
-            .tensor_mut(i)
-            .iter_mut()
-            .for_each(|v| *v = rng.normal());
+            |n| n.first.weight[2][1] = bad,
+            ErrorCode::Value,
+            0,
+            "weight",
+        );
+        assert_eq!((err.expected(), err.found()), (7, bad.to_bits()));
+        assert_eq!(err.rule(), Some(Rule::Finite));
     }
-    let run = RunState {
-        rng: ctx.rng,
-        epoch: 1,
-        step: 2,
-    };
-    let bytes = format::save_training(&net, &sgd, &run, &[]).unwrap();
-    let mut net2 = small();
-    let mut sgd2 = Sgd::<SmallGrad>::new(SgdConfig::new(1.0));
-    assert_eq!(format::load_training(&bytes, &mut net2, &mut sgd2), Ok(run));
-    assert_same_params(&sgd.velocity, &sgd2.velocity, "velocity");
-    assert_eq!(sgd2.config, sgd.config);
+    let err = unwritable(
+        &net,
+        |n| n.rest.first.running_var[3] = 0.0,
+        ErrorCode::Value,
+        1,
+        "running_var",
+    );
+    assert_eq!(err.rule(), Some(Rule::Positive));
+    assert_eq!(
+        err.to_string(),
+        "layer 1 (tensor `running_var`): element 3 is 0e0, not a finite number > 0"
+    );
+    unwritable(
+        &net,
+        |n| n.rest.first.running_var[0] = -1.0,
+        ErrorCode::Value,
+        1,
+        "running_var",
+    );
+    unwritable(
+        &net,
+        |n| n.rest.first.gamma[4] = f32::NAN,
+        ErrorCode::Value,
+        1,
+        "gamma",
+    );
+    let err = unwritable(
+        &net,
+        |n| n.rest.first.eps = 0.0,
+        ErrorCode::AttrValue,
+        1,
+        "eps",
+    );
+    assert_eq!(
+        err.to_string(),
+        "layer 1 (attribute `eps`): the value 0e0 is not a finite number > 0"
+    );
+    unwritable(
+        &net,
+        |n| n.rest.first.momentum = 1.5,
+        ErrorCode::AttrValue,
+        1,
+        "momentum",
+    );
+    unwritable(
+        &net,
+        |n| n.rest.rest.first.f.slope = f32::INFINITY,
+        ErrorCode::AttrValue,
+        2,
+        "slope",
+    );
+    unwritable(
+        &net,
+        |n| n.rest.rest.rest.first.rate = -0.1,
+        ErrorCode::AttrValue,
+        3,
+        "rate",
+    );
+    unwritable(
+        &net,
+        |n| n.rest.rest.rest.first.rate = 1.5,
+        ErrorCode::AttrValue,
+        3,
+        "rate",
+    );
+    unwritable(
+        &net,
+        |n| n.rest.rest.rest.rest.rest.rest.first.sigma = -1.0,
+        ErrorCode::AttrValue,
+        6,
+        "sigma",
+    );
+    // The same rules hold for safetensors exports.
+    let mut bad = net.clone();
+    bad.rest.first.running_var[1] = -2.0;
+    let err = export_safetensors(&bad).unwrap_err();
+    assert!(
+        matches!(err, SafetensorsError::Network(e) if e.code() == ErrorCode::Value && e.name() == "running_var"),
+        "{err}"
+    );
+}
 
-    // SGD's state does not resume Adam, nor Adam's SGD, nor a parameters-only file either.
-    let mut a = Adam::<SmallGrad>::new(AdamConfig::DEFAULT);
-    let err = format::load_training(&bytes, &mut small(), &mut a).unwrap_err();
+// ---------------------------------------------------------------------------------------
+// The error: 32 bytes, printable without core::fmt
+
+fn described(e: &FormatError) -> Vec<u8> {
+    let mut line = Vec::new();
+    e.describe(&mut |b| line.extend_from_slice(b));
+    line
+}
+
+#[test]
+fn format_error_is_small_and_describes_itself_without_fmt() {
+    assert!(
+        size_of::<FormatError>() <= 32,
+        "{}",
+        size_of::<FormatError>()
+    );
+    assert!(size_of::<Result<(), FormatError>>() <= 32);
+
+    type Tiny = Net![Dense<2, 1>, Dropout<[f32; 1]>];
+    let mut tiny: Tiny = net![Dense::ZERO, Dropout::new(0.25)];
+    tiny.first.weight = [[0.5, -2.0]];
+    tiny.first.bias = [0.25];
+    let bytes = format::save(&tiny).unwrap();
+
+    // A flipped bit: the stored checksum 0xFCE06B0B against the computed 0xFC979B06
+    // (zlib's crc32 of the changed bytes). The line names the code by its number
+    // (`ErrorCode::Checksum` is 4).
+    let mut b = bytes.clone();
+    b[40] ^= 1;
+    let err = refused(&b, &tiny);
+    assert_eq!(err.code(), ErrorCode::Checksum);
+    assert_eq!(ErrorCode::Checksum as u8, 4);
     assert_eq!(
-        err,
-        FormatError::Optimizer {
-            expected: OptimizerKind::Adam,
-            found: Some(OptimizerKind::Sgd)
-        }
+        described(&err),
+        b"format error 4, expected 4242565899, found 4237794054"
     );
     assert_eq!(
         err.to_string(),
-        "the file holds the state of SGD, not of Adam"
+        "the file is damaged: its checksum is 0xfce06b0b, its contents give 0xfc979b06"
     );
-    let adam_file = format::save_training(&net, &adam, &run, &[]).unwrap();
-    assert!(format::load_training(&adam_file, &mut small(), &mut sgd2).is_err());
-    let params = format::save_params(&net).unwrap();
-    let err = format::load_training(&params, &mut small(), &mut a).unwrap_err();
+    assert_eq!(
+        (err.layer(), err.name(), err.section(), err.rule()),
+        (None, "", None, None)
+    );
+
+    // A network with 3 inputs where the file has 2.
+    type Three = Net![Dense<3, 1>, Dropout<[f32; 1]>];
+    let three: Three = net![Dense::ZERO, Dropout::new(0.25)];
+    let err = refused(&bytes, &three);
+    assert_eq!(ErrorCode::LayerShape as u8, 12);
+    assert_eq!(
+        described(&err),
+        b"format error 12, layer 0, dense, expected 3, found 2"
+    );
     assert_eq!(
         err.to_string(),
-        "the file holds parameters only, no Adam state to resume from"
+        "layer 0 (dense): its input's dimension 1 is 2 in the file, the network's is 3"
+    );
+
+    // A running variance of 0 at element 2, resealed: the index and the value's bits.
+    let net = zoo(17);
+    let bytes = format::save(&net).unwrap();
+    let at = walk(&bytes).tensor(1, 1, "running_var").data + 8;
+    let b = resealed(&bytes, |b| put_u32(b, at, 0));
+    let err = refused(&b, &zoo_zero());
+    assert_eq!(ErrorCode::Value as u8, 22);
+    assert_eq!(
+        described(&err),
+        b"format error 22, layer 1, running_var, expected 2, found 0"
+    );
+    assert_eq!(
+        (err.section(), err.rule()),
+        (Some(Section::Network), Some(Rule::Positive))
+    );
+    assert_eq!(
+        err.to_string(),
+        "layer 1 (tensor `running_var`): element 2 is 0e0, not a finite number > 0"
     );
 }
 
@@ -1112,6 +916,7 @@ fn sgd_state_round_trip_and_optimizer_mismatch() {
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir =
         std::env::temp_dir().join(std::format!("firmnet-format-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -1119,32 +924,21 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 #[test]
 fn files_are_written_whole_and_errors_name_the_path() {
     let dir = temp_dir("files");
-    let (net, adam, ctx) = trained();
+    let net = zoo(18);
     let path = dir.join("net.fnet");
-    format::save_params_file(&path, &net).unwrap();
-    format::save_params_file(&path, &net).unwrap(); // replaces
-    let mut back = small();
-    format::load_params_file(&path, &mut back).unwrap();
-    assert_same_net(&net, &back);
-
-    let ckpt = dir.join("run.fnet");
-    let run = RunState {
-        rng: ctx.rng,
-        epoch: 1,
-        step: 6,
-    };
-    format::save_training_file(&ckpt, &net, &adam, &run, &[]).unwrap();
-    let mut a = Adam::<SmallGrad>::new(AdamConfig::DEFAULT);
-    assert_eq!(
-        format::load_training_file(&ckpt, &mut small(), &mut a).unwrap(),
-        run
-    );
+    format::save_file(&path, &net).unwrap();
+    format::save_file(&path, &net).unwrap(); // replaces
+    assert_eq!(std::fs::read(&path).unwrap(), format::save(&net).unwrap());
+    let mut back = zoo_zero();
+    format::load_file(&path, &mut back).unwrap();
+    assert_same(&net, &back);
 
     let st = dir.join("net.safetensors");
-    export_safetensors_file(&st, &net).unwrap();
-    let mut back = small();
+    let (trained, _, _) = trained(19);
+    export_safetensors_file(&st, &trained).unwrap();
+    let mut back = mlp();
     import_safetensors_file(&st, &mut back).unwrap();
-    assert_same_net(&net, &back);
+    assert_same(&trained, &back);
 
     // No temporary file is left behind.
     let mut names: Vec<_> = std::fs::read_dir(&dir)
@@ -1152,11 +946,12 @@ fn files_are_written_whole_and_errors_name_the_path() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["net.fnet", "net.safetensors", "run.fnet"]);
+    assert_eq!(names, ["net.fnet", "net.safetensors"]);
 
     let missing = dir.join("missing.fnet");
-    let err = format::load_params_file(&missing, &mut small()).unwrap_err();
-    assert!(matches!(err, FileError::Io { .. }));
+    let err = format::load_file(&missing, &mut zoo_zero()).unwrap_err();
+    assert!(matches!(err, FileError::Io { action: "read", .. }), "{err}");
+    assert_eq!(err.path(), missing);
     assert!(
         err.to_string()
             .starts_with(&std::format!("{}: cannot read", missing.display()))
@@ -1165,15 +960,26 @@ fn files_are_written_whole_and_errors_name_the_path() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes.truncate(50);
     std::fs::write(&path, &bytes).unwrap();
-    let err = format::load_params_file(&path, &mut small()).unwrap_err();
-    assert!(matches!(
-        err.format_error(),
-        Some(FormatError::Truncated { available: 50, .. })
-    ));
+    let mut back = zoo(20);
+    let before = back.clone();
+    let err = format::load_file(&path, &mut back).unwrap_err();
+    assert_same(&back, &before);
+    assert_eq!(
+        err.format_error().map(|e| e.code()),
+        Some(ErrorCode::Damaged)
+    );
     assert!(
         err.to_string()
-            .starts_with(&std::format!("{}: the file is truncated", path.display()))
+            .starts_with(&std::format!("{}: the file is cut short", path.display())),
+        "{err}"
     );
+
+    // A network that cannot be encoded writes nothing.
+    let mut bad = net.clone();
+    bad.first.bias[0] = f32::NAN;
+    let err = format::save_file(dir.join("bad.fnet"), &bad).unwrap_err();
+    assert_eq!(err.format_error().map(|e| e.code()), Some(ErrorCode::Value));
+    assert!(!dir.join("bad.fnet").exists());
 
     let err = format::write_atomic(dir.join("no/such/dir/x.fnet"), b"x").unwrap_err();
     assert!(matches!(err, FileError::Io { .. }), "{err}");
@@ -1181,17 +987,77 @@ fn files_are_written_whole_and_errors_name_the_path() {
 }
 
 // ---------------------------------------------------------------------------------------
-// safetensors
+// Rust source, compiled back
 
-fn st_bytes(entries: &[(&str, StDtype, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
-    let views: Vec<_> = entries
-        .iter()
-        .map(|(n, d, s, b)| (*n, TensorView::new(*d, s.clone(), b).unwrap()))
-        .collect();
-    safetensors::serialize(views, None).unwrap()
+/// A small float network with every attribute-bearing layer whose constructor is `const`.
+type TinyFloat = Net![
+    Dense<2, 3>,
+    BatchNorm<3>,
+    LeakyRelu<[f32; 3]>,
+    Dropout<[f32; 3]>,
+    Dense<3, 2>,
+    Tanh<[f32; 2]>
+];
+
+fn tiny_float() -> TinyFloat {
+    let mut net: TinyFloat = net![
+        Dense::ZERO,
+        BatchNorm::from_parts([1.0; 3], [0.0; 3], [0.0; 3], [1.0; 3], 2e-5, 0.05),
+        LeakyRelu::new(0.125),
+        Dropout::new(0.375),
+        Dense::ZERO,
+        Tanh::DEFAULT
+    ];
+    randomize_float(&mut net, 21);
+    net.first.weight[0][0] = -0.0; // signed zero, to the bit
+    net
 }
 
-/// The entries of a safetensors file, to edit.
+/// The Rust source of [`tiny_float`], as `rust_source` writes it; the compiler builds the
+/// network from it below. Run with `FIRMNET_WRITE_GOLDEN=1` to rewrite it after a
+/// deliberate change of the generated text.
+const TINY_FLOAT_SOURCE: &str = include_str!("data/tiny_float.rs");
+static TINY_FLOAT_COMPILED: TinyFloat = include!("data/tiny_float.rs");
+
+#[test]
+fn rust_source_of_a_float_network_compiles_back_to_it() {
+    let net = tiny_float();
+    let source = format::rust_source(&net).unwrap();
+    if std::env::var_os("FIRMNET_WRITE_GOLDEN").is_some() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny_float.rs");
+        std::fs::write(path, &source).unwrap();
+    }
+    assert_eq!(
+        source, TINY_FLOAT_SOURCE,
+        "the generated source changed; rewrite tests/data/tiny_float.rs with FIRMNET_WRITE_GOLDEN=1 if that is intended"
+    );
+    assert!(source.starts_with(
+        "// A network of 6 layers, written by firmnet::format::rust_source:\n//   0: dense"
+    ));
+    assert_same(&TINY_FLOAT_COMPILED, &net);
+    assert_eq!(
+        TINY_FLOAT_COMPILED.first.weight[0][0].to_bits(),
+        (-0.0f32).to_bits()
+    );
+    let xs = inputs::<2>(22, 16);
+    assert_eq!(
+        bits(&outputs(&TINY_FLOAT_COMPILED, &xs)),
+        bits(&outputs(&net, &xs))
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// safetensors
+
+/// A safetensors entry: key, type, shape, bytes.
+type Entry = (String, StDtype, Vec<usize>, Vec<u8>);
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The entries of a safetensors file, to edit, sorted by key.
 fn st_entries(bytes: &[u8]) -> Vec<Entry> {
     let st = SafeTensors::deserialize(bytes).unwrap();
     let mut v: Vec<_> = st
@@ -1204,77 +1070,94 @@ fn st_entries(bytes: &[u8]) -> Vec<Entry> {
 }
 
 fn st_from(entries: &[Entry]) -> Vec<u8> {
-    let e: Vec<_> = entries
+    let views: Vec<_> = entries
         .iter()
-        .map(|(n, d, s, b)| (n.as_str(), *d, s.clone(), b.clone()))
+        .map(|(n, d, s, b)| (n.as_str(), TensorView::new(*d, s.clone(), b).unwrap()))
         .collect();
-    st_bytes(&e)
+    safetensors::serialize(views, None).unwrap()
 }
 
 #[test]
 fn safetensors_round_trip_with_pytorch_names() {
-    let (net, _, _) = trained();
+    let (net, _, _) = trained(23);
     let bytes = export_safetensors(&net).unwrap();
     let entries = st_entries(&bytes);
     let keys: Vec<_> = entries
         .iter()
-        .map(|e| (e.0.as_str(), e.2.clone()))
+        .map(|e| (e.0.as_str(), e.1, e.2.clone()))
         .collect();
     assert_eq!(
         keys,
         [
-            ("0.bias", vec![4]),
-            ("0.weight", vec![4, 3]),
-            ("1.bias", vec![4]),
-            ("1.num_batches_tracked", vec![]),
-            ("1.running_mean", vec![4]),
-            ("1.running_var", vec![4]),
-            ("1.weight", vec![4]),
-            ("4.bias", vec![2]),
-            ("4.weight", vec![2, 4]),
+            ("0.bias", StDtype::F32, vec![4]),
+            ("0.weight", StDtype::F32, vec![4, 3]),
+            ("1.bias", StDtype::F32, vec![4]),
+            ("1.num_batches_tracked", StDtype::I64, vec![]),
+            ("1.running_mean", StDtype::F32, vec![4]),
+            ("1.running_var", StDtype::F32, vec![4]),
+            ("1.weight", StDtype::F32, vec![4]),
+            ("4.bias", StDtype::F32, vec![2]),
+            ("4.weight", StDtype::F32, vec![2, 4]),
         ]
     );
     let st = SafeTensors::deserialize(&bytes).unwrap();
-    let gamma = st.tensor("1.weight").unwrap();
-    assert_eq!(gamma.dtype(), StDtype::F32);
-    assert_eq!(gamma.data(), &f32_bytes(&net.rest.first.gamma)[..]);
+    assert_eq!(
+        st.tensor("1.weight").unwrap().data(),
+        &f32_bytes(&net.rest.first.gamma)[..]
+    );
+    assert_eq!(
+        st.tensor("0.weight").unwrap().data(),
+        &f32_bytes(net.first.weight.as_flattened())[..]
+    );
+    assert_eq!(
+        st.tensor("1.num_batches_tracked").unwrap().data(),
+        &[0u8; 8]
+    );
 
-    let mut back = small();
+    let mut back = mlp();
     import_safetensors(&bytes, &mut back).unwrap();
-    assert_same_net(&net, &back);
+    assert_same(&net, &back);
 
     // Another naming, e.g. a Sequential held as `model.net`.
-    let prefixed = firmnet::format::safetensors::export_safetensors_with(&net, |l, t| {
-        std::format!("net.{l}.{t}")
-    })
-    .unwrap();
-    let mut back = small();
+    let prefixed = export_safetensors_with(&net, |l, t| std::format!("net.{l}.{t}")).unwrap();
+    let mut back = mlp();
     import_safetensors_with(&prefixed, &mut back, |l, t| std::format!("net.{l}.{t}")).unwrap();
-    assert_same_net(&net, &back);
-    let err = import_safetensors(&prefixed, &mut small()).unwrap_err();
+    assert_same(&net, &back);
+    let mut blank = mlp();
+    let err = import_safetensors(&prefixed, &mut blank).unwrap_err();
     assert_eq!(
-        err.to_string(),
-        "layer 0: the file has no 0.weight (the network has it)"
+        err,
+        SafetensorsError::Missing {
+            key: "0.weight".into()
+        }
     );
+    assert_eq!(err.to_string(), "the file has no tensor `0.weight`");
+    assert_same(&blank, &mlp());
     assert_eq!(pytorch_name(3, "running_var"), "3.running_var");
+    let err = export_safetensors_with(&net, |_, t| t.to_string()).unwrap_err();
+    assert_eq!(
+        err,
+        SafetensorsError::Duplicate {
+            key: "weight".into()
+        }
+    );
 }
 
 #[test]
 fn safetensors_names_shapes_types_and_values_are_checked() {
-    let (net, _, _) = trained();
+    let (net, _, _) = trained(24);
     let good = st_entries(&export_safetensors(&net).unwrap());
     let edit = |f: &dyn Fn(&mut Vec<Entry>)| {
         let mut e = good.clone();
         f(&mut e);
-        let mut n = small();
-        let before = n.clone();
+        let mut n = mlp();
         let r = import_safetensors(&st_from(&e), &mut n);
         if r.is_err() {
-            assert_same_net(&n, &before);
+            assert_same(&n, &mlp());
         }
-        r
+        r.map(|()| n)
     };
-    let at = |e: &mut Vec<Entry>, k: &str| e.iter().position(|x| x.0 == k).unwrap();
+    let at = |e: &[Entry], k: &str| e.iter().position(|x| x.0 == k).unwrap();
 
     let err = edit(&|e| {
         let i = at(e, "1.running_var");
@@ -1282,15 +1165,17 @@ fn safetensors_names_shapes_types_and_values_are_checked() {
     })
     .unwrap_err();
     assert_eq!(
-        err.to_string(),
-        "layer 1: the file has no 1.running_var (the network has it)"
+        err,
+        SafetensorsError::Missing {
+            key: "1.running_var".into()
+        }
     );
 
     let err =
         edit(&|e| e.push(("9.weight".into(), StDtype::F32, vec![1], vec![0; 4]))).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "the safetensors file has a tensor `9.weight` the network has no place for"
+        "the file has a tensor `9.weight` the network has no place for"
     );
 
     let err = edit(&|e| {
@@ -1299,15 +1184,26 @@ fn safetensors_names_shapes_types_and_values_are_checked() {
     })
     .unwrap_err();
     assert_eq!(
+        err,
+        SafetensorsError::Shape {
+            key: "0.weight".into(),
+            expected: vec![4, 3],
+            found: vec![3, 4]
+        }
+    );
+    assert_eq!(
         err.to_string(),
-        "layer 0 (dense): 0.weight has shape 3×4 in the file, the network expects 4×3"
+        "tensor `0.weight` has shape [3, 4] in the file, the network expects [4, 3]"
     );
     let err = edit(&|e| {
         let i = at(e, "1.weight");
         e[i].2 = vec![1, 4];
     })
     .unwrap_err();
-    assert!(matches!(err, FormatError::Shape { layer: 1, .. }), "{err}");
+    assert!(
+        matches!(err, SafetensorsError::Shape { ref key, .. } if key == "1.weight"),
+        "{err}"
+    );
 
     let err = edit(&|e| {
         let i = at(e, "4.bias");
@@ -1315,8 +1211,15 @@ fn safetensors_names_shapes_types_and_values_are_checked() {
     })
     .unwrap_err();
     assert_eq!(
+        err,
+        SafetensorsError::Dtype {
+            key: "4.bias".into(),
+            found: "I32"
+        }
+    );
+    assert_eq!(
         err.to_string(),
-        "safetensors tensor `4.bias` holds I32 values; F32, F64, F16 or BF16 are expected"
+        "tensor `4.bias` holds I32, which cannot become f32"
     );
 
     let err = edit(&|e| {
@@ -1324,46 +1227,60 @@ fn safetensors_names_shapes_types_and_values_are_checked() {
         e[i].3 = f32_bytes(&[1.0, f32::NAN]);
     })
     .unwrap_err();
-    assert_eq!(err.to_string(), "layer 4: 4.bias[1] is NaN or infinite");
+    assert!(
+        matches!(err, SafetensorsError::Value { ref key, index: 1, value, expected: "a finite number" } if key == "4.bias" && value.is_nan()),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "tensor `4.bias`: element 1 is NaN, not a finite number"
+    );
 
     let err = edit(&|e| {
         let i = at(e, "1.running_var");
-        e[i].3 = f32_bytes(&[1.0, 1.0, -1.0, 1.0]);
+        e[i].3 = f32_bytes(&[1.0, 1.0, 0.0, 1.0]);
     })
     .unwrap_err();
-    assert!(
-        matches!(err, FormatError::Negative { index: 2, .. }),
-        "{err}"
+    assert_eq!(
+        err,
+        SafetensorsError::Value {
+            key: "1.running_var".into(),
+            index: 2,
+            value: 0.0,
+            expected: "a finite number > 0"
+        }
     );
 
     // F64, F16 and BF16 are converted; num_batches_tracked may be absent.
-    let mut n = small();
-    let mut e = good.clone();
-    let i = at(&mut e, "0.bias");
-    e[i].1 = StDtype::F64;
-    e[i].3 = [1.5f64, -2.0, 0.1, 1e-3]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
-    let i = at(&mut e, "4.bias");
-    e[i].1 = StDtype::F16;
-    e[i].3 = [0x3C00u16, 0xC100]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
-    let i = at(&mut e, "1.bias");
-    e[i].1 = StDtype::BF16;
-    e[i].3 = [0x3F80u16, 0x4000, 0xBF80, 0]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
-    let i = at(&mut e, "1.num_batches_tracked");
-    e.remove(i);
-    import_safetensors(&st_from(&e), &mut n).unwrap();
+    let n = edit(&|e| {
+        let i = at(e, "0.bias");
+        e[i].1 = StDtype::F64;
+        e[i].3 = [1.5f64, -2.0, 0.1, 1e-3]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let i = at(e, "4.bias");
+        e[i].1 = StDtype::F16;
+        e[i].3 = [0x3C00u16, 0xC100]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let i = at(e, "1.bias");
+        e[i].1 = StDtype::BF16;
+        e[i].3 = [0x3F80u16, 0x4000, 0xBF80, 0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let i = at(e, "1.num_batches_tracked");
+        e.remove(i);
+    })
+    .unwrap();
     assert_eq!(n.first.bias, [1.5, -2.0, 0.1, 1e-3]);
     assert_eq!(n.rest.rest.rest.rest.bias, [1.0, -2.5]);
     assert_eq!(n.rest.first.beta, [1.0, 2.0, -1.0, 0.0]);
+    assert_eq!(n.first.weight, net.first.weight);
 
+    // An F64 beyond f32's range becomes infinite, which is no value.
     let err = edit(&|e| {
         let i = at(e, "0.bias");
         e[i].1 = StDtype::F64;
@@ -1374,7 +1291,7 @@ fn safetensors_names_shapes_types_and_values_are_checked() {
     })
     .unwrap_err();
     assert!(
-        matches!(err, FormatError::NonFinite { index: 0, .. }),
+        matches!(err, SafetensorsError::Value { index: 0, value, .. } if value == f32::INFINITY),
         "{err}"
     );
 
@@ -1383,17 +1300,49 @@ fn safetensors_names_shapes_types_and_values_are_checked() {
         b"\x08\0\0\0\0\0\0\0{\"a\":1} ",
         b"\xff\xff\xff\xff\xff\xff\xff\xff",
         b"\x04\0\0\0\0\0\0\0[1]",
+        &format::save(&net).unwrap(),
     ] {
-        let err = import_safetensors(junk, &mut small()).unwrap_err();
-        assert!(matches!(err, FormatError::Safetensors { .. }), "{err}");
-        assert!(err.to_string().starts_with("invalid safetensors file: "));
+        let mut n = mlp();
+        let err = import_safetensors(junk, &mut n).unwrap_err();
+        assert!(matches!(err, SafetensorsError::Parse(_)), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("not a readable safetensors file: ")
+        );
+        assert_same(&n, &mlp());
     }
     // An empty file is valid safetensors, and lacks everything.
-    let err = import_safetensors(b"\x08\0\0\0\0\0\0\0{}      ", &mut small()).unwrap_err();
+    let err = import_safetensors(b"\x08\0\0\0\0\0\0\0{}      ", &mut mlp()).unwrap_err();
+    assert_eq!(
+        err,
+        SafetensorsError::Missing {
+            key: "0.weight".into()
+        }
+    );
+
+    // A refused file named by path.
+    let dir = temp_dir("safetensors");
+    let path = dir.join("bad.safetensors");
+    std::fs::write(&path, b"\x04\0\0\0\0\0\0\0[1]").unwrap();
+    let err = import_safetensors_file(&path, &mut mlp()).unwrap_err();
     assert!(
-        matches!(err, FormatError::MissingTensor { layer: 0, .. }),
+        matches!(
+            err,
+            FileError::Io {
+                action: "import",
+                ..
+            }
+        ),
         "{err}"
     );
+    assert!(
+        err.to_string().starts_with(&std::format!(
+            "{}: cannot import: not a readable safetensors file",
+            path.display()
+        )),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 type Torch = Net![Dense<4, 8>, BatchNorm<8>, Relu<[f32; 8]>, Dense<8, 3>];
@@ -1402,8 +1351,8 @@ fn torch() -> Torch {
     net![Dense::ZERO, BatchNorm::DEFAULT, Relu::DEFAULT, Dense::ZERO]
 }
 
-/// Weights in PyTorch's layout, written by numpy's safetensors (tests/data/make_safetensors.py),
-/// give the outputs PyTorch's formulas give.
+/// Weights in PyTorch's layout, written by numpy's safetensors
+/// (tests/data/make_safetensors.py), give the outputs PyTorch's formulas give.
 #[test]
 fn pytorch_weights_load_and_compute_what_pytorch_computes() {
     let io_bytes = include_bytes!("data/pytorch_mlp_io.safetensors");
@@ -1416,6 +1365,7 @@ fn pytorch_weights_load_and_compute_what_pytorch_computes() {
             .collect()
     };
     let (x, y) = (f64s("input"), f64s("output"));
+    assert!(!x.is_empty());
     for (file, want) in [
         (&include_bytes!("data/pytorch_mlp.safetensors")[..], &y),
         (
@@ -1425,11 +1375,13 @@ fn pytorch_weights_load_and_compute_what_pytorch_computes() {
     ] {
         let mut net = torch();
         import_safetensors(file, &mut net).unwrap();
-        let mut scratch = <Torch as Layer>::Scratch::ZERO;
-        for (xi, yi) in x.chunks_exact(4).zip(want.chunks_exact(3)) {
-            let input: [f32; 4] = core::array::from_fn(|j| xi[j] as f32);
-            let mut out = [0.0; 3];
-            net.forward(&input, &mut out, &mut scratch);
+        let xs: Vec<[f32; 4]> = x
+            .chunks_exact(4)
+            .map(|xi| core::array::from_fn(|j| xi[j] as f32))
+            .collect();
+        let ys = outputs(&net, &xs);
+        assert_eq!(ys.len() * 3, want.len());
+        for (out, yi) in ys.iter().zip(want.chunks_exact(3)) {
             for (o, r) in out.iter().zip(yi) {
                 let err = (f64::from(*o) - r).abs() / (1.0 + r.abs());
                 assert!(err < 1e-5, "{o} vs {r}");
@@ -1437,7 +1389,7 @@ fn pytorch_weights_load_and_compute_what_pytorch_computes() {
         }
     }
 
-    // The export has the fixture's keys and shapes, and reads back the same.
+    // The export has the fixture's keys, types and shapes, and the same values.
     let mut net = torch();
     import_safetensors(include_bytes!("data/pytorch_mlp.safetensors"), &mut net).unwrap();
     let ours = st_entries(&export_safetensors(&net).unwrap());
@@ -1451,6 +1403,10 @@ fn pytorch_weights_load_and_compute_what_pytorch_computes() {
             assert_eq!(a.3, b.3, "{}", a.0);
         }
     }
+    // And the weights survive a trip through firmnet's own format.
+    let mut again = torch();
+    format::load(&format::save(&net).unwrap(), &mut again).unwrap();
+    assert_same(&net, &again);
 
     // A network that does not fit the file.
     type Other = Net![Dense<4, 6>, BatchNorm<6>, Relu<[f32; 6]>, Dense<6, 3>];
@@ -1459,6 +1415,6 @@ fn pytorch_weights_load_and_compute_what_pytorch_computes() {
         import_safetensors(include_bytes!("data/pytorch_mlp.safetensors"), &mut other).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "layer 0 (dense): 0.weight has shape 8×4 in the file, the network expects 6×4"
+        "tensor `0.weight` has shape [8, 4] in the file, the network expects [6, 4]"
     );
 }

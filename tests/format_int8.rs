@@ -1,721 +1,784 @@
-//! The FNET format for int8 networks: round trips, zero-copy views, and every kind of
-//! damage refused with the right typed error, without panics and without touching the
-//! network.
+//! The weight file format (version 2), int8 networks: bit-exact round trips of `qdense`
+//! and `qlut` layers with every quantization attribute, the exact bytes of a tiny int8
+//! file, zero-copy views that borrow the file, damage refused by the loader and the view
+//! alike, what the writer refuses, Rust source compiled back, files that belong together
+//! (`check_source`, `save_pair`, stale temporaries), and the fuzz target's seed corpus.
 
-use firmnet::format::{
-    self, Aligned, Dtype, File, FormatError, QDENSE_TENSORS, QDenseRef, QParamsIo, Section,
-};
+mod format_shared;
+
+use firmnet::format::{self, Aligned, ErrorCode, File, FileError, FileKind, Section};
+use firmnet::host::{RangeMethod, quantize};
 use firmnet::layers::ParamKind;
-use firmnet::models::{FASHION_MLP_Q, FashionMlpQ};
+use firmnet::models::{FASHION_MLP, FashionMlp};
 use firmnet::prelude::*;
-use firmnet::quant::{QDense, QLayer, QParams};
-use firmnet::rng::Rng;
-use firmnet::tensor::Zero;
-use firmnet::{QNet, qnet};
+use firmnet::quant::{Borrowed, Clamp, Int8, QDense, QLayer, QLut, QParams};
+use firmnet::spec::{Attr, Dtype, Rule};
+use format_shared::*;
 
-type Tiny = QNet![QDense<3, 4>, QDense<4, 2>];
-type TinyRef<'a> = QNet![QDenseRef<'a, 3, 4>, QDenseRef<'a, 4, 2>];
+/// A small int8 network of both int8 layer kinds.
+type TinyQ = Net![QDense<3, 4>, QLut<[i8; 4]>, QDense<4, 2>];
+type TinyQView<'a> = Net![
+    QDense<3, 4, Borrowed<'a>>,
+    QLut<[i8; 4], Borrowed<'a>>,
+    QDense<4, 2, Borrowed<'a>>
+];
 
-/// Valid random parameters: any weights and biases, multipliers in Q31 range, shifts that
-/// scale down, positive scales, `i8` zero points, a ReLU clamp half of the time.
-fn randomize<N: QParamsIo>(net: &mut N, seed: u64) {
-    let mut rng = Rng::new(seed);
-    for i in 0..N::LAYERS {
-        let v = net.qdense_mut(i);
-        v.weight
-            .iter_mut()
-            .for_each(|w| *w = rng.next_u32() as u8 as i8);
-        v.bias
-            .iter_mut()
-            .for_each(|b| *b = rng.below(1 << 20) as i32 - (1 << 19));
-        v.multiplier
-            .iter_mut()
-            .for_each(|m| *m = (1 << 30) + rng.below(1 << 30) as i32);
-        v.shift
-            .iter_mut()
-            .for_each(|s| *s = -(rng.below(6) as i32) - 6);
-        v.weight_scale
-            .iter_mut()
-            .for_each(|s| *s = rng.uniform(1e-4, 1e-1));
-        *v.input = QParams {
-            scale: rng.uniform(1e-3, 1.0),
-            zero_point: rng.below(256) as i32 - 128,
-        };
-        *v.output = QParams {
-            scale: rng.uniform(1e-3, 1.0),
-            zero_point: rng.below(256) as i32 - 128,
-        };
-        *v.min = if rng.below(2) == 0 {
-            -128
-        } else {
-            v.output.zero_point as i8
-        };
-        *v.max = 127;
-    }
-}
-
-fn tiny(seed: u64) -> Tiny {
-    let mut net: Tiny = qnet![QDense::ZERO, QDense::ZERO];
-    randomize(&mut net, seed);
+fn tiny_q(seed: u64) -> TinyQ {
+    let mut net: TinyQ = Zero::ZERO;
+    randomize_int8(&mut net, seed);
     net
 }
 
-fn fashion(seed: u64) -> Box<FashionMlpQ> {
-    let mut net = Box::new(FASHION_MLP_Q);
-    randomize(&mut *net, seed);
-    net
+/// The int8 twin of [`zoo`]`(seed)`, calibrated on random inputs.
+fn zoo_q(seed: u64) -> Box<ZooQ> {
+    let net = zoo(seed);
+    quantize(&net, &inputs::<3>(seed + 100, 64), RangeMethod::MinMax).unwrap()
 }
 
-fn random_input<const N: usize>(rng: &mut Rng) -> [i8; N] {
-    core::array::from_fn(|_| rng.next_u32() as u8 as i8)
+/// `bytes` copied to the start of a 16-aligned buffer.
+fn aligned(bytes: &[u8]) -> Box<Aligned<[u8; 4096]>> {
+    let mut blob = Box::new(Aligned([0u8; 4096]));
+    blob.0[..bytes.len()].copy_from_slice(bytes);
+    blob
 }
 
-fn outputs<L: QLayer<Input = [i8; IN], Output = [i8; OUT]>, const IN: usize, const OUT: usize>(
-    net: &L,
-    seed: u64,
-) -> Vec<[i8; OUT]> {
-    let mut rng = Rng::new(seed);
-    let mut scratch = Box::new(L::Scratch::ZERO);
-    (0..16)
-        .map(|_| {
-            let x = random_input::<IN>(&mut rng);
-            let mut y = [0i8; OUT];
-            net.forward(&x, &mut y, &mut scratch);
-            y
-        })
-        .collect()
-}
-
-/// Recomputes the checksum after an edit, so that parsing goes past it.
-fn reseal(bytes: &mut [u8]) {
-    let n = bytes.len();
-    let crc = format::crc32(&bytes[..n - 4]);
-    bytes[n - 4..].copy_from_slice(&crc.to_le_bytes());
-}
-
-/// Offset of the record header and of the data of tensor `name` of `layer`.
-fn locate(bytes: &[u8], layer: usize, name: &str) -> (usize, usize) {
-    let file = File::parse(bytes).unwrap();
-    let t = file.tensor(Section::Params, layer, name).unwrap();
-    let name_len = name.len().div_ceil(4) * 4;
-    (t.offset - name_len - 20, t.offset)
-}
-
-/// `bytes` with `f` applied and the checksum made valid again.
-fn patched(bytes: &[u8], f: impl FnOnce(&mut [u8])) -> Vec<u8> {
-    let mut b = bytes.to_vec();
-    f(&mut b);
-    reseal(&mut b);
-    b
-}
-
-fn put_i32(bytes: &mut [u8], at: usize, v: i32) {
-    bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
-}
-
-/// Loads `bytes` into a copy of `net`, expecting an error; checks the copy is untouched.
-fn refused<N: QParamsIo + Clone + PartialEq + core::fmt::Debug>(
-    bytes: &[u8],
-    net: &N,
-) -> FormatError {
-    let mut copy = net.clone();
-    let err = format::load_qnet(bytes, &mut copy).expect_err("the file should be refused");
-    assert!(copy == *net, "a refused load changed the network ({err})");
-    let _ = err.to_string();
-    err
-}
+// ---------------------------------------------------------------------------------------
+// Round trips
 
 #[test]
-fn fashion_round_trip_is_bit_identical_and_outputs_agree() {
-    let net = fashion(1);
-    let bytes = format::save_qnet(&*net).unwrap();
-    assert_eq!(bytes.len(), format::qnet_len::<FashionMlpQ>());
+fn quantized_zoo_round_trip_is_bitwise_with_every_attribute() {
+    let q = zoo_q(1);
+    let bytes = format::save(&*q).unwrap();
+    assert_eq!(bytes.len(), format::len(&*q).unwrap());
 
-    let mut loaded = Box::new(FASHION_MLP_Q);
-    format::load_qnet(&bytes, &mut *loaded).unwrap();
-    assert!(*loaded == *net);
-    for i in 0..3 {
-        let (a, b) = (net.qdense(i), loaded.qdense(i));
-        let bits = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(a.weight_scale), bits(b.weight_scale));
-        assert_eq!(a.input.scale.to_bits(), b.input.scale.to_bits());
-        assert_eq!(a.output.scale.to_bits(), b.output.scale.to_bits());
-    }
-    // Writing the loaded network gives the same bytes.
-    assert_eq!(format::save_qnet(&*loaded).unwrap(), bytes);
-    assert_eq!(outputs(&*net, 7), outputs(&*loaded, 7));
-
-    // The no-heap writer gives the same bytes.
-    let mut buf = vec![0u8; bytes.len() + 10];
-    let n = format::write_qnet(&*net, &mut buf).unwrap();
-    assert_eq!(&buf[..n], &bytes[..]);
-}
-
-#[test]
-fn the_file_describes_the_int8_network() {
-    let net = tiny(2);
-    let bytes = format::save_qnet(&net).unwrap();
+    let mut copy: Box<ZooQ> = Box::new(Zero::ZERO);
+    format::load(&bytes, &mut *copy).unwrap();
+    assert_same(&*q, &*copy);
+    assert!(*copy == *q);
+    // Every quantization attribute, to the bit: scales, zero points, clamp bounds.
     let file = File::parse(&bytes).unwrap();
+    for (i, rec) in file.layers().enumerate() {
+        let layer = q.layer(i).unwrap();
+        for (a, r) in rec.attrs().enumerate() {
+            assert_eq!(
+                r.value.bits(),
+                layer.attr(a).unwrap().bits(),
+                "layer {i} {}",
+                r.name
+            );
+        }
+    }
+    // The layers the conversion made, with what it fused: ReLU6 as the clamp of layer 6,
+    // tanh and sigmoid tables at TensorFlow Lite's fixed output scales.
+    let kinds: Vec<_> = file.layers().map(|l| l.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "qdense", "qlut", "qdense", "qlut", "qdense", "qlut", "qdense", "qdense"
+        ]
+    );
+    let relu6 = &copy.rest.rest.rest.rest.rest.rest.first;
+    assert_eq!(relu6.min as i32, relu6.output.zero_point);
+    assert_eq!(relu6.max, relu6.output.quantize(6.0));
+    let tanh = &copy.rest.rest.rest.first;
+    assert_eq!(
+        tanh.output,
+        QParams {
+            scale: 1.0 / 128.0,
+            zero_point: 0
+        }
+    );
+    let sigmoid = &copy.rest.rest.rest.rest.rest.first;
+    assert_eq!(
+        sigmoid.output,
+        QParams {
+            scale: 1.0 / 256.0,
+            zero_point: -128
+        }
+    );
+    assert_eq!(copy.input_params(), q.input_params());
+    assert_eq!(copy.output_params(), q.output_params());
+
+    let xs = inputs_i8::<3>(2, 64);
+    assert_eq!(outputs(&*q, &xs), outputs(&*copy, &xs));
+    assert_eq!(format::save(&*copy).unwrap(), bytes);
+    let mut buf = vec![0u8; bytes.len()];
+    assert_eq!(format::write(&*q, &mut buf), Ok(bytes.len()));
+    assert_eq!(buf, bytes);
+}
+
+#[test]
+fn random_int8_round_trip_is_bitwise() {
+    for seed in 0..20 {
+        let net = tiny_q(seed);
+        let bytes = format::save(&net).unwrap();
+        let mut copy = tiny_q(seed + 1000);
+        format::load(&bytes, &mut copy).unwrap();
+        assert!(copy == net, "seed {seed}");
+        assert_same(&net, &copy);
+        let xs = inputs_i8::<3>(seed, 16);
+        assert_eq!(outputs(&net, &xs), outputs(&copy, &xs));
+    }
+}
+
+#[test]
+fn fashion_int8_round_trip_and_view() {
+    let mut float = Box::new(FASHION_MLP);
+    float.init(Init::HeNormal, &mut Rng::new(3));
+    let q = quantize(&*float, &inputs::<784>(4, 40), RangeMethod::MinMax).unwrap();
+    let bytes = format::save(&*q).unwrap();
+    let mut copy: Box<Int8<FashionMlp>> = Box::new(Zero::ZERO);
+    format::load(&bytes, &mut *copy).unwrap();
+    assert!(*copy == *q);
+    let xs = inputs_i8::<784>(5, 8);
+    let want = outputs(&*q, &xs);
+    assert_eq!(outputs(&*copy, &xs), want);
+
+    // In place, as from flash.
+    let mut blob = vec![0u32; bytes.len().div_ceil(4)];
+    bytemuck::cast_slice_mut::<u32, u8>(&mut blob)[..bytes.len()].copy_from_slice(&bytes);
+    let file_bytes = &bytemuck::cast_slice::<u32, u8>(&blob)[..bytes.len()];
+    let view: Int8<FashionMlp, Borrowed<'_>> = format::view(file_bytes).unwrap();
+    let range = file_bytes.as_ptr_range();
+    for w in [
+        view.first.weight.as_ptr() as *const u8,
+        view.rest.first.weight.as_ptr() as *const u8,
+        view.rest.rest.weight.as_ptr() as *const u8,
+        view.rest.rest.bias.as_ptr() as *const u8,
+    ] {
+        assert!(range.contains(&w), "weights are borrowed");
+    }
+    assert_same(&view, &*q);
+    assert_eq!(outputs(&view, &xs), want);
+}
+
+#[test]
+fn the_int8_file_describes_itself() {
+    let net = tiny_q(4);
+    let bytes = format::save(&net).unwrap();
+    let file = File::parse(&bytes).unwrap();
+    assert_eq!(file.kind(), FileKind::Int8);
+    assert_eq!((file.optimizer(), file.source()), (None, None));
+    assert_eq!(file.scalars().count(), 0);
     let layers: Vec<_> = file
         .layers()
-        .map(|l| (l.kind, l.inputs, l.outputs))
+        .map(|l| {
+            (
+                l.kind,
+                l.input.len(),
+                l.output.len(),
+                l.attr_count(),
+                l.tensor_count(),
+            )
+        })
         .collect();
-    assert_eq!(layers, [("qdense", 3, 4), ("qdense", 4, 2)]);
-    assert_eq!(file.optimizer(), None);
-    assert_eq!(file.scalars().count(), 0);
-    assert_eq!(file.count(Section::Params), 2 * QDENSE_TENSORS);
-    let w = file.tensor(Section::Params, 1, "weight").unwrap();
     assert_eq!(
-        (w.dtype, w.kind, w.rows, w.cols),
-        (Dtype::I8, ParamKind::Weight, 2, 4)
+        layers,
+        [
+            ("qdense", 3, 4, 6, 4),
+            ("qlut", 4, 4, 4, 1),
+            ("qdense", 4, 2, 6, 4)
+        ]
     );
+    let attrs: Vec<_> = file
+        .layer(2)
+        .unwrap()
+        .attrs()
+        .map(|a| (a.name, a.value))
+        .collect();
+    let last = &net.rest.rest;
+    assert_eq!(
+        attrs,
+        [
+            ("input_scale", Attr::F32(last.input.scale)),
+            ("input_zero_point", Attr::I32(last.input.zero_point)),
+            ("output_scale", Attr::F32(last.output.scale)),
+            ("output_zero_point", Attr::I32(last.output.zero_point)),
+            ("min", Attr::I32(last.min.into())),
+            ("max", Attr::I32(last.max.into())),
+        ]
+    );
+    let dense = file.layer(0).unwrap();
+    let tensors: Vec<_> = dense
+        .tensors()
+        .map(|t| (t.section, t.name, t.kind, t.dtype, t.shape.dims().to_vec()))
+        .collect();
+    assert_eq!(
+        tensors,
+        [
+            (
+                Section::Network,
+                "weight",
+                ParamKind::Weight,
+                Dtype::I8,
+                vec![4, 3]
+            ),
+            (
+                Section::Network,
+                "bias",
+                ParamKind::Bias,
+                Dtype::I32,
+                vec![4]
+            ),
+            (
+                Section::Network,
+                "multiplier",
+                ParamKind::Multiplier,
+                Dtype::I32,
+                vec![4]
+            ),
+            (
+                Section::Network,
+                "shift",
+                ParamKind::Exponent,
+                Dtype::I32,
+                vec![4]
+            ),
+        ]
+    );
+    let w = dense.tensor(Section::Network, "weight").unwrap();
     assert!(
         w.i8s()
             .unwrap()
-            .eq(net.rest.weight.0.as_flattened().iter().copied())
+            .eq(net.first.weight.0.as_flattened().iter().copied())
     );
-    assert_eq!(w.offset % 4, 0);
-    let b = file.tensor(Section::Params, 0, "bias").unwrap();
-    assert_eq!((b.dtype, b.rows, b.cols), (Dtype::I32, 1, 4));
-    assert!(b.i32s().unwrap().eq(net.first.bias.iter().copied()));
-    let s = file.tensor(Section::Params, 0, "scales").unwrap();
-    assert!(
-        s.f32s()
-            .unwrap()
-            .eq([net.first.input.scale, net.first.output.scale])
+    assert_eq!(w.f32s().map(|v| v.count()), None);
+    let m = dense.tensor(Section::Network, "multiplier").unwrap();
+    assert!(m.i32s().unwrap().eq(net.first.multiplier));
+    let table = file
+        .layer(1)
+        .unwrap()
+        .tensor(Section::Network, "table")
+        .unwrap();
+    assert_eq!(
+        (table.kind, table.dtype, table.data.len()),
+        (ParamKind::Table, Dtype::I8, 256)
     );
-    let z = file.tensor(Section::Params, 1, "zero_points").unwrap();
-    assert!(
-        z.i32s()
-            .unwrap()
-            .eq([net.rest.input.zero_point, net.rest.output.zero_point])
-    );
-    let c = file.tensor(Section::Params, 1, "clamp").unwrap();
-    assert!(
-        c.i32s()
-            .unwrap()
-            .eq([i32::from(net.rest.min), i32::from(net.rest.max)])
-    );
-    for name in ["multiplier", "shift", "weight_scale"] {
-        let t = file.tensor(Section::Params, 0, name).unwrap();
-        assert_eq!((t.rows, t.cols), (1, 4), "{name}");
+    assert!(table.i8s().unwrap().eq(net.rest.first.table));
+    for l in file.layers() {
+        for t in l.tensors() {
+            assert_eq!(t.offset % 4, 0, "layer {} {}", l.index, t.name);
+        }
     }
+    walk_matches_reader(&bytes);
 }
+
+/// The exact bytes of a one-layer int8 file, from the tables of the module docs: every
+/// field of a record one 32-bit little-endian word (the checksums from zlib's `crc32`).
+#[test]
+fn exact_bytes_of_a_tiny_int8_file() {
+    let q = QDense::<1, 1>::from_parts(
+        [[-3]],
+        [1000],
+        [1 << 30],
+        [-5],
+        0.5,
+        -128,
+        0.25,
+        10,
+        10,
+        127,
+    );
+    let mut e: Vec<u8> = Vec::new();
+    let mut put = |b: &[u8]| e.extend_from_slice(b);
+    let w = |v: u32| v.to_le_bytes();
+    // Header: magic, version 2, kind 3 (int8), flags 0, length 448, 1 layer, 0 scalars,
+    // digest 0, optimizer 0, source flag 0, best flag 0, 5 reserved.
+    put(b"FNET");
+    put(&[2, 0, 3, 0]);
+    put(&w(448));
+    put(&w(1));
+    put(&w(0));
+    put(&w(0));
+    put(&[0; 8]);
+    // Layer, one word per field: length 412 = 64 + 140 + 208, kind of 6 bytes, input
+    // rank 1 [1, 0, 0, 0], output rank 1 [1, 0, 0, 0], 6 attributes, 4 tensors;
+    // "qdense" + 2 zeros.
+    for v in [412, 6, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 6, 4] {
+        put(&w(v));
+    }
+    put(b"qdense\0\0");
+    // Attributes: type (1 f32, 3 i32), name length, the value's 32 bits; name + pad.
+    for (dtype, name, bits) in [
+        (1, &b"input_scale\0"[..], 0x3F00_0000),
+        (3, b"input_zero_point", (-128i32) as u32),
+        (1, b"output_scale", 0x3E80_0000),
+        (3, b"output_zero_point\0\0\0", 10),
+        (3, b"min\0", 10),
+        (3, b"max\0", 127),
+    ] {
+        let len = name.iter().filter(|&&c| c != 0).count() as u32;
+        put(&w(dtype));
+        put(&w(len));
+        put(&w(bits));
+        put(name);
+    }
+    // Tensors: section 1, name length, kind, type (2 i8, 3 i32), rank 1 or 2, four
+    // dimensions, data bytes; name + pad; data + pad.
+    for (len, kind, dtype, rank, name, data) in [
+        (6, 1, 2, 2, &b"weight\0\0"[..], &[0xFD, 0, 0, 0][..]),
+        (4, 2, 3, 1, b"bias", &1000u32.to_le_bytes()),
+        (10, 7, 3, 1, b"multiplier\0\0", &[0, 0, 0, 0x40]),
+        (5, 8, 3, 1, b"shift\0\0\0", &(-5i32).to_le_bytes()),
+    ] {
+        let bytes = if dtype == 2 { 1 } else { 4 };
+        for v in [
+            1,
+            len,
+            kind,
+            dtype,
+            rank,
+            1,
+            u32::from(rank == 2),
+            0,
+            0,
+            bytes,
+        ] {
+            put(&w(v));
+        }
+        put(name);
+        put(data);
+    }
+    put(&w(0x6C7A_8F40));
+    assert_eq!(e.len(), 448);
+
+    assert_eq!(format::save(&q).unwrap(), e);
+    assert_eq!(format::crc32(&e[..444]), 0x6C7A_8F40);
+    let mut back = QDense::<1, 1>::ZERO;
+    format::load(&e, &mut back).unwrap();
+    assert_eq!(back, q);
+
+    // With the digest of its source recorded: digest and flag in the header.
+    let with = format::save_with_source(&q, 0xDEAD_BEEF).unwrap();
+    let mut expected = e.clone();
+    expected[20..24].copy_from_slice(&0xDEAD_BEEFu32.to_le_bytes());
+    expected[25] = 1;
+    expected[444..].copy_from_slice(&0xF5B8_3411u32.to_le_bytes());
+    assert_eq!(with, expected);
+    assert_eq!(File::parse(&with).unwrap().source(), Some(0xDEAD_BEEF));
+}
+
+// ---------------------------------------------------------------------------------------
+// Views
 
 #[test]
-fn zero_copy_view_borrows_the_file_and_computes_the_same_outputs() {
-    let net = fashion(3);
-    let bytes = format::save_qnet(&*net).unwrap();
-    // As in flash: the file at an aligned address.
-    let mut blob = Box::new(Aligned([0u8; 250_000]));
-    blob.0[..bytes.len()].copy_from_slice(&bytes);
+fn a_view_borrows_the_file_and_computes_the_same_outputs() {
+    let q = zoo_q(5);
+    let bytes = format::save(&*q).unwrap();
+    let blob = aligned(&bytes);
     let file_bytes = &blob.0[..bytes.len()];
-    type View<'a> = QNet![
-        QDenseRef<'a, 784, 256>,
-        QDenseRef<'a, 256, 128>,
-        QDenseRef<'a, 128, 10>
-    ];
-    let view: View<'_> = format::qnet_ref(file_bytes).unwrap();
+    let view: Int8<Zoo, Borrowed<'_>> = format::view(file_bytes).unwrap();
     let range = file_bytes.as_ptr_range();
-    for w in [
-        view.first.weight.as_flattened().as_ptr(),
-        view.rest.first.weight.as_flattened().as_ptr(),
-        view.rest.rest.weight.as_flattened().as_ptr(),
-    ] {
-        assert!(range.contains(&(w as *const u8)), "weights are borrowed");
-        assert_eq!(w as usize % 4, 0, "and 4-aligned in an aligned file");
-    }
-    assert_eq!(view.first.weight, &net.first.weight.0);
-    assert_eq!(view.rest.rest.bias, &net.rest.rest.bias);
-    assert_eq!(view.first.multiplier, &net.first.multiplier);
-    assert_eq!(view.rest.first.shift, &net.rest.first.shift);
-    assert_eq!(view.first.weight_scale, &net.first.weight_scale);
-    for p in [
-        view.first.bias.as_ptr(),
-        view.first.multiplier.as_ptr(),
-        view.rest.rest.shift.as_ptr(),
-    ] {
-        assert!(
-            range.contains(&(p as *const u8)),
-            "per-channel arrays are borrowed too"
-        );
-    }
-    assert_eq!(view.input_params(), net.input_params());
-    assert_eq!(view.output_params(), net.output_params());
-    assert_eq!(outputs(&view, 11), outputs(&*net, 11));
+    let inside = |p: *const u8, what: &str| assert!(range.contains(&p), "{what} is borrowed");
+    inside(view.first.weight.as_ptr().cast(), "weight 0");
+    inside(view.first.bias.as_ptr().cast(), "bias 0");
+    inside(view.first.multiplier.as_ptr().cast(), "multiplier 0");
+    inside(view.first.shift.as_ptr().cast(), "shift 0");
+    inside(view.rest.first.table.as_ptr().cast(), "table 1");
+    inside(
+        view.rest
+            .rest
+            .rest
+            .rest
+            .rest
+            .rest
+            .rest
+            .weight
+            .as_ptr()
+            .cast(),
+        "weight 7",
+    );
+    // Each borrowed array is the file's tensor data itself.
+    let file = File::parse(file_bytes).unwrap();
+    let data = |layer: usize, name: &str| {
+        file.layer(layer)
+            .unwrap()
+            .tensor(Section::Network, name)
+            .unwrap()
+            .data
+            .as_ptr()
+    };
+    assert_eq!(view.first.bias.as_ptr().cast(), data(0, "bias"));
+    assert_eq!(view.rest.first.table.as_ptr().cast(), data(1, "table"));
+    assert_eq!(view.first.bias.as_ptr() as usize % 4, 0);
+
+    assert_same(&view, &*q);
+    assert_eq!(view.input_params(), q.input_params());
+    let xs = inputs_i8::<3>(6, 64);
+    assert_eq!(outputs(&view, &xs), outputs(&*q, &xs));
 
     // The view is checked as the loader checks.
-    let small = format::save_qnet(&tiny(4)).unwrap();
-    let err = format::qnet_ref::<TinyRef<'_>>(&small[..small.len() - 1]).unwrap_err();
-    assert!(matches!(err, FormatError::Truncated { .. }), "{err}");
-    let err =
-        format::qnet_ref::<QNet![QDenseRef<'_, 3, 5>, QDenseRef<'_, 5, 2>]>(&small).unwrap_err();
-    assert!(matches!(err, FormatError::Shape { layer: 0, .. }), "{err}");
-    let err = format::qnet_ref::<QDenseRef<'_, 3, 4>>(&small).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            FormatError::LayerCount {
-                expected: 1,
-                found: 2
-            }
-        ),
-        "{err}"
+    let small = format::save(&tiny_q(7)).unwrap();
+    let blob = aligned(&small);
+    let err = format::view::<TinyQView<'_>>(&blob.0[..small.len() - 1]).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Damaged);
+    let err = format::view::<QDense<3, 4, Borrowed<'_>>>(&blob.0[..small.len()]).unwrap_err();
+    assert_eq!(
+        (err.code(), err.expected(), err.found()),
+        (ErrorCode::LayerCount, 1, 3)
     );
-    let (_, at) = locate(&small, 1, "zero_points");
-    let bad = patched(&small, |b| put_i32(b, at, -129));
-    let err = format::qnet_ref::<TinyRef<'_>>(&bad).unwrap_err();
-    assert!(
-        matches!(err, FormatError::QuantValue { layer: 1, .. }),
-        "{err}"
+    type Other<'a> = Net![
+        QDense<3, 5, Borrowed<'a>>,
+        QLut<[i8; 5], Borrowed<'a>>,
+        QDense<5, 2, Borrowed<'a>>
+    ];
+    let err = format::view::<Other<'_>>(&blob.0[..small.len()]).unwrap_err();
+    assert_eq!((err.code(), err.layer()), (ErrorCode::LayerShape, Some(0)));
+    let at = walk(&small).attr(2, "min").value;
+    let bad = resealed(&small, |b| put_u32(b, at, 200));
+    let blob = aligned(&bad);
+    let err = format::view::<TinyQView<'_>>(&blob.0[..bad.len()]).unwrap_err();
+    assert_eq!(
+        (err.code(), err.layer(), err.name()),
+        (ErrorCode::AttrValue, Some(2), "min")
     );
-    let mut aligned = Aligned([0u8; 1024]);
-    aligned.0[..small.len()].copy_from_slice(&small);
-    let view: TinyRef<'_> = format::qnet_ref(&aligned[..small.len()]).unwrap();
-    assert_eq!(outputs(&view, 5), outputs(&tiny(4), 5));
+    assert_eq!(err.rule(), Some(Rule::Int8));
 }
+
+/// The message of a view of bytes that do not start at a multiple of 4.
+const MISALIGNED: &str = "the file cannot be borrowed in place: it does not start at a multiple of 4 bytes; place it at an aligned address (firmnet::format::Aligned)";
 
 #[test]
 fn a_view_of_misaligned_bytes_is_refused_with_the_remedy() {
-    let small = format::save_qnet(&tiny(4)).unwrap();
-    // The file one byte past an aligned address: every i32 array is misaligned.
-    let mut blob = Aligned([0u8; 1025]);
-    blob.0[1..=small.len()].copy_from_slice(&small);
-    let err = format::qnet_ref::<TinyRef<'_>>(&blob[1..=small.len()]).unwrap_err();
-    assert!(
-        matches!(err, FormatError::Unborrowable { layer: 0, .. }),
-        "{err}"
+    let net = tiny_q(8);
+    let small = format::save(&net).unwrap();
+    // A record the checker refuses: the view refuses the address before any record.
+    let at = walk(&small).attr(2, "min").value;
+    let bad = resealed(&small, |b| put_u32(b, at, 200));
+    for shift in 1..4 {
+        let mut blob = Aligned([0u8; 2048]);
+        blob.0[shift..shift + small.len()].copy_from_slice(&small);
+        let bytes = &blob.0[shift..shift + small.len()];
+        let err = format::view::<TinyQView<'_>>(bytes).unwrap_err();
+        assert_eq!(
+            (err.code(), err.layer(), err.name(), err.section()),
+            (ErrorCode::Unborrowable, None, "", None),
+            "{err}"
+        );
+        assert_eq!((err.expected(), err.found()), (0, 0));
+        assert_eq!(err.to_string(), MISALIGNED);
+        // The loader copies, so it takes the same bytes at any address.
+        let mut copy = tiny_q(9);
+        format::load(bytes, &mut copy).unwrap();
+        assert!(copy == net);
+
+        blob.0[shift..shift + bad.len()].copy_from_slice(&bad);
+        let bytes = &blob.0[shift..shift + bad.len()];
+        let err = format::view::<TinyQView<'_>>(bytes).unwrap_err();
+        assert_eq!(err.to_string(), MISALIGNED);
+        assert_eq!(
+            refused(bytes, &tiny_q(9)).code(),
+            ErrorCode::AttrValue,
+            "the loader reads the record"
+        );
+        // But the frame, the kind of file and the number of layers come first.
+        let err = format::view::<TinyQView<'_>>(&bytes[..bytes.len() - 1]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Damaged);
+        let err =
+            format::view::<Net![QDense<3, 4, Borrowed<'_>>, QLut<[i8; 4], Borrowed<'_>>]>(bytes)
+                .unwrap_err();
+        assert_eq!(
+            (err.code(), err.expected(), err.found()),
+            (ErrorCode::LayerCount, 2, 3)
+        );
+        let float = format::save(&trained(1).0).unwrap();
+        blob.0[shift..shift + float.len()].copy_from_slice(&float);
+        let err = format::view::<TinyQView<'_>>(&blob.0[shift..shift + float.len()]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::FileKind);
+    }
+    // A network of tables alone, which borrows no `i32` array, is refused alike: the
+    // address is checked for the file, not per tensor.
+    let lut = format::save(&net.rest.first).unwrap();
+    let mut blob = Aligned([0u8; 1024]);
+    blob.0[1..=lut.len()].copy_from_slice(&lut);
+    let err = format::view::<QLut<[i8; 4], Borrowed<'_>>>(&blob.0[1..=lut.len()]).unwrap_err();
+    assert_eq!((err.code(), err.layer()), (ErrorCode::Unborrowable, None));
+    assert_eq!(err.to_string(), MISALIGNED);
+    // At an aligned address it is borrowed.
+    blob.0[..lut.len()].copy_from_slice(&lut);
+    let view: QLut<[i8; 4], Borrowed<'_>> = format::view(&blob.0[..lut.len()]).unwrap();
+    assert_eq!(view.table, &net.rest.first.table);
+}
+
+#[test]
+fn a_view_cannot_be_loaded_into() {
+    let net = tiny_q(10);
+    let bytes = format::save(&net).unwrap();
+    let blob = aligned(&bytes);
+    let mut view: TinyQView<'_> = format::view(&blob.0[..bytes.len()]).unwrap();
+    let other = format::save(&tiny_q(11)).unwrap();
+    let err = format::load(&other, &mut view).unwrap_err();
+    assert_eq!(
+        (err.code(), err.layer(), err.name()),
+        (ErrorCode::Unborrowable, Some(0), "")
     );
-    assert!(err.to_string().contains("Aligned"), "{err}");
-    // The loader copies, so it accepts the same bytes at any address.
-    let mut net = tiny(5);
-    format::load_qnet(&blob[1..=small.len()], &mut net).unwrap();
-    assert!(net == tiny(4));
+    assert_eq!(
+        err.to_string(),
+        "the network borrows its arrays and cannot be loaded into; build it over the file with format::view"
+    );
+    // Nothing changed: the view still reads the first file.
+    assert_same(&view, &net);
+    // A damaged file is refused for what it is, before anything else; so is a file of
+    // another network.
+    let err = format::load(&other[..100], &mut view).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Damaged);
+    let at = walk(&other).attr(2, "min").value;
+    let err = format::load(&resealed(&other, |b| put_u32(b, at, 200)), &mut view).unwrap_err();
+    assert_eq!((err.code(), err.layer()), (ErrorCode::AttrValue, Some(2)));
+    assert_same(&view, &net);
+    // Nor can a version 1 file be upgraded into it.
+    let v1 = V1::of_int8(&net.first).bytes();
+    let one_bytes = format::save(&net.first).unwrap();
+    let one_blob = aligned(&one_bytes);
+    let mut one: QDense<3, 4, Borrowed<'_>> = format::view(&one_blob.0[..one_bytes.len()]).unwrap();
+    assert_eq!(
+        format::v1::upgrade(&v1, &mut one),
+        Err(format::v1::V1Error::Unwritable)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Damage
+
+#[test]
+fn every_single_byte_change_is_refused_by_the_checksum() {
+    let bytes = format::save(&tiny_q(12)).unwrap();
+    let blank = tiny_q(13);
+    for pos in 0..bytes.len() {
+        for flip in [0x01u8, 0x80, 0xFF] {
+            let mut b = bytes.clone();
+            b[pos] ^= flip;
+            let err = refused(&b, &blank);
+            let expected = match pos {
+                0..4 => ErrorCode::BadMagic,
+                4..6 => ErrorCode::UnsupportedVersion,
+                8..12 => ErrorCode::Damaged,
+                _ => ErrorCode::Checksum,
+            };
+            assert_eq!(err.code(), expected, "byte {pos} ^ {flip:#04x}: {err}");
+            let blob = aligned(&b);
+            assert_eq!(
+                format::view::<TinyQView<'_>>(&blob.0[..b.len()]).unwrap_err(),
+                err
+            );
+        }
+    }
+}
+
+#[test]
+fn every_resealed_byte_change_is_refused_or_loads_a_valid_network() {
+    // Loader and view agree on every damaged file: both refuse it with the same error,
+    // leaving the network untouched, or both accept it, compute the same, and the network
+    // saves back to exactly those bytes.
+    let net = tiny_q(14);
+    let bytes = format::save(&net).unwrap();
+    let blank = tiny_q(15);
+    let w = walk(&bytes);
+    let value = |pos: usize| {
+        w.layers.iter().any(|l| {
+            l.attrs
+                .iter()
+                .any(|a| (a.value..a.value + 4).contains(&pos))
+                || l.tensors
+                    .iter()
+                    .any(|t| (t.data..t.data + t.len).contains(&pos))
+        })
+    };
+    let xs = inputs_i8::<3>(16, 8);
+    let mut loaded = 0;
+    for pos in 0..bytes.len() - 4 {
+        for flip in [0x01u8, 0x10, 0x80, 0xFF] {
+            let b = resealed(&bytes, |b| b[pos] ^= flip);
+            let blob = aligned(&b);
+            let viewed = format::view::<TinyQView<'_>>(&blob.0[..b.len()]);
+            let mut copy = blank.clone();
+            match (format::load(&b, &mut copy), viewed) {
+                (Ok(()), Ok(view)) => {
+                    // A source flag of 1 with the digest 0 names a float file whose
+                    // checksum is 0: valid, as a value is.
+                    let source = File::parse(&b).unwrap().source();
+                    assert!(
+                        value(pos) || source == Some(0),
+                        "byte {pos} ^ {flip:#04x} is structure, yet it loads"
+                    );
+                    let again = match source {
+                        Some(d) => format::save_with_source(&copy, d),
+                        None => format::save(&copy),
+                    };
+                    assert_eq!(again.unwrap(), b);
+                    assert_eq!(outputs(&view, &xs), outputs(&copy, &xs));
+                    loaded += 1;
+                }
+                (Err(e), Err(f)) => {
+                    assert_eq!(e, f, "byte {pos} ^ {flip:#04x}");
+                    assert_same(&copy, &blank);
+                }
+                (l, v) => panic!(
+                    "byte {pos} ^ {flip:#04x}: loader {l:?}, view {:?}",
+                    v.map(|_| ())
+                ),
+            }
+        }
+    }
+    assert!(loaded > 500, "{loaded}");
 }
 
 #[test]
 fn every_truncation_is_refused() {
-    let net = tiny(5);
-    let bytes = format::save_qnet(&net).unwrap();
-    let before = tiny(6);
+    let bytes = format::save(&tiny_q(17)).unwrap();
+    let blank = tiny_q(18);
     for len in 0..bytes.len() {
-        let err = refused(&bytes[..len], &before);
-        assert!(
-            matches!(
-                err,
-                FormatError::Truncated { .. } | FormatError::BadMagic { .. }
-            ),
-            "length {len}: {err}"
-        );
-        assert!(format::qnet_ref::<TinyRef<'_>>(&bytes[..len]).is_err());
-    }
-    let mut longer = bytes.clone();
-    longer.push(0);
-    assert!(matches!(
-        refused(&longer, &before),
-        FormatError::TrailingBytes { .. }
-    ));
-}
-
-#[test]
-fn every_byte_change_is_refused() {
-    let bytes = format::save_qnet(&tiny(7)).unwrap();
-    let before = tiny(8);
-    for at in 0..bytes.len() {
-        for flip in [0x01u8, 0x80, 0xff] {
-            let mut b = bytes.clone();
-            b[at] ^= flip;
-            let err = refused(&b, &before);
-            let ok = match at {
-                0..4 => matches!(err, FormatError::BadMagic { .. }),
-                4..6 => matches!(err, FormatError::UnsupportedVersion { .. }),
-                8..12 => matches!(
-                    err,
-                    FormatError::Truncated { .. } | FormatError::TrailingBytes { .. }
-                ),
-                _ => matches!(err, FormatError::Checksum { .. }),
-            };
-            assert!(ok, "byte {at} ^ {flip:#x}: {err}");
-        }
-    }
-}
-
-#[test]
-fn every_resealed_byte_change_is_handled() {
-    // With a valid checksum the reader meets the damage itself: it must refuse it with a
-    // typed error or accept a valid network, never panic, never half-load.
-    let bytes = format::save_qnet(&tiny(9)).unwrap();
-    let before = tiny(10);
-    let mut rng = Rng::new(11);
-    for at in 12..bytes.len() - 4 {
-        for _ in 0..4 {
-            let b = patched(&bytes, |b| b[at] = rng.next_u32() as u8);
-            let mut net = before.clone();
-            match format::load_qnet(&b, &mut net) {
-                Ok(()) => assert!(format::save_qnet(&net).is_ok()),
-                Err(e) => {
-                    assert!(net == before, "byte {at}: {e}");
-                    let _ = e.to_string();
-                }
-            }
-            let _ = format::qnet_ref::<TinyRef<'_>>(&b);
-        }
-    }
-}
-
-#[test]
-fn a_network_of_another_shape_or_depth_is_refused() {
-    let bytes = format::save_qnet(&tiny(12)).unwrap();
-
-    let other: QNet![QDense<3, 5>, QDense<5, 2>] = qnet![QDense::ZERO, QDense::ZERO];
-    let err = refused(&bytes, &other);
-    assert!(
-        matches!(err, FormatError::Shape { layer: 0, ref tensor, .. } if *tensor == "weight"),
-        "{err}"
-    );
-    assert_eq!(
-        err.to_string(),
-        "layer 0 (qdense): weight has shape 4×3 in the file, the network expects 5×3"
-    );
-
-    let deeper: QNet![QDense<3, 4>, QDense<4, 2>, QDense<2, 2>] =
-        qnet![QDense::ZERO, QDense::ZERO, QDense::ZERO];
-    assert!(matches!(
-        refused(&bytes, &deeper),
-        FormatError::LayerCount {
-            expected: 3,
-            found: 2
-        }
-    ));
-    let shallow: QDense<3, 4> = QDense::ZERO;
-    assert!(matches!(
-        refused(&bytes, &shallow),
-        FormatError::LayerCount {
-            expected: 1,
-            found: 2
-        }
-    ));
-
-    // A layer record whose sizes disagree with its (matching) tensors.
-    let net = tiny(13);
-    let b = patched(&bytes, |b| put_i32(b, 32, 7));
-    let err = refused(&b, &net);
-    assert!(
-        matches!(
-            err,
-            FormatError::LayerSize {
-                layer: 0,
-                expected: (3, 4),
-                found: (7, 4),
-                ..
-            }
-        ),
-        "{err}"
-    );
-}
-
-#[test]
-fn wrong_layer_kind_tensor_kind_and_dtype_are_named() {
-    let bytes = format::save_qnet(&tiny(14)).unwrap();
-    let net = tiny(15);
-
-    // The kind of layer 1: "qdense" → "qdensX".
-    let kind_at = 32 + 20 + 12 + 5;
-    assert_eq!(&bytes[kind_at - 5..kind_at + 1], b"qdense");
-    let b = patched(&bytes, |b| b[kind_at] = b'X');
-    let err = refused(&b, &net);
-    assert!(
-        matches!(err, FormatError::LayerKind { layer: 1, expected: "qdense", ref found } if *found == "qdensX"),
-        "{err}"
-    );
-
-    // The bias of layer 0 recorded as a weight.
-    let (rec, _) = locate(&bytes, 0, "bias");
-    let b = patched(&bytes, |b| b[rec + 1] = 1);
-    let err = refused(&b, &net);
-    assert!(
-        matches!(
-            err,
-            FormatError::TensorKind {
-                layer: 0,
-                expected: ParamKind::Bias,
-                found: ParamKind::Weight,
-                ..
-            }
-        ),
-        "{err}"
-    );
-
-    // weight_scale recorded as i32 (same size, so the file itself is well formed).
-    let (rec, _) = locate(&bytes, 1, "weight_scale");
-    let b = patched(&bytes, |b| b[rec + 2] = Dtype::I32.code());
-    let err = refused(&b, &net);
-    assert!(
-        matches!(
-            err,
-            FormatError::Dtype {
-                layer: 1,
-                expected: Dtype::F32,
-                found: Dtype::I32,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert_eq!(
-        err.to_string(),
-        "layer 1: weight_scale holds i32 values in the file, the network expects f32"
-    );
-
-    // A tensor renamed away: missing.
-    let (rec, _) = locate(&bytes, 0, "shift");
-    let b = patched(&bytes, |b| b[rec + 20] = b't');
-    let err = refused(&b, &net);
-    assert!(
-        matches!(err, FormatError::MissingTensor { layer: 0, .. }),
-        "{err}"
-    );
-}
-
-#[test]
-fn out_of_range_quantization_values_are_refused() {
-    let bytes = format::save_qnet(&tiny(16)).unwrap();
-    let net = tiny(17);
-    let f = |v: f32| v.to_bits() as i32;
-
-    // NaN and infinite scales: refused by the parser already.
-    for v in [f32::NAN, f32::INFINITY] {
-        let (_, at) = locate(&bytes, 0, "scales");
-        let err = refused(&patched(&bytes, |b| put_i32(b, at, f(v))), &net);
-        assert!(
-            matches!(
-                err,
-                FormatError::NonFinite {
-                    layer: 0,
-                    index: 0,
-                    ..
-                }
-            ),
-            "{err}"
+        let err = refused(&bytes[..len], &blank);
+        let expected = if len < 36 {
+            ErrorCode::Truncated
+        } else {
+            ErrorCode::Damaged
+        };
+        assert_eq!(err.code(), expected, "length {len}");
+        let blob = aligned(&bytes);
+        assert_eq!(
+            format::view::<TinyQView<'_>>(&blob.0[..len]).unwrap_err(),
+            err
         );
     }
-
-    // (tensor, layer, element, bad value, expected message part)
-    let cases: &[(&str, usize, usize, i32, &str)] = &[
-        ("scales", 0, 1, f(0.0), "a finite scale > 0"),
-        ("scales", 1, 0, f(-1.0), "a finite scale > 0"),
-        ("weight_scale", 1, 1, f(-0.5), "a finite scale > 0"),
-        ("zero_points", 0, 0, 128, "a zero point in -128..=127"),
-        ("zero_points", 1, 1, -129, "a zero point in -128..=127"),
-        ("clamp", 0, 1, 300, "an output bound in -128..=127"),
-        ("shift", 0, 2, 31, "a shift in -31..=30"),
-        ("shift", 1, 0, -32, "a shift in -31..=30"),
-        ("multiplier", 1, 1, -1, "a multiplier >= 0"),
-    ];
-    for &(name, layer, index, value, expected) in cases {
-        let (_, at) = locate(&bytes, layer, name);
-        let b = patched(&bytes, |b| put_i32(b, at + 4 * index, value));
-        let err = refused(&b, &net);
-        match err {
-            FormatError::QuantValue {
-                layer: l,
-                tensor,
-                index: i,
-                expected: e,
-                ..
-            } => {
-                assert_eq!((l, i, e), (layer, index, expected), "{name}: {err}");
-                assert!(tensor == name, "{err}");
-            }
-            _ => panic!("{name}: {err}"),
-        }
-        assert!(err.to_string().contains(expected));
-    }
-
-    // min > max.
-    let (_, at) = locate(&bytes, 1, "clamp");
-    let b = patched(&bytes, |b| {
-        put_i32(b, at, 10);
-        put_i32(b, at + 4, 9);
-    });
-    let err = refused(&b, &net);
-    assert!(
-        matches!(
-            err,
-            FormatError::QuantValue {
-                layer: 1,
-                index: 0,
-                expected: "min <= max",
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert_eq!(
-        err.to_string(),
-        "layer 1: clamp[0] is 10 in the file, the network expects min <= max"
-    );
-
-    // The bounds themselves are fine at the edges.
-    let b = patched(&bytes, |b| {
-        put_i32(b, at, 5);
-        put_i32(b, at + 4, 5);
-    });
-    let mut loaded = net.clone();
-    format::load_qnet(&b, &mut loaded).unwrap();
-    assert_eq!((loaded.rest.min, loaded.rest.max), (5, 5));
 }
 
-#[test]
-fn float_and_int8_files_are_told_apart() {
-    let q = format::save_qnet(&tiny(18)).unwrap();
-    type Float = Net![Dense<3, 4>, Relu<[f32; 4]>];
-    let mut float: Float = net![Dense::ZERO, Relu::DEFAULT];
-    let err = format::load_params(&q, &mut float).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            FormatError::LayerKind {
-                layer: 0,
-                expected: "dense",
-                ..
-            }
-        ),
-        "{err}"
-    );
-
-    type Float2 = Net![Dense<3, 4>, Dense<4, 2>];
-    let f = format::save_params(&Float2::default_zero()).unwrap();
-    let err = refused(&f, &tiny(19));
-    assert!(
-        matches!(err, FormatError::LayerKind { layer: 0, expected: "qdense", ref found } if *found == "dense"),
-        "{err}"
-    );
-}
-
-trait DefaultZero {
-    fn default_zero() -> Self;
-}
-
-impl DefaultZero for Net![Dense<3, 4>, Dense<4, 2>] {
-    fn default_zero() -> Self {
-        net![Dense::ZERO, Dense::ZERO]
-    }
-}
+// ---------------------------------------------------------------------------------------
+// The writer refuses what the reader would
 
 #[test]
 fn the_writer_refuses_what_the_reader_would() {
-    let mut net = tiny(20);
-    let mut small = [0u8; 16];
-    assert!(matches!(
-        format::write_qnet(&net, &mut small),
-        Err(FormatError::BufferTooSmall { .. })
-    ));
-    net.rest.output.zero_point = 200;
-    assert!(matches!(
-        format::save_qnet(&net),
-        Err(FormatError::QuantValue {
-            layer: 1,
-            index: 1,
-            ..
-        })
-    ));
-    net.rest.output.zero_point = 0;
-    net.first.min = 10;
-    net.first.max = 0;
-    assert!(matches!(
-        format::save_qnet(&net),
-        Err(FormatError::QuantValue { layer: 0, .. })
-    ));
-    net.first.max = 127;
-    net.first.weight_scale[3] = f32::NAN;
-    assert!(matches!(
-        format::save_qnet(&net),
-        Err(FormatError::QuantValue {
-            layer: 0,
-            index: 3,
-            ..
-        })
-    ));
-    // The all-zero network is valid.
-    let zero = format::save_qnet(&FASHION_MLP_Q).unwrap();
-    let mut loaded = fashion(21);
-    format::load_qnet(&zero, &mut *loaded).unwrap();
-    assert!(*loaded == FASHION_MLP_Q);
+    let net = tiny_q(19);
+    format::save(&net).unwrap();
+    let refuse = |f: &dyn Fn(&mut TinyQ), code: ErrorCode, layer: usize, name: &str| {
+        let mut bad = net.clone();
+        f(&mut bad);
+        let err = format::save(&bad).unwrap_err();
+        assert_eq!(
+            (err.code(), err.layer(), err.name()),
+            (code, Some(layer), name),
+            "{err}"
+        );
+        assert_eq!(format::len(&bad), Err(err));
+        assert_eq!(format::rust_source(&bad), Err(err));
+        assert_eq!(format::save_with_source(&bad, 7), Err(err));
+        err
+    };
+    use ErrorCode::{AttrOrder, AttrValue, Link, Value};
+    // Scales: zero, negative, NaN, infinite, subnormal, beyond 2^64.
+    for scale in [0.0, -0.5, f32::NAN, f32::INFINITY, 1e-40, 1e38, 1e-30] {
+        let err = refuse(
+            &|n| n.first.input.scale = scale,
+            AttrValue,
+            0,
+            "input_scale",
+        );
+        assert_eq!(
+            (err.rule(), err.found()),
+            (Some(Rule::Scale), scale.to_bits())
+        );
+    }
+    // The bounds of the rule are valid.
+    for scale in [2f32.powi(-64), 2f32.powi(64)] {
+        let mut ok = net.clone();
+        ok.first.input.scale = scale;
+        format::save(&ok).unwrap();
+    }
+    refuse(
+        &|n| n.first.input.zero_point = 128,
+        AttrValue,
+        0,
+        "input_zero_point",
+    );
+    refuse(
+        &|n| n.first.input.zero_point = -129,
+        AttrValue,
+        0,
+        "input_zero_point",
+    );
+    let err = refuse(
+        &|n| {
+            n.rest.rest.min = 10;
+            n.rest.rest.max = 9;
+        },
+        AttrOrder,
+        2,
+        "min",
+    );
+    assert_eq!(
+        err.to_string(),
+        "layer 2 (attribute `min`): the value 10 is above the upper bound 9"
+    );
+    let err = refuse(&|n| n.first.multiplier[1] = 0, Value, 0, "multiplier");
+    assert_eq!(
+        (err.rule(), err.expected(), err.found()),
+        (Some(Rule::Multiplier), 1, 0)
+    );
+    refuse(
+        &|n| n.first.multiplier[1] = (1 << 30) - 1,
+        Value,
+        0,
+        "multiplier",
+    );
+    refuse(&|n| n.first.multiplier[3] = -1, Value, 0, "multiplier");
+    refuse(&|n| n.rest.rest.shift[0] = 31, Value, 2, "shift");
+    refuse(&|n| n.rest.rest.shift[1] = -32, Value, 2, "shift");
+    // Unlinked layers: the table's input is not the dense layer's output, or the last
+    // dense layer's input is not the table's output.
+    let err = refuse(&|n| n.rest.first.input.scale *= 2.0, Link, 1, "input_scale");
+    assert!(err.to_string().starts_with("layer 1: its input is quantized differently from the output of layer 0 (the input_scale differs: "), "{err}");
+    refuse(
+        &|n| n.rest.rest.input.zero_point ^= 1,
+        Link,
+        2,
+        "input_zero_point",
+    );
+    // The all-zero network holds multipliers of 0: no file may.
+    let zero: TinyQ = Zero::ZERO;
+    assert_eq!(format::save(&zero).unwrap_err().code(), Value);
+    // A multiplier at the edges of the range is fine.
+    let mut ok = net.clone();
+    ok.first.multiplier = [1 << 30, i32::MAX, 1 << 30, i32::MAX];
+    format::save(&ok).unwrap();
 }
 
 #[test]
-fn random_bytes_and_mutations_never_panic() {
-    let bytes = format::save_qnet(&tiny(22)).unwrap();
-    let before = tiny(23);
-    let mut rng = Rng::new(24);
-    for round in 0..3000 {
-        let mut b = bytes.clone();
-        let edits = 1 + rng.below(4);
-        for _ in 0..edits {
-            let at = rng.below(b.len() as u32) as usize;
-            b[at] = rng.next_u32() as u8;
-        }
-        if round % 3 == 0 {
-            let n = rng.below(b.len() as u32) as usize;
-            b.truncate(n.max(8));
-        }
-        if b.len() >= 12 {
-            let len = b.len() as u32;
-            b[8..12].copy_from_slice(&len.to_le_bytes());
-        }
-        if b.len() >= 4 {
-            reseal(&mut b);
-        }
-        let mut net = before.clone();
-        if format::load_qnet(&b, &mut net).is_err() {
-            assert!(net == before);
-        }
-        let _ = format::qnet_ref::<TinyRef<'_>>(&b);
-    }
+fn a_hand_made_int8_layer_round_trips() {
+    // QDense::from_float with a batch normalization folded in and a ReLU fused.
+    let mut dense = Dense::<3, 2>::ZERO;
+    dense.weight = [[0.5, -0.25, 1.0], [0.1, 0.2, -0.3]];
+    dense.bias = [0.1, -0.2];
+    let mut bn = BatchNorm::<2>::DEFAULT;
+    bn.gamma = [1.5, 0.5];
+    bn.running_var = [0.5, 2.0];
+    let (input, output) = (
+        QParams::from_range(-1.0, 1.0),
+        QParams::from_range(0.0, 3.0),
+    );
+    let q = QDense::from_float(&dense, Some(&bn), Clamp::Relu, input, output).unwrap();
+    assert_eq!(q.min as i32, output.zero_point);
+    let bytes = format::save(&q).unwrap();
+    let mut back = QDense::<3, 2>::ZERO;
+    format::load(&bytes, &mut back).unwrap();
+    assert_eq!(back, q);
+    let file = File::parse(&bytes).unwrap();
+    let min = file.layer(0).unwrap().attrs().nth(4).unwrap();
+    assert_eq!((min.name, min.value), ("min", Attr::I32(output.zero_point)));
 }
 
-/// The seed corpus of the fuzz target `fuzz/fuzz_targets/load_qnet.rs`: small valid files.
-/// Run with `FIRMNET_WRITE_FUZZ_SEEDS=1` to (re)write them; otherwise checks that those
-/// present still load.
-#[test]
-fn fuzz_seeds_are_valid_files() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/load_qnet");
-    let tiny_q = format::save_qnet(&tiny(25)).unwrap();
-    let one: QDense<3, 4> = tiny(26).first;
-    let one_q = format::save_qnet(&one).unwrap();
-    let float: Net![Dense<3, 4>, Relu<[f32; 4]>, Dense<4, 2>] =
-        net![Dense::ZERO, Relu::DEFAULT, Dense::ZERO];
-    let float_f = format::save_params(&float).unwrap();
-    let seeds = [
-        ("tiny_qnet.fnet", &tiny_q),
-        ("one_qdense.fnet", &one_q),
-        ("tiny_float.fnet", &float_f),
-    ];
-    if std::env::var_os("FIRMNET_WRITE_FUZZ_SEEDS").is_some() {
-        std::fs::create_dir_all(&dir).unwrap();
-        for (name, bytes) in seeds {
-            std::fs::write(dir.join(name), bytes).unwrap();
-        }
-    }
-    for (name, bytes) in seeds {
-        if let Ok(stored) = std::fs::read(dir.join(name)) {
-            assert_eq!(&stored, bytes, "{name} is out of date");
-            File::parse(&stored).unwrap();
-        }
-    }
-}
+// ---------------------------------------------------------------------------------------
+// Rust source, compiled back
 
-/// The Rust source of `tiny(21)`, as `qnet_rust_source` writes it; the compiler builds the
+/// The Rust source of `tiny_q(21)`, as `rust_source` writes it; the compiler builds the
 /// network from it below. Run with `FIRMNET_WRITE_GOLDEN=1` to rewrite it after a
 /// deliberate change of the generated text.
 const TINY_SOURCE: &str = include_str!("data/tiny_int8.rs");
-static TINY_COMPILED: Tiny = include!("data/tiny_int8.rs");
+static TINY_COMPILED: TinyQ = include!("data/tiny_int8.rs");
 
 #[test]
-fn rust_source_compiles_back_to_the_network() {
-    let net = tiny(21);
-    let source = format::qnet_rust_source(&net).unwrap();
+fn rust_source_of_an_int8_network_compiles_back_to_it() {
+    let net = tiny_q(21);
+    let source = format::rust_source(&net).unwrap();
     if std::env::var_os("FIRMNET_WRITE_GOLDEN").is_some() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tiny_int8.rs");
         std::fs::write(path, &source).unwrap();
@@ -729,10 +792,249 @@ fn rust_source_compiles_back_to_the_network() {
         TINY_COMPILED == net,
         "the compiled network differs from the original"
     );
-    assert_eq!(outputs(&TINY_COMPILED, 9), outputs(&net, 9));
+    assert_same(&TINY_COMPILED, &net);
+    let xs = inputs_i8::<3>(9, 32);
+    assert_eq!(outputs(&TINY_COMPILED, &xs), outputs(&net, &xs));
+    // And it is the network the file holds.
+    let mut loaded: TinyQ = tiny_q(22);
+    format::load(&format::save(&net).unwrap(), &mut loaded).unwrap();
+    assert!(loaded == TINY_COMPILED);
 
     // A network the reader would refuse is not written either.
-    let mut bad = tiny(21);
+    let mut bad = tiny_q(21);
     bad.first.output.scale = f32::NAN;
-    assert!(format::qnet_rust_source(&bad).is_err());
+    assert_eq!(
+        format::rust_source(&bad).unwrap_err().code(),
+        ErrorCode::AttrValue
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Files that belong together
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(std::format!(
+        "firmnet-format-int8-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn check_source_tells_which_files_belong_together() {
+    let float = zoo(23);
+    let float_bytes = format::save(&float).unwrap();
+    let digest = File::parse(&float_bytes).unwrap().checksum();
+    let q = quantize(&float, &inputs::<3>(24, 32), RangeMethod::MinMax).unwrap();
+    let q_bytes = format::save_with_source(&*q, digest).unwrap();
+    assert_eq!(File::parse(&q_bytes).unwrap().source(), Some(digest));
+    format::check_source(&float_bytes, &q_bytes).unwrap();
+    // The source digest changes nothing else: the network loads the same.
+    let mut back: Box<ZooQ> = Box::new(Zero::ZERO);
+    format::load(&q_bytes, &mut *back).unwrap();
+    assert!(*back == *q);
+    let mut buf = vec![0u8; q_bytes.len()];
+    assert_eq!(
+        format::write_with_source(&*q, digest, &mut buf),
+        Ok(q_bytes.len())
+    );
+    assert_eq!(buf, q_bytes);
+
+    // Another float file, or none recorded.
+    let other = format::save(&zoo(25)).unwrap();
+    let other_digest = File::parse(&other).unwrap().checksum();
+    let err = format::check_source(&other, &q_bytes).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Source);
+    assert_eq!((err.expected(), err.found()), (digest, other_digest));
+    assert_eq!(
+        err.to_string(),
+        std::format!(
+            "the int8 file was made from another float file (digest {digest:#010x}, this one is {other_digest:#010x})"
+        )
+    );
+    let plain = format::save(&*q).unwrap();
+    assert_eq!(
+        format::check_source(&float_bytes, &plain)
+            .unwrap_err()
+            .code(),
+        ErrorCode::Source
+    );
+    // Damaged files are named as such.
+    let mut damaged = float_bytes.clone();
+    damaged[100] ^= 1;
+    assert_eq!(
+        format::check_source(&damaged, &q_bytes).unwrap_err().code(),
+        ErrorCode::Checksum
+    );
+}
+
+#[test]
+fn save_pair_writes_both_files_of_a_pair() {
+    let dir = temp_dir("pair");
+    let (fp, qp) = (dir.join("model.fnet"), dir.join("model_int8.fnet"));
+    let float = zoo(26);
+    let q = quantize(&float, &inputs::<3>(27, 32), RangeMethod::MinMax).unwrap();
+    let (fb, qb) = format::save_pair(&fp, &float, &qp, &*q).unwrap();
+    assert_eq!(std::fs::read(&fp).unwrap(), fb);
+    assert_eq!(std::fs::read(&qp).unwrap(), qb);
+    assert_eq!(fb, format::save(&float).unwrap());
+    format::check_source(&fb, &qb).unwrap();
+    let mut back = zoo_zero();
+    format::load_file(&fp, &mut back).unwrap();
+    assert_same(&back, &float);
+    let mut back_q: Box<ZooQ> = Box::new(Zero::ZERO);
+    format::load_file(&qp, &mut *back_q).unwrap();
+    assert!(*back_q == *q);
+
+    // A new pair replaces the old one; the old int8 file does not pass with the new float.
+    let float2 = zoo(28);
+    let q2 = quantize(&float2, &inputs::<3>(29, 32), RangeMethod::MinMax).unwrap();
+    let (fb2, qb2) = format::save_pair(&fp, &float2, &qp, &*q2).unwrap();
+    format::check_source(&fb2, &qb2).unwrap();
+    assert_eq!(
+        format::check_source(&fb2, &qb).unwrap_err().code(),
+        ErrorCode::Source
+    );
+
+    // A network that cannot be encoded writes nothing: the old pair stays.
+    let mut bad = q2.clone();
+    bad.first.multiplier[0] = 0;
+    let err = format::save_pair(&fp, &zoo(30), &qp, &*bad).unwrap_err();
+    assert!(matches!(err, FileError::Format { .. }), "{err}");
+    assert_eq!(err.path(), qp);
+    assert_eq!(std::fs::read(&fp).unwrap(), fb2);
+    assert_eq!(std::fs::read(&qp).unwrap(), qb2);
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["model.fnet", "model_int8.fnet"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn stale_temporaries_are_removed_by_the_next_write() {
+    let dir = temp_dir("stale");
+    let path = dir.join("model.fnet");
+    // A process id that runs nowhere (Linux allows at most 2^22).
+    let dead = 4_000_000;
+    assert!(!std::path::Path::new(&std::format!("/proc/{dead}")).exists());
+    let me = std::process::id();
+    let stale = dir.join(std::format!(".model.fnet.{dead}-0.tmp"));
+    let stale2 = dir.join(std::format!(".model.fnet.{dead}-17.tmp"));
+    let mut kept = vec![
+        dir.join(std::format!(".model.fnet.{me}-99.tmp")), // this process's own
+        dir.join(std::format!(".other.fnet.{dead}-0.tmp")), // another file's
+        dir.join(".model.fnet.x-0.tmp"),                   // not a process id
+        dir.join(std::format!("model.fnet.{dead}-0.tmp")), // not hidden: not ours
+    ];
+    if std::path::Path::new("/proc/1").exists() {
+        kept.push(dir.join(".model.fnet.1-0.tmp")); // a running process (init)
+    }
+    for p in kept.iter().chain([&stale, &stale2]) {
+        std::fs::write(p, b"partial").unwrap();
+    }
+    format::write_atomic(&path, b"new contents").unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"new contents");
+    assert!(
+        !stale.exists() && !stale2.exists(),
+        "stale temporaries remain"
+    );
+    for p in &kept {
+        assert!(p.exists(), "{} was removed", p.display());
+    }
+    // Called directly, it counts what it removed.
+    std::fs::write(&stale, b"partial").unwrap();
+    assert_eq!(format::remove_stale_temporaries(&path), 1);
+    assert_eq!(format::remove_stale_temporaries(&path), 0);
+    assert!(!stale.exists());
+    // save_pair cleans both paths.
+    let qpath = dir.join("model_int8.fnet");
+    let qstale = dir.join(std::format!(".model_int8.fnet.{dead}-3.tmp"));
+    std::fs::write(&qstale, b"partial").unwrap();
+    std::fs::write(&stale, b"partial").unwrap();
+    let float = zoo(31);
+    let q = quantize(&float, &inputs::<3>(32, 32), RangeMethod::MinMax).unwrap();
+    format::save_pair(&path, &float, &qpath, &*q).unwrap();
+    assert!(!stale.exists() && !qstale.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// The fuzz target's seeds
+
+/// The seed corpus of the fuzz target `fuzz/fuzz_targets/readers.rs`: small valid files
+/// of the networks it loads. Run with `FIRMNET_WRITE_FUZZ_SEEDS=1` to (re)write them (this
+/// first removes the `.fnet` files there; what the fuzzer added is ignored by git and
+/// kept); otherwise checks that they are present, up to
+/// date, and valid version 2 files of their network.
+#[test]
+fn fuzz_seeds_are_valid_version_2_files() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/readers");
+    let (trained, adam, ctx) = trained(33);
+    let run = format::RunState {
+        rng: ctx.rng,
+        epoch: 2,
+        step: 6,
+    };
+    let stop = format::EarlyStop {
+        best: &trained,
+        best_value: 0.5,
+        best_epoch: 1,
+        since_best: 1,
+    };
+    let seeds: [(&str, Vec<u8>); 5] = [
+        ("tiny_int8.fnet", format::save(&tiny_q(34)).unwrap()),
+        ("one_qdense.fnet", format::save(&tiny_q(35).first).unwrap()),
+        ("tiny_float.fnet", format::save(&trained).unwrap()),
+        (
+            "tiny_checkpoint.fnet",
+            format::save_training(&trained, &adam, &run, Some(&stop), &[]).unwrap(),
+        ),
+        (
+            "tiny_int8_source.fnet",
+            format::save_with_source(&tiny_q(36), 0x1234_5678).unwrap(),
+        ),
+    ];
+    if std::env::var_os("FIRMNET_WRITE_FUZZ_SEEDS").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "fnet") {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        for (name, bytes) in &seeds {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+    for (name, bytes) in &seeds {
+        let stored = std::fs::read(dir.join(name)).unwrap_or_else(|e| {
+            panic!("{name}: {e}; write the seeds with FIRMNET_WRITE_FUZZ_SEEDS=1")
+        });
+        assert_eq!(&stored, bytes, "{name} is out of date");
+    }
+    // Every seed is a version 2 file of one of the target's networks.
+    for (name, bytes) in &seeds {
+        let file = File::parse(bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(&bytes[4..6], &[2, 0]);
+        // The documented word layout, walked independently, finds the reader's records.
+        walk_matches_reader(bytes);
+        let ok = match file.kind() {
+            FileKind::Int8 => {
+                let mut q: TinyQ = Zero::ZERO;
+                let mut one = QDense::<3, 4>::ZERO;
+                format::load(bytes, &mut q).is_ok() || format::load(bytes, &mut one).is_ok()
+            }
+            FileKind::Float => format::load(bytes, &mut mlp()).is_ok(),
+            FileKind::Checkpoint => {
+                let mut adam = Adam::<MlpGrad>::new(AdamConfig::DEFAULT);
+                format::load_training(bytes, &mut mlp(), &mut adam, Some(&mut mlp())).is_ok()
+            }
+        };
+        assert!(ok, "{name} loads into none of the target's networks");
+    }
 }

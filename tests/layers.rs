@@ -34,7 +34,7 @@ fn batch_norm_uses_batch_statistics_in_training_and_running_ones_at_inference() 
     assert!((bn.running_var[1] - 0.9).abs() < 1e-6);
     // Inference normalizes with the running statistics, not the batch's.
     let mut out = [0.0; 2];
-    bn.forward(&[1.0, 7.0], &mut out, &mut ());
+    bn.forward_with(&[1.0, 7.0], &mut out, &mut []);
     let expect0 = (1.0 - bn.running_mean[0]) / (bn.running_var[0] + 1e-5).sqrt();
     let expect1 = (7.0 - bn.running_mean[1]) / (bn.running_var[1] + 1e-5).sqrt();
     assert!((out[0] - expect0).abs() < 1e-6 && (out[1] - expect1).abs() < 1e-5);
@@ -85,7 +85,7 @@ fn dropout_keeps_the_expectation_and_is_off_at_inference() {
     // Inference: the identity.
     let probe: [f32; N] = core::array::from_fn(|i| i as f32 - 500.0);
     let mut out = [0.0; N];
-    layer.forward(&probe, &mut out, &mut ());
+    layer.forward_with(&probe, &mut out, &mut []);
     assert_eq!(out, probe);
 }
 
@@ -127,7 +127,7 @@ fn gaussian_noise_has_the_stated_spread_in_training_only() {
         var.sqrt()
     );
     let mut out = [0.0; N];
-    layer.forward(&[3.0; N], &mut out, &mut ());
+    layer.forward_with(&[3.0; N], &mut out, &mut []);
     assert_eq!(out, [3.0; N]);
 }
 
@@ -135,15 +135,15 @@ fn gaussian_noise_has_the_stated_spread_in_training_only() {
 fn activations_match_their_definitions() {
     let x = [-2.0f32, -0.5, 0.0, 0.5, 2.0];
     let mut y = [0.0; 5];
-    Relu::<[f32; 5]>::DEFAULT.forward(&x, &mut y, &mut ());
+    Relu::<[f32; 5]>::DEFAULT.forward_with(&x, &mut y, &mut []);
     assert_eq!(y, [0.0, 0.0, 0.0, 0.5, 2.0]);
-    LeakyRelu::<[f32; 5]>::new(0.1).forward(&x, &mut y, &mut ());
+    LeakyRelu::<[f32; 5]>::new(0.1).forward_with(&x, &mut y, &mut []);
     assert_eq!(y, [-0.2, -0.05, 0.0, 0.5, 2.0]);
-    Tanh::<[f32; 5]>::DEFAULT.forward(&x, &mut y, &mut ());
+    Tanh::<[f32; 5]>::DEFAULT.forward_with(&x, &mut y, &mut []);
     for (a, b) in y.iter().zip(x) {
         assert!((f64::from(*a) - f64::from(b).tanh()).abs() < 1e-3);
     }
-    Sigmoid::<[f32; 5]>::DEFAULT.forward(&x, &mut y, &mut ());
+    Sigmoid::<[f32; 5]>::DEFAULT.forward_with(&x, &mut y, &mut []);
     for (a, b) in y.iter().zip(x) {
         assert!((f64::from(*a) - 1.0 / (1.0 + (-f64::from(b)).exp())).abs() < 1e-3);
     }
@@ -204,10 +204,10 @@ fn dense_init_zeroes_biases_and_is_seeded() {
 
 #[test]
 fn network_describes_its_layers_parameters_and_state() {
-    use firmnet::layers::{LayerInfo, ParamKind};
+    use firmnet::layers::ParamKind;
+    use firmnet::spec::{Attr, Dtype, TensorMut, TensorRef};
     type N = Net![Dense<6, 5>, BatchNorm<5>, Relu<[f32; 5]>, Dropout<[f32; 5]>, Dense<5, 3>];
     assert_eq!(N::LAYERS, 5);
-    let kinds: Vec<LayerInfo> = (0..N::LAYERS).map(N::layer_info).collect();
     let expect = [
         ("dense", 6, 5),
         ("batch_norm", 5, 5),
@@ -215,17 +215,15 @@ fn network_describes_its_layers_parameters_and_state() {
         ("dropout", 5, 5),
         ("dense", 5, 3),
     ];
-    for (i, (info, (kind, inputs, outputs))) in kinds.iter().zip(expect).enumerate() {
+    for (i, (kind, inputs, outputs)) in expect.into_iter().enumerate() {
+        let spec = N::layer_spec(i).unwrap();
         assert_eq!(
-            *info,
-            LayerInfo {
-                index: i,
-                kind,
-                inputs,
-                outputs
-            }
+            (spec.kind, spec.input.len(), spec.output.len()),
+            (kind, inputs, outputs),
+            "layer {i}"
         );
     }
+    assert!(N::layer_spec(5).is_none());
     let params: Vec<_> = (0..N::TENSORS)
         .map(|i| {
             let p = N::info(i);
@@ -244,14 +242,33 @@ fn network_describes_its_layers_parameters_and_state() {
         ]
     );
     assert_eq!(N::count(), 30 + 5 + 5 + 5 + 15 + 3);
-    assert_eq!(N::BUFFERS, 2);
+    // The learned tensors of every layer's spec are its parameters, in Params order.
+    let mut p = 0;
+    for i in 0..N::LAYERS {
+        for t in N::layer_spec(i)
+            .unwrap()
+            .tensors
+            .iter()
+            .filter(|t| t.learned)
+        {
+            assert_eq!((N::info(p).layer, N::info(p).name), (i, t.name));
+            p += 1;
+        }
+    }
+    assert_eq!(p, N::TENSORS);
+    let bn = N::layer_spec(1).unwrap();
+    let stats: Vec<_> = bn
+        .tensors
+        .iter()
+        .filter(|t| !t.learned)
+        .map(|t| (t.name, t.kind, t.dtype, t.shape.dims().to_vec()))
+        .collect();
     assert_eq!(
-        (N::buffer_info(0).layer, N::buffer_info(0).kind),
-        (1, ParamKind::RunningMean)
-    );
-    assert_eq!(
-        (N::buffer_info(1).layer, N::buffer_info(1).kind),
-        (1, ParamKind::RunningVar)
+        stats,
+        [
+            ("running_mean", ParamKind::RunningMean, Dtype::F32, vec![5]),
+            ("running_var", ParamKind::RunningVar, Dtype::F32, vec![5]),
+        ]
     );
     let mut net: N = net![
         Dense::ZERO,
@@ -260,9 +277,19 @@ fn network_describes_its_layers_parameters_and_state() {
         Dropout::DEFAULT,
         Dense::ZERO
     ];
-    assert_eq!(net.buffer(1), &[1.0; 5]);
-    net.buffer_mut(0)[2] = 4.0;
+    let layer = net.layer(1).unwrap();
+    assert_eq!(layer.tensor(3), Some(TensorRef::F32(&[1.0; 5])));
+    assert_eq!(layer.attr(0), Some(Attr::F32(1e-5)));
+    assert_eq!(layer.attr(1), Some(Attr::F32(0.1)));
+    assert_eq!(net.layer(3).unwrap().attr(0), Some(Attr::F32(0.5)));
+    match net.layer_mut(1).unwrap().tensor_mut(2) {
+        Some(TensorMut::F32(mean)) => mean[2] = 4.0,
+        other => panic!("running mean: {other:?}"),
+    }
     assert_eq!(net.rest.first.running_mean[2], 4.0);
+    assert!(net.layer_mut(3).unwrap().set_attr(0, Attr::F32(0.25)));
+    assert!(!net.layer_mut(3).unwrap().set_attr(0, Attr::I32(1)));
+    assert_eq!(net.rest.rest.rest.first.rate, 0.25);
     net.tensor_mut(4)[0] = 9.0;
     assert_eq!(net.rest.rest.rest.rest.weight[0][0], 9.0);
 }

@@ -9,7 +9,7 @@ const XOR_X: [[f32; 2]; 4] = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
 const XOR_Y: [u16; 4] = [0, 1, 1, 0];
 
 fn accuracy<L: Layer<Output = [f32; 2]>>(net: &L, x: &[L::Input], y: &[u16]) -> f64 {
-    let mut scratch = L::Scratch::ZERO;
+    let mut scratch = Scratch::<L>::ZERO;
     let mut out = [0.0; 2];
     let mut correct = 0;
     for (xi, &yi) in x.iter().zip(y) {

@@ -8,10 +8,9 @@
 use firmnet::prelude::*;
 use firmnet::quant::kernels::{self, Requant, reference};
 use firmnet::quant::{
-    QDense, QLayer, QParams, QuantError, argmax_i8, multiply_by_quantized_multiplier,
+    Clamp, QDense, QLayer, QParams, QuantError, argmax_i8, multiply_by_quantized_multiplier,
     probabilities, quantize_multiplier, rounding_divide_by_pot, srdhm, top_k,
 };
-use firmnet::{QNet, qnet};
 
 #[test]
 fn srdhm_by_hand() {
@@ -218,19 +217,19 @@ fn one_layer_against_f64() {
     let (dense, bn) = float_layer::<IN, OUT>(11);
     let input = QParams::from_range(-1.0, 2.0);
     let output = QParams::from_range(0.0, 8.0);
-    let q = QDense::from_float(&dense, Some(&bn), true, input, output).unwrap();
+    let q = QDense::from_float(&dense, Some(&bn), Clamp::Relu, input, output).unwrap();
     let mut rng = Rng::new(12);
     for _ in 0..50 {
         let (_, xq) = inputs::<IN>(&mut rng, input);
         let mut y = [0i8; OUT];
-        q.forward(&xq, &mut y, &mut ());
+        q.forward_with(&xq, &mut y, &mut []);
         for o in 0..OUT {
             // The folded bias, recovered in f64 from the float layer.
             let inv = 1.0 / (f64::from(bn.running_var[o]) + f64::from(bn.eps)).sqrt();
             let k = f64::from(bn.gamma[o]) * inv;
             let b = k * f64::from(dense.bias[o]) + f64::from(bn.beta[o])
                 - k * f64::from(bn.running_mean[o]);
-            let s_w = f64::from(q.weight_scale[o]);
+            let s_w = q.weight_scale(o).unwrap();
             let mut acc = b;
             for i in 0..IN {
                 let w = s_w * f64::from(q.weight.0[o][i]);
@@ -259,19 +258,19 @@ fn folded_batch_norm_matches_the_float_network() {
     let float: Float = net![dense.clone(), bn.clone(), Relu::DEFAULT];
     let input = QParams::from_range(-1.0, 2.0);
     let output = QParams::from_range(0.0, 12.0);
-    let q = QDense::from_float(&dense, Some(&bn), true, input, output).unwrap();
-    let without_bn = QDense::from_float(&dense, None, true, input, output).unwrap();
+    let q = QDense::from_float(&dense, Some(&bn), Clamp::Relu, input, output).unwrap();
+    let without_bn = QDense::from_float(&dense, None, Clamp::Relu, input, output).unwrap();
     let mut rng = Rng::new(22);
     let (mut sum_err, mut max_err, mut n) = (0.0f32, 0.0f32, 0);
     let mut differs = 0;
     for _ in 0..100 {
         let (x, xq) = inputs::<IN>(&mut rng, input);
         let mut y = [0.0; OUT];
-        let mut scratch = <Float as Layer>::Scratch::ZERO;
+        let mut scratch = Scratch::<Float>::ZERO;
         float.forward(&x, &mut y, &mut scratch);
         let (mut yq, mut y_plain) = ([0i8; OUT], [0i8; OUT]);
-        q.forward(&xq, &mut yq, &mut ());
-        without_bn.forward(&xq, &mut y_plain, &mut ());
+        q.forward_with(&xq, &mut yq, &mut []);
+        without_bn.forward_with(&xq, &mut y_plain, &mut []);
         for o in 0..OUT {
             let err = (output.dequantize(yq[o]) - y[o].min(12.0)).abs();
             sum_err += err;
@@ -297,7 +296,7 @@ fn from_float_refuses_what_it_cannot_represent() {
     let p = QParams::from_range(-1.0, 1.0);
     dense.weight[2][3] = f32::NAN;
     assert_eq!(
-        QDense::from_float(&dense, Some(&bn), false, p, p),
+        QDense::from_float(&dense, Some(&bn), Clamp::None, p, p),
         Err(QuantError::NonFinite {
             what: "weight",
             channel: 2
@@ -307,7 +306,7 @@ fn from_float_refuses_what_it_cannot_represent() {
     bn.running_var[1] = f32::INFINITY;
     bn.gamma[1] = f32::INFINITY;
     assert!(matches!(
-        QDense::from_float(&dense, Some(&bn), false, p, p),
+        QDense::from_float(&dense, Some(&bn), Clamp::None, p, p),
         Err(QuantError::NonFinite { channel: 1, .. })
     ));
     let bad = QParams {
@@ -315,7 +314,7 @@ fn from_float_refuses_what_it_cannot_represent() {
         zero_point: 0,
     };
     assert_eq!(
-        QDense::from_float(&dense, None, false, bad, p),
+        QDense::from_float(&dense, None, Clamp::None, bad, p),
         Err(QuantError::InvalidParams { which: "input" })
     );
     let bad = QParams {
@@ -323,7 +322,7 @@ fn from_float_refuses_what_it_cannot_represent() {
         zero_point: 300,
     };
     assert_eq!(
-        QDense::from_float(&dense, None, false, p, bad),
+        QDense::from_float(&dense, None, Clamp::None, p, bad),
         Err(QuantError::InvalidParams { which: "output" })
     );
     dense.bias[0] = 1e6;
@@ -332,7 +331,7 @@ fn from_float_refuses_what_it_cannot_represent() {
         zero_point: 0,
     };
     assert_eq!(
-        QDense::from_float(&dense, None, false, tiny, p),
+        QDense::from_float(&dense, None, Clamp::None, tiny, p),
         Err(QuantError::BiasOverflow { channel: 0 })
     );
     assert!(
@@ -377,7 +376,7 @@ fn paths_agree<const IN: usize, const OUT: usize>(seed: u64) {
             max: 127,
         };
         let (mut a, mut b) = ([0i8; OUT], [0i8; OUT]);
-        reference::dense(&w, &x, &rq, &mut a);
+        reference::dense(w.as_flattened(), &x, &rq, &mut a);
         kernels::dense(&w, &x, &rq, &mut b);
         assert_eq!(a, b, "{IN}×{OUT}, zero point {zero_point}");
         // And the reference is what it says: the requantized exact dot product.
@@ -405,28 +404,30 @@ fn every_kernel_path_matches_the_reference() {
 
 #[test]
 fn a_quantized_network_is_its_layers_in_sequence() {
-    type Q = QNet![QDense<12, 8>, QDense<8, 5>, QDense<5, 3>];
+    type Q = Net![QDense<12, 8>, QDense<8, 5>, QDense<5, 3>];
     let p = QParams::from_range(-1.0, 1.0);
     let h = QParams::from_range(0.0, 4.0);
     let (d1, b1) = float_layer::<12, 8>(41);
     let (d2, b2) = float_layer::<8, 5>(42);
     let (d3, _) = float_layer::<5, 3>(43);
-    let l1 = QDense::from_float(&d1, Some(&b1), true, p, h).unwrap();
-    let l2 = QDense::from_float(&d2, Some(&b2), true, h, h).unwrap();
-    let l3 = QDense::from_float(&d3, None, false, h, p).unwrap();
-    let net: Q = qnet![l1.clone(), l2.clone(), l3.clone()];
-    assert_eq!(<Q as QLayer>::LAYERS, 3);
+    let l1 = QDense::from_float(&d1, Some(&b1), Clamp::Relu, p, h).unwrap();
+    let l2 = QDense::from_float(&d2, Some(&b2), Clamp::Relu, h, h).unwrap();
+    let l3 = QDense::from_float(&d3, None, Clamp::None, h, p).unwrap();
+    let net: Q = net![l1.clone(), l2.clone(), l3.clone()];
+    assert_eq!(<Q as Describe>::LAYERS, 3);
+    // The arena holds the two hidden activations, 8 + 5 bytes.
+    assert_eq!(size_of::<Scratch<Q>>(), 16);
     assert_eq!(net.input_params(), p);
     assert_eq!(net.output_params(), p);
     let mut rng = Rng::new(44);
     for _ in 0..20 {
         let (_, xq) = inputs::<12>(&mut rng, p);
         let (mut a, mut b, mut y) = ([0i8; 8], [0i8; 5], [0i8; 3]);
-        l1.forward(&xq, &mut a, &mut ());
-        l2.forward(&a, &mut b, &mut ());
-        l3.forward(&b, &mut y, &mut ());
+        l1.forward_with(&xq, &mut a, &mut []);
+        l2.forward_with(&a, &mut b, &mut []);
+        l3.forward_with(&b, &mut y, &mut []);
         let mut out = [0i8; 3];
-        let mut scratch = <Q as QLayer>::Scratch::ZERO;
+        let mut scratch = Scratch::<Q>::ZERO;
         net.forward(&xq, &mut out, &mut scratch);
         assert_eq!(out, y);
     }

@@ -6,11 +6,11 @@
 
 use std::path::Path;
 
+use firmnet::host::{Calibration, RangeMethod, evaluate_int8};
 use firmnet::host::{
     Dataset, FASHION_MNIST_DIR, LrSchedule, Normalizer, Regularization, Samples, Schedule,
     TrainConfig, Trainer, evaluate,
 };
-use firmnet::host::{RangeMethod, evaluate_int8, quantize_fashion_mlp_calibrated};
 use firmnet::models::{FASHION_MLP, FashionMlp};
 use firmnet::prelude::*;
 use firmnet::quant::QParams;
@@ -122,9 +122,11 @@ fn resumed_run_matches_an_uninterrupted_one() {
             "tensor {i} differs"
         );
     }
-    for i in 0..Small::BUFFERS {
-        assert_eq!(resumed.net.buffer(i), straight.net.buffer(i));
-    }
+    // Every tensor, the running statistics included.
+    assert_eq!(
+        firmnet::format::save(&*resumed.net).unwrap(),
+        firmnet::format::save(&*straight.net).unwrap()
+    );
     assert_eq!(resumed.optimizer.t, straight.optimizer.t);
     for i in 0..G::TENSORS {
         assert_eq!(
@@ -171,13 +173,11 @@ fn int8_against_float() {
     norm.fold_into(&mut float.first);
     let raw_train = Samples::<784>::raw_from_split(&train_split, "train").unwrap();
     let raw_test = Samples::<784>::raw_from_split(&data.test, "test").unwrap();
-    let int8 = quantize_fashion_mlp_calibrated(
-        &float,
-        QParams::PIXELS,
-        &raw_train.take(1_000),
-        RangeMethod::MinMax,
-    )
-    .unwrap();
+    let int8 = Calibration::record(&*float, &raw_train.take(1_000).x)
+        .unwrap()
+        .with_input(QParams::PIXELS)
+        .quantize(&*float, RangeMethod::MinMax)
+        .unwrap();
     let f = evaluate(&*float, &raw_test);
     let q = evaluate_int8(&*int8, &raw_test);
     assert!(f.accuracy > 0.8, "float {}", f.accuracy);

@@ -4,9 +4,7 @@
 
 #[path = "../examples/verify/compare.rs"]
 mod compare;
-#[path = "../targets/common/fashion.rs"]
-#[allow(dead_code)]
-mod fashion;
+use firmnet_demo::fashion;
 
 use compare::{HostInt8, Values, compare_float, compare_int8, compare_learning, parse_summary};
 
@@ -85,7 +83,7 @@ fn clean_int8_output_matches_and_every_damage_is_caught() {
 }
 
 #[test]
-fn float_logits_within_tolerance_pass_and_others_fail() {
+fn float_logits_must_be_bit_for_bit() {
     let host = vec![[1.0f32, -2.5, 1e-7, 0.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]; 2];
     let line = |i: usize, v: &[f32]| {
         let w: Vec<String> = v.iter().map(|x| format!("{:#010x}", x.to_bits())).collect();
@@ -98,14 +96,17 @@ fn float_logits_within_tolerance_pass_and_others_fail() {
         (0, 20, 20, 0.0)
     );
 
-    // Within 1e-5 relative, or 1e-5 absolute near 0: accepted.
-    let mut near = host[1];
-    near[0] *= 1.0 + 5e-6;
-    near[3] = 5e-6;
-    let (t, _, identical) = compare_float(&(line(0, &host[0]) + &line(1, &near)), &host).unwrap();
-    assert_eq!((t.mismatches, identical), (0, 18));
-
     for (what, out) in [
+        ("one bit off", {
+            let mut near = host[1];
+            near[0] = f32::from_bits(near[0].to_bits() + 1);
+            line(0, &host[0]) + &line(1, &near)
+        }),
+        ("a negative zero", {
+            let mut neg = host[1];
+            neg[3] = -0.0;
+            line(0, &host[0]) + &line(1, &neg)
+        }),
         ("too far", {
             let mut far = host[1];
             far[4] = 3.001;

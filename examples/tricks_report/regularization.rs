@@ -818,10 +818,10 @@ fn zero_activations(net: &Sparse, data: &Samples<D>) -> [Activity; 2] {
     let (mut z1, mut z2) = (0usize, 0usize);
     let (mut alive1, mut alive2) = ([false; H1], [false; H2]);
     for x in &data.x {
-        dense1.forward(x, &mut a1, &mut ());
-        relu1.forward(&a1, &mut h1, &mut ());
-        dense2.forward(&h1, &mut a2, &mut ());
-        relu2.forward(&a2, &mut h2, &mut ());
+        dense1.forward_with(x, &mut a1, &mut []);
+        relu1.forward_with(&a1, &mut h1, &mut []);
+        dense2.forward_with(&h1, &mut a2, &mut []);
+        relu2.forward_with(&a2, &mut h2, &mut []);
         for (alive, &v) in alive1.iter_mut().zip(&h1) {
             z1 += usize::from(v == 0.0);
             *alive |= v != 0.0;

@@ -3,16 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use super::fashion;
+use firmnet_demo::fashion;
 
 /// Any error, for the example's `?`.
 pub type BoxError = Box<dyn std::error::Error>;
 
-/// Float logits: largest accepted relative difference between host and firmware.
-pub const FLOAT_REL_TOL: f64 = 1e-5;
-/// Float logits: largest accepted absolute difference, for logits near 0 (sums of terms of
-/// order 10 that cancel).
-pub const FLOAT_ABS_TOL: f64 = 1e-5;
 /// Fine-tuning: largest accepted relative difference of a loss or accuracy.
 pub const LEARN_REL_TOL: f64 = 1e-4;
 /// Counts disagreements and keeps the first few for the report.
@@ -174,8 +169,9 @@ pub fn relative(a: f64, b: f64) -> f64 {
     }
 }
 
-/// Compares `logits i 0xBITS…` lines with the host's float logits: ten values per image,
-/// every image exactly once.
+/// Compares `logits i 0xBITS…` lines with the host's float logits, bit for bit: ten values
+/// per image, every image exactly once. Also returns the largest relative difference and
+/// the number of bit-identical values, for the report.
 pub fn compare_float(out: &str, host: &[[f32; 10]]) -> Result<(Tally, f64, usize), BoxError> {
     let mut tally = Tally::default();
     let (mut worst, mut identical) = (0.0f64, 0);
@@ -212,9 +208,7 @@ pub fn compare_float(out: &str, host: &[[f32; 10]]) -> Result<(Tally, f64, usize
             identical += usize::from(got.to_bits() == e.to_bits());
             let rel = relative(f64::from(e), f64::from(got));
             worst = worst.max(rel);
-            let ok = got.is_finite()
-                && (rel <= FLOAT_REL_TOL || (f64::from(e) - f64::from(got)).abs() <= FLOAT_ABS_TOL);
-            tally.check(ok, || {
+            tally.check(got.to_bits() == e.to_bits(), || {
                 format!("float image {i} class {c}: firmware {got}, host {e}")
             });
         }
@@ -225,12 +219,12 @@ pub fn compare_float(out: &str, host: &[[f32; 10]]) -> Result<(Tally, f64, usize
     Ok((tally, worst, identical))
 }
 
-/// Compares `label index 0xBITS value` lines with the host's fine-tuning run.
+/// Compares `label index 0xBITS` lines with the host's fine-tuning run.
 pub fn compare_learning(out: &str, host: &Values) -> Result<(Tally, f64), BoxError> {
     let mut firmware = Values::new();
     for line in out.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
-        if let [label, index, bits, _] = words.as_slice()
+        if let [label, index, bits, ..] = words.as_slice()
             && let Some(hex) = bits.strip_prefix("0x")
         {
             let v = f32::from_bits(u32::from_str_radix(hex, 16)?);

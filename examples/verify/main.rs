@@ -7,12 +7,15 @@
 //! ```
 //!
 //! 1. **The network.** `model_int8.fnet` and `model.fnet` from the main job's folder
-//!    (`out/fashion_mnist/`); if they are missing, the main job is run first
+//!    (`out/fashion_mnist/`), checked to belong together (the int8 file records the float
+//!    file's checksum); if they are missing, the main job is run first
 //!    (`cargo run --release --example fashion_mnist`, about half a minute).
-//! 2. **The bundle** (`out/deploy/`): both networks (the int8 one also as Rust source,
-//!    `model_int8.rs`), the first 1,000 Fashion-MNIST test images
-//!    with their labels, and the fine-tuning task's samples (see
-//!    `targets/common/finetune.rs`). The firmware embeds these files with `include_bytes!`.
+//! 2. **The bundle** (`out/deploy/`): the int8 network (also as Rust source,
+//!    `model_int8.rs`), the float network's deployment form (`model_float.fnet`: batch
+//!    normalization folded, dropout gone, `firmnet::deploy`), the first 1,000
+//!    Fashion-MNIST test images with their labels, and the fine-tuning task's samples (see
+//!    `targets/common/src/finetune.rs`). The firmware embeds these files with
+//!    `include_bytes!`.
 //! 3. **The firmware** (`targets/qemu-cortex-m4`, `--features deploy`), built and run under
 //!    QEMU `mps2-an386`:
 //!    - `fashion`: every image's ten int8 logits, compared with the host's **bit for bit**,
@@ -21,10 +24,9 @@
 //!      digest must match too, and whose size is the footprint of a weight file checked at
 //!      boot;
 //!    - `classify_static`: the same with the network compiled in from Rust source
-//!      (`firmnet::format::qnet_rust_source`, `include!`): the smallest footprint;
-//!    - `fashion_float`: the float network's logits, within [`FLOAT_REL_TOL`] relative
-//!      (or [`FLOAT_ABS_TOL`] absolute) of the host's — the host computes with firmnet's
-//!      reference kernels, as the Cortex-M4F does;
+//!      (`firmnet::format::rust_source`, `include!`): the smallest footprint;
+//!    - `fashion_float`: the float deployment form's logits, bit for bit with the host's —
+//!      the host computes with firmnet's reference kernels, as the Cortex-M4F does;
 //!    - `finetune`: the last layer fine-tuned with Adam on the device; every loss and both
 //!      accuracies within [`LEARN_REL_TOL`] of the host's identical run.
 //! 4. **The same int8 network** on the Cortex-M0 (`microbit`, 16 KB RAM) and on RISC-V
@@ -47,21 +49,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
+use firmnet::deploy::{Deployed, deploy};
 use firmnet::format;
 use firmnet::host::{Dataset, FASHION_MNIST_DIR};
 use firmnet::kernels::{self, Backend};
-use firmnet::models::{FASHION_MLP, FASHION_MLP_Q, FashionMlp, FashionMlpQ};
+use firmnet::models::{FASHION_MLP, FashionMlp};
 use firmnet::prelude::*;
+use firmnet::quant::Int8;
 use firmnet::tensor::Zero;
+use firmnet_demo::{fashion, finetune};
 use object::{Object, ObjectSection, ObjectSymbol};
 
 mod compare;
-#[path = "../../targets/common/fashion.rs"]
-#[allow(dead_code)]
-mod fashion;
-#[path = "../../targets/common/finetune.rs"]
-#[allow(dead_code)]
-mod finetune;
 #[path = "../../tests/qemu/mod.rs"]
 #[allow(dead_code)]
 mod qemu;
@@ -81,8 +80,8 @@ const CODE_TARGET: usize = 8 * 1024;
 const RAM_SLACK: usize = 2 * 1024;
 
 use compare::{
-    BoxError, FLOAT_ABS_TOL, FLOAT_REL_TOL, HostInt8, LEARN_REL_TOL, Tally, Values, compare_float,
-    compare_int8, compare_learning, parse_summary,
+    BoxError, HostInt8, LEARN_REL_TOL, Tally, Values, compare_float, compare_int8,
+    compare_learning, parse_summary,
 };
 
 struct Args {
@@ -148,15 +147,28 @@ fn verify(args: &Args) -> Result<bool, BoxError> {
     }
     let int8_bytes = format::read(&int8_path)?;
     let float_bytes = format::read(&float_path)?;
+    format::check_source(&float_bytes, &int8_bytes).map_err(|e| {
+        format!(
+            "{} and {} do not belong together ({e}); run the main job again",
+            float_path.display(),
+            int8_path.display()
+        )
+    })?;
 
     // The bundle.
     let data = Dataset::load_mnist_dir(&args.data, 10)?;
     let bundle = Bundle::new(&data)?;
     // The network as Rust source too, for the firmware that embeds it with `include!`.
-    let mut owned: Box<FashionMlpQ> = Box::new(FASHION_MLP_Q);
-    format::load_qnet(&int8_bytes, &mut *owned)?;
-    let source = format::qnet_rust_source(&*owned)?;
-    bundle.write(&args.out, &int8_bytes, &float_bytes, &source)?;
+    let mut owned: Box<Int8<FashionMlp>> = Box::new(Zero::ZERO);
+    format::load(&int8_bytes, &mut *owned)?;
+    let source = format::rust_source(&*owned)?;
+    // The float network's deployment form, for the float firmware.
+    let mut trained = Box::new(FASHION_MLP);
+    format::load(&float_bytes, &mut *trained)?;
+    let mut deployed: Box<Deployed<FashionMlp>> = Box::new(Zero::ZERO);
+    deploy(&*trained, &mut *deployed)?;
+    let deployed_bytes = format::save(&*deployed)?;
+    bundle.write(&args.out, &int8_bytes, &deployed_bytes, &source)?;
     println!(
         "bundle: {} ({} test images, {} + {} fine-tuning samples: {})",
         args.out.display(),
@@ -175,7 +187,8 @@ fn verify(args: &Args) -> Result<bool, BoxError> {
         host.outcome.correct, host.outcome.images, host.outcome.digest
     );
     kernels::set_backend(Backend::Reference);
-    let host_float = host_float(&float_bytes, &bundle.test_images)?;
+    let host_float = host_float(&deployed, &bundle.test_images)?;
+    let trained_agree = agreement(&trained, &deployed, &bundle.test_images);
     let host_learn = host_finetune(&net, &bundle)?;
 
     // The Cortex-M4F.
@@ -233,8 +246,13 @@ fn verify(args: &Args) -> Result<bool, BoxError> {
     let float_out = run_firmware(&runner, &elf("fashion_float")?)?;
     let (float_tally, float_worst, float_identical) = compare_float(&float_out, &host_float)?;
     println!(
-        "cortex-m4 float: {} logits, {} bit-identical, largest relative difference {float_worst:.2e} (tolerance {FLOAT_REL_TOL:e}, absolute {FLOAT_ABS_TOL:e}), {} outside",
-        float_tally.compared, float_identical, float_tally.mismatches
+        "cortex-m4 float (deployment form): {} logits compared bit for bit, {} identical, {} differ (largest relative difference {float_worst:.2e}); against the trained network on the host: largest relative difference {:.2e}, same class for {}/{} images",
+        float_tally.compared,
+        float_identical,
+        float_tally.mismatches,
+        trained_agree.0,
+        trained_agree.1,
+        bundle.test_labels.len()
     );
 
     let learn_out = run_firmware(&runner, &elf("finetune")?)?;
@@ -463,7 +481,7 @@ impl Bundle {
         for (name, bytes) in [
             ("model_int8.fnet", int8),
             ("model_int8.rs", source.as_bytes()),
-            ("model.fnet", float),
+            ("model_float.fnet", float),
             ("test_images.bin", &self.test_images[..]),
             ("test_labels.bin", &self.test_labels[..]),
             ("finetune_train_images.bin", &self.train_images[..]),
@@ -517,21 +535,35 @@ fn host_int8(
     Ok(HostInt8 { logits, outcome })
 }
 
-fn host_float(bytes: &[u8], images: &[u8]) -> Result<Vec<[f32; 10]>, BoxError> {
-    let mut net = Box::new(FASHION_MLP);
-    format::load_params(bytes, &mut *net)?;
-    let mut scratch = Box::new(<<FashionMlp as Layer>::Scratch as Zero>::ZERO);
+/// The deployment form's logits for every image (with the kernels the caller selected).
+fn host_float(net: &Deployed<FashionMlp>, images: &[u8]) -> Result<Vec<[f32; 10]>, BoxError> {
+    let mut scratch = Box::new(Scratch::<Deployed<FashionMlp>>::ZERO);
     let mut out = Vec::new();
     for image in images.chunks_exact(fashion::PIXELS) {
-        let mut x = [0.0f32; 784];
-        for (x, &p) in x.iter_mut().zip(image) {
-            *x = f32::from(p);
-        }
+        let x: [f32; 784] = core::array::from_fn(|j| f32::from(image[j]));
         let mut y = [0.0f32; 10];
         net.forward(&x, &mut y, &mut scratch);
         out.push(y);
     }
     Ok(out)
+}
+
+/// The deployment form against the trained network it was folded from: the largest
+/// relative difference of a logit, and the number of images both classify alike.
+fn agreement(trained: &FashionMlp, deployed: &Deployed<FashionMlp>, images: &[u8]) -> (f64, usize) {
+    let mut scratch = Box::new(Scratch::<FashionMlp>::ZERO);
+    let folded = host_float(deployed, images).unwrap_or_default();
+    let (mut worst, mut same) = (0.0f64, 0);
+    for (image, d) in images.chunks_exact(fashion::PIXELS).zip(&folded) {
+        let x: [f32; 784] = core::array::from_fn(|j| f32::from(image[j]));
+        let mut y = [0.0f32; 10];
+        trained.forward(&x, &mut y, &mut scratch);
+        for (a, b) in y.iter().zip(d) {
+            worst = worst.max(compare::relative(f64::from(*a), f64::from(*b)));
+        }
+        same += usize::from(argmax(&y) == argmax(d));
+    }
+    (worst, same)
 }
 
 fn host_finetune(net: &fashion::Network<'_>, b: &Bundle) -> Result<Values, BoxError> {
@@ -602,8 +634,9 @@ fn print_losses(out: &str) {
         .filter_map(|l| {
             let w: Vec<&str> = l.split_whitespace().collect();
             match w.as_slice() {
-                ["loss", i, _, v] if i.parse::<usize>().is_ok_and(|i| i % 10 == 0) => {
-                    Some(format!("{i}:{v:.5}"))
+                ["loss", i, bits] if i.parse::<usize>().is_ok_and(|i| i % 10 == 0) => {
+                    let bits = u32::from_str_radix(bits.strip_prefix("0x")?, 16).ok()?;
+                    Some(format!("{i}:{:.4}", f32::from_bits(bits)))
                 }
                 _ => None,
             }
@@ -725,7 +758,7 @@ impl Footprint {
         let p = Elf::read(fashion_elf)?;
         let l = Elf::read(finetune_elf)?;
         let activations = std::mem::size_of::<fashion::Buffers>();
-        let net_size = std::mem::size_of::<FashionMlpQ>();
+        let net_size = std::mem::size_of::<Int8<FashionMlp>>();
         let mut problems = Vec::new();
         let mut build = |e: &Elf, name: &str, weights: usize, stack: usize| {
             let rodata = e.section(".rodata");
@@ -853,7 +886,7 @@ impl Footprint {
         );
         row(
             "flash",
-            "vector table",
+            "vector table (16 exceptions and the MPS2 board's 32 interrupts)",
             f.vectors.to_string(),
             c.vectors.to_string(),
         );

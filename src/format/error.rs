@@ -1,636 +1,709 @@
-//! [`FormatError`]: everything that can be wrong with a file, named.
+//! [`FormatError`]: everything that can be wrong with a file, in 32 bytes.
+//!
+//! The error is a small `Copy` value — a code, the layer, a name from the network's
+//! spec and two numbers — so that a device can return it, store it and print it without
+//! a heap and without `core::fmt` ([`FormatError::describe`] writes it with hand-made
+//! digits). On the host, [`Display`](fmt::Display) says it in a sentence:
+//!
+//! ```text
+//! layer 2 (tensor `weight`): dimension 2 is 256 in the file, the network expects 784
+//! ```
 
 use core::fmt;
 
-use super::layout::{Dtype, OptimizerKind, Section, kind_name};
-use crate::layers::ParamKind;
+use super::layout::{FileKind, OptimizerKind, Section, VERSION, known_kind};
+use crate::spec::{Dtype, Rule};
+use crate::text::unsigned as decimal;
 
-/// A name quoted in an error: up to [`Name::CAPACITY`] bytes kept inline (errors carry no
-/// heap), longer names cut at a character boundary and shown with a trailing `…`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Name {
-    buf: [u8; Name::CAPACITY],
-    len: u8,
-    truncated: bool,
+/// What went wrong, as a code that prints without `core::fmt` ([`ErrorCode::as_str`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The data do not start with `FNET`: not a firmnet file.
+    BadMagic = 1,
+    /// Fewer bytes than a header and a checksum.
+    Truncated,
+    /// The checksum does not match and the header's length is not the data's: the file
+    /// is cut short or damaged.
+    Damaged,
+    /// The checksum does not match the contents: the file is damaged.
+    Checksum,
+    /// A version 1 file: convert it (see the message).
+    Version1,
+    /// A format version this build cannot read.
+    UnsupportedVersion,
+    /// The header requires features this build does not know.
+    UnsupportedFlags,
+    /// The bytes break the layout at an offset.
+    Malformed,
+    /// The file holds another kind of content (a float network where an int8 one is
+    /// wanted, …).
+    FileKind,
+    /// Another number of layers.
+    LayerCount,
+    /// A layer of another kind (found: the [`kind_signature`](super::kind_signature) of
+    /// the file's kind).
+    LayerKind,
+    /// A layer with other input or output shapes (the detail: input or output, rank or
+    /// dimension).
+    LayerShape,
+    /// A layer with another attribute (name, type or count).
+    Attr,
+    /// An attribute value breaks its rule.
+    AttrValue,
+    /// Two attributes out of order (an int8 layer's `min > max`).
+    AttrOrder,
+    /// A tensor the network has is missing.
+    MissingTensor,
+    /// A tensor the network has no place for.
+    UnexpectedTensor,
+    /// A tensor of another kind.
+    TensorKind,
+    /// A tensor of another element type.
+    Dtype,
+    /// A tensor of another shape.
+    Shape,
+    /// A tensor whose data length does not match its shape and type.
+    DataLength,
+    /// A tensor element breaks its rule.
+    Value,
+    /// An int8 layer's input quantization is not the previous layer's output
+    /// quantization.
+    Link,
+    /// A tensor cannot be borrowed in place (alignment, endianness).
+    Unborrowable,
+    /// A checkpoint of another optimizer, or none.
+    Optimizer,
+    /// A scalar is missing.
+    MissingScalar,
+    /// A scalar of another type.
+    ScalarType,
+    /// A scalar value is not acceptable.
+    InvalidScalar,
+    /// Two scalars with the same name.
+    DuplicateScalar,
+    /// A name that cannot be stored.
+    InvalidName,
+    /// The output buffer is too small.
+    BufferTooSmall,
+    /// The file would exceed 4 GiB.
+    TooLarge,
+    /// An int8 file that was not made from this float file.
+    Source,
 }
 
-impl Name {
-    /// Bytes kept.
-    pub const CAPACITY: usize = 32;
-
-    /// `name`, cut to [`CAPACITY`](Self::CAPACITY) bytes at a character boundary.
-    pub fn new(name: &str) -> Self {
-        let mut len = name.len().min(Self::CAPACITY);
-        while !name.is_char_boundary(len) {
-            len -= 1;
+impl ErrorCode {
+    /// A short name: `"bad_magic"`, `"checksum"`, `"shape"`, ….
+    pub const fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            BadMagic => "bad_magic",
+            Truncated => "truncated",
+            Damaged => "damaged",
+            Checksum => "checksum",
+            Version1 => "version_1",
+            UnsupportedVersion => "unsupported_version",
+            UnsupportedFlags => "unsupported_flags",
+            Malformed => "malformed",
+            FileKind => "file_kind",
+            LayerCount => "layer_count",
+            LayerKind => "layer_kind",
+            LayerShape => "layer_shape",
+            Attr => "attribute",
+            AttrValue => "attribute_value",
+            AttrOrder => "attribute_order",
+            MissingTensor => "missing_tensor",
+            UnexpectedTensor => "unexpected_tensor",
+            TensorKind => "tensor_kind",
+            Dtype => "dtype",
+            Shape => "shape",
+            DataLength => "data_length",
+            Value => "value",
+            Link => "link",
+            Unborrowable => "unborrowable",
+            Optimizer => "optimizer",
+            MissingScalar => "missing_scalar",
+            ScalarType => "scalar_type",
+            InvalidScalar => "invalid_scalar",
+            DuplicateScalar => "duplicate_scalar",
+            InvalidName => "invalid_name",
+            BufferTooSmall => "buffer_too_small",
+            TooLarge => "too_large",
+            Source => "source",
         }
-        // Copied by zip rather than by slicing, so no bounds check (and no panic path)
-        // reaches a device's error handling.
-        let mut buf = [0u8; Self::CAPACITY];
-        for (d, &s) in buf.iter_mut().zip(name.as_bytes()).take(len) {
-            *d = s;
-        }
-        Name {
-            buf,
-            len: len as u8,
-            truncated: len < name.len(),
-        }
-    }
-
-    /// The kept part of the name.
-    pub fn as_str(&self) -> &str {
-        let bytes = self.buf.get(..usize::from(self.len)).unwrap_or_default();
-        core::str::from_utf8(bytes).unwrap_or_default()
-    }
-
-    /// Whether the name was longer than what is kept.
-    pub fn is_truncated(&self) -> bool {
-        self.truncated
     }
 }
 
-impl fmt::Display for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())?;
-        if self.truncated {
-            f.write_str("…")?;
-        }
-        Ok(())
-    }
+/// How the bytes of a file break the layout ([`ErrorCode::Malformed`]), as a code that
+/// costs a device no text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+#[non_exhaustive]
+pub enum Malformation {
+    /// An unknown file kind in the header.
+    FileKind = 1,
+    /// An unknown optimizer code in the header.
+    Optimizer,
+    /// A source flag other than 0 or 1, or a digest without the flag.
+    SourceFlag,
+    /// A best-weights flag other than 0 or 1.
+    BestFlag,
+    /// Reserved header bytes are not zero.
+    ReservedHeader,
+    /// An optimizer in a file that is not a checkpoint, or a checkpoint without one.
+    OptimizerKind,
+    /// Scalars, best weights or a source digest in a kind of file that has none.
+    NotThisKind,
+    /// The header's length is not the file's, though the checksum matches.
+    LengthField,
+    /// A record runs past the end of the file or of its layer record.
+    Overrun,
+    /// A layer record's length is not a multiple of 4 of at least 44 bytes, or does not
+    /// match its contents.
+    RecordLength,
+    /// Reserved bytes of a record are not zero.
+    Reserved,
+    /// Padding is not zero.
+    Padding,
+    /// A name is empty or has characters other than printable ASCII.
+    Name,
+    /// A shape of rank above 4, or with nonzero unused dimensions.
+    Shape,
+    /// An attribute of an unknown type.
+    AttrType,
+    /// An unknown section code.
+    Section,
+    /// An unknown tensor kind code.
+    TensorKind,
+    /// An unknown element type code.
+    Dtype,
+    /// A tensor section the file's kind or optimizer does not have.
+    SectionNotAllowed,
+    /// An unknown scalar type, or an invalid scalar value.
+    Scalar,
+    /// Bytes after the last record.
+    Trailing,
 }
 
-impl fmt::Debug for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "\"{self}\"")
-    }
-}
+impl Malformation {
+    const ALL: [Malformation; 21] = [
+        Malformation::FileKind,
+        Malformation::Optimizer,
+        Malformation::SourceFlag,
+        Malformation::BestFlag,
+        Malformation::ReservedHeader,
+        Malformation::OptimizerKind,
+        Malformation::NotThisKind,
+        Malformation::LengthField,
+        Malformation::Overrun,
+        Malformation::RecordLength,
+        Malformation::Reserved,
+        Malformation::Padding,
+        Malformation::Name,
+        Malformation::Shape,
+        Malformation::AttrType,
+        Malformation::Section,
+        Malformation::TensorKind,
+        Malformation::Dtype,
+        Malformation::SectionNotAllowed,
+        Malformation::Scalar,
+        Malformation::Trailing,
+    ];
 
-impl PartialEq<str> for Name {
-    fn eq(&self, other: &str) -> bool {
-        !self.truncated && self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for Name {
-    fn eq(&self, other: &&str) -> bool {
-        *self == **other
-    }
-}
-
-/// The shape of a tensor as an error shows it: `128×784`, `16`, or `()` for a scalar. Keeps
-/// the first [`Dims::MAX_RANK`] dimensions and the rank; a dimension above `u32::MAX` is
-/// shown as `u32::MAX` (no firmnet tensor comes near).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Dims {
-    dims: [u32; Dims::MAX_RANK],
-    rank: u8,
-}
-
-fn dim(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-impl Dims {
-    /// Dimensions kept.
-    pub const MAX_RANK: usize = 4;
-
-    /// `rows × cols`.
-    pub fn matrix(rows: usize, cols: usize) -> Self {
-        Dims {
-            dims: [dim(rows), dim(cols), 0, 0],
-            rank: 2,
-        }
-    }
-
-    /// The shape with the given dimensions (only the first [`MAX_RANK`](Self::MAX_RANK)
-    /// are kept).
-    pub fn new(dims: &[usize]) -> Self {
-        let mut d = [0; Self::MAX_RANK];
-        for (slot, &n) in d.iter_mut().zip(dims) {
-            *slot = dim(n);
-        }
-        Dims {
-            dims: d,
-            rank: u8::try_from(dims.len()).unwrap_or(u8::MAX),
-        }
-    }
-
-    /// Number of dimensions (saturated at 255).
-    pub const fn rank(&self) -> usize {
-        self.rank as usize
-    }
-
-    /// The kept dimensions.
-    pub fn dims(&self) -> &[u32] {
-        self.dims
-            .get(..self.rank().min(Self::MAX_RANK))
-            .unwrap_or_default()
-    }
-}
-
-impl fmt::Display for Dims {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.rank == 0 {
-            return f.write_str("()");
-        }
-        for (i, d) in self.dims().iter().enumerate() {
-            if i > 0 {
-                f.write_str("×")?;
+    /// What is wrong, in words.
+    pub const fn describe(self) -> &'static str {
+        use Malformation::*;
+        match self {
+            FileKind => "unknown file kind",
+            Optimizer => "unknown optimizer code",
+            SourceFlag => "a source flag other than 0 or 1, or a digest without it",
+            BestFlag => "a best-weights flag other than 0 or 1",
+            ReservedHeader => "reserved header bytes are not zero",
+            OptimizerKind => {
+                "an optimizer in a file that is not a checkpoint, or a checkpoint without one"
             }
-            write!(f, "{d}")?;
+            NotThisKind => {
+                "scalars, best weights or a source digest in a kind of file that has none"
+            }
+            LengthField => "the header's length is not the file's, though the checksum matches",
+            Overrun => "a record runs past the end of the file or of its layer record",
+            RecordLength => {
+                "a layer record's length is not a multiple of 4 of at least 44 bytes, or not its contents'"
+            }
+            Reserved => "reserved bytes of a record are not zero",
+            Padding => "padding is not zero",
+            Name => "a name is empty or has characters other than printable ASCII",
+            Shape => "a shape of rank above 4, or with nonzero unused dimensions",
+            AttrType => "an attribute of an unknown type",
+            Section => "unknown section code",
+            TensorKind => "unknown tensor kind code",
+            Dtype => "unknown element type code",
+            SectionNotAllowed => "a tensor section the file's kind or optimizer does not have",
+            Scalar => "an unknown scalar type, or an invalid scalar value",
+            Trailing => "bytes after the last record",
         }
-        if self.rank() > Self::MAX_RANK {
-            f.write_str("×…")?;
-        }
-        Ok(())
     }
 }
 
-impl fmt::Debug for Dims {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{self}]")
-    }
-}
-
-/// Why a file was refused, or could not be written. Every variant names what was expected
-/// and what was found; [`Display`](fmt::Display) says it in a sentence.
+/// Why a file was refused, or could not be written: a code, where (layer, name, section)
+/// and two numbers whose meaning the code gives. 32 bytes on a 64-bit host, 24 on a 32-bit
+/// device; `Copy`; holds nothing from the file's bytes.
 ///
 /// Reading never panics: every input, however damaged or hostile, ends in `Ok` or in one of
-/// these.
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum FormatError {
-    /// The data ends before the file does.
-    Truncated {
-        /// Bytes the file needs.
-        needed: usize,
-        /// Bytes there are.
-        available: usize,
-    },
-    /// There are bytes after the end the header states.
-    TrailingBytes {
-        /// The length the header states.
-        expected: usize,
-        /// The length of the data.
-        found: usize,
-    },
-    /// The data does not start with `FNET`: it is not a firmnet file.
-    BadMagic {
-        /// The first four bytes (zero-filled if there are fewer).
-        found: [u8; 4],
-    },
-    /// A format version this build cannot read.
-    UnsupportedVersion {
-        /// The file's version.
-        found: u16,
-        /// The version this build reads.
-        supported: u16,
-    },
-    /// The header requires features this build does not know.
-    UnsupportedFlags {
-        /// The header's flags.
-        found: u16,
-    },
-    /// The checksum does not match the contents: the file is damaged.
-    Checksum {
-        /// The checksum stored at the end of the file.
-        stored: u32,
-        /// The checksum of the contents.
-        computed: u32,
-    },
-    /// The bytes at `offset` break the layout (a reserved byte that is not zero, a record
-    /// running past the end, an unknown code…).
-    Malformed {
-        /// Position in the file.
-        offset: usize,
-        /// What is wrong.
-        what: &'static str,
-    },
-    /// The file describes a network with a different number of layers.
-    LayerCount {
-        /// Layers of the network type.
-        expected: usize,
-        /// Layers in the file.
-        found: usize,
-    },
-    /// A layer of the file is of another kind than the network's.
-    LayerKind {
-        /// Index of the layer.
-        layer: usize,
-        /// The network's layer kind.
-        expected: &'static str,
-        /// The file's layer kind.
-        found: Name,
-    },
-    /// A layer of the file has other input or output sizes than the network's.
-    LayerSize {
-        /// Index of the layer.
-        layer: usize,
-        /// The layer's kind.
-        kind: &'static str,
-        /// The network's `(inputs, outputs)`.
-        expected: (usize, usize),
-        /// The file's `(inputs, outputs)`.
-        found: (usize, usize),
-    },
-    /// The network has a tensor the file lacks.
-    MissingTensor {
-        /// Section of the tensor.
-        section: Section,
-        /// Index of the layer.
-        layer: usize,
-        /// The tensor's name (for safetensors, the full key).
-        tensor: Name,
-    },
-    /// The file has a tensor the network has no place for.
-    UnexpectedTensor {
-        /// Section of the tensor.
-        section: Section,
-        /// Index of the layer the file gives.
-        layer: usize,
-        /// The tensor's name.
-        tensor: Name,
-    },
-    /// A section holds another number of tensors than the network has (a tensor stored
-    /// twice).
-    TensorCount {
-        /// The section.
-        section: Section,
-        /// Tensors the network has.
-        expected: usize,
-        /// Tensors in the file.
-        found: usize,
-    },
-    /// A tensor of the file is of another kind than the network's tensor of that name.
-    TensorKind {
-        /// Section of the tensor.
-        section: Section,
-        /// Index of the layer.
-        layer: usize,
-        /// The tensor's name.
-        tensor: Name,
-        /// The network's kind.
-        expected: ParamKind,
-        /// The file's kind.
-        found: ParamKind,
-    },
-    /// A tensor has another element type than the one wanted.
-    Dtype {
-        /// Section of the tensor.
-        section: Section,
-        /// Index of the layer.
-        layer: usize,
-        /// The tensor's name.
-        tensor: Name,
-        /// The wanted type.
-        expected: Dtype,
-        /// The stored type.
-        found: Dtype,
-    },
-    /// A tensor has another shape in the file than in the network.
-    Shape {
-        /// Section of the tensor.
-        section: Section,
-        /// Index of the layer.
-        layer: usize,
-        /// The layer's kind.
-        kind: &'static str,
-        /// The tensor's name (for safetensors, the full key).
-        tensor: Name,
-        /// The network's shape.
-        expected: Dims,
-        /// The file's shape.
-        found: Dims,
-    },
-    /// A stored value is NaN or infinite.
-    NonFinite {
-        /// Section of the tensor.
-        section: Section,
-        /// Index of the layer.
-        layer: usize,
-        /// The tensor's name.
-        tensor: Name,
-        /// Position of the first bad element in the flat tensor.
-        index: usize,
-    },
-    /// A value that cannot be negative (a variance, a second moment) is.
-    Negative {
-        /// Section of the tensor.
-        section: Section,
-        /// Index of the layer.
-        layer: usize,
-        /// The tensor's name.
-        tensor: Name,
-        /// Position of the first bad element in the flat tensor.
-        index: usize,
-        /// The value.
-        value: f32,
-    },
-    /// A quantization parameter of an int8 layer is out of its range (a scale that is not
-    /// finite and > 0, a zero point or clamp bound outside `i8`, `min > max`, a shift outside
-    /// `−31..=30`, a negative multiplier).
-    QuantValue {
-        /// Index of the layer.
-        layer: usize,
-        /// The tensor's name (`scales`, `zero_points`, `clamp`, `multiplier`, `shift`,
-        /// `weight_scale`).
-        tensor: Name,
-        /// Position of the first bad element in the flat tensor.
-        index: usize,
-        /// The value (integers are exact in an `f64`).
-        value: f64,
-        /// What is expected, in words (`"a finite scale > 0"`, …).
-        expected: &'static str,
-    },
-    /// A tensor cannot be borrowed in place ([`qnet_ref`](super::qnet_ref)): its bytes are
-    /// not aligned for its element type, or the target is big-endian.
-    Unborrowable {
-        /// Index of the layer.
-        layer: usize,
-        /// The tensor's name.
-        tensor: Name,
-        /// Why, in words.
-        reason: &'static str,
-    },
-    /// The file holds the state of another optimizer, or none.
-    Optimizer {
-        /// The optimizer being restored.
-        expected: OptimizerKind,
-        /// The file's optimizer, `None` if the file holds no training state.
-        found: Option<OptimizerKind>,
-    },
-    /// A scalar the loader needs is not in the file.
-    MissingScalar {
-        /// Its name.
-        name: Name,
-    },
-    /// A scalar has another type than the one wanted.
-    ScalarType {
-        /// Its name.
-        name: Name,
-        /// The wanted type (`"u32"`, `"u64"`, `"f32"`, `"f64"`, `"rng"`).
-        expected: &'static str,
-        /// The stored type.
-        found: &'static str,
-    },
-    /// A scalar's value is not acceptable.
-    InvalidScalar {
-        /// Its name.
-        name: Name,
-        /// Why.
-        reason: &'static str,
-    },
-    /// Two scalars have the same name.
-    DuplicateScalar {
-        /// The name.
-        name: Name,
-    },
-    /// A name cannot be stored: it must be 1 to 255 printable ASCII characters without
-    /// spaces.
-    InvalidName {
-        /// The name.
-        name: Name,
-    },
-    /// The output buffer is too small for the file.
-    BufferTooSmall {
-        /// Bytes the file needs.
-        needed: usize,
-        /// Bytes of the buffer.
-        available: usize,
-    },
-    /// The file would exceed 4 GiB, the most its 32-bit offsets can address.
-    TooLarge {
-        /// Bytes the file would need (saturated at `usize::MAX`).
-        size: usize,
-    },
-    /// A safetensors file could not be parsed.
-    Safetensors {
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// A safetensors file has a tensor the network has no place for.
-    UnexpectedName {
-        /// The tensor's key.
-        tensor: Name,
-    },
-    /// A safetensors tensor has an element type that cannot become `f32`.
-    ForeignDtype {
-        /// The tensor's key.
-        tensor: Name,
-        /// Its type, as safetensors names it (`"I64"`, `"U8"`…).
-        found: &'static str,
-    },
+/// these. [`Display`](fmt::Display) says what was expected and what was found in a
+/// sentence; [`describe`](Self::describe) writes a shorter line without `core::fmt`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FormatError {
+    name: &'static str,
+    layer: u32,
+    expected: u32,
+    found: u32,
+    code: ErrorCode,
+    section: u8,
+    detail: u8,
+    rule: u8,
 }
 
-/// Writes `"{prefix}{tensor}"`, e.g. `first moment of weight`.
-struct Tensor(Section, Name);
+/// No layer.
+const NO_LAYER: u32 = u32::MAX;
 
-impl fmt::Display for Tensor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.0.prefix(), self.1)
+const fn sat(n: usize) -> u32 {
+    if n > u32::MAX as usize {
+        u32::MAX
+    } else {
+        n as u32
     }
+}
+
+const RULES: [Rule; 10] = Rule::ALL;
+
+const fn rule_code(rule: Rule) -> u8 {
+    let mut i = 0;
+    while i < RULES.len() {
+        if RULES[i] as u8 == rule as u8 {
+            return i as u8;
+        }
+        i += 1;
+    }
+    0
+}
+
+impl FormatError {
+    pub(crate) const fn new(code: ErrorCode) -> Self {
+        FormatError {
+            name: "",
+            layer: NO_LAYER,
+            expected: 0,
+            found: 0,
+            code,
+            section: 0,
+            detail: 0,
+            rule: 0,
+        }
+    }
+
+    pub(crate) const fn at(mut self, layer: usize) -> Self {
+        self.layer = sat(layer);
+        self
+    }
+
+    pub(crate) const fn named(mut self, name: &'static str) -> Self {
+        self.name = name;
+        self
+    }
+
+    pub(crate) const fn values(mut self, expected: usize, found: usize) -> Self {
+        self.expected = sat(expected);
+        self.found = sat(found);
+        self
+    }
+
+    pub(crate) const fn bits(mut self, expected: u32, found: u32) -> Self {
+        self.expected = expected;
+        self.found = found;
+        self
+    }
+
+    pub(crate) const fn in_section(mut self, section: Section) -> Self {
+        self.section = section.code();
+        self
+    }
+
+    pub(crate) const fn with_code(mut self, code: ErrorCode) -> Self {
+        self.code = code;
+        self
+    }
+
+    pub(crate) const fn detail(mut self, detail: u8) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    /// A value of type `dtype` with bits `bits` at element `index` breaks `rule`.
+    pub(crate) const fn breaks(
+        mut self,
+        rule: Rule,
+        dtype: Dtype,
+        index: usize,
+        bits: u32,
+    ) -> Self {
+        self.rule = rule_code(rule);
+        self.detail = dtype.code();
+        self.expected = sat(index);
+        self.found = bits;
+        self
+    }
+
+    /// [`ErrorCode::Malformed`] at byte `offset`, `what` being wrong.
+    pub(crate) const fn malformed(offset: usize, what: Malformation) -> Self {
+        Self::new(ErrorCode::Malformed)
+            .values(offset, 0)
+            .detail(what as u8)
+    }
+
+    /// How the bytes break the layout, for [`ErrorCode::Malformed`].
+    pub fn malformation(&self) -> Option<Malformation> {
+        match self.code {
+            ErrorCode::Malformed => Malformation::ALL
+                .into_iter()
+                .find(|m| *m as u8 == self.detail),
+            _ => None,
+        }
+    }
+
+    /// [`ErrorCode::BufferTooSmall`].
+    pub(crate) const fn buffer(needed: usize, available: usize) -> Self {
+        Self::new(ErrorCode::BufferTooSmall).values(needed, available)
+    }
+
+    /// What went wrong.
+    pub const fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The layer the error is about, if any.
+    pub const fn layer(&self) -> Option<usize> {
+        if self.layer == NO_LAYER {
+            None
+        } else {
+            Some(self.layer as usize)
+        }
+    }
+
+    /// The name the error is about — a tensor, an attribute, a scalar or an expected
+    /// layer kind, taken from the network's spec. Empty if none.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The section of the tensor the error is about.
+    pub const fn section(&self) -> Option<Section> {
+        Section::from_code(self.section)
+    }
+
+    /// The expected value, as the code defines it (a count, a dimension, a checksum, the
+    /// index of a bad element, …).
+    pub const fn expected(&self) -> u32 {
+        self.expected
+    }
+
+    /// The found value, as the code defines it (for a value that breaks a rule, its bits).
+    pub const fn found(&self) -> u32 {
+        self.found
+    }
+
+    /// The rule a bad value breaks ([`ErrorCode::Value`], [`ErrorCode::AttrValue`]).
+    pub const fn rule(&self) -> Option<Rule> {
+        match self.code {
+            ErrorCode::Value | ErrorCode::AttrValue => {
+                Some(RULES[self.rule as usize % RULES.len()])
+            }
+            _ => None,
+        }
+    }
+
+    /// Writes a one-line description — the code's number ([`ErrorCode`] as `u8`), the
+    /// layer, the name and the numbers — to `out`, without `core::fmt` (so a firmware that
+    /// prints it pulls in no formatting code and no message text):
+    /// `format error 20, layer 2, weight, expected 784, found 256` (20 is
+    /// [`ErrorCode::Shape`]; `ErrorCode::as_str` names it on the host).
+    pub fn describe(&self, out: &mut dyn FnMut(&[u8])) {
+        field(out, b"format error ", self.code as u32);
+        if let Some(layer) = self.layer() {
+            field(out, b", layer ", layer as u32);
+        }
+        if !self.name.is_empty() {
+            out(b", ");
+            out(self.name.as_bytes());
+        }
+        field(out, b", expected ", self.expected);
+        field(out, b", found ", self.found);
+    }
+}
+
+/// Writes `label` and `value` in decimal (one body for every field of
+/// [`FormatError::describe`]).
+#[inline(never)]
+fn field(out: &mut dyn FnMut(&[u8]), label: &[u8], value: u32) {
+    out(label);
+    out(decimal(value, &mut [0; 10]));
+}
+
+/// `"in layer 2"` prefixes: `layer 2 (tensor `weight`): `.
+struct Where<'e>(&'e FormatError, &'static str);
+
+impl fmt::Display for Where<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.0;
+        if let Some(layer) = e.layer() {
+            write!(f, "layer {layer}")?;
+            if !e.name.is_empty() {
+                let prefix = e.section().map_or("", Section::prefix);
+                write!(f, " ({} `{prefix}{}`)", self.1, e.name)?;
+            }
+            f.write_str(": ")?;
+        } else if !e.name.is_empty() {
+            write!(f, "{} `{}`: ", self.1, e.name)?;
+        }
+        Ok(())
+    }
+}
+
+/// A stored value for a message: the bits as the type they are.
+struct Bits(u8, u32);
+
+impl fmt::Display for Bits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Dtype::from_code(self.0) {
+            Some(Dtype::F32) => write!(f, "{:e}", f32::from_bits(self.1)),
+            _ => write!(f, "{}", self.1 as i32),
+        }
+    }
+}
+
+fn kind_name(signature: u32) -> &'static str {
+    known_kind(signature).unwrap_or("unknown")
+}
+
+fn file_kind(code: u32) -> &'static str {
+    u8::try_from(code)
+        .ok()
+        .and_then(FileKind::from_code)
+        .map_or("an unknown kind of content", FileKind::describe)
 }
 
 impl fmt::Display for FormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use FormatError::*;
-        match *self {
-            Truncated { needed, available } => write!(
+        use ErrorCode::*;
+        let (exp, found) = (self.expected, self.found);
+        match self.code {
+            BadMagic => write!(
                 f,
-                "the file is truncated: it needs {needed} bytes, only {available} are there"
+                "not a firmnet weight file: it starts with {:02x?}, not \"FNET\"",
+                found.to_le_bytes()
             ),
-            TrailingBytes { expected, found } => write!(
+            Truncated => write!(
                 f,
-                "the file should end after {expected} bytes, but {found} bytes were given"
+                "the file is truncated: it needs at least {exp} bytes, only {found} are there"
             ),
-            BadMagic { found } => write!(
+            Damaged => write!(
                 f,
-                "not a firmnet weight file: it starts with {found:02x?}, not \"FNET\""
+                "the file is cut short or damaged: its header says {exp} bytes, {found} are there, \
+                 and its checksum does not match"
             ),
-            UnsupportedVersion { found, supported } => write!(
+            Checksum => write!(
                 f,
-                "the file has format version {found}; this build reads version {supported}"
+                "the file is damaged: its checksum is {exp:#010x}, its contents give {found:#010x}"
             ),
-            UnsupportedFlags { found } => write!(
-                f,
-                "the file requires features this build does not know (flags {found:#06x})"
+            Version1 => f.write_str(
+                "this is a version 1 firmnet file, and this build reads version 2; convert it on \
+                 the host with `cargo run --release --example upgrade_v1 -- FILE` \
+                 (firmnet::format::v1), or save it again from the run that trained it",
             ),
-            Checksum { stored, computed } => write!(
+            UnsupportedVersion => write!(
                 f,
-                "the file is damaged: its checksum is {stored:#010x}, its contents give {computed:#010x}"
+                "the file has format version {found}; this build reads version {VERSION}"
             ),
-            Malformed { offset, what } => write!(f, "malformed file at byte {offset}: {what}"),
-            LayerCount { expected, found } => write!(
+            UnsupportedFlags => write!(
                 f,
-                "the file describes {found} layers, the network has {expected}"
+                "the file requires features this build does not know (flags {found:#04x})"
             ),
-            LayerKind {
-                layer,
-                expected,
-                found,
-            } => write!(
+            Malformed => write!(
                 f,
-                "layer {layer}: the file has a {found} layer, the network a {expected} layer"
+                "malformed file at byte {exp}: {}",
+                self.malformation()
+                    .map_or("unknown", Malformation::describe)
             ),
-            LayerSize {
-                layer,
-                kind,
-                expected,
-                found,
-            } => write!(
+            FileKind => write!(
                 f,
-                "layer {layer} ({kind}): the file has {} inputs and {} outputs, the network expects {} and {}",
-                found.0, found.1, expected.0, expected.1
+                "this file holds {}, and the network is {}",
+                file_kind(found),
+                file_kind(exp)
             ),
-            MissingTensor {
-                section,
-                layer,
-                tensor,
-            } => write!(
+            LayerCount => write!(
                 f,
-                "layer {layer}: the file has no {} (the network has it)",
-                Tensor(section, tensor)
+                "the file describes {found} layers, the network has {exp}"
             ),
-            UnexpectedTensor {
-                section,
-                layer,
-                tensor,
-            } => write!(
+            LayerKind => write!(
                 f,
-                "layer {layer}: the file has a {} the network does not have",
-                Tensor(section, tensor)
-            ),
-            TensorCount {
-                section,
-                expected,
-                found,
-            } => write!(
-                f,
-                "the file holds {found} tensors of {section}, the network expects {expected}"
-            ),
-            TensorKind {
-                section,
-                layer,
-                tensor,
-                expected,
-                found,
-            } => write!(
-                f,
-                "layer {layer}: {} is a {} in the file, the network expects a {}",
-                Tensor(section, tensor),
+                "layer {}: the file has a {} layer, the network a {} layer",
+                self.layer,
                 kind_name(found),
-                kind_name(expected)
+                self.name
             ),
-            Dtype {
-                section,
-                layer,
-                tensor,
-                expected,
-                found,
-            } => write!(
-                f,
-                "layer {layer}: {} holds {found} values in the file, the network expects {expected}",
-                Tensor(section, tensor)
-            ),
-            Shape {
-                section,
-                layer,
-                kind,
-                tensor,
-                expected,
-                found,
-            } => {
-                write!(f, "layer {layer}")?;
-                if !kind.is_empty() {
-                    write!(f, " ({kind})")?;
+            LayerShape => {
+                let side = if self.detail.is_multiple_of(2) {
+                    "input"
+                } else {
+                    "output"
+                };
+                write!(f, "layer {} ({}): its {side}'s ", self.layer, self.name)?;
+                match self.detail / 2 {
+                    0 => f.write_str("rank")?,
+                    d => write!(f, "dimension {d}")?,
                 }
+                write!(f, " is {found} in the file, the network's is {exp}")
+            }
+            Attr if self.detail == 1 => write!(
+                f,
+                "layer {} ({}): the file's layer has {found} attributes, the network's {exp}",
+                self.layer, self.name
+            ),
+            Attr => write!(
+                f,
+                "{}the file has another attribute in its place (another name or type)",
+                Where(self, "attribute")
+            ),
+            AttrValue => write!(
+                f,
+                "{}the value {} is not {}",
+                Where(self, "attribute"),
+                Bits(self.detail, found),
+                self.rule().map_or("valid", Rule::expectation)
+            ),
+            AttrOrder => write!(
+                f,
+                "{}the value {} is above the upper bound {}",
+                Where(self, "attribute"),
+                exp as i32,
+                found as i32
+            ),
+            MissingTensor | UnexpectedTensor if self.detail == 1 => write!(
+                f,
+                "layer {} ({}): the file's layer has {found} tensors, the network's {exp}",
+                self.layer, self.name
+            ),
+            MissingTensor => write!(
+                f,
+                "{}the file has another tensor in its place, or none",
+                Where(self, "tensor")
+            ),
+            UnexpectedTensor => write!(
+                f,
+                "layer {}: the file has a tensor the network has no place for",
+                self.layer
+            ),
+            TensorKind => write!(
+                f,
+                "{}it is of another kind in the file (code {found}, expected {exp})",
+                Where(self, "tensor")
+            ),
+            Dtype => write!(
+                f,
+                "{}its element type is {} in the file, the network's is {}",
+                Where(self, "tensor"),
+                crate::spec::Dtype::from_code(found as u8).map_or("unknown", |d| d.name()),
+                crate::spec::Dtype::from_code(exp as u8).map_or("unknown", |d| d.name())
+            ),
+            Shape if self.detail == u8::MAX => write!(
+                f,
+                "{}it has {found} dimensions in the file, the network's has {exp}",
+                Where(self, "tensor")
+            ),
+            Shape => write!(
+                f,
+                "{}dimension {} is {found} in the file, the network expects {exp}",
+                Where(self, "tensor"),
+                self.detail + 1
+            ),
+            DataLength => write!(
+                f,
+                "{}it holds {found} bytes of data, its shape and type need {exp}",
+                Where(self, "tensor")
+            ),
+            Value => write!(
+                f,
+                "{}element {exp} is {}, not {}",
+                Where(self, "tensor"),
+                Bits(self.detail, found),
+                self.rule().map_or("valid", Rule::expectation)
+            ),
+            Link => write!(
+                f,
+                "layer {}: its input is quantized differently from the output of layer {} \
+                 (the {} differs: {} in this layer, {} before)",
+                self.layer,
+                self.layer.saturating_sub(1),
+                self.name,
+                Bits(self.detail, found),
+                Bits(self.detail, exp)
+            ),
+            Unborrowable => f.write_str(match self.detail {
+                1 => {
+                    "the file cannot be borrowed in place: it is little-endian and this target \
+                     is big-endian; load a copy with format::load"
+                }
+                2 => {
+                    "the file cannot be borrowed in place: it does not start at a multiple of 4 \
+                     bytes; place it at an aligned address (firmnet::format::Aligned)"
+                }
+                _ => {
+                    "the network borrows its arrays and cannot be loaded into; build it over \
+                     the file with format::view"
+                }
+            }),
+            Optimizer => {
+                let name = |c: u32| {
+                    OptimizerKind::from_code(c as u8)
+                        .ok()
+                        .flatten()
+                        .map_or("none", OptimizerKind::name)
+                };
                 write!(
                     f,
-                    ": {} has shape {found} in the file, the network expects {expected}",
-                    Tensor(section, tensor)
+                    "the checkpoint holds the state of {} (expected {})",
+                    name(found),
+                    name(exp)
                 )
             }
-            NonFinite {
-                section,
-                layer,
-                tensor,
-                index,
-            } => write!(
+            MissingScalar => write!(f, "the file lacks the scalar `{}`", self.name),
+            ScalarType => write!(
                 f,
-                "layer {layer}: {}[{index}] is NaN or infinite",
-                Tensor(section, tensor)
+                "the scalar `{}` has another type in the file than the one wanted",
+                self.name
             ),
-            Negative {
-                section,
-                layer,
-                tensor,
-                index,
-                value,
-            } => write!(
+            InvalidScalar => write!(f, "the scalar `{}` has an unacceptable value", self.name),
+            DuplicateScalar => write!(
                 f,
-                "layer {layer}: {}[{index}] is {value}, it cannot be negative",
-                Tensor(section, tensor)
+                "two scalars have the same name{}",
+                if self.name.is_empty() { "" } else { ": " }
+            )
+            .and_then(|()| f.write_str(self.name)),
+            InvalidName => write!(
+                f,
+                "a name of {found} bytes cannot be stored: names are 1 to 255 printable ASCII characters without spaces"
             ),
-            QuantValue {
-                layer,
-                tensor,
-                index,
-                value,
-                expected,
-            } => write!(
+            BufferTooSmall => write!(
                 f,
-                "layer {layer}: {tensor}[{index}] is {value} in the file, the network expects {expected}"
+                "the buffer is too small: the file needs {exp} bytes, the buffer has {found}"
             ),
-            Unborrowable {
-                layer,
-                tensor,
-                reason,
-            } => write!(
+            TooLarge => {
+                f.write_str("the file would exceed 4 GiB, the most its 32-bit lengths can address")
+            }
+            Source => write!(
                 f,
-                "layer {layer}: tensor {tensor} cannot be borrowed from the bytes in place: {reason}"
-            ),
-            Optimizer {
-                expected,
-                found: Some(found),
-            } => write!(f, "the file holds the state of {found}, not of {expected}"),
-            Optimizer {
-                expected,
-                found: None,
-            } => write!(
-                f,
-                "the file holds parameters only, no {expected} state to resume from"
-            ),
-            MissingScalar { name } => write!(f, "the file has no scalar `{name}`"),
-            ScalarType {
-                name,
-                expected,
-                found,
-            } => write!(
-                f,
-                "scalar `{name}` is a {found} in the file, a {expected} is expected"
-            ),
-            InvalidScalar { name, reason } => write!(f, "scalar `{name}`: {reason}"),
-            DuplicateScalar { name } => write!(f, "scalar `{name}` appears twice"),
-            InvalidName { name } => write!(
-                f,
-                "name `{name}` cannot be stored: names are 1 to 255 printable ASCII characters without spaces"
-            ),
-            BufferTooSmall { needed, available } => write!(
-                f,
-                "the file needs {needed} bytes, the buffer has {available}"
-            ),
-            TooLarge { size } => write!(
-                f,
-                "the file would have {size} bytes; the format addresses at most 4 GiB"
-            ),
-            Safetensors { reason } => write!(f, "invalid safetensors file: {reason}"),
-            UnexpectedName { tensor } => write!(
-                f,
-                "the safetensors file has a tensor `{tensor}` the network has no place for"
-            ),
-            ForeignDtype { tensor, found } => write!(
-                f,
-                "safetensors tensor `{tensor}` holds {found} values; F32, F64, F16 or BF16 are expected"
+                "the int8 file was made from another float file (digest {exp:#010x}, this one is {found:#010x})"
             ),
         }
     }
@@ -641,41 +714,30 @@ impl core::error::Error for FormatError {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::string::ToString;
 
     #[test]
-    fn names_are_cut_at_char_boundaries() {
-        let n = Name::new("weight");
-        assert_eq!(n.as_str(), "weight");
-        assert!(n == "weight" && !n.is_truncated());
-        let long = "é".repeat(30); // 60 bytes
-        let n = Name::new(&long);
-        assert!(n.is_truncated());
-        assert_eq!(n.as_str().len(), 32);
-        assert!(n.to_string().ends_with('…'));
-    }
-
-    #[test]
-    fn dims_display() {
-        assert_eq!(Dims::matrix(128, 784).to_string(), "128×784");
-        assert_eq!(Dims::new(&[16]).to_string(), "16");
-        assert_eq!(Dims::new(&[]).to_string(), "()");
-        assert_eq!(Dims::new(&[1, 2, 3, 4, 5]).to_string(), "1×2×3×4×…");
-    }
-
-    #[test]
-    fn shape_message() {
-        let e = FormatError::Shape {
-            section: Section::Params,
-            layer: 2,
-            kind: "dense",
-            tensor: Name::new("weight"),
-            expected: Dims::matrix(128, 784),
-            found: Dims::matrix(128, 256),
-        };
+    fn small_and_printable_without_fmt() {
+        assert!(size_of::<FormatError>() <= 32);
+        let e = FormatError::new(ErrorCode::Shape)
+            .at(2)
+            .named("weight")
+            .values(784, 256)
+            .detail(1);
+        let mut line = std::vec::Vec::new();
+        e.describe(&mut |b| line.extend_from_slice(b));
         assert_eq!(
-            e.to_string(),
-            "layer 2 (dense): weight has shape 128×256 in the file, the network expects 128×784"
+            line,
+            b"format error 20, layer 2, weight, expected 784, found 256"
+        );
+        assert_eq!(ErrorCode::Shape as u8, 20);
+        for m in Malformation::ALL {
+            let e = FormatError::malformed(7, m);
+            assert_eq!(e.malformation(), Some(m));
+            assert!(std::format!("{e}").ends_with(m.describe()));
+        }
+        assert_eq!(
+            std::format!("{e}"),
+            "layer 2 (tensor `weight`): dimension 2 is 256 in the file, the network expects 784"
         );
     }
 }

@@ -1,71 +1,235 @@
-//! [`File`]: a checked, zero-copy view of a file's bytes.
+//! [`File`]: a checked view of a file's bytes, and its records.
+//!
+//! Two readers share the byte layout: [`File::parse`] walks any file without knowing the
+//! network (for tools and messages), and the checker of [`check`](super::check) walks it
+//! against a network type in one strict pass (what [`load`](super::load) and
+//! [`view`](super::view) run, and all a device links).
 
 use core::iter::FusedIterator;
 
 use super::crc::crc32;
-use super::error::{FormatError, Name};
+use super::error::{ErrorCode, FormatError, Malformation};
 use super::layout::{
-    CHECKSUM_LEN, Dtype, HEADER_LEN, LAYER_FIXED, MAGIC, OptimizerKind, SCALAR_FIXED, Section,
-    TENSOR_FIXED, VERSION, Value, kind_from_code, padded, valid_name,
+    CHECKSUM_LEN, FileKind, HEADER_LEN, LAYER_FIXED, MAGIC, MAX_NAME_LEN, OptimizerKind, Section,
+    VERSION, Value, padded, valid_name,
 };
 use crate::layers::ParamKind;
+use crate::spec::{Attr, Dtype};
+use crate::tensor::Shape;
 
-/// A file whose every byte has been checked, read in place.
-///
-/// [`File::parse`] verifies the frame (magic, version, length, checksum) and then every
-/// record: codes, names, sizes, zero padding, and the values themselves (every `f32` finite,
-/// variances and second moments not negative). After that, nothing a `File` hands out can
-/// surprise: the iterators and look-ups below never fail and never panic. Nothing is copied
-/// and nothing allocated; a `File` is a few words on the stack over the caller's bytes
-/// (RAM, or flash memory-mapped on a microcontroller).
-///
-/// ```
-/// # fn main() -> Result<(), firmnet::format::FormatError> {
-/// use firmnet::prelude::*;
-/// use firmnet::format::{self, File, Section};
-///
-/// type Net = Net![Dense<3, 2>, Relu<[f32; 2]>];
-/// let mut net: Net = net![Dense::ZERO, Relu::DEFAULT];
-/// net.first.weight = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
-/// let mut blob = [0u8; 256];
-/// let n = format::write_params(&net, &mut blob)?;
-///
-/// let file = File::parse(&blob[..n])?;
-/// assert_eq!(file.layers().count(), 2);
-/// let w = file.tensor(Section::Params, 0, "weight").unwrap();
-/// assert_eq!((w.rows, w.cols), (2, 3));
-/// assert_eq!(w.f32s().unwrap().nth(4), Some(5.0));
-/// # Ok(())
-/// # }
-/// ```
+/// The frame and header of a file, checked: magic, version, checksum, length, kind,
+/// counts. What every reader starts from.
 #[derive(Clone, Copy, Debug)]
-pub struct File<'a> {
-    bytes: &'a [u8],
-    flags: u16,
-    optimizer: Option<OptimizerKind>,
-    layers: usize,
-    scalars: usize,
-    tensors: usize,
-    scalars_at: usize,
-    tensors_at: usize,
-    /// Where the checksum starts (the end of the records).
-    end: usize,
+pub(crate) struct Header<'a> {
+    /// The file without its checksum.
+    pub(crate) body: &'a [u8],
+    pub(crate) kind: FileKind,
+    pub(crate) optimizer: Option<OptimizerKind>,
+    pub(crate) source: Option<u32>,
+    pub(crate) has_best: bool,
+    pub(crate) layers: usize,
+    pub(crate) scalars: usize,
+    pub(crate) checksum: u32,
 }
 
-/// One entry of the layer table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The little-endian `u32` at `at` (0 past the end).
+#[inline(never)]
+pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
+    match b.get(at..) {
+        Some(&[a, b, c, d, ..]) => u32::from_le_bytes([a, b, c, d]),
+        _ => 0,
+    }
+}
+
+/// The byte at `at` (0 past the end).
+pub(crate) fn u8_at(b: &[u8], at: usize) -> u8 {
+    b.get(at).copied().unwrap_or(0)
+}
+
+/// Checks the frame and the header. The checksum is checked before any length in the
+/// file is trusted; magic and version before it, so that a file of another kind or version
+/// is named as such.
+#[inline(never)]
+pub(crate) fn header(bytes: &[u8]) -> Result<Header<'_>, FormatError> {
+    let head = bytes.get(..4.min(bytes.len())).unwrap_or_default();
+    if head != MAGIC.get(..head.len()).unwrap_or_default() {
+        let mut found = [0u8; 4];
+        for (f, &b) in found.iter_mut().zip(head) {
+            *f = b;
+        }
+        return Err(FormatError::new(ErrorCode::BadMagic).bits(0, u32::from_le_bytes(found)));
+    }
+    let min = HEADER_LEN + CHECKSUM_LEN;
+    if bytes.len() < min {
+        return Err(FormatError::new(ErrorCode::Truncated).values(min, bytes.len()));
+    }
+    let version = u32_at(bytes, 4) & 0xffff;
+    if version == 1 {
+        return Err(FormatError::new(ErrorCode::Version1).values(1, 1));
+    }
+    if version != u32::from(VERSION) {
+        return Err(FormatError::new(ErrorCode::UnsupportedVersion)
+            .values(VERSION.into(), version as usize));
+    }
+    let end = bytes.len() - CHECKSUM_LEN;
+    let body = bytes.get(..end).unwrap_or_default();
+    let stored = u32_at(bytes, end);
+    let computed = crc32(body);
+    let stated = u32_at(bytes, 8) as usize;
+    if stored != computed {
+        if stated != bytes.len() {
+            return Err(FormatError::new(ErrorCode::Damaged).values(stated, bytes.len()));
+        }
+        return Err(FormatError::new(ErrorCode::Checksum).bits(stored, computed));
+    }
+    if stated != bytes.len() {
+        return Err(FormatError::malformed(8, Malformation::LengthField));
+    }
+    let kind = FileKind::from_code(u8_at(body, 6))
+        .ok_or(FormatError::malformed(6, Malformation::FileKind))?;
+    let flags = u8_at(body, 7);
+    if flags != 0 {
+        return Err(FormatError::new(ErrorCode::UnsupportedFlags).values(0, flags.into()));
+    }
+    let (layers, scalars, digest) = (u32_at(body, 12), u32_at(body, 16), u32_at(body, 20));
+    let optimizer = OptimizerKind::from_code(u8_at(body, 24))
+        .map_err(|()| FormatError::malformed(24, Malformation::Optimizer))?;
+    let source = match (u8_at(body, 25), digest) {
+        (0, 0) => None,
+        (1, d) => Some(d),
+        _ => return Err(FormatError::malformed(25, Malformation::SourceFlag)),
+    };
+    let has_best = match u8_at(body, 26) {
+        0 => false,
+        1 => true,
+        _ => return Err(FormatError::malformed(26, Malformation::BestFlag)),
+    };
+    if body
+        .get(27..HEADER_LEN)
+        .is_none_or(|r| r.iter().any(|&b| b != 0))
+    {
+        return Err(FormatError::malformed(27, Malformation::ReservedHeader));
+    }
+    let checkpoint = kind == FileKind::Checkpoint;
+    if checkpoint != optimizer.is_some() {
+        return Err(FormatError::malformed(24, Malformation::OptimizerKind));
+    }
+    if (!checkpoint && (scalars != 0 || has_best)) || (source.is_some() && kind != FileKind::Int8) {
+        return Err(FormatError::malformed(16, Malformation::NotThisKind));
+    }
+    Ok(Header {
+        body,
+        kind,
+        optimizer,
+        source,
+        has_best,
+        layers: layers as usize,
+        scalars: scalars as usize,
+        checksum: stored,
+    })
+}
+
+impl<'a> Header<'a> {
+    /// The sections of tensors a layer record holds in this file, in the order stored: the
+    /// network, the optimizer's moments, the best weights.
+    pub(crate) fn sections(&self) -> Sections {
+        Sections::of(self.optimizer, self.has_best)
+    }
+}
+
+/// The sections of a file, in their order.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sections {
+    list: [Section; 4],
+    len: usize,
+}
+
+impl Sections {
+    /// The sections of a file with `optimizer`'s moments and, if `best`, best weights.
+    pub(crate) fn of(optimizer: Option<OptimizerKind>, best: bool) -> Sections {
+        let mut s = Sections {
+            list: [Section::Network; 4],
+            len: 1,
+        };
+        for k in 0..optimizer.map_or(0, OptimizerKind::moments) {
+            s.push(Section::moment(k));
+        }
+        if best {
+            s.push(Section::Best);
+        }
+        s
+    }
+
+    fn push(&mut self, s: Section) {
+        if let Some(slot) = self.list.get_mut(self.len) {
+            *slot = s;
+            self.len += 1;
+        }
+    }
+    /// The sections.
+    pub(crate) fn as_slice(&self) -> &[Section] {
+        self.list.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// A file whose frame and records have been checked: every record lies inside the file,
+/// every code is known, every name is printable ASCII, every reserved byte is zero. Built
+/// by [`File::parse`]; borrowing, never copying.
+#[derive(Clone, Copy, Debug)]
+pub struct File<'a> {
+    head: Header<'a>,
+    scalars_at: usize,
+}
+
+/// One layer record: kind, shapes, attributes and tensors.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LayerRecord<'a> {
     /// Index of the layer, from 0 at the input.
     pub index: usize,
-    /// The layer's kind (`"dense"`, `"batch_norm"`, …, as in [`LayerInfo::kind`](crate::layers::LayerInfo::kind)).
+    /// The layer's kind (`"dense"`, `"batch_norm"`, `"qdense"`, …, as in
+    /// [`LayerSpec::kind`](crate::spec::LayerSpec::kind)).
     pub kind: &'a str,
-    /// Scalars in one input sample.
-    pub inputs: usize,
-    /// Scalars in one output sample.
-    pub outputs: usize,
+    /// Shape of one input sample.
+    pub input: Shape,
+    /// Shape of one output sample.
+    pub output: Shape,
+    attrs: usize,
+    tensors: usize,
+    body: &'a [u8],
+    body_at: usize,
 }
 
-/// One named scalar.
+/// One attribute of a layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AttrRecord<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// Its value.
+    pub value: Attr,
+}
+
+/// One tensor of a layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TensorRecord<'a> {
+    /// Which copy of the network it belongs to.
+    pub section: Section,
+    /// Its name within the layer.
+    pub name: &'a str,
+    /// What it is.
+    pub kind: ParamKind,
+    /// Its element type.
+    pub dtype: Dtype,
+    /// Its shape.
+    pub shape: Shape,
+    /// The raw little-endian elements. Their length is checked against the shape and the
+    /// element type when the file is matched to a network, not by [`File::parse`], so that
+    /// a changed type is reported as such.
+    pub data: &'a [u8],
+    /// Where the elements start, from the start of the file (a multiple of 4).
+    pub offset: usize,
+}
+
+/// One named scalar of a checkpoint.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ScalarRecord<'a> {
     /// Its name.
@@ -74,391 +238,180 @@ pub struct ScalarRecord<'a> {
     pub value: Value,
 }
 
-/// One stored tensor: its description and its bytes, in place.
-///
-/// # Reading the values on a device
-/// [`data`](Self::data) is the tensor's little-endian bytes, and it starts at a multiple of
-/// 4 bytes from the start of the file ([`offset`](Self::offset)). So when the file itself
-/// starts 4-aligned (see [`Aligned`](super::Aligned)) the bytes are a properly aligned
-/// `[f32]` on every little-endian target, and a firmware that wants a zero-copy `&[f32]`
-/// can take it with a checked cast such as `bytemuck::try_cast_slice(t.data)`. firmnet
-/// itself stays free of such casts: it decodes with [`f32s`](Self::f32s) or copies with
-/// [`copy_to`](Self::copy_to), which work at any alignment and cost one pass.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TensorRecord<'a> {
-    /// The section: parameters, buffers, optimizer moments.
-    pub section: Section,
-    /// Index of the layer the tensor belongs to.
-    pub layer: usize,
-    /// The tensor's name within its layer (`"weight"`, `"gamma"`, `"running_var"`, …).
-    pub name: &'a str,
-    /// What the tensor is.
-    pub kind: ParamKind,
-    /// Element type.
-    pub dtype: Dtype,
-    /// Rows (outputs of a weight matrix; 1 for a vector).
-    pub rows: usize,
-    /// Columns (inputs of a weight matrix; the length of a vector).
-    pub cols: usize,
-    /// Type-specific parameters stored before the data (empty for `f32`; reserved for the
-    /// quantization parameters of integer tensors).
-    pub meta: &'a [u8],
-    /// The elements, `rows · cols · dtype.size()` little-endian bytes.
-    pub data: &'a [u8],
-    /// Position of `data` in the file (a multiple of 4).
-    pub offset: usize,
-}
-
-/// The decoded `f32` elements of a tensor; see [`TensorRecord::f32s`].
-pub type F32s<'a> = core::iter::Map<core::slice::ChunksExact<'a, u8>, fn(&[u8]) -> f32>;
-
-pub(super) fn le_f32(c: &[u8]) -> f32 {
-    match *c {
-        [a, b, c, d] => f32::from_le_bytes([a, b, c, d]),
-        _ => f32::NAN, // unreachable: chunks are exact
-    }
-}
-
-impl<'a> TensorRecord<'a> {
-    /// Number of elements.
-    pub const fn len(&self) -> usize {
-        self.rows * self.cols
-    }
-
-    /// Whether the tensor has no elements.
-    pub const fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The elements, decoded from little-endian, in row-major order; `None` unless the
-    /// tensor holds `f32`.
-    pub fn f32s(&self) -> Option<F32s<'a>> {
-        (self.dtype == Dtype::F32)
-            .then(|| self.data.chunks_exact(4).map(le_f32 as fn(&[u8]) -> f32))
-    }
-
-    /// Element `i`; `None` if out of range or not `f32`.
-    pub fn f32_at(&self, i: usize) -> Option<f32> {
-        if self.dtype != Dtype::F32 {
-            return None;
-        }
-        let at = i.checked_mul(4)?;
-        self.data.get(at..at.checked_add(4)?).map(le_f32)
-    }
-
-    /// Copies the elements into `out`.
-    ///
-    /// # Errors
-    /// [`FormatError::Dtype`] unless the tensor holds `f32`; [`FormatError::Shape`] if
-    /// `out` has another length (expected is `1 × out.len()`).
-    pub fn copy_to(&self, out: &mut [f32]) -> Result<(), FormatError> {
-        let Some(values) = self.f32s() else {
-            return Err(FormatError::Dtype {
-                section: self.section,
-                layer: self.layer,
-                tensor: Name::new(self.name),
-                expected: Dtype::F32,
-                found: self.dtype,
-            });
-        };
-        if out.len() != self.len() {
-            return Err(FormatError::Shape {
-                section: self.section,
-                layer: self.layer,
-                kind: "",
-                tensor: Name::new(self.name),
-                expected: super::Dims::matrix(1, out.len()),
-                found: super::Dims::matrix(self.rows, self.cols),
-            });
-        }
-        for (o, v) in out.iter_mut().zip(values) {
-            *o = v;
-        }
-        Ok(())
-    }
-}
-
-/// The decoded `i8` elements of a tensor; see [`TensorRecord::i8s`].
-pub type I8s<'a> = core::iter::Map<core::slice::Iter<'a, u8>, fn(&u8) -> i8>;
-
-/// The decoded `i32` elements of a tensor; see [`TensorRecord::i32s`].
-pub type I32s<'a> = core::iter::Map<core::slice::ChunksExact<'a, u8>, fn(&[u8]) -> i32>;
-
-pub(super) fn le_i32(c: &[u8]) -> i32 {
-    match *c {
-        [a, b, c, d] => i32::from_le_bytes([a, b, c, d]),
-        _ => 0, // unreachable: chunks are exact
-    }
-}
-
-fn to_i8(b: &u8) -> i8 {
-    i8::from_le_bytes([*b])
-}
-
-impl<'a> TensorRecord<'a> {
-    /// The elements in row-major order; `None` unless the tensor holds `i8`.
-    pub fn i8s(&self) -> Option<I8s<'a>> {
-        (self.dtype == Dtype::I8).then(|| self.data.iter().map(to_i8 as fn(&u8) -> i8))
-    }
-
-    /// The elements, decoded from little-endian, in row-major order; `None` unless the
-    /// tensor holds `i32`.
-    pub fn i32s(&self) -> Option<I32s<'a>> {
-        (self.dtype == Dtype::I32)
-            .then(|| self.data.chunks_exact(4).map(le_i32 as fn(&[u8]) -> i32))
-    }
-}
-
-/// A bounds-checked little-endian cursor; every read is an error past the end.
-#[derive(Clone, Copy)]
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+/// A position in the file's bytes, for the general reader.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cursor<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) pos: usize,
+    /// Offset of `bytes` in the file, for messages.
+    pub(crate) base: usize,
 }
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], FormatError> {
-        let end = self.pos.checked_add(n).ok_or(FormatError::Malformed {
-            offset: self.pos,
-            what,
-        })?;
+    fn err(&self, what: Malformation) -> FormatError {
+        FormatError::malformed(self.base + self.pos, what)
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8], FormatError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(self.err(Malformation::Overrun))?;
         let s = self
             .bytes
             .get(self.pos..end)
-            .ok_or(FormatError::Malformed {
-                offset: self.pos,
-                what,
-            })?;
+            .ok_or(self.err(Malformation::Overrun))?;
         self.pos = end;
         Ok(s)
     }
-    fn u8(&mut self, what: &'static str) -> Result<u8, FormatError> {
-        Ok(self.take(1, what)?.first().copied().unwrap_or(0))
+    fn u32(&mut self) -> Result<u32, FormatError> {
+        Ok(u32_at(self.take(4)?, 0))
     }
-    fn u16(&mut self, what: &'static str) -> Result<u16, FormatError> {
-        match *self.take(2, what)? {
-            [a, b] => Ok(u16::from_le_bytes([a, b])),
-            _ => Err(FormatError::Malformed {
-                offset: self.pos,
-                what,
-            }),
-        }
-    }
-    fn u32(&mut self, what: &'static str) -> Result<u32, FormatError> {
-        match *self.take(4, what)? {
-            [a, b, c, d] => Ok(u32::from_le_bytes([a, b, c, d])),
-            _ => Err(FormatError::Malformed {
-                offset: self.pos,
-                what,
-            }),
-        }
-    }
-    fn usize(&mut self, what: &'static str) -> Result<usize, FormatError> {
+    fn zeros(&mut self, n: usize, what: Malformation) -> Result<(), FormatError> {
         let at = self.pos;
-        usize::try_from(self.u32(what)?).map_err(|_| FormatError::Malformed { offset: at, what })
-    }
-    /// `n` zero bytes.
-    fn zeros(&mut self, n: usize, what: &'static str) -> Result<(), FormatError> {
-        let at = self.pos;
-        if self.take(n, what)?.iter().all(|&b| b == 0) {
+        if self.take(n)?.iter().all(|&b| b == 0) {
             Ok(())
         } else {
-            Err(FormatError::Malformed { offset: at, what })
+            Err(FormatError::malformed(self.base + at, what))
         }
     }
-    /// A name of `len` bytes and its zero padding to the next multiple of 4.
-    fn name(&mut self, len: usize, what: &'static str) -> Result<&'a str, FormatError> {
+    /// A name of `len` bytes and its zero padding.
+    fn name(&mut self, len: usize) -> Result<&'a str, FormatError> {
         let at = self.pos;
-        let raw = self.take(len, what)?;
+        let raw = self.take(len)?;
+        let bad = FormatError::malformed(self.base + at, Malformation::Name);
         if !valid_name(raw) {
-            return Err(FormatError::Malformed {
-                offset: at,
-                what: "a name is empty or has characters other than printable ASCII",
-            });
+            return Err(bad);
         }
-        self.pad(at, "the padding after a name is not zero")?;
-        core::str::from_utf8(raw).map_err(|_| FormatError::Malformed { offset: at, what })
+        self.pad(at)?;
+        core::str::from_utf8(raw).map_err(|_| bad)
     }
     /// Zero bytes up to the next multiple of 4 counted from `start` (itself aligned).
-    fn pad(&mut self, start: usize, what: &'static str) -> Result<(), FormatError> {
+    fn pad(&mut self, start: usize) -> Result<(), FormatError> {
         let used = self.pos - start;
-        let to = padded(used).ok_or(FormatError::Malformed {
-            offset: self.pos,
-            what,
-        })?;
-        self.zeros(to - used, what)
+        let to = padded(used).ok_or(self.err(Malformation::Padding))?;
+        self.zeros(to - used, Malformation::Padding)
     }
-}
-
-/// The frame checks, in the order that gives the most useful message.
-fn frame(bytes: &[u8]) -> Result<(u16, usize), FormatError> {
-    let min = HEADER_LEN + CHECKSUM_LEN;
-    let head = bytes.get(..4.min(bytes.len())).unwrap_or_default();
-    if head != MAGIC.get(..head.len()).unwrap_or_default() {
-        let mut found = [0u8; 4];
-        found[..head.len()].copy_from_slice(head);
-        return Err(FormatError::BadMagic { found });
+    /// A name's length: at most [`MAX_NAME_LEN`] (the name itself is checked by
+    /// [`name`](Self::name)).
+    fn name_len(&mut self) -> Result<usize, FormatError> {
+        let bad = self.err(Malformation::Name);
+        let n = self.u32()? as usize;
+        if n > MAX_NAME_LEN { Err(bad) } else { Ok(n) }
     }
-    if bytes.len() < min {
-        return Err(FormatError::Truncated {
-            needed: min,
-            available: bytes.len(),
-        });
+    /// A code word: a `u8` code stored as a `u32`, decoded by `decode`.
+    fn code<T>(
+        &mut self,
+        decode: impl Fn(u8) -> Option<T>,
+        what: Malformation,
+    ) -> Result<T, FormatError> {
+        let bad = self.err(what);
+        u8::try_from(self.u32()?).ok().and_then(decode).ok_or(bad)
     }
-    let mut c = Cursor { bytes, pos: 4 };
-    let version = c.u16("version")?;
-    if version != VERSION {
-        return Err(FormatError::UnsupportedVersion {
-            found: version,
-            supported: VERSION,
-        });
+    /// A rank and a shape of that rank, stored as four `u32` (unused ones zero).
+    fn shape(&mut self) -> Result<Shape, FormatError> {
+        let at = self.pos;
+        let rank = self.u32()? as usize;
+        let mut dims = [0usize; 4];
+        for d in &mut dims {
+            *d = self.u32()? as usize;
+        }
+        let bad = FormatError::malformed(self.base + at, Malformation::Shape);
+        if rank > Shape::MAX_RANK || dims.iter().skip(rank).any(|&d| d != 0) {
+            return Err(bad);
+        }
+        Shape::new(dims.get(..rank).unwrap_or_default()).ok_or(bad)
     }
-    let flags = c.u16("flags")?;
-    let len = c.usize("file length")?;
-    if len > bytes.len() {
-        return Err(FormatError::Truncated {
-            needed: len,
-            available: bytes.len(),
-        });
-    }
-    if len < bytes.len() {
-        return Err(FormatError::TrailingBytes {
-            expected: len,
-            found: bytes.len(),
-        });
-    }
-    let body = bytes.len() - CHECKSUM_LEN;
-    let stored = {
-        let mut t = Cursor { bytes, pos: body };
-        t.u32("checksum")?
-    };
-    let computed = crc32(bytes.get(..body).unwrap_or_default());
-    if stored != computed {
-        return Err(FormatError::Checksum { stored, computed });
-    }
-    Ok((flags, body))
 }
 
 impl<'a> File<'a> {
-    /// Checks `bytes` completely and returns a view of them.
-    ///
-    /// The magic, the version and the length are read first, so that a file of another
-    /// kind, of a newer version or cut short is named as such; then the checksum over
-    /// everything before it; then every record.
+    /// Checks `bytes` as a file and returns a view of them, without knowing the network:
+    /// the frame and header (magic, version, checksum — before any length is trusted —,
+    /// length, kind), then every record's structure. Matching a network is
+    /// [`check`](Self::check)'s.
     ///
     /// # Errors
-    /// Every [`FormatError`] about the file on its own: [`Truncated`](FormatError::Truncated),
-    /// [`TrailingBytes`](FormatError::TrailingBytes), [`BadMagic`](FormatError::BadMagic),
-    /// [`UnsupportedVersion`](FormatError::UnsupportedVersion),
-    /// [`UnsupportedFlags`](FormatError::UnsupportedFlags),
-    /// [`Checksum`](FormatError::Checksum), [`Malformed`](FormatError::Malformed),
-    /// [`NonFinite`](FormatError::NonFinite), [`Negative`](FormatError::Negative),
-    /// [`InvalidScalar`](FormatError::InvalidScalar),
-    /// [`DuplicateScalar`](FormatError::DuplicateScalar). Never panics.
+    /// [`BadMagic`](ErrorCode::BadMagic), [`Truncated`](ErrorCode::Truncated),
+    /// [`Version1`](ErrorCode::Version1), [`UnsupportedVersion`](ErrorCode::UnsupportedVersion),
+    /// [`Damaged`](ErrorCode::Damaged), [`Checksum`](ErrorCode::Checksum),
+    /// [`UnsupportedFlags`](ErrorCode::UnsupportedFlags), [`Malformed`](ErrorCode::Malformed),
+    /// [`DuplicateScalar`](ErrorCode::DuplicateScalar). Never panics.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, FormatError> {
-        let (flags, end) = frame(bytes)?;
-        if flags != 0 {
-            return Err(FormatError::UnsupportedFlags { found: flags });
-        }
-        // Only the checked body is read from here on: the cursor cannot reach the checksum.
-        let body = bytes.get(..end).unwrap_or_default();
+        let head = header(bytes)?;
         let mut c = Cursor {
-            bytes: body,
-            pos: 12,
+            bytes: head.body,
+            pos: HEADER_LEN,
+            base: 0,
         };
-        let layers = c.usize("the header runs past the end")?;
-        let scalars = c.usize("the header runs past the end")?;
-        let tensors = c.usize("the header runs past the end")?;
-        let at = c.pos;
-        let optimizer =
-            OptimizerKind::from_code(c.u8("the header runs past the end")?).map_err(|()| {
-                FormatError::Malformed {
-                    offset: at,
-                    what: "unknown optimizer code",
+        let sections = head.sections();
+        for i in 0..head.layers {
+            let rec = layer_record(&mut c, i)?;
+            for t in rec.tensors() {
+                if !sections.as_slice().contains(&t.section) {
+                    return Err(FormatError::malformed(
+                        t.offset,
+                        Malformation::SectionNotAllowed,
+                    ));
                 }
-            })?;
-        c.zeros(HEADER_LEN - c.pos, "reserved header bytes are not zero")?;
-
-        let mut file = File {
-            bytes: body,
-            flags,
-            optimizer,
-            layers,
-            scalars,
-            tensors,
-            scalars_at: 0,
-            tensors_at: 0,
-            end,
-        };
-        for _ in 0..layers {
-            layer_record(&mut c)?;
+            }
         }
-        file.scalars_at = c.pos;
-        for i in 0..scalars {
+        let scalars_at = c.pos;
+        for i in 0..head.scalars {
             let s = scalar_record(&mut c)?;
-            if file.scalars().take(i).any(|t| t.name == s.name) {
-                return Err(FormatError::DuplicateScalar {
-                    name: Name::new(s.name),
-                });
-            }
-        }
-        file.tensors_at = c.pos;
-        for _ in 0..tensors {
-            let t = tensor_record(&mut c)?;
-            if t.layer >= layers {
-                return Err(FormatError::Malformed {
-                    offset: t.offset,
-                    what: "a tensor names a layer beyond the layer table",
-                });
-            }
-            let moments = optimizer.map_or(0, OptimizerKind::moments);
-            let needs = match t.section {
-                Section::FirstMoment => 1,
-                Section::SecondMoment => 2,
-                Section::Params | Section::Buffers => 0,
+            let mut earlier = Cursor {
+                pos: scalars_at,
+                ..c
             };
-            if needs > moments {
-                return Err(FormatError::Malformed {
-                    offset: t.offset,
-                    what: "an optimizer moment the header's optimizer does not have",
-                });
-            }
-            if let Some(values) = t.f32s() {
-                check_values(t.section, t.layer, t.name, t.kind, values)?;
+            for _ in 0..i {
+                if scalar_record(&mut earlier)?.name == s.name {
+                    return Err(FormatError::new(ErrorCode::DuplicateScalar).values(i, i));
+                }
             }
         }
-        if c.pos != end {
-            return Err(FormatError::Malformed {
-                offset: c.pos,
-                what: "bytes after the last record",
-            });
+        if c.pos != head.body.len() {
+            return Err(FormatError::malformed(c.pos, Malformation::Trailing));
         }
-        Ok(file)
+        Ok(File { head, scalars_at })
     }
 
-    /// The format version (always [`VERSION`] for a parsed file).
-    pub fn version(&self) -> u16 {
-        VERSION
+    pub(crate) fn head(&self) -> &Header<'a> {
+        &self.head
     }
 
-    /// The header's feature flags (0 in version 1).
-    pub fn flags(&self) -> u16 {
-        self.flags
+    /// What the file holds.
+    pub fn kind(&self) -> FileKind {
+        self.head.kind
     }
 
-    /// The optimizer whose state the file holds, if any.
+    /// The optimizer whose state a checkpoint holds.
     pub fn optimizer(&self) -> Option<OptimizerKind> {
-        self.optimizer
+        self.head.optimizer
+    }
+
+    /// Whether a checkpoint holds the early-stopping best weights.
+    pub fn has_best(&self) -> bool {
+        self.head.has_best
+    }
+
+    /// For an int8 file, the digest ([`checksum`](Self::checksum)) of the float file it
+    /// was made from, if recorded.
+    pub fn source(&self) -> Option<u32> {
+        self.head.source
+    }
+
+    /// The file's CRC-32 (its last four bytes): its identity, which an int8 file made from
+    /// it records.
+    pub fn checksum(&self) -> u32 {
+        self.head.checksum
     }
 
     /// The whole file, checksum excluded.
     pub fn bytes(&self) -> &'a [u8] {
-        self.bytes
+        self.head.body
     }
 
     /// Length of the file in bytes, checksum included.
     pub fn len(&self) -> usize {
-        self.end + CHECKSUM_LEN
+        self.head.body.len() + CHECKSUM_LEN
     }
 
     /// Always `false`: a parsed file has at least a header.
@@ -466,34 +419,39 @@ impl<'a> File<'a> {
         false
     }
 
-    /// The layer table, input first.
+    /// Number of layer records.
+    pub fn layer_count(&self) -> usize {
+        self.head.layers
+    }
+
+    /// The layer records, input first.
     pub fn layers(&self) -> Records<'a, LayerRecord<'a>> {
         Records {
             cursor: Cursor {
-                bytes: self.bytes,
+                bytes: self.head.body,
                 pos: HEADER_LEN,
+                base: 0,
             },
-            left: self.layers,
+            left: self.head.layers,
             index: 0,
-            read: |c, i| {
-                layer_record(c).map(|(kind, inputs, outputs)| LayerRecord {
-                    index: i,
-                    kind,
-                    inputs,
-                    outputs,
-                })
-            },
+            read: layer_record,
         }
+    }
+
+    /// Layer record `i`.
+    pub fn layer(&self, i: usize) -> Option<LayerRecord<'a>> {
+        self.layers().nth(i)
     }
 
     /// The named scalars.
     pub fn scalars(&self) -> Records<'a, ScalarRecord<'a>> {
         Records {
             cursor: Cursor {
-                bytes: self.bytes,
+                bytes: self.head.body,
                 pos: self.scalars_at,
+                base: 0,
             },
-            left: self.scalars,
+            left: self.head.scalars,
             index: 0,
             read: |c, _| scalar_record(c),
         }
@@ -503,34 +461,61 @@ impl<'a> File<'a> {
     pub fn scalar(&self, name: &str) -> Option<Value> {
         self.scalars().find(|s| s.name == name).map(|s| s.value)
     }
+}
 
-    /// All tensors, in file order.
-    pub fn tensors(&self) -> Records<'a, TensorRecord<'a>> {
+impl<'a> LayerRecord<'a> {
+    /// The attributes, in order.
+    pub fn attrs(&self) -> Records<'a, AttrRecord<'a>> {
         Records {
             cursor: Cursor {
-                bytes: self.bytes,
-                pos: self.tensors_at,
+                bytes: self.body,
+                pos: 0,
+                base: self.body_at,
             },
+            left: self.attrs,
+            index: 0,
+            read: |c, _| attr_record(c),
+        }
+    }
+
+    /// Number of attributes.
+    pub fn attr_count(&self) -> usize {
+        self.attrs
+    }
+
+    /// The tensors, in file order.
+    pub fn tensors(&self) -> Records<'a, TensorRecord<'a>> {
+        let mut cursor = Cursor {
+            bytes: self.body,
+            pos: 0,
+            base: self.body_at,
+        };
+        for _ in 0..self.attrs {
+            if attr_record(&mut cursor).is_err() {
+                break;
+            }
+        }
+        Records {
+            cursor,
             left: self.tensors,
             index: 0,
             read: |c, _| tensor_record(c),
         }
     }
 
-    /// The tensor `name` of layer `layer` in `section` (the first, should a broken writer
-    /// have stored it twice; the loaders refuse such files).
-    pub fn tensor(&self, section: Section, layer: usize, name: &str) -> Option<TensorRecord<'a>> {
-        self.tensors()
-            .find(|t| t.section == section && t.layer == layer && t.name == name)
+    /// Number of tensors.
+    pub fn tensor_count(&self) -> usize {
+        self.tensors
     }
 
-    /// Number of tensors in `section`.
-    pub fn count(&self, section: Section) -> usize {
-        self.tensors().filter(|t| t.section == section).count()
+    /// The tensor `name` of `section`.
+    pub fn tensor(&self, section: Section, name: &str) -> Option<TensorRecord<'a>> {
+        self.tensors()
+            .find(|t| t.section == section && t.name == name)
     }
 }
 
-/// An iterator over the records of one table of a [`File`].
+/// An iterator over the records of one table.
 #[derive(Clone)]
 pub struct Records<'a, T> {
     cursor: Cursor<'a>,
@@ -568,138 +553,125 @@ impl<T> FusedIterator for Records<'_, T> {}
 impl<T> core::fmt::Debug for Records<'_, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Records")
-            .field("pos", &self.cursor.pos)
+            .field("pos", &(self.cursor.base + self.cursor.pos))
             .field("left", &self.left)
             .finish()
     }
 }
 
-/// `(kind, inputs, outputs)` of the layer record at the cursor.
-fn layer_record<'a>(c: &mut Cursor<'a>) -> Result<(&'a str, usize, usize), FormatError> {
-    let inputs = c.usize("a layer record runs past the end")?;
-    let outputs = c.usize("a layer record runs past the end")?;
-    let n = usize::from(c.u8("a layer record runs past the end")?);
-    c.zeros(
-        LAYER_FIXED - 9,
-        "reserved bytes of a layer record are not zero",
-    )?;
-    let kind = c.name(n, "a layer kind runs past the end")?;
-    Ok((kind, inputs, outputs))
-}
-
-fn scalar_record<'a>(c: &mut Cursor<'a>) -> Result<ScalarRecord<'a>, FormatError> {
-    let at = c.pos;
-    let code = c.u8("a scalar record runs past the end")?;
-    let n = usize::from(c.u8("a scalar record runs past the end")?);
-    c.zeros(
-        SCALAR_FIXED - 2,
-        "reserved bytes of a scalar record are not zero",
-    )?;
-    let size = Value::size_of_code(code).ok_or(FormatError::Malformed {
-        offset: at,
-        what: "unknown scalar type",
-    })?;
-    let name = c.name(n, "a scalar name runs past the end")?;
-    let value = Value::from_bytes(code, c.take(size, "a scalar value runs past the end")?).ok_or(
-        FormatError::InvalidScalar {
-            name: Name::new(name),
-            reason: "the all-zero state of a random generator",
-        },
-    )?;
-    if !value.is_valid() {
-        return Err(FormatError::InvalidScalar {
-            name: Name::new(name),
-            reason: "the value is NaN",
-        });
+/// The layer record at the cursor, checked through; the cursor ends after it.
+fn layer_record<'a>(c: &mut Cursor<'a>, index: usize) -> Result<LayerRecord<'a>, FormatError> {
+    let start = c.pos;
+    let len = c.u32()? as usize;
+    let bad_length = FormatError::malformed(c.base + start, Malformation::RecordLength);
+    if !len.is_multiple_of(4) || len < LAYER_FIXED {
+        return Err(bad_length);
     }
-    Ok(ScalarRecord { name, value })
-}
-
-fn tensor_record<'a>(c: &mut Cursor<'a>) -> Result<TensorRecord<'a>, FormatError> {
-    let at = c.pos;
-    let section = Section::from_code(c.u8("a tensor record runs past the end")?).ok_or(
-        FormatError::Malformed {
-            offset: at,
-            what: "unknown section code",
-        },
-    )?;
-    let kind = kind_from_code(c.u8("a tensor record runs past the end")?).ok_or(
-        FormatError::Malformed {
-            offset: at + 1,
-            what: "unknown tensor kind code",
-        },
-    )?;
-    let dtype = Dtype::from_code(c.u8("a tensor record runs past the end")?).ok_or(
-        FormatError::Malformed {
-            offset: at + 2,
-            what: "unknown element type code",
-        },
-    )?;
-    let n = usize::from(c.u8("a tensor record runs past the end")?);
-    let layer = c.usize("a tensor record runs past the end")?;
-    let rows = c.usize("a tensor record runs past the end")?;
-    let cols = c.usize("a tensor record runs past the end")?;
-    let meta_len = c.usize("a tensor record runs past the end")?;
-    debug_assert_eq!(c.pos - at, TENSOR_FIXED);
-    let name = c.name(n, "a tensor name runs past the end")?;
-    if dtype == Dtype::F32 && meta_len != 0 || meta_len % 4 != 0 {
-        return Err(FormatError::Malformed {
-            offset: at + 16,
-            what: "tensor parameters of a wrong length for the element type",
-        });
+    let end = start.checked_add(len).ok_or(bad_length)?;
+    if end > c.bytes.len() {
+        return Err(FormatError::malformed(
+            c.base + start,
+            Malformation::Overrun,
+        ));
     }
-    let meta = c.take(meta_len, "tensor parameters run past the end")?;
-    let size = rows
-        .checked_mul(cols)
-        .and_then(|n| n.checked_mul(dtype.size()))
-        .ok_or(FormatError::Malformed {
-            offset: at + 8,
-            what: "tensor size overflows",
-        })?;
-    let offset = c.pos;
-    let data = c.take(size, "tensor data run past the end")?;
-    c.pad(offset, "the padding after tensor data is not zero")?;
-    Ok(TensorRecord {
-        section,
-        layer,
-        name,
+    let mut r = Cursor {
+        bytes: c.bytes.get(..end).unwrap_or_default(),
+        pos: c.pos,
+        base: c.base,
+    };
+    let n = r.name_len()?;
+    let input = r.shape()?;
+    let output = r.shape()?;
+    let attrs = r.u32()? as usize;
+    let tensors = r.u32()? as usize;
+    let kind = r.name(n)?;
+    let body_at = r.pos;
+    for _ in 0..attrs {
+        attr_record(&mut r)?;
+    }
+    for _ in 0..tensors {
+        tensor_record(&mut r)?;
+    }
+    if r.pos != end {
+        return Err(bad_length);
+    }
+    c.pos = end;
+    Ok(LayerRecord {
+        index,
         kind,
-        dtype,
-        rows,
-        cols,
-        meta,
-        data,
-        offset,
+        input,
+        output,
+        attrs,
+        tensors,
+        body: c.bytes.get(body_at..end).unwrap_or_default(),
+        body_at: c.base + body_at,
     })
 }
 
-/// Every value finite; variances and second moments not negative.
-pub(crate) fn check_values(
-    section: Section,
-    layer: usize,
-    name: &str,
-    kind: ParamKind,
-    values: impl Iterator<Item = f32>,
-) -> Result<(), FormatError> {
-    let nonneg = kind == ParamKind::RunningVar || section == Section::SecondMoment;
-    for (index, v) in values.enumerate() {
-        if !v.is_finite() {
-            return Err(FormatError::NonFinite {
-                section,
-                layer,
-                tensor: Name::new(name),
-                index,
-            });
-        }
-        if nonneg && v < 0.0 {
-            return Err(FormatError::Negative {
-                section,
-                layer,
-                tensor: Name::new(name),
-                index,
-                value: v,
-            });
-        }
+fn attr_record<'a>(c: &mut Cursor<'a>) -> Result<AttrRecord<'a>, FormatError> {
+    let dtype = c.code(Dtype::from_code, Malformation::AttrType)?;
+    let n = c.name_len()?;
+    let bits = c.u32()?;
+    let name = c.name(n)?;
+    let value = Attr::from_bits(dtype, bits).ok_or(FormatError::malformed(
+        c.base + c.pos,
+        Malformation::AttrType,
+    ))?;
+    Ok(AttrRecord { name, value })
+}
+
+fn tensor_record<'a>(c: &mut Cursor<'a>) -> Result<TensorRecord<'a>, FormatError> {
+    let section = c.code(Section::from_code, Malformation::Section)?;
+    let n = c.name_len()?;
+    let kind = c.code(ParamKind::from_code, Malformation::TensorKind)?;
+    let dtype = c.code(Dtype::from_code, Malformation::Dtype)?;
+    let shape = c.shape()?;
+    let data_len = c.u32()? as usize;
+    let name = c.name(n)?;
+    let offset = c.pos;
+    let data = c.take(data_len)?;
+    c.pad(offset)?;
+    Ok(TensorRecord {
+        section,
+        name,
+        kind,
+        dtype,
+        shape,
+        data,
+        offset: c.base + offset,
+    })
+}
+
+fn scalar_record<'a>(c: &mut Cursor<'a>) -> Result<ScalarRecord<'a>, FormatError> {
+    let bad = c.err(Malformation::Scalar);
+    let code = u8::try_from(c.u32()?).map_err(|_| bad)?;
+    let n = c.name_len()?;
+    let size = Value::size_of_code(code).ok_or(bad)?;
+    let name = c.name(n)?;
+    let value = Value::from_bytes(code, c.take(size)?)
+        .filter(Value::is_valid)
+        .ok_or(bad)?;
+    Ok(ScalarRecord { name, value })
+}
+
+impl TensorRecord<'_> {
+    /// The elements as `f32`, if the tensor holds `f32` (decoded from little-endian
+    /// bytes, at any alignment).
+    pub fn f32s(&self) -> Option<impl ExactSizeIterator<Item = f32> + '_> {
+        (self.dtype == Dtype::F32).then(|| {
+            self.data
+                .chunks_exact(4)
+                .map(|b| f32::from_bits(u32_at(b, 0)))
+        })
     }
-    Ok(())
+
+    /// The elements as `i32`, if the tensor holds `i32`.
+    pub fn i32s(&self) -> Option<impl ExactSizeIterator<Item = i32> + '_> {
+        (self.dtype == Dtype::I32).then(|| self.data.chunks_exact(4).map(|b| u32_at(b, 0) as i32))
+    }
+
+    /// The elements as `i8`, if the tensor holds `i8`.
+    pub fn i8s(&self) -> Option<impl ExactSizeIterator<Item = i8> + '_> {
+        (self.dtype == Dtype::I8).then(|| self.data.iter().map(|&b| b as i8))
+    }
 }

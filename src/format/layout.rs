@@ -2,14 +2,14 @@
 
 use core::fmt;
 
-use crate::layers::ParamKind;
 use crate::rng::Rng;
+use crate::spec::{AttrSpec, LayerSpec, TensorSpec};
 
 /// The first four bytes of every file.
 pub const MAGIC: [u8; 4] = *b"FNET";
 
 /// The format version this crate writes, and the only one it reads.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 
 /// Bytes of the fixed header.
 pub const HEADER_LEN: usize = 32;
@@ -21,15 +21,99 @@ pub const CHECKSUM_LEN: usize = 4;
 /// start of the file.
 pub const ALIGN: usize = 4;
 
-/// The longest name (layer kind, tensor or scalar name) a file can hold, in bytes.
+/// The longest name (layer kind, tensor, attribute or scalar name) a file can hold, in
+/// bytes.
 pub const MAX_NAME_LEN: usize = 255;
 
-/// Bytes of the fixed part of a layer record (before the kind string).
-pub(crate) const LAYER_FIXED: usize = 12;
-/// Bytes of the fixed part of a scalar record (before the name).
-pub(crate) const SCALAR_FIXED: usize = 4;
+/// Bytes of the fixed part of a layer record (before the kind).
+pub(crate) const LAYER_FIXED: usize = 4 * 14;
+/// Bytes of the fixed part of an attribute record (before the name).
+pub(crate) const ATTR_FIXED: usize = 4 * 3;
 /// Bytes of the fixed part of a tensor record (before the name).
-pub(crate) const TENSOR_FIXED: usize = 20;
+pub(crate) const TENSOR_FIXED: usize = 4 * 10;
+/// Where an attribute's or a tensor's name length is in its record (word 1).
+pub(crate) const NAME_LEN_AT: usize = 4;
+/// Where an attribute's value is in its record (word 2).
+pub(crate) const ATTR_VALUE_AT: usize = 8;
+/// Where a tensor's data length is in its record (word 9).
+pub(crate) const TENSOR_BYTES_AT: usize = 36;
+
+/// The fixed part of a record — a layer's, an attribute's or a tensor's — as the 32-bit
+/// words the writer writes and the checker expects, one field per word, followed in the
+/// file by the record's name and its padding. One definition of the layout for both; the
+/// fields are in the order a reader reports differences (what makes the rest meaningless
+/// first).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Head<'s> {
+    /// A layer record of `spec` with `tensors` tensors: length (written last), kind's
+    /// name length, input rank and 4 dims, output rank and 4 dims, attributes, tensors.
+    Layer(&'s LayerSpec, usize),
+    /// An attribute record of `spec` with the value `bits`: type, name length, value.
+    Attr(&'s AttrSpec, u32),
+    /// A tensor record of `spec` in `section`: section, name length, kind, type, rank,
+    /// 4 dims, data bytes.
+    Tensor(Section, &'s TensorSpec),
+}
+
+impl Head<'_> {
+    /// Words of the fixed part.
+    pub(crate) const fn words(self) -> usize {
+        match self {
+            Head::Layer(..) => LAYER_FIXED / 4,
+            Head::Attr(..) => ATTR_FIXED / 4,
+            Head::Tensor(..) => TENSOR_FIXED / 4,
+        }
+    }
+
+    /// Bytes of the fixed part and the padded name.
+    pub(crate) const fn len(self) -> usize {
+        4 * self.words() + name_len(self.name())
+    }
+
+    /// The record's name: the layer's kind, the attribute's or the tensor's name.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Head::Layer(s, _) => s.kind,
+            Head::Attr(s, _) => s.name,
+            Head::Tensor(_, s) => s.name,
+        }
+    }
+
+    /// Word `w` of the fixed part (0 for a layer's length, which the writer fills in last,
+    /// and past the end; a number above `u32::MAX` saturates, and the writer refuses it).
+    pub(crate) fn word(self, w: usize) -> u32 {
+        let sat = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let n = match (self, w) {
+            (Head::Layer(s, _), 1) => s.kind.len(),
+            (Head::Layer(s, _), 2) => s.input.rank(),
+            (Head::Layer(s, _), 3..=6) => s.input.dim(w - 3),
+            (Head::Layer(s, _), 7) => s.output.rank(),
+            (Head::Layer(s, _), 8..=11) => s.output.dim(w - 8),
+            (Head::Layer(s, _), 12) => s.attrs.len(),
+            (Head::Layer(_, tensors), 13) => tensors,
+            (Head::Attr(s, _), 0) => s.dtype.code().into(),
+            (Head::Attr(s, _), 1) => s.name.len(),
+            (Head::Attr(_, bits), 2) => return bits,
+            (Head::Tensor(section, _), 0) => section.code().into(),
+            (Head::Tensor(_, s), 1) => s.name.len(),
+            (Head::Tensor(_, s), 2) => s.kind.code().into(),
+            (Head::Tensor(_, s), 3) => s.dtype.code().into(),
+            (Head::Tensor(_, s), 4) => s.shape.rank(),
+            (Head::Tensor(_, s), 5..=8) => s.shape.dim(w - 5),
+            (Head::Tensor(_, s), 9) => s.bytes(),
+            _ => 0,
+        };
+        sat(n)
+    }
+}
+
+/// Bytes of a name with its padding.
+pub(crate) const fn name_len(name: &str) -> usize {
+    match padded(name.len()) {
+        Some(n) => n,
+        None => usize::MAX,
+    }
+}
 
 /// `n` rounded up to a multiple of [`ALIGN`], or `None` on overflow.
 pub(crate) const fn padded(n: usize) -> Option<usize> {
@@ -45,28 +129,74 @@ pub(crate) fn valid_name(name: &[u8]) -> bool {
     !name.is_empty() && name.len() <= MAX_NAME_LEN && name.iter().all(u8::is_ascii_graphic)
 }
 
-/// Which part of the saved state a tensor belongs to.
+/// What a file holds, stored in its header and checked before anything else, so that a
+/// file of the wrong kind is named as such ("this is a float network, the network is
+/// int8").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum FileKind {
+    /// A float network: its parameters, statistics and attributes.
+    Float = 1,
+    /// A float network with its training state: optimizer moments and settings, the run's
+    /// counters and random stream, the early-stopping state and best weights.
+    Checkpoint = 2,
+    /// An int8 network.
+    Int8 = 3,
+}
+
+impl FileKind {
+    /// The byte that stands for this kind.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The kind a byte stands for.
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(FileKind::Float),
+            2 => Some(FileKind::Checkpoint),
+            3 => Some(FileKind::Int8),
+            _ => None,
+        }
+    }
+
+    /// The kind in words: `"a float network"`, `"a training checkpoint"`, `"an int8 network"`.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            FileKind::Float => "a float network",
+            FileKind::Checkpoint => "a training checkpoint",
+            FileKind::Int8 => "an int8 network",
+        }
+    }
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// Which copy of the network a tensor belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Section {
-    /// The learnable parameters ([`Params::tensor`](crate::layers::Params::tensor)).
-    Params = 1,
-    /// The inference state that is not learned, such as batch normalization's running
-    /// statistics ([`Layer::buffer`](crate::layers::Layer::buffer)).
-    Buffers = 2,
-    /// The optimizer's first moment per parameter: Adam's `m`, SGD's velocity.
-    FirstMoment = 3,
-    /// The optimizer's second moment per parameter: Adam's `v`.
-    SecondMoment = 4,
+    /// The network itself: every tensor of every layer.
+    Network = 1,
+    /// The optimizer's first moment per learned tensor: Adam's `m`, SGD's velocity.
+    FirstMoment = 2,
+    /// The optimizer's second moment per learned tensor: Adam's `v`.
+    SecondMoment = 3,
+    /// The network as it was at the best epoch so far (early stopping restores it).
+    Best = 4,
 }
 
 impl Section {
-    /// All sections, in the order a file stores them.
+    /// All sections, in the order a file stores them within a layer.
     pub const ALL: [Section; 4] = [
-        Section::Params,
-        Section::Buffers,
+        Section::Network,
         Section::FirstMoment,
         Section::SecondMoment,
+        Section::Best,
     ];
 
     /// The byte that stands for this section.
@@ -77,10 +207,10 @@ impl Section {
     /// The section a byte stands for.
     pub const fn from_code(code: u8) -> Option<Self> {
         match code {
-            1 => Some(Section::Params),
-            2 => Some(Section::Buffers),
-            3 => Some(Section::FirstMoment),
-            4 => Some(Section::SecondMoment),
+            1 => Some(Section::Network),
+            2 => Some(Section::FirstMoment),
+            3 => Some(Section::SecondMoment),
+            4 => Some(Section::Best),
             _ => None,
         }
     }
@@ -94,13 +224,20 @@ impl Section {
         }
     }
 
-    /// Words that put a tensor's name in its section: `""` for parameters and buffers,
-    /// `"first moment of "` for the moments.
-    pub(crate) const fn prefix(self) -> &'static str {
+    /// Whether the section holds only the learned tensors (the moments) rather than every
+    /// tensor.
+    pub const fn learned_only(self) -> bool {
+        matches!(self, Section::FirstMoment | Section::SecondMoment)
+    }
+
+    /// Words that put a tensor's name in its section: `""` for the network,
+    /// `"first moment of "`, `"second moment of "`, `"best "`.
+    pub const fn prefix(self) -> &'static str {
         match self {
-            Section::Params | Section::Buffers => "",
+            Section::Network => "",
             Section::FirstMoment => "first moment of ",
             Section::SecondMoment => "second moment of ",
+            Section::Best => "best ",
         }
     }
 }
@@ -108,106 +245,15 @@ impl Section {
 impl fmt::Display for Section {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Section::Params => "parameters",
-            Section::Buffers => "buffers",
+            Section::Network => "network",
             Section::FirstMoment => "first moments",
             Section::SecondMoment => "second moments",
+            Section::Best => "best weights",
         })
     }
 }
 
-/// The element type of a stored tensor. Float networks use [`Dtype::F32`]; int8 networks
-/// (see the [module docs](super)) also use the integer types, which the float loaders
-/// refuse.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Dtype {
-    /// IEEE 754 binary32, little-endian.
-    F32 = 1,
-    /// Signed 8-bit integer (int8 networks' weights).
-    I8 = 2,
-    /// Signed 32-bit integer, little-endian (int8 networks' biases, multipliers, shifts).
-    I32 = 3,
-}
-
-impl Dtype {
-    /// The byte that stands for this type.
-    pub const fn code(self) -> u8 {
-        self as u8
-    }
-
-    /// The type a byte stands for.
-    pub const fn from_code(code: u8) -> Option<Self> {
-        match code {
-            1 => Some(Dtype::F32),
-            2 => Some(Dtype::I8),
-            3 => Some(Dtype::I32),
-            _ => None,
-        }
-    }
-
-    /// Bytes per element.
-    pub const fn size(self) -> usize {
-        match self {
-            Dtype::F32 | Dtype::I32 => 4,
-            Dtype::I8 => 1,
-        }
-    }
-
-    /// The type's name: `"f32"`, `"i8"`, `"i32"`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Dtype::F32 => "f32",
-            Dtype::I8 => "i8",
-            Dtype::I32 => "i32",
-        }
-    }
-}
-
-impl fmt::Display for Dtype {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// The byte that stands for a tensor kind.
-pub(crate) const fn kind_code(kind: ParamKind) -> u8 {
-    match kind {
-        ParamKind::Weight => 1,
-        ParamKind::Bias => 2,
-        ParamKind::Scale => 3,
-        ParamKind::Shift => 4,
-        ParamKind::RunningMean => 5,
-        ParamKind::RunningVar => 6,
-    }
-}
-
-/// The tensor kind a byte stands for.
-pub(crate) const fn kind_from_code(code: u8) -> Option<ParamKind> {
-    match code {
-        1 => Some(ParamKind::Weight),
-        2 => Some(ParamKind::Bias),
-        3 => Some(ParamKind::Scale),
-        4 => Some(ParamKind::Shift),
-        5 => Some(ParamKind::RunningMean),
-        6 => Some(ParamKind::RunningVar),
-        _ => None,
-    }
-}
-
-/// A tensor kind in words, for messages.
-pub(crate) const fn kind_name(kind: ParamKind) -> &'static str {
-    match kind {
-        ParamKind::Weight => "weight matrix",
-        ParamKind::Bias => "bias",
-        ParamKind::Scale => "scale (γ)",
-        ParamKind::Shift => "shift (β)",
-        ParamKind::RunningMean => "running mean",
-        ParamKind::RunningVar => "running variance",
-    }
-}
-
-/// The optimizer whose state a file holds.
+/// The optimizer whose state a checkpoint holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum OptimizerKind {
@@ -240,15 +286,63 @@ impl OptimizerKind {
             OptimizerKind::Sgd => 1,
         }
     }
+
+    /// `"Adam"` or `"SGD"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Adam => "Adam",
+            OptimizerKind::Sgd => "SGD",
+        }
+    }
 }
 
 impl fmt::Display for OptimizerKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            OptimizerKind::Adam => "Adam",
-            OptimizerKind::Sgd => "SGD",
-        })
+        f.write_str(self.name())
     }
+}
+
+/// The layer kinds of firmnet's layers, so that an error can name a kind a file has
+/// (the error itself holds no strings from the file, only the kind's [`kind_signature`],
+/// which is different for each of these).
+pub const KNOWN_KINDS: [&str; 12] = [
+    "dense",
+    "batch_norm",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "tanh",
+    "sigmoid",
+    "dropout",
+    "gaussian_noise",
+    "activity_l1",
+    "qdense",
+    "qlut",
+];
+
+/// A layer kind's signature, which an error holds in place of the name: its length and
+/// first three bytes, different for every kind of [`KNOWN_KINDS`] (tested), computed
+/// without a table.
+pub const fn kind_signature(kind: &[u8]) -> u32 {
+    let mut signature = if kind.len() > 255 {
+        255
+    } else {
+        kind.len() as u32
+    } << 24;
+    let mut k = 0;
+    while k < 3 && k < kind.len() {
+        signature |= (kind[k] as u32) << (8 * k);
+        k += 1;
+    }
+    signature
+}
+
+/// The known kind whose [`kind_signature`] is `signature`.
+pub(crate) fn known_kind(signature: u32) -> Option<&'static str> {
+    KNOWN_KINDS
+        .iter()
+        .find(|k| kind_signature(k.as_bytes()) == signature)
+        .copied()
 }
 
 /// The value of a named scalar: a counter, a setting, a measurement, a random state.
@@ -324,8 +418,7 @@ impl Value {
         (out, n)
     }
 
-    /// Whether a reader accepts the value: no NaN, no all-zero generator state (which
-    /// [`Rng`] cannot hold anyway).
+    /// Whether a reader accepts the value: no NaN.
     pub(crate) fn is_valid(&self) -> bool {
         match *self {
             Value::F32(v) => !v.is_nan(),
@@ -364,24 +457,22 @@ fn put(out: &mut [u8; 16], bytes: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layers::ParamKind;
+    use crate::spec::Dtype;
 
     #[test]
     fn codes_round_trip() {
         for s in Section::ALL {
             assert_eq!(Section::from_code(s.code()), Some(s));
         }
+        for k in [FileKind::Float, FileKind::Checkpoint, FileKind::Int8] {
+            assert_eq!(FileKind::from_code(k.code()), Some(k));
+        }
         for d in [Dtype::F32, Dtype::I8, Dtype::I32] {
             assert_eq!(Dtype::from_code(d.code()), Some(d));
         }
-        for k in [
-            ParamKind::Weight,
-            ParamKind::Bias,
-            ParamKind::Scale,
-            ParamKind::Shift,
-            ParamKind::RunningMean,
-            ParamKind::RunningVar,
-        ] {
-            assert_eq!(kind_from_code(kind_code(k)), Some(k));
+        for k in ParamKind::ALL {
+            assert_eq!(ParamKind::from_code(k.code()), Some(k));
         }
         for v in [
             Value::U32(7),
@@ -398,5 +489,17 @@ mod tests {
         assert_eq!(padded(0), Some(0));
         assert_eq!(padded(5), Some(8));
         assert_eq!(padded(usize::MAX), None);
+        assert_eq!(known_kind(kind_signature(b"qdense")), Some("qdense"));
+        assert_eq!(known_kind(kind_signature(b"relu6")), Some("relu6"));
+        assert_eq!(known_kind(kind_signature(b"conv")), None);
+        for (i, a) in KNOWN_KINDS.iter().enumerate() {
+            for b in &KNOWN_KINDS[..i] {
+                assert_ne!(
+                    kind_signature(a.as_bytes()),
+                    kind_signature(b.as_bytes()),
+                    "{a} {b}"
+                );
+            }
+        }
     }
 }

@@ -1,236 +1,348 @@
-//! The loaders: match a [`File`] against a network type, check everything, then copy.
+//! The readers: check a file against a network type, then copy ([`load`],
+//! [`load_training`]) or borrow ([`view`]).
 
-use super::error::{Dims, FormatError, Name};
-use super::file::{File, TensorRecord};
-use super::layout::{Dtype, Section};
+use super::check::{Checked, Walk, check_kind, check_layers, wanted};
+use super::error::{ErrorCode, FormatError};
+use super::file::{File, Header, header, u32_at};
+use super::layout::{FileKind, Section};
 use super::state::{OptimizerState, RunState};
-use crate::layers::{Layer, ParamInfo, Params};
+use super::write::{STOP_SCALARS, kind_of};
+use crate::layers::{Layer, Params};
+use crate::net::{Chain, Infer};
+use crate::quant::{Borrowed, QDense, QLut, QParams};
+use crate::spec::{Describe, LayerData, LayerSpec, Primitive, TensorMut};
+use crate::tensor::{Scalar, Tensor};
 
-/// Loads the parameters and buffers (batch normalization's running statistics) stored in
-/// `bytes` into `net`. A training file loads too; its optimizer state is ignored.
+/// The kinds of file a network of element type `E` loads from: a float network also from a
+/// checkpoint (its training state is then ignored).
+fn kinds<E: Scalar>() -> &'static [FileKind] {
+    match kind_of::<E>() {
+        FileKind::Int8 => &[FileKind::Int8],
+        _ => &[FileKind::Float, FileKind::Checkpoint],
+    }
+}
+
+/// Loads the network stored in `bytes` into `net`: a float network from a float file or a
+/// checkpoint (whose training state is ignored), an int8 network from an int8 file.
 ///
-/// Everything is checked before anything is written, so on error `net` is unchanged.
+/// Everything is checked before anything is written ([`File::check`]: the file's kind, the
+/// layers, their attributes and tensors and every value), so on error `net` is unchanged.
 /// Needs no heap and copies each value once.
 ///
 /// # Errors
-/// Any error of [`File::parse`], then, in this order, the first mismatch between the file
-/// and the network type: [`LayerCount`](FormatError::LayerCount),
-/// [`LayerKind`](FormatError::LayerKind), for each tensor
-/// [`MissingTensor`](FormatError::MissingTensor), [`TensorKind`](FormatError::TensorKind),
-/// [`Dtype`](FormatError::Dtype) or [`Shape`](FormatError::Shape), then
-/// [`UnexpectedTensor`](FormatError::UnexpectedTensor) or
-/// [`TensorCount`](FormatError::TensorCount), and
-/// [`LayerSize`](FormatError::LayerSize). Never panics.
-pub fn load_params<L: Layer>(bytes: &[u8], net: &mut L) -> Result<(), FormatError> {
-    File::parse(bytes)?.load_params(net)
+/// Any error of [`File::parse`]'s frame checks and of [`File::check`];
+/// [`Unborrowable`](ErrorCode::Unborrowable) if `net` borrows its arrays (a view cannot be
+/// overwritten; build it with [`view`]). Never panics.
+pub fn load<N: Infer + Describe>(bytes: &[u8], net: &mut N) -> Result<(), FormatError> {
+    let head = header(bytes)?;
+    check_kind(&head, kinds::<<N::Input as Tensor>::Elem>(), N::LAYERS)?;
+    check_layers::<N>(&head)?;
+    copy(&head, Section::Network, net)
 }
 
-/// Loads a training file into `net` and `opt` and returns the run's counters and random
-/// state: a run resumed from them continues bit for bit as if it had not stopped.
+/// Copies `section` of every layer into `net`, after [`check_layers`] accepted the file.
+fn copy<N: Describe>(head: &Header<'_>, section: Section, net: &mut N) -> Result<(), FormatError> {
+    // Refuse a network that cannot take the values before writing any.
+    for i in 0..N::LAYERS {
+        let layer = net
+            .layer_mut(i)
+            .ok_or(FormatError::new(ErrorCode::LayerCount))?;
+        for t in 0..layer.spec().tensors.len() {
+            if layer.tensor_mut(t).is_none() {
+                return Err(FormatError::new(ErrorCode::Unborrowable).at(i).detail(3));
+            }
+        }
+    }
+    let sections = head.sections();
+    let mut walk = Walk::new(head);
+    for i in 0..N::LAYERS {
+        let layer = net
+            .layer_mut(i)
+            .ok_or(FormatError::new(ErrorCode::LayerCount))?;
+        let checked = walk.layer(layer.spec())?;
+        copy_layer(&checked, sections.as_slice(), section, layer);
+    }
+    Ok(())
+}
+
+/// Copies one layer's attributes and the tensors of `section` from a checked record.
+#[inline(never)]
+fn copy_layer(
+    checked: &Checked<'_>,
+    sections: &[Section],
+    section: Section,
+    layer: &mut dyn LayerData,
+) {
+    let spec = layer.spec();
+    for a in 0..spec.attrs.len() {
+        if let Some(v) = checked.attr(spec, a) {
+            layer.set_attr(a, v);
+        }
+    }
+    // The record's tensors, section by section in spec order: find those of `section`.
+    let mut k = 0;
+    for &s in sections {
+        for (t, ts) in spec.tensors.iter().enumerate() {
+            if !wanted(ts, s) {
+                continue;
+            }
+            if s == section
+                && let Some(dst) = layer.tensor_mut(t)
+            {
+                decode(checked.tensor(k), dst);
+            }
+            k += 1;
+        }
+    }
+}
+
+/// Decodes little-endian elements into `dst` (of the type the check matched).
+fn decode(src: &[u8], dst: TensorMut<'_>) {
+    match dst {
+        TensorMut::F32(d) => {
+            for (d, s) in d.iter_mut().zip(src.chunks_exact(4)) {
+                *d = f32::from_bits(u32_at(s, 0));
+            }
+        }
+        TensorMut::I32(d) => {
+            for (d, s) in d.iter_mut().zip(src.chunks_exact(4)) {
+                *d = u32_at(s, 0) as i32;
+            }
+        }
+        TensorMut::I8(d) => {
+            for (d, &s) in d.iter_mut().zip(src) {
+                *d = s as i8;
+            }
+        }
+    }
+}
+
+/// What a checkpoint holds besides the network and the optimizer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Resumed {
+    /// The run's counters and random stream.
+    pub run: RunState,
+    /// The early-stopping state, if the checkpoint has one: `(best value, best epoch,
+    /// epochs since)`; the best weights are loaded into the network given to
+    /// [`load_training`].
+    pub stop: Option<(f64, u64, u64)>,
+}
+
+/// Loads a training checkpoint into `net` and `opt`, and the early-stopping best weights
+/// into `best` when the checkpoint has them: a run resumed from it continues bit for bit as
+/// if it had not stopped.
 ///
-/// Everything is checked before anything is written, so on error `net` and `opt` are
-/// unchanged.
+/// Everything is checked before anything is written, so on error nothing changes.
 ///
 /// # Errors
-/// As [`load_params`], then [`Optimizer`](FormatError::Optimizer) if the file holds
-/// another optimizer's state (or none), the same tensor errors for the moments, and
-/// [`MissingScalar`](FormatError::MissingScalar),
-/// [`ScalarType`](FormatError::ScalarType) or [`InvalidScalar`](FormatError::InvalidScalar)
-/// for the counters and settings. Never panics.
+/// As [`load`], then [`FileKind`](ErrorCode::FileKind) for a file that is not a
+/// checkpoint, [`Optimizer`](ErrorCode::Optimizer) if it holds another optimizer's state,
+/// and [`MissingScalar`](ErrorCode::MissingScalar), [`ScalarType`](ErrorCode::ScalarType)
+/// or [`InvalidScalar`](ErrorCode::InvalidScalar) for the counters and settings. Never
+/// panics.
 pub fn load_training<L: Layer, O: OptimizerState<L::Grad>>(
     bytes: &[u8],
     net: &mut L,
     opt: &mut O,
-) -> Result<RunState, FormatError> {
-    File::parse(bytes)?.load_training(net, opt)
+    best: Option<&mut L>,
+) -> Result<Resumed, FormatError> {
+    let file = File::parse(bytes)?;
+    file.check::<L>(&[FileKind::Checkpoint])?;
+    if file.optimizer() != Some(O::KIND) {
+        return Err(FormatError::new(ErrorCode::Optimizer).values(
+            O::KIND.code().into(),
+            file.optimizer().map_or(0, |o| o.code()).into(),
+        ));
+    }
+    let run = RunState::read(&file)?;
+    let saved = O::read_scalars(&file)?;
+    let stop = if file.has_best() {
+        Some((
+            file.scalar_f64(STOP_SCALARS[0])?,
+            file.scalar_u64(STOP_SCALARS[1])?,
+            file.scalar_u64(STOP_SCALARS[2])?,
+        ))
+    } else {
+        None
+    };
+
+    // Nothing can fail from here on but a network whose layers hand out other lengths
+    // than their specs, which the copies skip.
+    let head = file.head();
+    copy(head, Section::Network, net)?;
+    if let (true, Some(best)) = (file.has_best(), best) {
+        copy(head, Section::Best, best)?;
+    }
+    let sections = head.sections();
+    let mut walk = Walk::new(head);
+    let mut first = 0; // the layer's first learned tensor, as `Params` numbers them
+    for i in 0..L::LAYERS {
+        let spec = L::layer_spec(i).ok_or(FormatError::new(ErrorCode::LayerCount))?;
+        let checked = walk.layer(spec)?;
+        let mut k = 0; // the record's tensor
+        for &s in sections.as_slice() {
+            let mut p = first;
+            for t in spec.tensors.iter().filter(|t| wanted(t, s)) {
+                let moment = match s {
+                    Section::FirstMoment => Some(0),
+                    Section::SecondMoment => Some(1),
+                    _ => None,
+                };
+                if let (Some(m), true) = (moment, p < L::TENSORS) {
+                    decode(
+                        checked.tensor(k),
+                        TensorMut::F32(opt.moment_mut(m).tensor_mut(p)),
+                    );
+                }
+                p += usize::from(t.learned);
+                k += 1;
+            }
+        }
+        first += spec.learned();
+    }
+    opt.restore(saved);
+    Ok(Resumed { run, stop })
 }
 
-impl<'a> File<'a> {
-    /// Checks that the file holds a network of type `L`: its layer table, and every
-    /// parameter and buffer tensor by layer, name, kind, type and shape. Optimizer state is
-    /// not looked at.
-    ///
-    /// # Errors
-    /// As [`load_params`] after parsing.
-    pub fn check_network<L: Layer>(&self) -> Result<(), FormatError> {
-        let found = self.layers().count();
-        if found != L::LAYERS {
-            return Err(FormatError::LayerCount {
-                expected: L::LAYERS,
-                found,
-            });
-        }
-        for rec in self.layers() {
-            let info = L::layer_info(rec.index);
-            if rec.kind != info.kind {
-                return Err(FormatError::LayerKind {
-                    layer: rec.index,
-                    expected: info.kind,
-                    found: Name::new(rec.kind),
-                });
-            }
-        }
-        // Tensor shapes before layer sizes: "weight has shape 128×256, expected 128×784"
-        // says more than "256 inputs, expected 784".
-        self.check_section::<L>(Section::Params, L::TENSORS, L::info)?;
-        self.check_section::<L>(Section::Buffers, L::BUFFERS, L::buffer_info)?;
-        for rec in self.layers() {
-            let info = L::layer_info(rec.index);
-            if (rec.inputs, rec.outputs) != (info.inputs, info.outputs) {
-                return Err(FormatError::LayerSize {
-                    layer: rec.index,
-                    kind: info.kind,
-                    expected: (info.inputs, info.outputs),
-                    found: (rec.inputs, rec.outputs),
-                });
-            }
-        }
-        Ok(())
+/// Checks that the int8 file `int8` was made from the float file `float` (it records the
+/// float file's checksum, [`write_with_source`](super::write_with_source)).
+///
+/// # Errors
+/// Any error of the frame checks for either file; [`Source`](ErrorCode::Source) if the int8
+/// file records another float file, or none.
+pub fn check_source(float: &[u8], int8: &[u8]) -> Result<(), FormatError> {
+    let float = header(float)?;
+    let int8 = header(int8)?;
+    match int8.source {
+        Some(d) if d == float.checksum => Ok(()),
+        d => Err(FormatError::new(ErrorCode::Source).bits(d.unwrap_or(0), float.checksum)),
     }
+}
 
-    /// Checks with [`check_network`](Self::check_network), then copies the parameters and
-    /// buffers into `net`. On error `net` is unchanged.
-    ///
-    /// # Errors
-    /// As [`load_params`] after parsing.
-    pub fn load_params<L: Layer>(&self, net: &mut L) -> Result<(), FormatError> {
-        self.check_network::<L>()?;
-        self.copy_params(net)
+/// Checks `bytes` as a network of type `N` and returns it borrowed from `bytes`: nothing
+/// of the weights, biases, multipliers or tables is copied, so a file in flash stays in
+/// flash, and the network is `Int8<MyNet, Borrowed<'a>>` — the same type as the owned
+/// one, with another storage. One pass: each layer is checked and borrowed in turn.
+///
+/// The `i32` arrays are borrowed as such, so `bytes` must start at a multiple of 4 — put
+/// an embedded file in [`Aligned`](super::Aligned) — and the target must be little-endian.
+/// [`load`] copies instead and takes bytes at any address.
+///
+/// # Errors
+/// As [`load`], and [`Unborrowable`](ErrorCode::Unborrowable) for bytes at an address that
+/// is not a multiple of 4 or on a big-endian target. Never panics.
+pub fn view<'a, N: View<'a>>(bytes: &'a [u8]) -> Result<N, FormatError> {
+    let head = header(bytes)?;
+    check_kind(&head, &[FileKind::Int8], N::LAYERS)?;
+    // Every tensor's data starts at a multiple of 4 from the file's start, so an aligned
+    // file has every array aligned.
+    if cfg!(target_endian = "big") || !(bytes.as_ptr() as usize).is_multiple_of(4) {
+        let detail = if cfg!(target_endian = "big") { 1 } else { 2 };
+        return Err(FormatError::new(ErrorCode::Unborrowable).detail(detail));
     }
+    let mut walk = Walk::new(&head);
+    let Some(net) = N::from_walk(&mut walk) else {
+        return Err(walk.error);
+    };
+    walk.finish()?;
+    Ok(net)
+}
 
-    /// Checks the network, the optimizer's moments and scalars, and the run's counters,
-    /// then loads them all. On error `net` and `opt` are unchanged.
-    ///
-    /// # Errors
-    /// As [`load_training`] after parsing.
-    pub fn load_training<L: Layer, O: OptimizerState<L::Grad>>(
-        &self,
-        net: &mut L,
-        opt: &mut O,
-    ) -> Result<RunState, FormatError> {
-        self.check_network::<L>()?;
-        if self.optimizer() != Some(O::KIND) {
-            return Err(FormatError::Optimizer {
-                expected: O::KIND,
-                found: self.optimizer(),
-            });
-        }
-        for k in 0..O::KIND.moments() {
-            self.check_section::<L>(Section::moment(k), L::TENSORS, L::info)?;
-        }
-        let run = RunState::read(self)?;
-        let saved = O::read_scalars(self)?;
+/// A network that can be built over a file's bytes without copying its arrays: int8
+/// layers with [`Borrowed`] storage, and chains of them. See [`view`].
+pub trait View<'a>: Infer + Describe + Sized {
+    /// The network of the next layer records of `walk`, each checked and borrowed; `None`
+    /// with the reason in the walk if a record is refused.
+    #[doc(hidden)]
+    fn from_walk(walk: &mut Walk<'a>) -> Option<Self>;
+}
 
-        // Nothing can fail from here on.
-        self.copy_params(net)?;
-        for k in 0..O::KIND.moments() {
-            let m = opt.moment_mut(k);
-            for i in 0..L::TENSORS {
-                self.copy(Section::moment(k), &L::info(i), m.tensor_mut(i))?;
-            }
-        }
-        opt.restore(saved);
-        Ok(run)
+impl<'a, A: View<'a>, B: View<'a> + Infer<Input = A::Output>> View<'a> for Chain<A, B> {
+    fn from_walk(walk: &mut Walk<'a>) -> Option<Self> {
+        let first = A::from_walk(walk)?;
+        Some(Chain::new(first, B::from_walk(walk)?))
     }
+}
 
-    fn copy_params<L: Layer>(&self, net: &mut L) -> Result<(), FormatError> {
-        for i in 0..L::TENSORS {
-            self.copy(Section::Params, &L::info(i), net.tensor_mut(i))?;
-        }
-        for i in 0..L::BUFFERS {
-            self.copy(Section::Buffers, &L::buffer_info(i), net.buffer_mut(i))?;
-        }
-        Ok(())
-    }
+/// An int8 layer record, checked and borrowed: what the layer types build themselves
+/// from. One body for every layer type and size, so a device pays for it once.
+struct Parts<'a> {
+    /// The first tensor's bytes (weights or table, `i8`).
+    bytes: &'a [u8],
+    /// The following tensors, `i32` (bias, multiplier, shift).
+    words: [&'a [i32]; 3],
+    /// The input and output quantization.
+    io: [QParams; 2],
+    /// The clamp bounds, attributes 4 and 5 (if the layer has them).
+    bounds: [i8; 2],
+}
 
-    fn copy(&self, section: Section, info: &ParamInfo, out: &mut [f32]) -> Result<(), FormatError> {
-        match self.tensor(section, info.layer, info.name) {
-            Some(t) => t.copy_to(out),
-            None => Err(missing(section, info)),
-        }
-    }
+impl<'a> Parts<'a> {
+    /// Empty parts, to fill.
+    const EMPTY: Parts<'a> = Parts {
+        bytes: &[],
+        words: [&[]; 3],
+        io: [QParams::UNIT; 2],
+        bounds: [0; 2],
+    };
 
-    /// The tensor of `section` that `info` describes, checked against it.
-    fn matching<L: Layer>(
-        &self,
-        section: Section,
-        info: &ParamInfo,
-    ) -> Result<TensorRecord<'a>, FormatError> {
-        let t = self
-            .tensor(section, info.layer, info.name)
-            .ok_or_else(|| missing(section, info))?;
-        let tensor = Name::new(info.name);
-        if t.kind != info.kind {
-            return Err(FormatError::TensorKind {
-                section,
-                layer: info.layer,
-                tensor,
-                expected: info.kind,
-                found: t.kind,
-            });
-        }
-        if t.dtype != Dtype::F32 {
-            return Err(FormatError::Dtype {
-                section,
-                layer: info.layer,
-                tensor,
-                expected: Dtype::F32,
-                found: t.dtype,
-            });
-        }
-        if (t.rows, t.cols) != (info.rows, info.cols) {
-            return Err(FormatError::Shape {
-                section,
-                layer: info.layer,
-                kind: L::layer_info(info.layer).kind,
-                tensor,
-                expected: Dims::matrix(info.rows, info.cols),
-                found: Dims::matrix(t.rows, t.cols),
-            });
-        }
-        Ok(t)
-    }
-
-    /// Every one of the `n` tensors `info(i)` is in `section` and matches, and the section
-    /// holds nothing else.
-    fn check_section<L: Layer>(
-        &self,
-        section: Section,
-        n: usize,
-        info: fn(usize) -> ParamInfo,
-    ) -> Result<(), FormatError> {
-        for i in 0..n {
-            self.matching::<L>(section, &info(i))?;
-        }
-        let found = self.count(section);
-        if found == n {
-            return Ok(());
-        }
-        let known = |t: &TensorRecord<'_>| {
-            (0..n).any(|i| {
-                let info = info(i);
-                info.layer == t.layer && info.name == t.name
-            })
+    /// Fills the parts from the next record of `walk`, checked against the int8 layer
+    /// `spec`; `false` (and the reason in the walk) if it is refused. (Filled in place: a
+    /// device's code moves no large value.)
+    #[inline(never)]
+    fn read(&mut self, walk: &mut Walk<'a>, spec: &'static LayerSpec) -> bool {
+        let Some(c) = walk.next(spec) else {
+            return false;
         };
-        match self.tensors().find(|t| t.section == section && !known(t)) {
-            Some(t) => Err(FormatError::UnexpectedTensor {
-                section,
-                layer: t.layer,
-                tensor: Name::new(t.name),
-            }),
-            None => Err(FormatError::TensorCount {
-                section,
-                expected: n,
-                found,
-            }),
+        for (k, data) in c.tensors().take(1 + self.words.len()).enumerate() {
+            match self.words.get_mut(k.wrapping_sub(1)) {
+                // Aligned, since the file is ([`view`] checked).
+                Some(w) => *w = bytemuck::try_cast_slice(data).unwrap_or_default(),
+                None => self.bytes = data,
+            }
         }
+        for (side, q) in self.io.iter_mut().enumerate() {
+            q.scale = f32::from_bits(c.attr_bits(2 * side));
+            q.zero_point = c.attr_bits(2 * side + 1) as i32;
+        }
+        for (k, b) in self.bounds.iter_mut().enumerate() {
+            *b = (c.attr_bits(4 + k) as i32).clamp(-128, 127) as i8;
+        }
+        true
     }
 }
 
-fn missing(section: Section, info: &ParamInfo) -> FormatError {
-    FormatError::MissingTensor {
-        section,
-        layer: info.layer,
-        tensor: Name::new(info.name),
+impl<'a, const IN: usize, const OUT: usize> View<'a> for QDense<IN, OUT, Borrowed<'a>> {
+    fn from_walk(walk: &mut Walk<'a>) -> Option<Self> {
+        let mut p = Parts::EMPTY;
+        if !p.read(walk, &<Self as Primitive>::SPEC) {
+            return None;
+        }
+        // The lengths are the spec's (checked), so these conversions succeed.
+        let [bias, multiplier, shift] = p.words;
+        Some(QDense::borrowed(
+            bytemuck::try_from_bytes(p.bytes).ok()?,
+            bias.try_into().ok()?,
+            multiplier.try_into().ok()?,
+            shift.try_into().ok()?,
+            p.io[0],
+            p.io[1],
+            p.bounds[0],
+            p.bounds[1],
+        ))
+    }
+}
+
+impl<'a, T: Tensor<Elem = i8>> View<'a> for QLut<T, Borrowed<'a>> {
+    fn from_walk(walk: &mut Walk<'a>) -> Option<Self> {
+        let mut p = Parts::EMPTY;
+        if !p.read(walk, &<Self as Primitive>::SPEC) {
+            return None;
+        }
+        Some(QLut::borrowed(
+            bytemuck::try_from_bytes(p.bytes).ok()?,
+            p.io[0],
+            p.io[1],
+        ))
     }
 }

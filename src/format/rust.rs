@@ -1,126 +1,141 @@
-//! Int8 networks as Rust source: the compile-time alternative to reading a file at boot.
+//! Networks as Rust source: the compile-time alternative to reading a file at boot.
 //!
-//! [`qnet_rust_source`] writes an int8 network as one Rust expression — `firmnet::qnet![…]` of
-//! `QDense { … }` literals, every array written out, every `f32` as its exact bits — that a
-//! firmware embeds with `include!`:
+//! [`rust_source`] writes any network of firmnet's layers — int8 or float — as one Rust
+//! expression, `firmnet::net![…]` of each layer's `const` constructor
+//! ([`LayerData::ctor`](crate::spec::LayerData::ctor)) with every array written out and
+//! every `f32` as its exact bits, that a firmware embeds with `include!`:
 //!
 //! ```text
-//! static NET: firmnet::models::FashionMlpQ = include!("model_int8.rs");
+//! static NET: firmnet::quant::Int8<MyNet> = include!("model_int8.rs");
 //! ```
 //!
-//! The compiler then checks what [`load_qnet`](super::load_qnet) checks at run time: the
-//! number of layers, every layer's sizes and every array's length must match the
-//! `static`'s type or the firmware does not build. The values were checked when the source
-//! was written (as [`write_qnet`](super::write_qnet) checks them). The network lands in
-//! flash as a `static`, and the firmware carries no parser, no checksum and no error
-//! paths: the smallest deployment.
+//! The compiler then checks what [`load`](super::load) checks at run time: the number of
+//! layers, every layer's kind and every array's length must match the `static`'s type or
+//! the firmware does not build. The values are checked when the source is written, with
+//! the reader's rules. The network lands in flash as a `static`, and the firmware carries
+//! no parser, no checksum and no error paths: the smallest deployment.
 
 use std::fmt::Write as _;
-use std::format;
-use std::string::{String, ToString};
+use std::string::String;
 
+use super::check::check_network;
 use super::error::FormatError;
-use super::qnet::{QParamsIo, save_qnet};
-use crate::quant::QParams;
+use super::layout::Section;
+use crate::spec::{Attr, Describe, TensorRef};
+use crate::tensor::Shape;
 
-/// `net` as one Rust expression of its type — `firmnet::qnet![…]` of `QDense { … }`
-/// literals, every array written out, every `f32` as its exact bits — for a firmware to
-/// embed with `include!`:
-///
-/// ```text
-/// static NET: firmnet::models::FashionMlpQ = include!("model_int8.rs");
-/// ```
-///
-/// The compiler then checks what [`load_qnet`](super::load_qnet) checks at run time: the
-/// number of layers, every layer's sizes and every array's length must match the
-/// `static`'s type or the firmware does not build. The values are checked here, as
-/// [`write_qnet`](super::write_qnet) checks them. The network lands in flash as a `static`,
-/// and the firmware carries no parser, checksum or error path: the smallest deployment.
+/// `net` as one Rust expression of its type (see the [module docs](self)).
 ///
 /// # Errors
-/// As [`write_qnet`](super::write_qnet): a value the reader would refuse (a scale that is
-/// not finite and > 0, a shift out of range, …).
+/// As [`write`](super::write): a value a reader would refuse (a non-finite weight, a
+/// scale out of range, …).
 ///
 /// ```
-/// use firmnet::format::qnet_rust_source;
-/// use firmnet::quant::QDense;
-/// use firmnet::{QNet, qnet};
+/// use firmnet::format::rust_source;
+/// use firmnet::quant::{Clamp, QDense, QParams};
+/// use firmnet::prelude::*;
 ///
-/// let mut net: QNet![QDense<2, 2>, QDense<2, 1>] = qnet![QDense::ZERO, QDense::ZERO];
-/// net.first.weight.0 = [[1, -2], [3, 4]];
-/// let source = qnet_rust_source(&net).unwrap();
-/// assert!(source.contains("weight: firmnet::quant::QMatrix([\n            [1, -2],"));
+/// let mut dense = Dense::<2, 2>::ZERO;
+/// dense.weight = [[1.0, -2.0], [0.5, 0.25]];
+/// let q = QDense::from_float(&dense, None, Clamp::None, QParams::UNIT, QParams::UNIT)?;
+/// let source = rust_source(&q).unwrap();
+/// assert!(source.contains("firmnet::quant::QDense::from_parts(\n    [[64, -127], [127, 64]],"));
+/// # Ok::<(), firmnet::quant::QuantError>(())
 /// ```
-pub fn qnet_rust_source<N: QParamsIo>(net: &N) -> Result<String, FormatError> {
-    // The writer's checks: only a network a device could load is written.
-    save_qnet(net)?;
+pub fn rust_source<N: Describe>(net: &N) -> Result<String, FormatError> {
+    check_network(net, Section::Network)?;
     let mut s = String::new();
-    let shapes: std::vec::Vec<String> = (0..N::LAYERS)
-        .map(|i| {
-            let v = net.qdense(i);
-            format!("QDense<{}, {}>", v.inputs, v.outputs)
-        })
-        .collect();
-    let _ = writeln!(
+    let _ = write!(
         s,
-        "// An int8 network of type firmnet::QNet![{}], written by\n\
-         // firmnet::format::qnet_rust_source. Embed it with\n\
-         // `static NET: <that type> = include!(\"<this file>\");`.",
-        shapes.join(", ")
+        "// A network of {} layers, written by firmnet::format::rust_source:",
+        N::LAYERS
     );
-    s.push_str("firmnet::qnet![\n");
     for i in 0..N::LAYERS {
-        let v = net.qdense(i);
-        s.push_str("    firmnet::quant::QDense {\n");
-        s.push_str("        weight: firmnet::quant::QMatrix([\n");
-        for row in v.weight.chunks(v.inputs.max(1)) {
-            s.push_str("            ");
-            list(&mut s, row.iter().map(|w| w.to_string()));
-            s.push_str(",\n");
+        if let Some(spec) = N::layer_spec(i) {
+            let _ = write!(
+                s,
+                "\n//   {i}: {} {} -> {}",
+                spec.kind, spec.input, spec.output
+            );
         }
-        s.push_str("        ]),\n");
-        for (name, values) in [
-            ("bias", v.bias),
-            ("multiplier", v.multiplier),
-            ("shift", v.shift),
-        ] {
-            let _ = write!(s, "        {name}: ");
-            list(&mut s, values.iter().map(|x| x.to_string()));
-            s.push_str(",\n");
-        }
-        s.push_str("        weight_scale: ");
-        list(&mut s, v.weight_scale.iter().map(|&x| f32_bits(x)));
-        s.push_str(",\n");
-        let _ = writeln!(s, "        input: {},", qparams(v.input));
-        let _ = writeln!(s, "        output: {},", qparams(v.output));
-        let _ = writeln!(s, "        min: {},\n        max: {},", v.min, v.max);
-        s.push_str("    },\n");
     }
-    s.push_str("]\n");
+    s.push_str(
+        "\n// Embed it with `static NET: <the network's type> = include!(\"<this file>\");`.\n",
+    );
+    let single = N::LAYERS == 1;
+    if !single {
+        s.push_str("firmnet::net![\n");
+    }
+    for i in 0..N::LAYERS {
+        let Some(layer) = net.layer(i) else { continue };
+        let spec = layer.spec();
+        let _ = write!(s, "{}(", layer.ctor());
+        let mut first = true;
+        let mut arg = |s: &mut String| {
+            if !first {
+                s.push(',');
+            }
+            s.push_str("\n    ");
+            first = false;
+        };
+        for (t, ts) in spec.tensors.iter().enumerate() {
+            arg(&mut s);
+            if let Some(data) = layer.tensor(t) {
+                array(&mut s, &ts.shape, data, 0, &mut 0);
+            }
+        }
+        for a in 0..spec.attrs.len() {
+            arg(&mut s);
+            match layer.attr(a) {
+                Some(Attr::F32(v)) => f32_bits(&mut s, v),
+                Some(Attr::I32(v)) => {
+                    let _ = write!(s, "{v}");
+                }
+                None => {}
+            }
+        }
+        if !first {
+            s.push('\n');
+        }
+        s.push(')');
+        if !single {
+            s.push_str(",\n");
+        }
+    }
+    if !single {
+        s.push_str("]\n");
+    } else {
+        s.push('\n');
+    }
     Ok(s)
 }
 
-/// `[a, b, …]`.
-fn list(s: &mut String, items: impl Iterator<Item = String>) {
+/// The elements from `at` on, as nested arrays of `shape` from dimension `d`.
+fn array(s: &mut String, shape: &Shape, data: TensorRef<'_>, d: usize, at: &mut usize) {
     s.push('[');
-    for (k, item) in items.enumerate() {
+    for k in 0..shape.dim(d) {
         if k > 0 {
             s.push_str(", ");
         }
-        s.push_str(&item);
+        if d + 1 < shape.rank() {
+            array(s, shape, data, d + 1, at);
+            continue;
+        }
+        match data {
+            TensorRef::F32(v) => f32_bits(s, v.get(*at).copied().unwrap_or(0.0)),
+            TensorRef::I8(v) => {
+                let _ = write!(s, "{}", v.get(*at).copied().unwrap_or(0));
+            }
+            TensorRef::I32(v) => {
+                let _ = write!(s, "{}", v.get(*at).copied().unwrap_or(0));
+            }
+        }
+        *at += 1;
     }
     s.push(']');
 }
 
 /// An `f32` exactly, as its bits.
-fn f32_bits(x: f32) -> String {
-    format!("f32::from_bits({:#010x})", x.to_bits())
-}
-
-fn qparams(q: QParams) -> String {
-    format!(
-        "firmnet::quant::QParams {{ scale: {}, zero_point: {} }}",
-        f32_bits(q.scale),
-        q.zero_point
-    )
+fn f32_bits(s: &mut String, x: f32) {
+    let _ = write!(s, "f32::from_bits({:#010x})", x.to_bits());
 }

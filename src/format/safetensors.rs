@@ -30,16 +30,16 @@
 //! anything: a tensor the network needs but the file lacks, a tensor the network has no
 //! place for, a wrong shape, an element type other than `F32`, `F64`, `F16` or `BF16`
 //! (the last three are converted: `F16` and `BF16` exactly, `F64` rounded to nearest), a
-//! NaN or infinite value, a negative running variance — each is a [`FormatError`] that
-//! names the tensor. `num_batches_tracked` is accepted and ignored (firmnet's batch
-//! normalization always uses its momentum).
+//! value that breaks its rule (NaN or infinite, a running variance that is not positive)
+//! — each is a [`SafetensorsError`] that names the tensor. `num_batches_tracked` is
+//! accepted and ignored (firmnet's batch normalization always uses its momentum).
 //!
 //! An export writes `num_batches_tracked = 0` for each batch normalization so that
 //! PyTorch's strict `load_state_dict` accepts the file; PyTorch reads that value only when
 //! a `BatchNorm1d` has `momentum=None`.
 //!
 //! ```
-//! # fn main() -> Result<(), firmnet::format::FormatError> {
+//! # fn main() -> Result<(), firmnet::format::safetensors::SafetensorsError> {
 //! use firmnet::prelude::*;
 //! use firmnet::format::safetensors::{export_safetensors, import_safetensors};
 //!
@@ -56,18 +56,114 @@
 //! ```
 
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::path::Path;
-use std::string::String;
+use std::string::{String, ToString};
 use std::vec::Vec;
 
 use ::safetensors::tensor::TensorView;
 use ::safetensors::{Dtype as StDtype, SafeTensorError, SafeTensors};
 
-use super::error::{Dims, FormatError, Name};
-use super::file::check_values;
+use super::check::check_layer_values;
+use super::error::FormatError;
 use super::fs::{FileError, format_error, read, write_atomic};
 use super::layout::Section;
-use crate::layers::{Layer, ParamInfo, ParamKind};
+use crate::layers::{Layer, ParamKind};
+use crate::spec::{Dtype, TensorMut, TensorRef, TensorSpec};
+
+/// Why a safetensors file could not be imported or a network exported. Every variant
+/// names the tensor's key.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum SafetensorsError {
+    /// The file cannot be parsed.
+    Parse(&'static str),
+    /// The network has a tensor the file lacks.
+    Missing {
+        /// The key looked for.
+        key: String,
+    },
+    /// The file has a tensor the network has no place for.
+    Unexpected {
+        /// Its key.
+        key: String,
+    },
+    /// Two tensors would have the same key.
+    Duplicate {
+        /// The key.
+        key: String,
+    },
+    /// A tensor has another shape in the file than in the network.
+    Shape {
+        /// Its key.
+        key: String,
+        /// The network's shape.
+        expected: Vec<usize>,
+        /// The file's shape.
+        found: Vec<usize>,
+    },
+    /// A tensor's element type cannot become `f32`.
+    Dtype {
+        /// Its key.
+        key: String,
+        /// Its type, as safetensors names it (`"I64"`, `"U8"`…).
+        found: &'static str,
+    },
+    /// A value breaks its tensor's rule (NaN, a running variance that is not positive).
+    Value {
+        /// Its key.
+        key: String,
+        /// Position of the element in the flat tensor.
+        index: usize,
+        /// The value.
+        value: f32,
+        /// What is expected, in words.
+        expected: &'static str,
+    },
+    /// The network cannot be exported (a value a reader would refuse, or an int8 layer).
+    Network(FormatError),
+}
+
+impl fmt::Display for SafetensorsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SafetensorsError::Parse(reason) => {
+                write!(f, "not a readable safetensors file: {reason}")
+            }
+            SafetensorsError::Missing { key } => write!(f, "the file has no tensor `{key}`"),
+            SafetensorsError::Unexpected { key } => {
+                write!(
+                    f,
+                    "the file has a tensor `{key}` the network has no place for"
+                )
+            }
+            SafetensorsError::Duplicate { key } => write!(f, "two tensors would be named `{key}`"),
+            SafetensorsError::Shape {
+                key,
+                expected,
+                found,
+            } => write!(
+                f,
+                "tensor `{key}` has shape {found:?} in the file, the network expects {expected:?}"
+            ),
+            SafetensorsError::Dtype { key, found } => {
+                write!(f, "tensor `{key}` holds {found}, which cannot become f32")
+            }
+            SafetensorsError::Value {
+                key,
+                index,
+                value,
+                expected,
+            } => write!(
+                f,
+                "tensor `{key}`: element {index} is {value}, not {expected}"
+            ),
+            SafetensorsError::Network(e) => write!(f, "the network cannot be exported: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SafetensorsError {}
 
 /// The key of a tensor in an `nn.Sequential`'s `state_dict`: `"{layer}.{tensor}"`.
 pub fn pytorch_name(layer: usize, tensor: &str) -> String {
@@ -82,72 +178,71 @@ pub const fn pytorch_tensor_name(kind: ParamKind) -> &'static str {
         ParamKind::Bias | ParamKind::Shift => "bias",
         ParamKind::RunningMean => "running_mean",
         ParamKind::RunningVar => "running_var",
+        ParamKind::Multiplier => "multiplier",
+        ParamKind::Exponent => "shift",
+        ParamKind::Table => "table",
     }
 }
 
-/// PyTorch's shape of a tensor: `[rows, cols]` for a weight matrix, `[cols]` for a vector.
-pub fn pytorch_shape(info: &ParamInfo) -> Vec<usize> {
-    if info.kind == ParamKind::Weight || info.rows != 1 {
-        std::vec![info.rows, info.cols]
-    } else {
-        std::vec![info.cols]
-    }
+/// Every tensor of `L` a safetensors file holds: `(layer, index in the layer, spec)`.
+fn tensors<L: Layer>() -> impl Iterator<Item = (usize, usize, &'static TensorSpec)> {
+    (0..L::LAYERS).flat_map(|i| {
+        L::layer_spec(i)
+            .map_or(&[][..], |s| s.tensors)
+            .iter()
+            .enumerate()
+            .map(move |(t, s)| (i, t, s))
+    })
 }
 
-/// Every tensor of `L` that a safetensors file holds: `(section, index, info)`.
-fn tensors<L: Layer>() -> impl Iterator<Item = (Section, usize, ParamInfo)> {
-    (0..L::TENSORS)
-        .map(|i| (Section::Params, i, L::info(i)))
-        .chain((0..L::BUFFERS).map(|i| (Section::Buffers, i, L::buffer_info(i))))
-}
-
-/// Layers whose `num_batches_tracked` PyTorch stores: those with a running mean.
+/// Layers whose `num_batches_tracked` PyTorch stores: batch normalizations.
 fn batch_norm_layers<L: Layer>() -> impl Iterator<Item = usize> {
-    (0..L::BUFFERS)
-        .map(L::buffer_info)
-        .filter(|b| b.kind == ParamKind::RunningMean)
-        .map(|b| b.layer)
+    (0..L::LAYERS).filter(|&i| L::layer_spec(i).is_some_and(|s| s.kind == "batch_norm"))
 }
 
-/// Exports the parameters and buffers of `net` with PyTorch's `nn.Sequential` names (see
-/// the [module docs](self)).
+/// Exports the parameters and statistics of `net` with PyTorch's `nn.Sequential` names
+/// (see the [module docs](self)).
 ///
 /// # Errors
-/// [`FormatError::NonFinite`] or [`FormatError::Negative`] for a value an import would
-/// refuse.
-pub fn export_safetensors<L: Layer>(net: &L) -> Result<Vec<u8>, FormatError> {
+/// [`SafetensorsError::Network`] for a value an import would refuse.
+pub fn export_safetensors<L: Layer>(net: &L) -> Result<Vec<u8>, SafetensorsError> {
     export_safetensors_with(net, pytorch_name)
 }
 
 /// Exports with the key of each tensor given by `name(layer, pytorch_tensor_name)`.
 ///
 /// # Errors
-/// As [`export_safetensors`], and [`FormatError::Safetensors`] if two tensors get the same
-/// key.
+/// As [`export_safetensors`], and [`SafetensorsError::Duplicate`] if two tensors get the
+/// same key.
 pub fn export_safetensors_with<L: Layer>(
     net: &L,
     name: impl Fn(usize, &str) -> String,
-) -> Result<Vec<u8>, FormatError> {
+) -> Result<Vec<u8>, SafetensorsError> {
     let mut entries: Vec<(String, StDtype, Vec<usize>, Vec<u8>)> = Vec::new();
-    for (section, i, info) in tensors::<L>() {
-        let data = match section {
-            Section::Buffers => net.buffer(i),
-            _ => net.tensor(i),
-        };
-        check_values(
-            section,
-            info.layer,
-            info.name,
-            info.kind,
-            data.iter().copied(),
-        )?;
-        let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-        entries.push((
-            name(info.layer, pytorch_tensor_name(info.kind)),
-            StDtype::F32,
-            pytorch_shape(&info),
-            bytes,
-        ));
+    for i in 0..L::LAYERS {
+        let layer = net
+            .layer(i)
+            .ok_or(SafetensorsError::Network(FormatError::new(
+                super::ErrorCode::LayerCount,
+            )))?;
+        let _bits =
+            check_layer_values(i, layer, Section::Network).map_err(SafetensorsError::Network)?;
+        for (t, spec) in layer.spec().tensors.iter().enumerate() {
+            let Some(TensorRef::F32(data)) = layer.tensor(t) else {
+                return Err(SafetensorsError::Network(
+                    FormatError::new(super::ErrorCode::Dtype)
+                        .at(i)
+                        .named(spec.name),
+                ));
+            };
+            let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            entries.push((
+                name(i, pytorch_tensor_name(spec.kind)),
+                StDtype::F32,
+                spec.shape.dims().to_vec(),
+                bytes,
+            ));
+        }
     }
     for layer in batch_norm_layers::<L>() {
         entries.push((
@@ -158,10 +253,8 @@ pub fn export_safetensors_with<L: Layer>(
         ));
     }
     let mut seen = HashSet::new();
-    if !entries.iter().all(|e| seen.insert(e.0.as_str())) {
-        return Err(FormatError::Safetensors {
-            reason: "two tensors would have the same name",
-        });
+    if let Some(dup) = entries.iter().find(|e| !seen.insert(e.0.as_str())) {
+        return Err(SafetensorsError::Duplicate { key: dup.0.clone() });
     }
     let mut views = Vec::with_capacity(entries.len());
     for (key, dtype, shape, bytes) in &entries {
@@ -177,13 +270,12 @@ pub fn export_safetensors_with<L: Layer>(
 /// `net` is unchanged.
 ///
 /// # Errors
-/// [`FormatError::Safetensors`] if the file cannot be parsed;
-/// [`FormatError::MissingTensor`], [`FormatError::ForeignDtype`], [`FormatError::Shape`],
-/// [`FormatError::NonFinite`] or [`FormatError::Negative`] for the first tensor of the
-/// network that the file does not provide correctly; then
-/// [`FormatError::UnexpectedName`] for a tensor of the file the network has no place for.
-/// Never panics.
-pub fn import_safetensors<L: Layer>(bytes: &[u8], net: &mut L) -> Result<(), FormatError> {
+/// [`SafetensorsError::Parse`] if the file cannot be parsed;
+/// [`SafetensorsError::Missing`], [`SafetensorsError::Dtype`], [`SafetensorsError::Shape`]
+/// or [`SafetensorsError::Value`] for the first tensor of the network that the file does not
+/// provide correctly; then [`SafetensorsError::Unexpected`] for a tensor of the file the
+/// network has no place for. Never panics.
+pub fn import_safetensors<L: Layer>(bytes: &[u8], net: &mut L) -> Result<(), SafetensorsError> {
     import_safetensors_with(bytes, net, pytorch_name)
 }
 
@@ -195,40 +287,41 @@ pub fn import_safetensors_with<L: Layer>(
     bytes: &[u8],
     net: &mut L,
     name: impl Fn(usize, &str) -> String,
-) -> Result<(), FormatError> {
+) -> Result<(), SafetensorsError> {
     let file = SafeTensors::deserialize(bytes).map_err(st_error)?;
     let mut known = HashSet::new();
     let mut values = Vec::new();
-    for (section, _, info) in tensors::<L>() {
-        let key = name(info.layer, pytorch_tensor_name(info.kind));
-        let tensor = Name::new(&key);
-        let view = file.tensor(&key).map_err(|_| FormatError::MissingTensor {
-            section,
-            layer: info.layer,
-            tensor,
-        })?;
-        let expected = pytorch_shape(&info);
-        if view.shape() != expected.as_slice() {
-            return Err(FormatError::Shape {
-                section,
-                layer: info.layer,
-                kind: L::layer_info(info.layer).kind,
-                tensor,
-                expected: Dims::new(&expected),
-                found: Dims::new(view.shape()),
+    for (i, _, spec) in tensors::<L>() {
+        let key = name(i, pytorch_tensor_name(spec.kind));
+        let view = file
+            .tensor(&key)
+            .map_err(|_| SafetensorsError::Missing { key: key.clone() })?;
+        let expected = spec.shape.dims();
+        if view.shape() != expected {
+            return Err(SafetensorsError::Shape {
+                key,
+                expected: expected.to_vec(),
+                found: view.shape().to_vec(),
             });
         }
-        let decoded = decode(&view).ok_or(FormatError::ForeignDtype {
-            tensor,
+        let decoded = decode(&view).ok_or(SafetensorsError::Dtype {
+            key: key.clone(),
             found: dtype_name(view.dtype()),
         })?;
-        check_values(
-            section,
-            info.layer,
-            &key,
-            info.kind,
-            decoded.iter().copied(),
-        )?;
+        if spec.dtype != Dtype::F32 {
+            return Err(SafetensorsError::Dtype {
+                key,
+                found: "floats where the network has integers",
+            });
+        }
+        if let Some(index) = decoded.iter().position(|&v| !spec.rule.allows_f32(v)) {
+            return Err(SafetensorsError::Value {
+                key,
+                index,
+                value: decoded[index],
+                expected: spec.rule.expectation(),
+            });
+        }
         values.push(decoded);
         known.insert(key);
     }
@@ -238,17 +331,14 @@ pub fn import_safetensors_with<L: Layer>(
     let mut names = file.names();
     names.sort_unstable();
     if let Some(extra) = names.into_iter().find(|n| !known.contains(*n)) {
-        return Err(FormatError::UnexpectedName {
-            tensor: Name::new(extra),
+        return Err(SafetensorsError::Unexpected {
+            key: extra.to_string(),
         });
     }
-
-    for ((section, i, _), v) in tensors::<L>().zip(values) {
-        let out = match section {
-            Section::Buffers => net.buffer_mut(i),
-            _ => net.tensor_mut(i),
-        };
-        out.copy_from_slice(&v);
+    for ((i, t, _), v) in tensors::<L>().zip(values) {
+        if let Some(TensorMut::F32(out)) = net.layer_mut(i).and_then(|l| l.tensor_mut(t)) {
+            out.copy_from_slice(&v);
+        }
     }
     Ok(())
 }
@@ -257,10 +347,17 @@ pub fn import_safetensors_with<L: Layer>(
 /// atomically).
 ///
 /// # Errors
-/// [`FileError::Io`], or [`FileError::Format`] as [`export_safetensors`].
+/// [`FileError::Io`], or [`FileError::Format`] for a value an import would refuse.
 pub fn export_safetensors_file<L: Layer>(path: impl AsRef<Path>, net: &L) -> Result<(), FileError> {
     let path = path.as_ref();
-    let bytes = export_safetensors(net).map_err(format_error(path))?;
+    let bytes = export_safetensors(net).map_err(|e| match e {
+        SafetensorsError::Network(e) => format_error(path)(e),
+        other => FileError::Io {
+            path: path.to_path_buf(),
+            action: "export",
+            source: std::io::Error::other(other.to_string()),
+        },
+    })?;
     write_atomic(path, &bytes)
 }
 
@@ -268,14 +365,19 @@ pub fn export_safetensors_file<L: Layer>(path: impl AsRef<Path>, net: &L) -> Res
 /// `net` is unchanged.
 ///
 /// # Errors
-/// [`FileError::Io`], or [`FileError::Format`] as [`import_safetensors`].
+/// [`FileError::Io`] when the file cannot be read or is refused (the reason is the
+/// [`SafetensorsError`], as the I/O error's inner error).
 pub fn import_safetensors_file<L: Layer>(
     path: impl AsRef<Path>,
     net: &mut L,
 ) -> Result<(), FileError> {
     let path = path.as_ref();
     let bytes = read(path)?;
-    import_safetensors(&bytes, net).map_err(format_error(path))
+    import_safetensors(&bytes, net).map_err(|e| FileError::Io {
+        path: path.to_path_buf(),
+        action: "import",
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })
 }
 
 /// The elements of a floating-point tensor as `f32`; `None` for other types.
@@ -353,7 +455,7 @@ fn dtype_name(dtype: StDtype) -> &'static str {
     }
 }
 
-fn st_error(e: SafeTensorError) -> FormatError {
+fn st_error(e: SafeTensorError) -> SafetensorsError {
     use SafeTensorError as E;
     let reason = match e {
         E::InvalidHeader(_) => "the header is not UTF-8 text",
@@ -374,7 +476,7 @@ fn st_error(e: SafeTensorError) -> FormatError {
         E::MisalignedSlice => "a tensor of a sub-byte type ends inside a byte",
         _ => "the file cannot be read",
     };
-    FormatError::Safetensors { reason }
+    SafetensorsError::Parse(reason)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Training state: the optimizers whose state a file holds, and the run's counters.
 
-use super::error::{FormatError, Name};
+use super::error::{ErrorCode, FormatError};
 use super::file::File;
 use super::layout::{OptimizerKind, Value};
 use crate::layers::Params;
@@ -35,7 +35,7 @@ impl RunState {
     /// The run state stored in `file`.
     ///
     /// # Errors
-    /// [`FormatError::MissingScalar`] or [`FormatError::ScalarType`].
+    /// [`MissingScalar`](ErrorCode::MissingScalar) or [`ScalarType`](ErrorCode::ScalarType).
     pub fn read(file: &File<'_>) -> Result<Self, FormatError> {
         Ok(RunState {
             rng: file.scalar_rng("run.rng")?,
@@ -76,8 +76,8 @@ pub trait OptimizerState<G: Params> {
     /// Reads and checks the scalar state stored in `file`.
     ///
     /// # Errors
-    /// [`FormatError::MissingScalar`], [`FormatError::ScalarType`] or
-    /// [`FormatError::InvalidScalar`].
+    /// [`MissingScalar`](ErrorCode::MissingScalar), [`ScalarType`](ErrorCode::ScalarType)
+    /// or [`InvalidScalar`](ErrorCode::InvalidScalar).
     fn read_scalars(file: &File<'_>) -> Result<Self::Saved, FormatError>;
 
     /// Applies what [`read_scalars`](Self::read_scalars) returned.
@@ -90,10 +90,7 @@ fn setting(file: &File<'_>, name: &'static str) -> Result<f32, FormatError> {
     if v.is_finite() {
         Ok(v)
     } else {
-        Err(FormatError::InvalidScalar {
-            name: Name::new(name),
-            reason: "a setting must be finite",
-        })
+        Err(FormatError::new(ErrorCode::InvalidScalar).named(name))
     }
 }
 
@@ -217,10 +214,7 @@ impl<G: Params> OptimizerState<G> for Sgd<G> {
             0 => false,
             1 => true,
             _ => {
-                return Err(FormatError::InvalidScalar {
-                    name: Name::new("sgd.nesterov"),
-                    reason: "must be 0 or 1",
-                });
+                return Err(FormatError::new(ErrorCode::InvalidScalar).named("sgd.nesterov"));
             }
         };
         Ok(SgdConfig {
@@ -239,83 +233,73 @@ impl<G: Params> OptimizerState<G> for Sgd<G> {
 }
 
 impl File<'_> {
-    fn scalar_typed(&self, name: &str, expected: &'static str) -> Result<Value, FormatError> {
-        let v = self.scalar(name).ok_or(FormatError::MissingScalar {
-            name: Name::new(name),
-        })?;
+    fn scalar_typed(
+        &self,
+        name: &'static str,
+        expected: &'static str,
+    ) -> Result<Value, FormatError> {
+        let v = self
+            .scalar(name)
+            .ok_or(FormatError::new(ErrorCode::MissingScalar).named(name))?;
         if v.type_name() == expected {
             Ok(v)
         } else {
-            Err(FormatError::ScalarType {
-                name: Name::new(name),
-                expected,
-                found: v.type_name(),
-            })
+            Err(FormatError::new(ErrorCode::ScalarType).named(name))
         }
     }
 
     /// Scalar `name`, which must be a `u32`.
     ///
     /// # Errors
-    /// [`FormatError::MissingScalar`] or [`FormatError::ScalarType`].
-    pub fn scalar_u32(&self, name: &str) -> Result<u32, FormatError> {
+    /// [`MissingScalar`](ErrorCode::MissingScalar) or [`ScalarType`](ErrorCode::ScalarType).
+    pub fn scalar_u32(&self, name: &'static str) -> Result<u32, FormatError> {
         match self.scalar_typed(name, "u32")? {
             Value::U32(v) => Ok(v),
-            _ => Err(FormatError::MissingScalar {
-                name: Name::new(name),
-            }),
+            _ => Err(FormatError::new(ErrorCode::ScalarType).named(name)),
         }
     }
 
     /// Scalar `name`, which must be a `u64`.
     ///
     /// # Errors
-    /// [`FormatError::MissingScalar`] or [`FormatError::ScalarType`].
-    pub fn scalar_u64(&self, name: &str) -> Result<u64, FormatError> {
+    /// [`MissingScalar`](ErrorCode::MissingScalar) or [`ScalarType`](ErrorCode::ScalarType).
+    pub fn scalar_u64(&self, name: &'static str) -> Result<u64, FormatError> {
         match self.scalar_typed(name, "u64")? {
             Value::U64(v) => Ok(v),
-            _ => Err(FormatError::MissingScalar {
-                name: Name::new(name),
-            }),
+            _ => Err(FormatError::new(ErrorCode::ScalarType).named(name)),
         }
     }
 
     /// Scalar `name`, which must be an `f32` (never NaN; possibly infinite).
     ///
     /// # Errors
-    /// [`FormatError::MissingScalar`] or [`FormatError::ScalarType`].
-    pub fn scalar_f32(&self, name: &str) -> Result<f32, FormatError> {
+    /// [`MissingScalar`](ErrorCode::MissingScalar) or [`ScalarType`](ErrorCode::ScalarType).
+    pub fn scalar_f32(&self, name: &'static str) -> Result<f32, FormatError> {
         match self.scalar_typed(name, "f32")? {
             Value::F32(v) => Ok(v),
-            _ => Err(FormatError::MissingScalar {
-                name: Name::new(name),
-            }),
+            _ => Err(FormatError::new(ErrorCode::ScalarType).named(name)),
         }
     }
 
     /// Scalar `name`, which must be an `f64` (never NaN; possibly infinite).
     ///
     /// # Errors
-    /// [`FormatError::MissingScalar`] or [`FormatError::ScalarType`].
-    pub fn scalar_f64(&self, name: &str) -> Result<f64, FormatError> {
+    /// [`MissingScalar`](ErrorCode::MissingScalar) or [`ScalarType`](ErrorCode::ScalarType).
+    pub fn scalar_f64(&self, name: &'static str) -> Result<f64, FormatError> {
         match self.scalar_typed(name, "f64")? {
             Value::F64(v) => Ok(v),
-            _ => Err(FormatError::MissingScalar {
-                name: Name::new(name),
-            }),
+            _ => Err(FormatError::new(ErrorCode::ScalarType).named(name)),
         }
     }
 
     /// Scalar `name`, which must be a random generator's state.
     ///
     /// # Errors
-    /// [`FormatError::MissingScalar`] or [`FormatError::ScalarType`].
-    pub fn scalar_rng(&self, name: &str) -> Result<Rng, FormatError> {
+    /// [`MissingScalar`](ErrorCode::MissingScalar) or [`ScalarType`](ErrorCode::ScalarType).
+    pub fn scalar_rng(&self, name: &'static str) -> Result<Rng, FormatError> {
         match self.scalar_typed(name, "rng")? {
             Value::Rng(v) => Ok(v),
-            _ => Err(FormatError::MissingScalar {
-                name: Name::new(name),
-            }),
+            _ => Err(FormatError::new(ErrorCode::ScalarType).named(name)),
         }
     }
 }

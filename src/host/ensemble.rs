@@ -9,7 +9,6 @@ use std::prelude::rust_2024::*;
 use super::trainer::{Evaluation, Samples, TrainError};
 use crate::layers::Layer;
 use crate::loss::{argmax, softmax};
-use crate::tensor::Zero;
 
 /// Evaluates the ensemble of `members` on `data` (inference mode): each sample's
 /// prediction is the mean of the members' softmax probabilities. The loss is the
@@ -29,7 +28,7 @@ where
     if members.is_empty() {
         return Err(TrainError::Empty { what: "ensemble" });
     }
-    let mut scratch = Box::new(L::Scratch::ZERO);
+    let mut scratch = Box::new(crate::net::Scratch::<L>::ZERO);
     let mut logits = [0.0f32; C];
     let mut p = [0.0f32; C];
     let k = members.len() as f64;

@@ -16,11 +16,11 @@ pub use attack::{evaluate_fgsm, fgsm_examples};
 pub use augment::Augment;
 pub use data::{DataError, Dataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, Normalizer, Split};
 pub use ensemble::evaluate_ensemble;
-pub use quantize::{RangeMethod, calibrate, evaluate_int8, quantize_fashion_mlp_calibrated};
+pub use quantize::{Calibration, RangeMethod, calibrate, evaluate_int8, quantize};
 pub use report::{Chart, ConfusionError, ConfusionMatrix, ReportError, Series, Summary};
 pub use schedule::{LrSchedule, Schedule};
 pub use search::{Search, Trial, grid_search};
 pub use trainer::{
-    Adversarial, EpochRecord, Evaluation, FitSummary, Regularization, Samples, TrainConfig,
+    Adversarial, Best, EpochRecord, Evaluation, FitSummary, Regularization, Samples, TrainConfig,
     TrainError, Trainer, evaluate,
 };

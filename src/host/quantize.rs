@@ -1,16 +1,40 @@
-//! Post-training quantization on the host: activation ranges calibrated on training data,
-//! the main MLP's conversion to int8, and evaluation of int8 networks.
+//! Post-training quantization on the host: activation ranges calibrated on data in one
+//! pass through the network, the generic conversion of any float network to its int8 twin,
+//! and evaluation of int8 networks.
+//!
+//! ```
+//! use firmnet::host::{RangeMethod, quantize};
+//! use firmnet::prelude::*;
+//! use firmnet::quant::{Int8, QLayer};
+//!
+//! type Net = Net![Dense<4, 8>, BatchNorm<8>, Relu<[f32; 8]>, Dense<8, 3>];
+//! let mut net: Net = net![Dense::ZERO, BatchNorm::DEFAULT, Relu::DEFAULT, Dense::ZERO];
+//! net.init(Init::HeNormal, &mut Rng::new(1));
+//! let mut rng = Rng::new(2);
+//! let samples: Vec<[f32; 4]> = (0..200).map(|_| [rng.normal(), rng.normal(), rng.normal(), rng.normal()]).collect();
+//!
+//! let int8: Box<Int8<Net>> = quantize(&net, &samples, RangeMethod::MinMax)?;
+//! let mut logits = [0i8; 3];
+//! let mut x = [0i8; 4];
+//! int8.input_params().quantize_slice(&samples[0], &mut x);
+//! let mut arena = Scratch::<Int8<Net>>::ZERO;
+//! int8.forward(&x, &mut logits, &mut arena);
+//! # Ok::<(), firmnet::quant::QuantError>(())
+//! ```
 
 use std::prelude::rust_2024::*;
 use std::vec;
 
 use super::trainer::{Evaluation, Samples};
+use crate::layers::{Context, Layer};
 use crate::loss::softmax_cross_entropy;
-use crate::models::{
-    FASHION_MLP_Q, FashionMlp, FashionMlpQ, fashion_mlp_activations, quantize_fashion_mlp,
-};
-use crate::quant::{QLayer, QParams, QuantError, argmax_i8};
-use crate::tensor::Zero;
+use crate::net::Scratch;
+use crate::quant::convert::{ToNet, groups};
+use crate::quant::{Int8, QLayer, QParams, QuantError, Quantize, argmax_i8, convert};
+use crate::rng::Rng;
+use crate::spec::Describe;
+use crate::tensor::{Tensor, Zero};
+use crate::train::TrainBuffers;
 
 /// How an activation range is chosen from the values seen in calibration.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -29,11 +53,15 @@ pub enum RangeMethod {
 /// Empty input gives scale 1, zero point 0. Non-finite values are ignored.
 pub fn calibrate(values: &[f32], method: RangeMethod) -> QParams {
     let mut v: Vec<f32> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return QParams::from_range(0.0, 0.0);
-    }
     v.sort_by(f32::total_cmp);
-    let (min, max) = (v[0], v[v.len() - 1]);
+    match (v.first(), v.last()) {
+        (Some(&min), Some(&max)) => range(&v, min, max, method),
+        _ => QParams::from_range(0.0, 0.0),
+    }
+}
+
+/// The parameters for the sorted values `v`, whose exact extremes are `min` and `max`.
+fn range(v: &[f32], min: f32, max: f32, method: RangeMethod) -> QParams {
     match method {
         RangeMethod::MinMax => QParams::from_range(min, max),
         RangeMethod::Percentile(p) => {
@@ -62,41 +90,239 @@ pub fn calibrate(values: &[f32], method: RangeMethod) -> QParams {
     }
 }
 
-/// The int8 twin of a trained [`FashionMlp`], on the heap: its activations are recorded on
-/// `calibration` (inputs as the float network takes them, quantized by `input`) and their
-/// ranges chosen by `method`.
+/// The values of one tensor seen in calibration: exact extremes, and all values up to
+/// [`Calibration::CAPACITY`], beyond it a uniform sample of that many (reservoir sampling,
+/// seeded, so calibration is reproducible).
+#[derive(Clone, Debug)]
+struct Collector {
+    min: f32,
+    max: f32,
+    values: Vec<f32>,
+    seen: u64,
+    rng: Rng,
+}
+
+impl Collector {
+    fn new(seed: u64) -> Self {
+        Collector {
+            min: f32::INFINITY,
+            max: f32::NEG_INFINITY,
+            values: Vec::new(),
+            seen: 0,
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// Adds `values`; `false` if one is not finite.
+    fn add(&mut self, values: &[f32]) -> bool {
+        for &v in values {
+            if !v.is_finite() {
+                return false;
+            }
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+            self.seen += 1;
+            if self.values.len() < Calibration::CAPACITY {
+                self.values.push(v);
+            } else {
+                let j = ((u64::from(self.rng.next_u32()) << 32) | u64::from(self.rng.next_u32()))
+                    % self.seen;
+                if let Some(slot) = self.values.get_mut(j as usize) {
+                    *slot = v;
+                }
+            }
+        }
+        true
+    }
+
+    fn params(&self, method: RangeMethod) -> QParams {
+        if self.values.is_empty() {
+            return QParams::from_range(0.0, 0.0);
+        }
+        let mut v = self.values.clone();
+        v.sort_by(f32::total_cmp);
+        range(&v, self.min, self.max, method)
+    }
+}
+
+/// What calibration saw of a float network: the values at its input and at every boundary
+/// where its int8 twin has a layer boundary, recorded in one pass through the network
+/// over the calibration samples. Choosing a [`RangeMethod`] then costs no further pass,
+/// so the method can be chosen on validation data:
+///
+/// ```
+/// use firmnet::host::{Calibration, RangeMethod};
+/// use firmnet::prelude::*;
+/// use firmnet::quant::Int8;
+///
+/// type Net = Net![Dense<2, 4>, Tanh<[f32; 4]>, Dense<4, 2>];
+/// let mut net: Net = net![Dense::ZERO, Tanh::DEFAULT, Dense::ZERO];
+/// net.init(Init::GlorotUniform, &mut Rng::new(3));
+/// let samples = [[0.5, -1.0], [1.0, 2.0], [-0.25, 0.0]];
+/// let calibration = Calibration::record(&net, &samples)?;
+/// for method in [RangeMethod::MinMax, RangeMethod::Mse] {
+///     let int8: Box<Int8<Net>> = calibration.quantize(&net, method)?;
+///     # let _ = int8;
+/// }
+/// # Ok::<(), firmnet::quant::QuantError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Calibration {
+    input: Collector,
+    fixed_input: Option<QParams>,
+    boundaries: Vec<(usize, Collector)>,
+    samples: usize,
+}
+
+impl Calibration {
+    /// Values kept per tensor (beyond, a uniform sample of this many).
+    pub const CAPACITY: usize = 1 << 20;
+
+    /// Samples per forward pass of the recording.
+    const BATCH: usize = 32;
+
+    /// Runs `net` in inference mode over `samples` (inputs as the network takes them) and
+    /// records its input and the output of every float layer that ends an int8 layer.
+    ///
+    /// # Errors
+    /// [`QuantError::Calibration`] for no samples or a value that is not finite;
+    /// [`QuantError::Mismatch`] for a network with a layer without an int8 form.
+    pub fn record<N>(net: &N, samples: &[N::Input]) -> Result<Calibration, QuantError>
+    where
+        N: Layer + Clone,
+    {
+        if samples.is_empty() {
+            return Err(QuantError::Calibration { layer: usize::MAX });
+        }
+        let mut ends = Vec::new();
+        for g in groups::<N>() {
+            ends.push(g?.last);
+        }
+        let mut cal = Calibration {
+            input: Collector::new(1),
+            fixed_input: None,
+            boundaries: ends
+                .iter()
+                .enumerate()
+                .map(|(k, &i)| (i, Collector::new(k as u64 + 2)))
+                .collect(),
+            samples: samples.len(),
+        };
+        let mut net = Box::new(net.clone());
+        let mut buf: Box<TrainBuffers<N, { Self::BATCH }>> = Box::new(TrainBuffers::ZERO);
+        let mut x: Box<[N::Input; Self::BATCH]> = Box::new(Zero::ZERO);
+        let mut ctx = Context::inference();
+        for chunk in samples.chunks(Self::BATCH) {
+            for (k, slot) in x.iter_mut().enumerate() {
+                *slot = chunk[k.min(chunk.len() - 1)];
+            }
+            net.forward_train(&x, &mut buf.out, &mut buf.cache, &mut ctx);
+            let valid = chunk.len();
+            let input = N::Input::batch_slice(&x);
+            if !cal.input.add(&input[..valid * N::Input::LEN]) {
+                return Err(QuantError::Calibration { layer: usize::MAX });
+            }
+            for (i, c) in &mut cal.boundaries {
+                let values = if *i + 1 == N::LAYERS {
+                    N::Output::batch_slice(&buf.out)
+                } else {
+                    N::activation(&buf.cache, *i).ok_or(QuantError::Calibration { layer: *i })?
+                };
+                let per_sample = values.len() / Self::BATCH;
+                if !c.add(&values[..valid * per_sample]) {
+                    return Err(QuantError::Calibration { layer: *i });
+                }
+            }
+        }
+        Ok(cal)
+    }
+
+    /// The same calibration, with the network's input quantized by `params` rather than
+    /// by the range calibration saw (raw pixels, say: [`QParams::PIXELS`]).
+    pub fn with_input(mut self, params: QParams) -> Calibration {
+        self.fixed_input = Some(params);
+        self
+    }
+
+    /// Number of samples recorded.
+    pub fn samples(&self) -> usize {
+        self.samples
+    }
+
+    /// The quantization of the network's input: as set by
+    /// [`with_input`](Self::with_input), else the range of the inputs seen (min/max: the
+    /// inputs' range is the data's, not a distribution with outliers).
+    pub fn input_params(&self) -> QParams {
+        self.fixed_input
+            .unwrap_or_else(|| self.input.params(RangeMethod::MinMax))
+    }
+
+    /// The quantization of the output of float layer `layer`, by `method`; `None` for a
+    /// layer whose output calibration did not record.
+    pub fn params(&self, layer: usize, method: RangeMethod) -> Option<QParams> {
+        self.boundaries
+            .iter()
+            .find(|(i, _)| *i == layer)
+            .map(|(_, c)| c.params(method))
+    }
+
+    /// The int8 twin of `net` with the ranges chosen by `method`, on the heap.
+    ///
+    /// # Errors
+    /// As [`convert`].
+    pub fn quantize<N>(&self, net: &N, method: RangeMethod) -> Result<Box<Int8<N>>, QuantError>
+    where
+        N: Layer + Quantize,
+        N::Layers<crate::quant::Owned>: ToNet<Net: Describe + Zero>,
+    {
+        let mut q: Box<Int8<N>> = Box::new(Zero::ZERO);
+        self.quantize_into(net, &mut *q, method)?;
+        Ok(q)
+    }
+
+    /// Writes the int8 twin of `net` into `q` (which may be `Int8<N>` with any storage
+    /// that owns its arrays).
+    ///
+    /// # Errors
+    /// As [`convert`].
+    pub fn quantize_into<N: Layer, Q: Describe>(
+        &self,
+        net: &N,
+        q: &mut Q,
+        method: RangeMethod,
+    ) -> Result<(), QuantError> {
+        let params: Vec<(usize, QParams)> = self
+            .boundaries
+            .iter()
+            .map(|(i, c)| (*i, c.params(method)))
+            .collect();
+        let boundary = |i: usize| {
+            params
+                .iter()
+                .find(|(j, _)| *j == i)
+                .map_or(QParams::UNIT, |(_, p)| *p)
+        };
+        convert(net, q, self.input_params(), boundary)
+    }
+}
+
+/// The int8 twin of a trained float network in one call: calibration on `samples` (inputs
+/// as the network takes them; a few thousand training inputs are plenty), every range
+/// chosen by `method`, every layer converted ([`convert`]). See [`Calibration`] to choose
+/// the method on validation data with one calibration pass.
 ///
 /// # Errors
-/// [`QuantError`] if a layer cannot be quantized.
-pub fn quantize_fashion_mlp_calibrated(
-    net: &FashionMlp,
-    input: QParams,
-    calibration: &Samples<784>,
+/// As [`Calibration::record`] and [`convert`].
+pub fn quantize<N>(
+    net: &N,
+    samples: &[N::Input],
     method: RangeMethod,
-) -> Result<Box<FashionMlpQ>, QuantError> {
-    let n = calibration.len();
-    let (mut h1s, mut h2s, mut outs) = (
-        Vec::with_capacity(n * 256),
-        Vec::with_capacity(n * 128),
-        Vec::with_capacity(n * 10),
-    );
-    let (mut h1, mut h2, mut logits) = ([0.0; 256], [0.0; 128], [0.0; 10]);
-    for x in &calibration.x {
-        fashion_mlp_activations(net, x, &mut h1, &mut h2, &mut logits);
-        h1s.extend_from_slice(&h1);
-        h2s.extend_from_slice(&h2);
-        outs.extend_from_slice(&logits);
-    }
-    let mut q = Box::new(FASHION_MLP_Q);
-    quantize_fashion_mlp(
-        net,
-        input,
-        calibrate(&h1s, method),
-        calibrate(&h2s, method),
-        calibrate(&outs, method),
-        &mut q,
-    )?;
-    Ok(q)
+) -> Result<Box<Int8<N>>, QuantError>
+where
+    N: Layer + Quantize + Clone,
+    N::Layers<crate::quant::Owned>: ToNet<Net: Describe + Zero>,
+{
+    Calibration::record(net, samples)?.quantize(net, method)
 }
 
 /// Evaluates an int8 classifier on float samples: each input is quantized with the
@@ -106,7 +332,7 @@ pub fn evaluate_int8<Q, const D: usize, const C: usize>(net: &Q, data: &Samples<
 where
     Q: QLayer<Input = [i8; D], Output = [i8; C]>,
 {
-    let mut scratch = Box::new(Q::Scratch::ZERO);
+    let mut scratch = Box::new(Scratch::<Q>::ZERO);
     let (input, output) = (net.input_params(), net.output_params());
     let mut xq = [0i8; D];
     let mut yq = [0i8; C];

@@ -10,11 +10,13 @@ use super::augment::Augment;
 use super::data::{DataError, Normalizer, Split};
 use super::schedule::LrSchedule;
 use crate::error::Error;
-use crate::format::{FileError, OptimizerState, RunState, load_training_file, save_training_file};
+use crate::format::{
+    EarlyStop, FileError, OptimizerState, RunState, load_training_file, save_training_file,
+};
 use crate::layers::{Context, Layer, ParamKind, Params};
 use crate::loss::{argmax, softmax_cross_entropy};
+use crate::net::Scratch;
 use crate::optim::{Optimizer, max_norm, perturb_weights};
-use crate::tensor::Zero;
 use crate::train::{
     Fgsm, StepStats, TrainBuffers, adversarial_gradients, classification_gradients,
 };
@@ -255,7 +257,7 @@ pub fn evaluate<L, const D: usize, const C: usize>(net: &L, data: &Samples<D>) -
 where
     L: Layer<Input = [f32; D], Output = [f32; C]>,
 {
-    let mut scratch = Box::new(L::Scratch::ZERO);
+    let mut scratch = Box::new(Scratch::<L>::ZERO);
     let mut out = [[0.0; C]; 1];
     let mut d = [[0.0; C]; 1];
     let mut total = 0.0f64;
@@ -294,6 +296,23 @@ pub struct Trainer<L: Layer, O, const B: usize> {
     pub epoch: usize,
     /// Optimizer steps completed.
     pub step: u64,
+    /// The early-stopping state: the best epoch so far and its weights (with patience).
+    pub best: Option<Best<L>>,
+}
+
+/// The best epoch of a run with early stopping: its validation accuracy, its weights, and
+/// how many epochs have passed since without improvement. A checkpoint holds it, so a
+/// resumed run stops where the uninterrupted one would, with the same weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Best<L> {
+    /// The weights at the end of that epoch.
+    pub net: Box<L>,
+    /// Its validation accuracy.
+    pub accuracy: f32,
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// Epochs trained since, none better.
+    pub since: usize,
 }
 
 impl<L, O, const D: usize, const C: usize, const B: usize> Trainer<L, O, B>
@@ -310,12 +329,13 @@ where
             ctx: Context::new(seed),
             epoch: 0,
             step: 0,
+            best: None,
         }
     }
 
     /// Saves everything needed to resume bit for bit — parameters, batch-normalization
-    /// statistics, optimizer state, the random stream, the epoch and step counters — to
-    /// `path`, atomically.
+    /// statistics, optimizer state, the random stream, the epoch and step counters, and the
+    /// early-stopping state with the best weights — to `path`, atomically.
     ///
     /// The shuffling order needs no saving: it is a function of the seed and the epoch.
     ///
@@ -330,7 +350,13 @@ where
             epoch: self.epoch as u64,
             step: self.step,
         };
-        save_training_file(path, &*self.net, &*self.optimizer, &run, &[])
+        let stop = self.best.as_ref().map(|b| EarlyStop {
+            best: &*b.net,
+            best_value: f64::from(b.accuracy),
+            best_epoch: b.epoch as u64,
+            since_best: b.since as u64,
+        });
+        save_training_file(path, &*self.net, &*self.optimizer, &run, stop.as_ref(), &[])
     }
 
     /// Restores a checkpoint written by [`save_checkpoint`](Self::save_checkpoint); a
@@ -343,10 +369,19 @@ where
     where
         O: OptimizerState<L::Grad>,
     {
-        let run = load_training_file(path, &mut *self.net, &mut *self.optimizer)?;
+        let mut best = self.net.clone();
+        let resumed =
+            load_training_file(path, &mut *self.net, &mut *self.optimizer, Some(&mut *best))?;
+        let run = resumed.run;
         self.ctx.rng = run.rng;
         self.epoch = run.epoch as usize;
         self.step = run.step;
+        self.best = resumed.stop.map(|(value, epoch, since)| Best {
+            net: best,
+            accuracy: value as f32,
+            epoch: epoch as usize,
+            since: since as usize,
+        });
         Ok(())
     }
 
@@ -422,11 +457,13 @@ where
         let mut clean = Vec::new();
         let mut y = [0u16; B];
         let mut history = Vec::new();
-        let mut best: Option<(f32, usize, Box<L>)> = None;
-        let mut since_best = 0;
-        let mut stopped_early = false;
+        if self.epoch == 0 {
+            self.best = None;
+        }
+        let stop_at = |best: &Option<Best<L>>| matches!((best, config.patience), (Some(b), Some(p)) if b.since >= p);
+        let mut stopped_early = stop_at(&self.best) && self.epoch < config.epochs;
         let mut total_seconds = 0.0;
-        while self.epoch < until {
+        while self.epoch < until && !stopped_early {
             let epoch = self.epoch;
             // The order depends on the seed and the epoch only, so a resumed run shuffles
             // exactly as an uninterrupted one.
@@ -489,24 +526,29 @@ where
             on_epoch(&record);
             history.push(record);
             if config.patience.is_some() {
-                if best.as_ref().is_none_or(|(acc, _, _)| eval.accuracy > *acc) {
-                    best = Some((eval.accuracy, self.epoch, self.net.clone()));
-                    since_best = 0;
-                } else {
-                    since_best += 1;
+                match &mut self.best {
+                    Some(b) if eval.accuracy <= b.accuracy => b.since += 1,
+                    _ => {
+                        self.best = Some(Best {
+                            net: self.net.clone(),
+                            accuracy: eval.accuracy,
+                            epoch: self.epoch,
+                            since: 0,
+                        });
+                    }
                 }
-                if Some(since_best) >= config.patience && self.epoch < config.epochs {
-                    stopped_early = true;
-                    break;
-                }
+                stopped_early = stop_at(&self.best) && self.epoch < config.epochs;
             }
         }
-        let best_epoch = match best {
-            Some((_, epoch, net)) => {
-                self.net = net;
-                epoch
+        // The run is over (all epochs, or early stopping): the best weights replace the
+        // last ones. An interrupted run (`until` reached first) keeps training later.
+        let over = stopped_early || self.epoch >= config.epochs;
+        let best_epoch = match &self.best {
+            Some(b) if over => {
+                self.net.clone_from(&b.net);
+                b.epoch
             }
-            None => self.epoch,
+            _ => self.epoch,
         };
         Ok(FitSummary {
             history,

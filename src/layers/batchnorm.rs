@@ -1,8 +1,13 @@
 //! Batch normalization (Ioffe & Szegedy, 2015) over `N` features.
 
 use super::{Context, Layer, ParamInfo, ParamKind, Params, no_tensor};
+use crate::arena::{InPlace, Place};
 use crate::math;
-use crate::tensor::Zero;
+use crate::net::Infer;
+use crate::spec::{
+    Attr, AttrSpec, Dtype, LayerData, LayerSpec, Primitive, Rule, TensorMut, TensorRef, TensorSpec,
+};
+use crate::tensor::{Shape, Zero};
 
 /// Batch normalization of `N` features: `y = γ·(x − μ)/√(σ² + ε) + β`.
 ///
@@ -12,7 +17,7 @@ use crate::tensor::Zero;
 ///   `running ← (1 − momentum)·running + momentum·batch`, where the running variance takes
 ///   the unbiased batch variance `σ²·B/(B−1)` (the population estimate the paper uses at
 ///   inference; for `B = 1` the biased one).
-/// * **Inference** ([`Layer::forward`], and [`Layer::forward_train`] under
+/// * **Inference** ([`Infer::forward`], and [`Layer::forward_train`] under
 ///   [`Context::inference`]): `μ` and `σ²` are the running statistics, constants for the
 ///   backward pass.
 ///
@@ -45,6 +50,43 @@ impl<const N: usize> BatchNorm<N> {
         momentum: 0.1,
         eps: 1e-5,
     };
+
+    /// The layer with these values (the constructor of Rust source written by
+    /// [`format::rust_source`](crate::format::rust_source)).
+    pub const fn from_parts(
+        gamma: [f32; N],
+        beta: [f32; N],
+        running_mean: [f32; N],
+        running_var: [f32; N],
+        eps: f32,
+        momentum: f32,
+    ) -> Self {
+        BatchNorm {
+            gamma,
+            beta,
+            running_mean,
+            running_var,
+            momentum,
+            eps,
+        }
+    }
+
+    /// The affine map inference computes for feature `j`, `y = k·x + c`, in `f64`:
+    /// `k = γ/√(σ² + ε)` and `c = β − k·μ`. The conversions fold it into the layer before.
+    pub fn affine(&self, j: usize) -> (f64, f64) {
+        let inv = 1.0 / libm::sqrt(f64::from(self.running_var[j]) + f64::from(self.eps));
+        let k = f64::from(self.gamma[j]) * inv;
+        (
+            k,
+            f64::from(self.beta[j]) - k * f64::from(self.running_mean[j]),
+        )
+    }
+}
+
+/// The neutral batch normalization, [`BatchNorm::DEFAULT`]: a placeholder that a loader or a
+/// conversion overwrites.
+impl<const N: usize> Zero for BatchNorm<N> {
+    const ZERO: Self = Self::DEFAULT;
 }
 
 impl<const N: usize> Default for BatchNorm<N> {
@@ -139,52 +181,104 @@ macro_rules! gamma_beta_params {
 gamma_beta_params!(BatchNorm);
 gamma_beta_params!(BatchNormGrad);
 
-impl<const N: usize> Layer for BatchNorm<N> {
+impl<const N: usize> Infer for BatchNorm<N> {
     type Input = [f32; N];
     type Output = [f32; N];
+    type Footprint<I: Place, O: Place> = InPlace<I, O, [f32; N]>;
+    const IN_PLACE: bool = true;
+
+    #[inline]
+    fn forward_with(&self, x: &[f32; N], y: &mut [f32; N], _: &mut [f32]) {
+        *y = *x;
+        self.apply(y);
+    }
+
+    #[inline]
+    fn apply(&self, xy: &mut [f32; N]) {
+        for (j, v) in xy.iter_mut().enumerate() {
+            let inv_std = 1.0 / math::sqrt(self.running_var[j] + self.eps);
+            *v = self.gamma[j] * ((*v - self.running_mean[j]) * inv_std) + self.beta[j];
+        }
+    }
+}
+
+impl<const N: usize> Primitive for BatchNorm<N> {
+    const SPEC: LayerSpec = LayerSpec {
+        kind: "batch_norm",
+        input: Shape::vector(N),
+        output: Shape::vector(N),
+        tensors: &[
+            TensorSpec::learned("gamma", ParamKind::Scale, Shape::vector(N)),
+            TensorSpec::learned("beta", ParamKind::Shift, Shape::vector(N)),
+            TensorSpec::fixed(
+                "running_mean",
+                ParamKind::RunningMean,
+                Dtype::F32,
+                Shape::vector(N),
+                Rule::Finite,
+            ),
+            TensorSpec::fixed(
+                "running_var",
+                ParamKind::RunningVar,
+                Dtype::F32,
+                Shape::vector(N),
+                Rule::Positive,
+            ),
+        ],
+        attrs: &[
+            AttrSpec::f32("eps", Rule::Positive),
+            AttrSpec::f32("momentum", Rule::UnitInterval),
+        ],
+        ordered: &[],
+        int8_io: false,
+    };
+}
+
+impl<const N: usize> LayerData for BatchNorm<N> {
+    fn spec(&self) -> &'static LayerSpec {
+        &Self::SPEC
+    }
+    fn ctor(&self) -> &'static str {
+        "firmnet::layers::BatchNorm::from_parts"
+    }
+    fn tensor(&self, i: usize) -> Option<TensorRef<'_>> {
+        Some(TensorRef::F32(match i {
+            0 => &self.gamma,
+            1 => &self.beta,
+            2 => &self.running_mean,
+            3 => &self.running_var,
+            _ => return None,
+        }))
+    }
+    fn tensor_mut(&mut self, i: usize) -> Option<TensorMut<'_>> {
+        Some(TensorMut::F32(match i {
+            0 => &mut self.gamma,
+            1 => &mut self.beta,
+            2 => &mut self.running_mean,
+            3 => &mut self.running_var,
+            _ => return None,
+        }))
+    }
+    fn attr(&self, i: usize) -> Option<Attr> {
+        match i {
+            0 => Some(Attr::F32(self.eps)),
+            1 => Some(Attr::F32(self.momentum)),
+            _ => None,
+        }
+    }
+    fn set_attr(&mut self, i: usize, value: Attr) -> bool {
+        match (i, value) {
+            (0, Attr::F32(v)) => self.eps = v,
+            (1, Attr::F32(v)) => self.momentum = v,
+            _ => return false,
+        }
+        true
+    }
+}
+
+impl<const N: usize> Layer for BatchNorm<N> {
     type Grad = BatchNormGrad<N>;
     type Cache<const B: usize> = BatchNormCache<N>;
-    type Scratch = ();
-    const KIND: &'static str = "batch_norm";
-    const BUFFERS: usize = 2;
-
-    fn buffer(&self, i: usize) -> &[f32] {
-        match i {
-            0 => &self.running_mean,
-            1 => &self.running_var,
-            _ => no_tensor(i),
-        }
-    }
-
-    fn buffer_mut(&mut self, i: usize) -> &mut [f32] {
-        match i {
-            0 => &mut self.running_mean,
-            1 => &mut self.running_var,
-            _ => no_tensor(i),
-        }
-    }
-
-    fn buffer_info(i: usize) -> ParamInfo {
-        let (name, kind) = match i {
-            0 => ("running_mean", ParamKind::RunningMean),
-            1 => ("running_var", ParamKind::RunningVar),
-            _ => no_tensor(i),
-        };
-        ParamInfo {
-            layer: 0,
-            name,
-            kind,
-            rows: 1,
-            cols: N,
-        }
-    }
-
-    fn forward(&self, x: &[f32; N], y: &mut [f32; N], _: &mut ()) {
-        for j in 0..N {
-            let inv_std = 1.0 / math::sqrt(self.running_var[j] + self.eps);
-            y[j] = self.gamma[j] * ((x[j] - self.running_mean[j]) * inv_std) + self.beta[j];
-        }
-    }
 
     fn forward_train<const B: usize>(
         &mut self,
@@ -200,7 +294,8 @@ impl<const N: usize> Layer for BatchNorm<N> {
                 cache.inv_std[j] = 1.0 / math::sqrt(self.running_var[j] + self.eps);
             }
             for (xr, yr) in x.iter().zip(y.iter_mut()) {
-                self.forward(xr, yr, &mut ());
+                *yr = *xr;
+                self.apply(yr);
             }
             return;
         }

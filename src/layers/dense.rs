@@ -1,10 +1,13 @@
 //! Fully connected layer `y = W·x + b`.
 
 use super::{Context, Layer, ParamInfo, ParamKind, Params, no_tensor};
+use crate::arena::{Mapping, Place};
 use crate::init::Init;
 use crate::kernels;
+use crate::net::Infer;
 use crate::rng::Rng;
-use crate::tensor::Zero;
+use crate::spec::{Attr, LayerData, LayerSpec, Primitive, TensorMut, TensorRef, TensorSpec};
+use crate::tensor::{Shape, Zero};
 
 /// Fully connected layer with `IN` inputs and `OUT` outputs: `y = W·x + b`.
 ///
@@ -18,7 +21,7 @@ use crate::tensor::Zero;
 /// layer.weight = [[1.0, 2.0, 3.0], [0.0, -1.0, 0.0]];
 /// layer.bias = [0.5, 0.0];
 /// let mut y = [0.0; 2];
-/// layer.forward(&[1.0, 1.0, 1.0], &mut y, &mut ());
+/// layer.forward_with(&[1.0, 1.0, 1.0], &mut y, &mut []); // a single layer needs no arena
 /// assert_eq!(y, [6.5, -1.0]);
 /// # let _ = &LAYER;
 /// ```
@@ -36,6 +39,12 @@ impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
         weight: [[0.0; IN]; OUT],
         bias: [0.0; OUT],
     };
+
+    /// The layer with these weights and biases (the constructor of Rust source written by
+    /// [`format::rust_source`](crate::format::rust_source)).
+    pub const fn from_parts(weight: [[f32; IN]; OUT], bias: [f32; OUT]) -> Self {
+        Dense { weight, bias }
+    }
 }
 
 impl<const IN: usize, const OUT: usize> Zero for Dense<IN, OUT> {
@@ -74,17 +83,64 @@ impl<const IN: usize, const OUT: usize> Params for Dense<IN, OUT> {
     }
 }
 
-impl<const IN: usize, const OUT: usize> Layer for Dense<IN, OUT> {
+impl<const IN: usize, const OUT: usize> Infer for Dense<IN, OUT> {
     type Input = [f32; IN];
     type Output = [f32; OUT];
-    type Grad = Dense<IN, OUT>;
-    type Cache<const B: usize> = ();
-    type Scratch = ();
-    const KIND: &'static str = "dense";
+    type Footprint<I: Place, O: Place> = Mapping<I, O, [f32; IN], [f32; OUT]>;
 
-    fn forward(&self, x: &[f32; IN], y: &mut [f32; OUT], _: &mut ()) {
+    #[inline]
+    fn forward_with(&self, x: &[f32; IN], y: &mut [f32; OUT], _: &mut [f32]) {
         kernels::gemv(self.weight.as_flattened(), x, &self.bias, y);
     }
+}
+
+impl<const IN: usize, const OUT: usize> Primitive for Dense<IN, OUT> {
+    const SPEC: LayerSpec = LayerSpec {
+        kind: "dense",
+        input: Shape::vector(IN),
+        output: Shape::vector(OUT),
+        tensors: &[
+            TensorSpec::learned("weight", ParamKind::Weight, Shape::matrix(OUT, IN)),
+            TensorSpec::learned("bias", ParamKind::Bias, Shape::vector(OUT)),
+        ],
+        attrs: &[],
+        ordered: &[],
+        int8_io: false,
+    };
+}
+
+impl<const IN: usize, const OUT: usize> LayerData for Dense<IN, OUT> {
+    fn spec(&self) -> &'static LayerSpec {
+        &Self::SPEC
+    }
+    fn ctor(&self) -> &'static str {
+        "firmnet::layers::Dense::from_parts"
+    }
+    fn tensor(&self, i: usize) -> Option<TensorRef<'_>> {
+        match i {
+            0 => Some(TensorRef::F32(self.weight.as_flattened())),
+            1 => Some(TensorRef::F32(&self.bias)),
+            _ => None,
+        }
+    }
+    fn tensor_mut(&mut self, i: usize) -> Option<TensorMut<'_>> {
+        match i {
+            0 => Some(TensorMut::F32(self.weight.as_flattened_mut())),
+            1 => Some(TensorMut::F32(&mut self.bias)),
+            _ => None,
+        }
+    }
+    fn attr(&self, _: usize) -> Option<Attr> {
+        None
+    }
+    fn set_attr(&mut self, _: usize, _: Attr) -> bool {
+        false
+    }
+}
+
+impl<const IN: usize, const OUT: usize> Layer for Dense<IN, OUT> {
+    type Grad = Dense<IN, OUT>;
+    type Cache<const B: usize> = ();
 
     fn forward_train<const B: usize>(
         &mut self,

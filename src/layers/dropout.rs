@@ -3,7 +3,10 @@
 use core::marker::PhantomData;
 
 use super::{Context, Layer, no_params};
+use crate::arena::{InPlace, Place};
+use crate::net::Infer;
 use crate::rng::Rng;
+use crate::spec::{Attr, AttrSpec, LayerData, LayerSpec, Primitive, Rule, TensorMut, TensorRef};
 use crate::tensor::Tensor;
 
 /// Inverted dropout on tensors of type `T`: in training, each element is zeroed with
@@ -51,18 +54,61 @@ impl<T> Dropout<T> {
 
 no_params!([T] Dropout<T>);
 
-impl<T: Tensor> Layer for Dropout<T> {
+impl<T: Tensor<Elem = f32>> Infer for Dropout<T> {
     type Input = T;
     type Output = T;
+    type Footprint<I: Place, O: Place> = InPlace<I, O, T>;
+    const IN_PLACE: bool = true;
+
+    /// The identity: inference leaves the values as they are.
+    fn forward_with(&self, x: &T, y: &mut T, _: &mut [f32]) {
+        *y = *x;
+    }
+}
+
+impl<T: Tensor<Elem = f32>> Primitive for Dropout<T> {
+    const SPEC: LayerSpec = LayerSpec {
+        kind: "dropout",
+        input: T::SHAPE,
+        output: T::SHAPE,
+        tensors: &[],
+        attrs: &[AttrSpec::f32("rate", Rule::UnitInterval)],
+        ordered: &[],
+        int8_io: false,
+    };
+}
+
+impl<T: Tensor<Elem = f32>> LayerData for Dropout<T> {
+    fn spec(&self) -> &'static LayerSpec {
+        &Self::SPEC
+    }
+    fn ctor(&self) -> &'static str {
+        "firmnet::layers::Dropout::new"
+    }
+    fn tensor(&self, _: usize) -> Option<TensorRef<'_>> {
+        None
+    }
+    fn tensor_mut(&mut self, _: usize) -> Option<TensorMut<'_>> {
+        None
+    }
+    fn attr(&self, i: usize) -> Option<Attr> {
+        (i == 0).then_some(Attr::F32(self.rate))
+    }
+    fn set_attr(&mut self, i: usize, value: Attr) -> bool {
+        match (i, value) {
+            (0, Attr::F32(v)) => {
+                self.rate = v;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl<T: Tensor<Elem = f32>> Layer for Dropout<T> {
     type Grad = ();
     /// The random state the forward pass started from (`None` in inference mode).
     type Cache<const B: usize> = Option<Rng>;
-    type Scratch = ();
-    const KIND: &'static str = "dropout";
-
-    fn forward(&self, x: &T, y: &mut T, _: &mut ()) {
-        y.as_mut_slice().copy_from_slice(x.as_slice());
-    }
 
     fn forward_train<const B: usize>(
         &mut self,

@@ -1,8 +1,12 @@
 //! Layers held fixed during training.
 
-use super::{Context, Layer, LayerInfo, ParamInfo, Params};
+use super::{Context, Layer, ParamInfo, Params};
+use crate::arena::{Place, Side};
 use crate::init::Init;
+use crate::net::{Dst, Infer, Src};
 use crate::rng::Rng;
+use crate::spec::{Describe, LayerData, LayerSpec};
+use crate::tensor::Tensor;
 
 /// A layer whose parameters and statistics do not change in training.
 ///
@@ -57,33 +61,57 @@ impl<L: Params> Params for Frozen<L> {
     }
 }
 
-impl<L: Layer> Layer for Frozen<L> {
+impl<L: Infer> Infer for Frozen<L> {
     type Input = L::Input;
     type Output = L::Output;
-    type Grad = L::Grad;
-    type Cache<const B: usize> = L::Cache<B>;
-    type Scratch = L::Scratch;
-    const LAYERS: usize = L::LAYERS;
-    const KIND: &'static str = L::KIND;
-    const BUFFERS: usize = L::BUFFERS;
+    type Footprint<I: Place, O: Place> = L::Footprint<I, O>;
+    const IN_PLACE: bool = L::IN_PLACE;
+    const FLIPS: bool = L::FLIPS;
+    const FROM_CALLER: Side = L::FROM_CALLER;
 
-    fn layer_info(i: usize) -> LayerInfo {
-        L::layer_info(i)
-    }
-    fn buffer(&self, i: usize) -> &[f32] {
-        self.layer.buffer(i)
-    }
-    fn buffer_mut(&mut self, i: usize) -> &mut [f32] {
-        self.layer.buffer_mut(i)
-    }
-    fn buffer_info(i: usize) -> ParamInfo {
-        L::buffer_info(i)
+    #[inline]
+    fn forward_with(
+        &self,
+        x: &L::Input,
+        y: &mut L::Output,
+        scratch: &mut [<L::Input as Tensor>::Elem],
+    ) {
+        self.layer.forward_with(x, y, scratch);
     }
 
     #[inline]
-    fn forward(&self, x: &L::Input, y: &mut L::Output, scratch: &mut L::Scratch) {
-        self.layer.forward(x, y, scratch);
+    fn apply(&self, xy: &mut L::Output) {
+        self.layer.apply(xy);
     }
+
+    #[inline]
+    fn run(
+        &self,
+        src: Src<'_, L::Input>,
+        dst: Dst<'_, L::Output>,
+        arena: &mut [<L::Input as Tensor>::Elem],
+    ) {
+        self.layer.run(src, dst, arena);
+    }
+}
+
+/// A frozen layer is stored as the layer it freezes.
+impl<L: Describe> Describe for Frozen<L> {
+    const LAYERS: usize = L::LAYERS;
+    fn layer_spec(i: usize) -> Option<&'static LayerSpec> {
+        L::layer_spec(i)
+    }
+    fn layer(&self, i: usize) -> Option<&dyn LayerData> {
+        self.layer.layer(i)
+    }
+    fn layer_mut(&mut self, i: usize) -> Option<&mut dyn LayerData> {
+        self.layer.layer_mut(i)
+    }
+}
+
+impl<L: Layer> Layer for Frozen<L> {
+    type Grad = L::Grad;
+    type Cache<const B: usize> = L::Cache<B>;
 
     fn forward_train<const B: usize>(
         &mut self,
@@ -113,5 +141,9 @@ impl<L: Layer> Layer for Frozen<L> {
     /// Initializes `L` as usual: a frozen layer keeps its *initial* values.
     fn init(&mut self, scheme: Init, rng: &mut Rng) {
         self.layer.init(scheme, rng);
+    }
+
+    fn activation<const B: usize>(cache: &L::Cache<B>, i: usize) -> Option<&[f32]> {
+        L::activation(cache, i)
     }
 }

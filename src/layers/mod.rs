@@ -8,12 +8,15 @@
 //!
 //! | associated item | what it is | who owns it |
 //! | --- | --- | --- |
-//! | [`Layer::Input`], [`Layer::Output`] | one sample in and out, e.g. `[f32; 784]` | the caller |
-//! | [`Layer::Scratch`] | buffers for inference on one sample (intermediate activations of a network) | the caller |
+//! | [`Infer::Input`], [`Infer::Output`] | one sample in and out, e.g. `[f32; 784]` | the caller |
+//! | [`Scratch<L>`](crate::net::Scratch) | the inference arena: a network's intermediate activations, sized by the compiler | the caller |
 //! | [`Layer::Cache`]`<B>` | what the training forward pass keeps for the backward pass, batch `B` | the trainer |
 //! | [`Layer::Grad`] | gradients of the learnable parameters (also the type of optimizer moments) | the trainer |
 //!
-//! So an inference-only firmware links the layer values and one `Scratch`, and nothing else;
+//! Inference on one sample is [`Infer`], which float and int8 layers share; training adds
+//! this module's [`Layer`]. Every layer also describes its tensors and attributes
+//! ([`Describe`](crate::spec::Describe)), which is how files and conversions handle any
+//! network. So an inference-only firmware links the layer values and one `Scratch`, and nothing else;
 //! a training firmware adds `Cache<B>`, one `Grad` and the optimizer's moments, and the
 //! memory of each is visible as `size_of` of a type.
 //!
@@ -43,8 +46,8 @@ mod noise;
 mod sparse;
 
 pub use activation::{
-    Activation, ActivationFn, LeakyRelu, LeakyReluFn, Relu, ReluFn, Sigmoid, SigmoidFn, Tanh,
-    TanhFn,
+    Activation, ActivationFn, LeakyRelu, LeakyReluFn, Relu, Relu6, Relu6Fn, ReluFn, Sigmoid,
+    SigmoidFn, Tanh, TanhFn,
 };
 pub use batchnorm::{BatchNorm, BatchNormCache, BatchNormGrad};
 pub use dense::Dense;
@@ -53,13 +56,16 @@ pub use frozen::Frozen;
 pub use noise::GaussianNoise;
 pub use sparse::ActivityL1;
 
+pub use crate::net::Infer;
+
 use crate::init::Init;
 use crate::rng::Rng;
+use crate::spec::Describe;
 use crate::tensor::{Tensor, Zero};
 
-/// What a learnable tensor is, so that optimizers can treat kinds differently (weight decay
-/// and max-norm apply to weights only, for example).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a stored tensor is, so that optimizers can treat kinds differently (weight decay
+/// and max-norm apply to weights only, for example) and files can say what they hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ParamKind {
     /// A weight matrix (rows = outputs, columns = inputs).
     Weight,
@@ -73,23 +79,68 @@ pub enum ParamKind {
     RunningMean,
     /// Batch normalization's running variance (state, not learned).
     RunningVar,
+    /// An int8 layer's Q31 requantization multipliers.
+    Multiplier,
+    /// An int8 layer's requantization exponents.
+    Exponent,
+    /// A lookup table (an int8 activation function).
+    Table,
 }
 
-/// Kind and size of one primitive layer of a network, for summaries and file formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LayerInfo {
-    /// Index of the layer in its network, counted from 0 at the input.
-    pub index: usize,
-    /// The layer's kind: `"dense"`, `"batch_norm"`, `"relu"`, `"leaky_relu"`, `"tanh"`,
-    /// `"sigmoid"`, `"dropout"`, `"gaussian_noise"`.
-    pub kind: &'static str,
-    /// Scalars in one input sample.
-    pub inputs: usize,
-    /// Scalars in one output sample.
-    pub outputs: usize,
+impl ParamKind {
+    /// Every kind, in the order of their codes.
+    pub const ALL: [ParamKind; 9] = [
+        ParamKind::Weight,
+        ParamKind::Bias,
+        ParamKind::Scale,
+        ParamKind::Shift,
+        ParamKind::RunningMean,
+        ParamKind::RunningVar,
+        ParamKind::Multiplier,
+        ParamKind::Exponent,
+        ParamKind::Table,
+    ];
+
+    /// The byte that stands for this kind in a file (1 to 9).
+    pub const fn code(self) -> u8 {
+        match self {
+            ParamKind::Weight => 1,
+            ParamKind::Bias => 2,
+            ParamKind::Scale => 3,
+            ParamKind::Shift => 4,
+            ParamKind::RunningMean => 5,
+            ParamKind::RunningVar => 6,
+            ParamKind::Multiplier => 7,
+            ParamKind::Exponent => 8,
+            ParamKind::Table => 9,
+        }
+    }
+
+    /// The kind a byte stands for.
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1..=9 => Some(Self::ALL[code as usize - 1]),
+            _ => None,
+        }
+    }
+
+    /// The kind in words: `"weight matrix"`, `"bias"`, `"scale (γ)"`, ….
+    pub const fn describe(self) -> &'static str {
+        match self {
+            ParamKind::Weight => "weight matrix",
+            ParamKind::Bias => "bias",
+            ParamKind::Scale => "scale (γ)",
+            ParamKind::Shift => "shift (β)",
+            ParamKind::RunningMean => "running mean",
+            ParamKind::RunningVar => "running variance",
+            ParamKind::Multiplier => "requantization multipliers",
+            ParamKind::Exponent => "requantization exponents",
+            ParamKind::Table => "lookup table",
+        }
+    }
 }
 
-/// Name and shape of one learnable tensor.
+/// Name and shape of one learnable tensor, as optimizers see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParamInfo {
     /// Index of the layer in its network, counted from 0 at the input.
@@ -106,8 +157,9 @@ pub struct ParamInfo {
 
 /// A fixed set of learnable `f32` tensors, numbered `0..TENSORS`.
 ///
-/// Implemented by every layer (its parameters), by every layer's `Grad` type (gradients and
-/// optimizer moments, numbered the same way), and by `()` and pairs for composition.
+/// Implemented by every float layer (its parameters, in the order of the learned tensors of
+/// its [`LayerSpec`](crate::spec::LayerSpec)), by every layer's `Grad` type (gradients and
+/// optimizer moments, numbered the same way), and by `()` and chains for composition.
 pub trait Params {
     /// Number of tensors.
     const TENSORS: usize;
@@ -176,7 +228,7 @@ pub struct Context {
     /// Random numbers for dropout masks and noise. Seeded: training is reproducible.
     pub rng: Rng,
     /// Inference mode for the training pass. When set, [`Layer::forward_train`] computes
-    /// exactly what [`Layer::forward`] computes — dropout, noise and activity penalties
+    /// exactly what [`Infer::forward`] computes — dropout, noise and activity penalties
     /// off, batch normalization with its running statistics, which stay unchanged — and
     /// [`Layer::backward`] gives the gradients *of that function*. This is what an attack
     /// on the deployed network needs (the input gradient of
@@ -202,67 +254,16 @@ impl Context {
     }
 }
 
-/// A layer with compile-time sizes. See the [module docs](self) for the design.
-pub trait Layer: Params {
-    /// One input sample.
-    type Input: Tensor;
-    /// One output sample.
-    type Output: Tensor;
+/// A trainable float layer with compile-time sizes. See the [module docs](self) for the
+/// design. Its inference is [`Infer`]; its tensors and attributes are described by
+/// [`Describe`].
+pub trait Layer:
+    Infer<Input: Tensor<Elem = f32>, Output: Tensor<Elem = f32>> + Params + Describe
+{
     /// Gradients of the learnable parameters, numbered like the layer's [`Params`].
     type Grad: Params + Zero;
     /// What the training forward pass keeps for the backward pass, for a batch of `B`.
     type Cache<const B: usize>: Zero;
-    /// Buffers for inference on one sample.
-    type Scratch: Zero;
-    /// Number of primitive layers (a network counts its members).
-    const LAYERS: usize = 1;
-    /// The kind of a primitive layer (see [`LayerInfo::kind`]).
-    const KIND: &'static str;
-    /// Number of state tensors that are not learned but needed at inference (batch
-    /// normalization's running statistics), numbered `0..BUFFERS`.
-    const BUFFERS: usize = 0;
-
-    /// Kind and sizes of primitive layer `i` (`i < LAYERS`).
-    ///
-    /// # Panics
-    /// If `i >= LAYERS`.
-    fn layer_info(i: usize) -> LayerInfo {
-        assert!(i < Self::LAYERS, "layer index {i} out of range");
-        LayerInfo {
-            index: i,
-            kind: Self::KIND,
-            inputs: Self::Input::LEN,
-            outputs: Self::Output::LEN,
-        }
-    }
-
-    /// State tensor `i` (see [`BUFFERS`](Self::BUFFERS)).
-    ///
-    /// # Panics
-    /// If `i >= BUFFERS`.
-    fn buffer(&self, i: usize) -> &[f32] {
-        no_tensor(i)
-    }
-
-    /// State tensor `i`, mutably.
-    ///
-    /// # Panics
-    /// If `i >= BUFFERS`.
-    fn buffer_mut(&mut self, i: usize) -> &mut [f32] {
-        no_tensor(i)
-    }
-
-    /// Name and shape of state tensor `i`.
-    ///
-    /// # Panics
-    /// If `i >= BUFFERS`.
-    fn buffer_info(i: usize) -> ParamInfo {
-        no_tensor(i)
-    }
-
-    /// Inference on one sample. Dropout and noise are off; batch normalization uses its
-    /// running statistics.
-    fn forward(&self, x: &Self::Input, y: &mut Self::Output, scratch: &mut Self::Scratch);
 
     /// Training forward pass on a batch: dropout and noise are on, batch normalization uses
     /// batch statistics and updates its running statistics (hence `&mut self`).
@@ -294,6 +295,15 @@ pub trait Layer: Params {
     /// nothing.
     fn init(&mut self, scheme: Init, rng: &mut Rng) {
         let _ = (scheme, rng);
+    }
+
+    /// The output of primitive layer `i` for the batch last run through
+    /// [`forward_train`](Self::forward_train), read from the caches of a network, sample
+    /// after sample; `None` for the last layer (whose output is the caller's `y`) and past
+    /// the end. How calibration observes every boundary of a network in one pass.
+    fn activation<const B: usize>(cache: &Self::Cache<B>, i: usize) -> Option<&[f32]> {
+        let _ = (cache, i);
+        None
     }
 }
 

@@ -3,6 +3,9 @@
 use core::marker::PhantomData;
 
 use super::{Context, Layer, no_params};
+use crate::arena::{InPlace, Place};
+use crate::net::Infer;
+use crate::spec::{Attr, AttrSpec, LayerData, LayerSpec, Primitive, Rule, TensorMut, TensorRef};
 use crate::tensor::Tensor;
 
 /// Adds `N(0, σ²)` noise to every element in training; the identity at inference.
@@ -32,17 +35,60 @@ impl<T> GaussianNoise<T> {
 
 no_params!([T] GaussianNoise<T>);
 
-impl<T: Tensor> Layer for GaussianNoise<T> {
+impl<T: Tensor<Elem = f32>> Infer for GaussianNoise<T> {
     type Input = T;
     type Output = T;
+    type Footprint<I: Place, O: Place> = InPlace<I, O, T>;
+    const IN_PLACE: bool = true;
+
+    /// The identity: inference leaves the values as they are.
+    fn forward_with(&self, x: &T, y: &mut T, _: &mut [f32]) {
+        *y = *x;
+    }
+}
+
+impl<T: Tensor<Elem = f32>> Primitive for GaussianNoise<T> {
+    const SPEC: LayerSpec = LayerSpec {
+        kind: "gaussian_noise",
+        input: T::SHAPE,
+        output: T::SHAPE,
+        tensors: &[],
+        attrs: &[AttrSpec::f32("sigma", Rule::NonNegative)],
+        ordered: &[],
+        int8_io: false,
+    };
+}
+
+impl<T: Tensor<Elem = f32>> LayerData for GaussianNoise<T> {
+    fn spec(&self) -> &'static LayerSpec {
+        &Self::SPEC
+    }
+    fn ctor(&self) -> &'static str {
+        "firmnet::layers::GaussianNoise::new"
+    }
+    fn tensor(&self, _: usize) -> Option<TensorRef<'_>> {
+        None
+    }
+    fn tensor_mut(&mut self, _: usize) -> Option<TensorMut<'_>> {
+        None
+    }
+    fn attr(&self, i: usize) -> Option<Attr> {
+        (i == 0).then_some(Attr::F32(self.sigma))
+    }
+    fn set_attr(&mut self, i: usize, value: Attr) -> bool {
+        match (i, value) {
+            (0, Attr::F32(v)) => {
+                self.sigma = v;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl<T: Tensor<Elem = f32>> Layer for GaussianNoise<T> {
     type Grad = ();
     type Cache<const B: usize> = ();
-    type Scratch = ();
-    const KIND: &'static str = "gaussian_noise";
-
-    fn forward(&self, x: &T, y: &mut T, _: &mut ()) {
-        y.as_mut_slice().copy_from_slice(x.as_slice());
-    }
 
     fn forward_train<const B: usize>(
         &mut self,

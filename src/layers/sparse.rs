@@ -3,6 +3,9 @@
 use core::marker::PhantomData;
 
 use super::{Context, Layer, no_params};
+use crate::arena::{InPlace, Place};
+use crate::net::Infer;
+use crate::spec::{Attr, AttrSpec, LayerData, LayerSpec, Primitive, Rule, TensorMut, TensorRef};
 use crate::tensor::Tensor;
 
 /// The identity, with the penalty `Ω(h) = λ·Σᵢ|hᵢ|` on the activations `h` passing through
@@ -47,7 +50,7 @@ impl<T> ActivityL1<T> {
     }
 }
 
-impl<T: Tensor> ActivityL1<T> {
+impl<T: Tensor<Elem = f32>> ActivityL1<T> {
     /// The penalty `λ·Σ|h|/B` on a batch of activations.
     pub fn penalty<const B: usize>(&self, h: &[T; B]) -> f32 {
         let sum: f32 = T::batch_slice(h).iter().map(|v| v.abs()).sum();
@@ -57,18 +60,61 @@ impl<T: Tensor> ActivityL1<T> {
 
 no_params!([T] ActivityL1<T>);
 
-impl<T: Tensor> Layer for ActivityL1<T> {
+impl<T: Tensor<Elem = f32>> Infer for ActivityL1<T> {
     type Input = T;
     type Output = T;
+    type Footprint<I: Place, O: Place> = InPlace<I, O, T>;
+    const IN_PLACE: bool = true;
+
+    /// The identity: inference leaves the values as they are.
+    fn forward_with(&self, x: &T, y: &mut T, _: &mut [f32]) {
+        *y = *x;
+    }
+}
+
+impl<T: Tensor<Elem = f32>> Primitive for ActivityL1<T> {
+    const SPEC: LayerSpec = LayerSpec {
+        kind: "activity_l1",
+        input: T::SHAPE,
+        output: T::SHAPE,
+        tensors: &[],
+        attrs: &[AttrSpec::f32("lambda", Rule::NonNegative)],
+        ordered: &[],
+        int8_io: false,
+    };
+}
+
+impl<T: Tensor<Elem = f32>> LayerData for ActivityL1<T> {
+    fn spec(&self) -> &'static LayerSpec {
+        &Self::SPEC
+    }
+    fn ctor(&self) -> &'static str {
+        "firmnet::layers::ActivityL1::new"
+    }
+    fn tensor(&self, _: usize) -> Option<TensorRef<'_>> {
+        None
+    }
+    fn tensor_mut(&mut self, _: usize) -> Option<TensorMut<'_>> {
+        None
+    }
+    fn attr(&self, i: usize) -> Option<Attr> {
+        (i == 0).then_some(Attr::F32(self.lambda))
+    }
+    fn set_attr(&mut self, i: usize, value: Attr) -> bool {
+        match (i, value) {
+            (0, Attr::F32(v)) => {
+                self.lambda = v;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl<T: Tensor<Elem = f32>> Layer for ActivityL1<T> {
     type Grad = ();
     /// Whether the penalty was on (training mode).
     type Cache<const B: usize> = bool;
-    type Scratch = ();
-    const KIND: &'static str = "activity_l1";
-
-    fn forward(&self, x: &T, y: &mut T, _: &mut ()) {
-        y.as_mut_slice().copy_from_slice(x.as_slice());
-    }
 
     fn forward_train<const B: usize>(
         &mut self,

@@ -1,22 +1,34 @@
 //! Quantized inference: int8 networks computed with integer arithmetic only.
 //!
-//! A float network trained on the host becomes its int8 twin, of the same compile-time
-//! sizes, in three steps ([`QDense::from_float`]):
-//! 1. batch normalization is folded into the dense layer before it;
-//! 2. weights become symmetric int8 **per output channel** (`w = s_w[o]·q`, `q ∈ [−127, 127]`);
+//! A float network trained on the host becomes its int8 twin — a network of the same
+//! compile-time sizes, whose type the compiler derives from the float one
+//! ([`Int8<N>`](Int8)) — in one call ([`quantize`], on the host):
+//! 1. batch normalization is folded into the dense layer before it, ReLU and ReLU6 become
+//!    the layer's output clamp, dropout, noise and activity penalties disappear (they are
+//!    the identity at inference), and tanh, sigmoid and leaky ReLU become 256-entry
+//!    lookup tables ([`QLut`]);
+//! 2. weights become symmetric int8 **per output channel** (`w = s_w[o]·q`,
+//!    `q ∈ [−127, 127]`);
 //! 3. activations become asymmetric int8 ([`QParams`]: `x = s·(q − z)`), with ranges
-//!    calibrated on training data; biases become int32 at scale `s_in·s_w[o]`, and each
-//!    channel's rescale `s_in·s_w[o]/s_out` a Q31 multiplier and a shift.
+//!    calibrated on data in one pass through the network; biases become int32 at scale
+//!    `s_in·s_w[o]`, and each channel's rescale `s_in·s_w[o]/s_out` a Q31 multiplier and a
+//!    shift.
 //!
 //! Inference then needs no floating point at all: `acc = bias + Σ w·x` in int32, requantized
 //! by [`multiply_by_quantized_multiplier`] (TensorFlow Lite's integer-only "double rounding",
-//! [`requant`]), plus the output zero point, clamped — where a fused ReLU is just a higher
-//! lower bound. Integer sums do not depend on their order, so every kernel — the scalar
-//! reference, x86 SIMD through `wide`, the Cortex-M4/M7 DSP instructions — gives the same
-//! bits, and the tests hold them to that.
+//! [`requant`]), plus the output zero point, clamped. Integer sums do not depend on their
+//! order, so every kernel — the scalar reference, x86 SIMD through `wide`, the Cortex-M4/M7
+//! DSP instructions — gives the same bits, and the tests hold them to that.
+//!
+//! A layer without an int8 form does not convert: the network does not compile, and the
+//! error names the layer (see [`Quantize`]).
+//!
+//! Every int8 layer takes a storage parameter ([`Store`]): [`Owned`] arrays for a network
+//! built on the host or compiled into a `static`, [`Borrowed`] ones for a view of a weight
+//! file in flash ([`format::view`](crate::format::view)). One type serves all three.
 //!
 //! ```
-//! use firmnet::quant::{QParams, QDense, QLayer};
+//! use firmnet::quant::{Clamp, QDense, QLayer, QParams};
 //! use firmnet::prelude::*;
 //!
 //! let mut dense = Dense::<4, 2>::ZERO;
@@ -24,28 +36,34 @@
 //! dense.bias = [0.1, -0.2];
 //! let input = QParams::from_range(-1.0, 1.0);
 //! let output = QParams::from_range(-2.0, 2.0);
-//! let q = QDense::from_float(&dense, None, false, input, output)?;
+//! let q = QDense::from_float(&dense, None, Clamp::None, input, output)?;
 //! let x = [0.5, -0.5, 0.25, 1.0];
 //! let mut xq = [0i8; 4];
 //! input.quantize_slice(&x, &mut xq);
 //! let mut yq = [0i8; 2];
-//! q.forward(&xq, &mut yq, &mut ());
+//! q.forward_with(&xq, &mut yq, &mut []);
 //! // Float: [0.725, 0.225]; int8 within two steps of the output scale.
 //! assert!((output.dequantize(yq[0]) - 0.725).abs() < 2.0 * output.scale);
 //! assert!((output.dequantize(yq[1]) - 0.225).abs() < 2.0 * output.scale);
 //! # Ok::<(), firmnet::quant::QuantError>(())
 //! ```
 
+pub mod convert;
 mod dense;
 pub mod kernels;
+mod lut;
 mod net;
 pub mod requant;
+mod store;
 
-pub use dense::{QDense, QMatrix};
-pub use net::{QChain, QChainScratch, QLayer, argmax_i8, probabilities, top_k};
+pub use convert::{Int8, Quantize, Step, convert};
+pub use dense::{BnFold, Clamp, DenseConversion, QDense};
+pub use lut::QLut;
+pub use net::{QLayer, argmax_i8, probabilities, top_k};
 pub use requant::{
     multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot, srdhm,
 };
+pub use store::{Borrowed, Owned, QMatrix, Store};
 
 use core::fmt;
 
@@ -59,6 +77,12 @@ pub struct QParams {
 }
 
 impl QParams {
+    /// Scale 1, zero point 0: `q` is the value.
+    pub const UNIT: QParams = QParams {
+        scale: 1.0,
+        zero_point: 0,
+    };
+
     /// Scale 1, zero point −128: the bytes 0–255 of raw pixels as `q = pixel − 128`,
     /// exactly.
     pub const PIXELS: QParams = QParams {
@@ -106,9 +130,11 @@ impl QParams {
         self.scale * (i32::from(q) - self.zero_point) as f32
     }
 
-    /// Whether the parameters are usable: a finite positive scale and an `i8` zero point.
+    /// Whether the parameters are usable, by the rules a weight file's are checked with: a
+    /// normal scale in `[2⁻⁶⁴, 2⁶⁴]` ([`Rule::Scale`](crate::spec::Rule::Scale)) and an
+    /// `i8` zero point.
     pub fn is_valid(&self) -> bool {
-        self.scale > 0.0 && self.scale.is_finite() && (-128..=127).contains(&self.zero_point)
+        crate::spec::Rule::Scale.allows_f32(self.scale) && (-128..=127).contains(&self.zero_point)
     }
 }
 
@@ -135,11 +161,37 @@ pub enum QuantError {
         /// Output channel.
         channel: usize,
     },
+    /// A channel's rescale `s_in·s_w/s_out` has no Q31 multiplier: it is below 2⁻³² or
+    /// from 2³⁰ on (scales that differ by that much are a calibration gone wrong).
+    Multiplier {
+        /// Output channel.
+        channel: usize,
+    },
+    /// The values handed to a conversion do not have the sizes of the layer.
+    Shape,
+    /// The float and int8 networks do not line up: int8 layer `layer` (of kind
+    /// `expected`) has no float layers to be made from, or they are of a kind it cannot
+    /// take. The type-level conversion rules this out for `Int8<N>`; it reaches a
+    /// hand-written int8 type.
+    Mismatch {
+        /// Index of the int8 layer.
+        layer: usize,
+        /// Its kind.
+        expected: &'static str,
+        /// The kind of the float layer found, or `"nothing"`.
+        found: &'static str,
+    },
+    /// The calibration data are unusable: no samples, or a value that is NaN or infinite
+    /// at the output of float layer `layer` (`usize::MAX` for the input).
+    Calibration {
+        /// Index of the float layer whose output it is.
+        layer: usize,
+    },
 }
 
 impl fmt::Display for QuantError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
+        match self {
             QuantError::NonFinite { what, channel } => {
                 write!(
                     f,
@@ -153,6 +205,28 @@ impl fmt::Display for QuantError {
             QuantError::BiasOverflow { channel } => write!(
                 f,
                 "cannot quantize: the bias of output channel {channel} does not fit in 32 bits at scale s_in·s_w"
+            ),
+            QuantError::Multiplier { channel } => write!(
+                f,
+                "cannot quantize: output channel {channel}'s rescale s_in·s_w/s_out is outside the range of a Q31 multiplier (2^-32 to 2^30)"
+            ),
+            QuantError::Shape => {
+                f.write_str("cannot quantize: the values do not have the layer's sizes")
+            }
+            QuantError::Mismatch {
+                layer,
+                expected,
+                found,
+            } => write!(
+                f,
+                "cannot quantize: int8 layer {layer} ({expected}) cannot be made from a float {found} layer"
+            ),
+            QuantError::Calibration { layer } if *layer == usize::MAX => f.write_str(
+                "cannot calibrate: no samples, or an input value that is NaN or infinite",
+            ),
+            QuantError::Calibration { layer } => write!(
+                f,
+                "cannot calibrate: the output of float layer {layer} has a value that is NaN or infinite"
             ),
         }
     }

@@ -1,23 +1,16 @@
-//! Int8 networks: the [`QLayer`] trait, [`QChain`] and the [`QNet!`](macro@crate::QNet) /
-//! [`qnet!`](macro@crate::qnet) macros, and what to do with int8 logits.
+//! Int8 networks: the [`QLayer`] trait, and what to do with int8 logits.
+//!
+//! An int8 network is a [`Chain`] of int8 layers, as a float network is a chain of float
+//! layers: `Net![QDense<784, 256>, QDense<256, 10>]`. Inference is [`Infer`], with an
+//! arena of `i8` ([`Scratch`](crate::net::Scratch)).
 
 use super::QParams;
-use crate::tensor::Zero;
+use crate::net::{Chain, Infer};
+use crate::tensor::Tensor;
 
-/// An int8 inference layer with compile-time sizes.
-pub trait QLayer {
-    /// One input sample, e.g. `[i8; 784]`.
-    type Input: Zero;
-    /// One output sample.
-    type Output: Zero;
-    /// Buffers for one inference (the activations between the layers of a network).
-    type Scratch: Zero;
-    /// Number of primitive layers.
-    const LAYERS: usize = 1;
-
-    /// Inference on one sample.
-    fn forward(&self, x: &Self::Input, y: &mut Self::Output, scratch: &mut Self::Scratch);
-
+/// An int8 layer or network: [`Infer`] on `i8` tensors, with the quantization of its
+/// input and output.
+pub trait QLayer: Infer<Input: Tensor<Elem = i8>, Output: Tensor<Elem = i8>> {
     /// How the input is quantized (quantize float inputs with it).
     fn input_params(&self) -> QParams;
 
@@ -25,57 +18,7 @@ pub trait QLayer {
     fn output_params(&self) -> QParams;
 }
 
-/// Two int8 layers in sequence; the int8 counterpart of [`Chain`](crate::net::Chain).
-#[derive(Clone, Debug, PartialEq)]
-pub struct QChain<A: QLayer, B: QLayer<Input = A::Output>> {
-    /// The layer that sees the input.
-    pub first: A,
-    /// The layer (or chain) that follows.
-    pub rest: B,
-}
-
-impl<A: QLayer, B: QLayer<Input = A::Output>> QChain<A, B> {
-    /// `first`, then `rest`.
-    pub const fn new(first: A, rest: B) -> Self {
-        QChain { first, rest }
-    }
-}
-
-/// Inference buffers of a [`QChain`]: the members' own (`S`, `R`) and the activation
-/// between them (`M`).
-///
-/// The type names the buffers, not the layers, so a network and its zero-copy view
-/// ([`QDenseRef`](crate::format::QDenseRef), whose type carries a lifetime) share one
-/// scratch type, and a `static` can hold it.
-pub struct QChainScratch<S, M, R> {
-    /// Scratch of the first member.
-    pub first: S,
-    /// The first member's output.
-    pub mid: M,
-    /// Scratch of the rest.
-    pub rest: R,
-}
-
-impl<S: Zero, M: Zero, R: Zero> Zero for QChainScratch<S, M, R> {
-    const ZERO: Self = QChainScratch {
-        first: S::ZERO,
-        mid: M::ZERO,
-        rest: R::ZERO,
-    };
-}
-
-impl<A: QLayer, B: QLayer<Input = A::Output>> QLayer for QChain<A, B> {
-    type Input = A::Input;
-    type Output = B::Output;
-    type Scratch = QChainScratch<A::Scratch, A::Output, B::Scratch>;
-    const LAYERS: usize = A::LAYERS + B::LAYERS;
-
-    #[inline]
-    fn forward(&self, x: &A::Input, y: &mut B::Output, s: &mut Self::Scratch) {
-        self.first.forward(x, &mut s.mid, &mut s.first);
-        self.rest.forward(&s.mid, y, &mut s.rest);
-    }
-
+impl<A: QLayer, B: QLayer<Input = A::Output>> QLayer for Chain<A, B> {
     fn input_params(&self) -> QParams {
         self.first.input_params()
     }
@@ -83,25 +26,6 @@ impl<A: QLayer, B: QLayer<Input = A::Output>> QLayer for QChain<A, B> {
     fn output_params(&self) -> QParams {
         self.rest.output_params()
     }
-}
-
-/// The type of an int8 network from its layer types, input first:
-/// `QNet![QDense<784, 256>, QDense<256, 10>]`.
-#[macro_export]
-macro_rules! QNet {
-    ($last:ty $(,)?) => { $last };
-    ($first:ty, $($rest:ty),+ $(,)?) => {
-        $crate::quant::QChain<$first, $crate::QNet![$($rest),+]>
-    };
-}
-
-/// An int8 network value from its layer values, matching [`QNet!`](macro@crate::QNet).
-#[macro_export]
-macro_rules! qnet {
-    ($last:expr $(,)?) => { $last };
-    ($first:expr, $($rest:expr),+ $(,)?) => {
-        $crate::quant::QChain::new($first, $crate::qnet![$($rest),+])
-    };
 }
 
 /// Index of the largest value (the first one on ties): the class an int8 classifier

@@ -3,8 +3,7 @@
 
 use std::{env, fs, path::PathBuf};
 
-#[path = "../common/bundle.rs"]
-mod bundle;
+use firmnet_demo::bundle;
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

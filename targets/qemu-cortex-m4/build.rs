@@ -3,8 +3,7 @@
 
 use std::{env, fs, path::PathBuf};
 
-#[path = "../common/bundle.rs"]
-mod bundle;
+use firmnet_demo::bundle;
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -17,7 +16,7 @@ fn main() {
         &[
             "model_int8.fnet",
             "model_int8.rs",
-            "model.fnet",
+            "model_float.fnet",
             "test_images.bin",
             "test_labels.bin",
             "finetune_train_images.bin",

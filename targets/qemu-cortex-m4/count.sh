@@ -20,8 +20,11 @@ start=$($nm "$elf" | awk '$3=="bench_start"{print "0x"$1}')
 end=$($nm "$elf" | awk '$3=="bench_end"{print "0x"$1}')
 timeout 120 qemu-system-arm -plugin "target/libinsnwin.so,start=$start,end=$end" \
     -machine mps2-an386 -cpu cortex-m4 -nographic -monitor none -serial none \
-    -semihosting-config enable=on,target=native -kernel "$elf" 2> target/count.log
-awk '
+    -semihosting-config enable=on,target=native -kernel "$elf" > target/count.out 2> target/count.log
+cat target/count.out
+# The program prints the size of the weight file it checks: `file N bytes, …`.
+file_bytes=$(awk '$1=="file" {print $2}' target/count.out)
+awk -v file_bytes="$file_bytes" '
     /insnwin: window/ { w[$3] = $5 }
     END {
         split("784x256 256x128 128x10 whole", name, " ")
@@ -33,7 +36,7 @@ awk '
             printf "COUNT layer=%s macs=%d instructions=%d per_mac=%.3f\n", name[i], macs[i], n, n / macs[i] > "/dev/stderr"
         }
         n = w[5] - w[0]
-        printf "%-10s %10s %12d %10.3f per byte of the 241920-byte file\n", "check", "", n, n / 241920
-        printf "COUNT check_file bytes=241920 instructions=%d per_byte=%.3f\n", n, n / 241920 > "/dev/stderr"
+        printf "%-10s %10s %12d %10.3f per byte of the %d-byte file\n", "check", "", n, n / file_bytes, file_bytes
+        printf "COUNT check_file bytes=%d instructions=%d per_byte=%.3f\n", file_bytes, n, n / file_bytes > "/dev/stderr"
         printf "(marker overhead %d instructions, subtracted)\n", w[0]
     }' target/count.log

@@ -195,7 +195,7 @@ pub fn run_firmware(
 ///
 /// # Errors
 /// The program cannot be started or waited for.
-fn run_with_timeout(
+pub fn run_with_timeout(
     mut cmd: Command,
     timeout: Duration,
 ) -> Result<(Option<ExitStatus>, String, String), String> {

@@ -23,17 +23,17 @@ use crate::kernels::{Backend, backend};
 /// `|bias| ≤ 2³⁰`: each product is at most 128·128 = 2¹⁴ in magnitude.
 pub const MAX_INPUTS: usize = 1 << 16;
 
-/// How one dense layer with `OUT` outputs turns its `i32` accumulators into `i8` outputs.
-/// The per-channel arrays have the layer's size in their type, so indexing them by an
-/// output index needs no bounds check that could panic.
+/// How one dense layer turns its `i32` accumulators into `i8` outputs: per output channel
+/// a bias, a Q31 multiplier and a shift, then the zero point and the clamp. The slices are
+/// the layer's, one entry per output.
 #[derive(Clone, Copy, Debug)]
-pub struct Requant<'a, const OUT: usize> {
+pub struct Requant<'a> {
     /// Per output channel: the `i32` bias (with the input zero point folded in).
-    pub bias: &'a [i32; OUT],
+    pub bias: &'a [i32],
     /// Per output channel: the Q31 multiplier.
-    pub multiplier: &'a [i32; OUT],
+    pub multiplier: &'a [i32],
     /// Per output channel: the power-of-two exponent.
-    pub shift: &'a [i32; OUT],
+    pub shift: &'a [i32],
     /// Output zero point.
     pub zero_point: i32,
     /// Smallest output (a fused ReLU raises it to the zero point).
@@ -42,29 +42,50 @@ pub struct Requant<'a, const OUT: usize> {
     pub max: i8,
 }
 
-impl<const OUT: usize> Requant<'_, OUT> {
-    /// The output of channel `o < OUT` for accumulator `acc` (bias included). A `max`
-    /// below `min` is not an error here: the result is then `max` (only the file reader
-    /// and the conversion create these parameters, and both refuse it).
+impl Requant<'_> {
+    /// The output for accumulator `acc` (bias included) of a channel with multiplier `m`
+    /// and shift `s`. A `max` below `min` is not an error here: the result is then `max`
+    /// (only the file reader and the conversion create these parameters, and both refuse
+    /// it).
     #[inline(always)]
-    pub fn output(&self, o: usize, acc: i32) -> i8 {
-        let (m, s) = (self.multiplier[o], self.shift[o]);
+    pub fn apply(&self, acc: i32, m: i32, s: i32) -> i8 {
         let v = multiply_by_quantized_multiplier(acc, m, s).saturating_add(self.zero_point);
         v.max(i32::from(self.min)).min(i32::from(self.max)) as i8
     }
+
+    /// The output of channel `o` for accumulator `acc`; the clamp's lower bound past the
+    /// last channel.
+    #[inline(always)]
+    pub fn output(&self, o: usize, acc: i32) -> i8 {
+        match (self.multiplier.get(o), self.shift.get(o)) {
+            (Some(&m), Some(&s)) => self.apply(acc, m, s),
+            _ => self.min,
+        }
+    }
+
+    /// Whether the slices fit a layer with `inputs` inputs, `weights` weights and
+    /// `outputs` outputs.
+    #[inline]
+    pub fn fits(&self, inputs: usize, weights: usize, outputs: usize) -> bool {
+        self.bias.len() == outputs
+            && self.multiplier.len() == outputs
+            && self.shift.len() == outputs
+            && Some(weights) == inputs.checked_mul(outputs)
+    }
 }
 
-/// `y[o] = clamp(z + requant(bias[o] + Σᵢ w[o·IN + i]·x[i]))` for the `OUT × IN` row-major
-/// matrix `w`, on the path [`backend`] selects.
+/// `y[o] = clamp(z + requant(bias[o] + Σᵢ w[o][i]·x[i]))` for the `OUT × IN` row-major
+/// matrix `w`, on the path [`backend`] selects. `rq` has `OUT` entries per channel (the
+/// outputs of a layer whose slices are shorter keep the clamp's lower bound).
 #[inline]
 pub fn dense<const IN: usize, const OUT: usize>(
     w: &[[i8; IN]; OUT],
     x: &[i8; IN],
-    rq: &Requant<'_, OUT>,
+    rq: &Requant<'_>,
     y: &mut [i8; OUT],
 ) {
     match backend() {
-        Backend::Reference => reference::dense(w, x, rq, y),
+        Backend::Reference => reference::dense(w.as_flattened(), x, rq, y),
         Backend::Simd => fast(w, x, rq, y),
     }
 }
@@ -74,7 +95,7 @@ pub fn dense<const IN: usize, const OUT: usize>(
 fn fast<const IN: usize, const OUT: usize>(
     w: &[[i8; IN]; OUT],
     x: &[i8; IN],
-    rq: &Requant<'_, OUT>,
+    rq: &Requant<'_>,
     y: &mut [i8; OUT],
 ) {
     simd::dense(w, x, rq, y);
@@ -85,10 +106,10 @@ fn fast<const IN: usize, const OUT: usize>(
 fn fast<const IN: usize, const OUT: usize>(
     w: &[[i8; IN]; OUT],
     x: &[i8; IN],
-    rq: &Requant<'_, OUT>,
+    rq: &Requant<'_>,
     y: &mut [i8; OUT],
 ) {
-    dsp::dense(w, x, rq, y);
+    dsp::dense(w.as_flattened(), x, rq, y);
 }
 
 #[cfg(not(any(
@@ -101,8 +122,8 @@ fn fast<const IN: usize, const OUT: usize>(
 fn fast<const IN: usize, const OUT: usize>(
     w: &[[i8; IN]; OUT],
     x: &[i8; IN],
-    rq: &Requant<'_, OUT>,
+    rq: &Requant<'_>,
     y: &mut [i8; OUT],
 ) {
-    reference::dense(w, x, rq, y);
+    reference::dense(w.as_flattened(), x, rq, y);
 }

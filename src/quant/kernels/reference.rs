@@ -3,16 +3,16 @@
 
 use super::Requant;
 
-/// One output at a time: `acc = bias[o] + Σᵢ w[o][i]·x[i]` (wrapping, which never happens
-/// within [`MAX_INPUTS`](super::MAX_INPUTS)), then [`Requant::output`].
-pub fn dense<const IN: usize, const OUT: usize>(
-    w: &[[i8; IN]; OUT],
-    x: &[i8; IN],
-    rq: &Requant<'_, OUT>,
-    y: &mut [i8; OUT],
-) {
-    for (o, (row, yo)) in w.iter().zip(y.iter_mut()).enumerate() {
-        *yo = rq.output(o, dot(row, x, rq.bias[o]));
+/// One output at a time: `acc = bias[o] + Σᵢ w[o·n + i]·x[i]` (wrapping, which never
+/// happens within [`MAX_INPUTS`](super::MAX_INPUTS)), then [`Requant::apply`], for the
+/// row-major `outputs × n` matrix `w` with `n = x.len()`. One body for every layer size
+/// (no copy per shape in flash); it cannot panic, and computes as far as the slices agree.
+#[inline(never)]
+pub fn dense(w: &[i8], x: &[i8], rq: &Requant<'_>, y: &mut [i8]) {
+    let n = x.len();
+    for (o, (yo, &b)) in y.iter_mut().zip(rq.bias).enumerate() {
+        let row = w.get(o * n..(o + 1) * n).unwrap_or_default();
+        *yo = rq.output(o, dot(row, x, b));
     }
 }
 

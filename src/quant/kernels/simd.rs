@@ -17,7 +17,7 @@ fn widen(s: &[i8], at: usize) -> i16x16 {
 pub(super) fn dense<const IN: usize, const OUT: usize>(
     w: &[[i8; IN]; OUT],
     x: &[i8; IN],
-    rq: &Requant<'_, OUT>,
+    rq: &Requant<'_>,
     y: &mut [i8; OUT],
 ) {
     let body = IN / 16 * 16;
@@ -34,8 +34,9 @@ pub(super) fn dense<const IN: usize, const OUT: usize>(
             i += 16;
         }
         for (r, (a, row)) in acc.iter().zip(rows).enumerate() {
-            let sum = a.reduce_add().wrapping_add(rq.bias[o + r]);
-            y[o + r] = rq.output(o + r, dot(&row[body..], &x[body..], sum));
+            let sum = a.reduce_add();
+            let bias = rq.bias.get(o + r).copied().unwrap_or(0);
+            y[o + r] = rq.output(o + r, dot(&row[body..], &x[body..], sum.wrapping_add(bias)));
         }
         o += 4;
     }
@@ -47,7 +48,9 @@ pub(super) fn dense<const IN: usize, const OUT: usize>(
             acc += widen(x, i).dot(widen(row, i));
             i += 16;
         }
-        let sum = acc.reduce_add().wrapping_add(rq.bias[o]);
+        let sum = acc
+            .reduce_add()
+            .wrapping_add(rq.bias.get(o).copied().unwrap_or(0));
         y[o] = rq.output(o, dot(&row[body..], &x[body..], sum));
         o += 1;
     }

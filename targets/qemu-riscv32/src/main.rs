@@ -1,7 +1,7 @@
 //! firmnet on RV32IMAC, under QEMU `virt` without firmware (`-bios none`).
 //!
-//! Runs the computation of [`int8_demo`] — the very file the Cortex-M0 firmware runs,
-//! `../qemu-cortex-m0/src/int8_demo.rs` — and prints each value it reports over semihosting
+//! Runs the computation of [`firmnet_demo::int8`] — what the Cortex-M0 firmware runs —
+//! and prints each value it reports over semihosting
 //! as one line `label index value` (integers), then `done`, then exits with status 0. It
 //! also prints, on stderr, how deep the stack went. A panic or a trap prints what happened
 //! and exits with a failure status, so a run never hangs. `tests/firmware_targets.rs` at the
@@ -10,10 +10,7 @@
 #![no_std]
 #![no_main]
 
-#[path = "../../qemu-cortex-m0/src/int8_demo.rs"]
-mod int8_demo;
-mod rt;
-
+use firmnet_demo::int8 as int8_demo;
 use riscv_rt::entry;
 use riscv_semihosting::{debug, heprintln, hprintln};
 

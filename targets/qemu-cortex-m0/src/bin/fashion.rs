@@ -12,53 +12,29 @@
 #![no_std]
 #![no_main]
 
-#[path = "../../../common/embedded.rs"]
-#[allow(dead_code)] // shared by several programs, each using part of it
-mod embedded;
-#[path = "../../../common/fashion.rs"]
-mod fashion;
-#[path = "../../../common/report.rs"]
-mod report;
-#[path = "../../../common/semihosting.rs"]
-mod semihosting;
+use cortex_m_rt::entry;
+use firmnet_demo::{bundle, fashion, report};
 
-use core::panic::PanicInfo;
-use embedded::{IMAGES, LABELS, MODEL};
+bundle!(MODEL: "model_int8.fnet", IMAGES: "test_images.bin", LABELS: "test_labels.bin");
 
-use cortex_m as _;
-use cortex_m_rt::{ExceptionFrame, entry, exception};
-use semihosting::{fail, stack_high_water, write};
+board::handlers!();
 
 #[entry]
 fn main() -> ! {
     // The activation buffers, handed out once as a `&'static mut` (.bss).
     static mut BUFFERS: fashion::Buffers = fashion::Buffers::ZERO;
 
-    let Ok(net) = fashion::network(MODEL) else {
-        fail(b"error: the embedded network is refused\n")
+    let net = match firmnet::format::view(MODEL) {
+        Ok(net) => net,
+        Err(e) => board::fail_with(&e),
     };
     let outcome = fashion::run(&net, IMAGES, LABELS, BUFFERS, |i, l| {
-        report::logits(&mut write, i, l)
+        report::logits(&mut board::write, i, l)
     });
     let Ok(outcome) = outcome else {
-        fail(b"error: the embedded images are not whole images with one label each\n")
+        board::fail(b"error: the embedded images are not whole images with one label each\n")
     };
-    report::summary(&mut write, &outcome, stack_high_water().0);
-    write(b"done\n");
-    semihosting::success()
-}
-
-#[panic_handler]
-fn panic(_: &PanicInfo) -> ! {
-    fail(b"panic\n")
-}
-
-#[exception]
-unsafe fn HardFault(_: &ExceptionFrame) -> ! {
-    fail(b"hard fault\n")
-}
-
-#[exception]
-unsafe fn DefaultHandler(_: i16) {
-    fail(b"unexpected exception or interrupt\n")
+    report::summary(&mut board::write, &outcome, board::stack_high_water().0);
+    board::write(b"done\n");
+    board::success()
 }

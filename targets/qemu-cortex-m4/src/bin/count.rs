@@ -8,32 +8,28 @@
 //! execute the same instructions for any values, up to the requantization's few branches.
 //!
 //! A sixth window counts what a firmware pays at boot to check the network's weight file
-//! and borrow it in place (`firmnet::format::qnet_ref`: header, checksum over every byte,
-//! every layer, tensor and quantization value).
+//! and borrow it in place (`firmnet::format::view`: header, checksum over every byte,
+//! every layer, attribute, tensor and quantization value).
 
 #![no_std]
 #![no_main]
 
 use core::hint::black_box;
-use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use cortex_m as _;
-use cortex_m_rt::{ExceptionFrame, entry, exception};
+use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
-use firmnet::QNet;
-use firmnet::format::{self, Aligned, QDenseRef};
-use firmnet::models::{FASHION_MLP_Q, FashionMlpQ};
-use firmnet::quant::{QDense, QLayer};
+use firmnet::format::{self, Aligned};
+use firmnet::models::FashionMlp;
+use firmnet::net::{Infer, Scratch};
+use firmnet::quant::{Borrowed, Int8, QDense};
 use firmnet::rng::Rng;
 use firmnet::tensor::Zero;
 
+board::handlers!();
+
 /// The network as a zero-copy view of its weight file.
-type FashionRef<'a> = QNet![
-    QDenseRef<'a, 784, 256>,
-    QDenseRef<'a, 256, 128>,
-    QDenseRef<'a, 128, 10>
-];
+type FashionRef<'a> = Int8<FashionMlp, Borrowed<'a>>;
 
 static MARK: AtomicU32 = AtomicU32::new(0);
 
@@ -69,16 +65,24 @@ fn fill<const IN: usize, const OUT: usize>(layer: &mut QDense<IN, OUT>, rng: &mu
     layer.min = -128;
 }
 
+/// Links each layer's input quantization to the previous layer's output, as a file
+/// requires.
+fn link(net: &mut Int8<FashionMlp>) {
+    net.rest.first.input = net.first.output;
+    net.rest.rest.input = net.rest.first.output;
+}
+
 #[entry]
 fn main() -> ! {
-    static mut NET: FashionMlpQ = FASHION_MLP_Q;
-    static mut SCRATCH: <FashionMlpQ as QLayer>::Scratch = Zero::ZERO;
+    static mut NET: Int8<FashionMlp> = Zero::ZERO;
+    static mut SCRATCH: Scratch<Int8<FashionMlp>> = Zero::ZERO;
     static mut FILE: Aligned<[u8; 250_000]> = Aligned([0; 250_000]);
-    let net: &mut FashionMlpQ = NET;
+    let net: &mut Int8<FashionMlp> = NET;
     let mut rng = Rng::new(7);
     fill(&mut net.first, &mut rng);
     fill(&mut net.rest.first, &mut rng);
     fill(&mut net.rest.rest, &mut rng);
+    link(net);
     let x: [i8; 784] = core::array::from_fn(|_| rng.next_u32() as i8);
     let mut h1 = [0i8; 256];
     let mut h2 = [0i8; 128];
@@ -88,22 +92,26 @@ fn main() -> ! {
     bench_start();
     bench_end();
     bench_start();
-    net.first.forward(black_box(&x), &mut h1, &mut ());
+    net.first.forward_with(black_box(&x), &mut h1, &mut []);
     bench_end();
     bench_start();
-    net.rest.first.forward(black_box(&h1), &mut h2, &mut ());
+    net.rest
+        .first
+        .forward_with(black_box(&h1), &mut h2, &mut []);
     bench_end();
     bench_start();
-    net.rest.rest.forward(black_box(&h2), &mut logits, &mut ());
+    net.rest
+        .rest
+        .forward_with(black_box(&h2), &mut logits, &mut []);
     bench_end();
     bench_start();
     net.forward(black_box(&x), &mut whole, SCRATCH);
     bench_end();
 
-    let len = format::write_qnet(net, &mut FILE.0).unwrap_or(0);
+    let len = format::write(&*net, &mut FILE.0).unwrap_or(0);
     let file = black_box(FILE.0.get(..len).unwrap_or(&[]));
     bench_start();
-    let view = format::qnet_ref::<FashionRef<'_>>(file);
+    let view = format::view::<FashionRef<'_>>(file);
     bench_end();
     hprintln!("file {} bytes, checked: {}", len, view.is_ok());
 
@@ -115,24 +123,6 @@ fn main() -> ! {
     } else {
         debug::EXIT_FAILURE
     });
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(info: &PanicInfo) -> ! {
-    hprintln!("panic: {}", info);
-    debug::exit(debug::EXIT_FAILURE);
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    hprintln!("hard fault: {:?}", frame);
-    debug::exit(debug::EXIT_FAILURE);
     loop {
         cortex_m::asm::wfi();
     }

@@ -1,11 +1,11 @@
 //! The exported Fashion-MNIST int8 network on the Cortex-M4F, classifying 1,000 test images
-//! embedded in flash.
+//! embedded in flash, with unaligned accesses trapping.
 //!
 //! Built with `--features deploy` from the bundle that `cargo run --release --example verify`
 //! writes (`out/deploy/` at the repository root, or `FIRMNET_DEPLOY_DIR`): the main job's
 //! `model_int8.fnet` and the first test images with their labels. The network is checked and
-//! borrowed in place (`firmnet::format::qnet_ref`): its weights never leave flash, and RAM
-//! holds only the activation buffers.
+//! borrowed in place (`firmnet::format::view`): its weights never leave flash, and RAM holds
+//! only the activation buffers.
 //!
 //! The firmware classifies every image twice. The first pass prints nothing, so the stack's
 //! high-water mark after it is that of loading and running the network alone; the second
@@ -24,72 +24,52 @@
 #![no_std]
 #![no_main]
 
-#[path = "../../../common/embedded.rs"]
-#[allow(dead_code)] // shared by several programs, each using part of it
-mod embedded;
-#[path = "../../../common/fashion.rs"]
-#[allow(dead_code)] // shared by several programs, each using part of it
-mod fashion;
-#[path = "../../../common/handlers.rs"]
-mod handlers;
-#[path = "../../../common/semihosting.rs"]
-#[allow(dead_code)] // shared by several programs, each using part of it
-mod semihosting;
-
-use cortex_m as _;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
-use embedded::{IMAGES, LABELS, MODEL};
+use firmnet_demo::{bundle, fashion, report};
+
+bundle!(MODEL: "model_int8.fnet", IMAGES: "test_images.bin", LABELS: "test_labels.bin");
+
+board::handlers!();
 
 #[entry]
 fn main() -> ! {
     // The activation buffers, handed out once as a `&'static mut` (.bss).
     static mut BUFFERS: fashion::Buffers = fashion::Buffers::ZERO;
+    board::trap_unaligned();
 
     let net = match fashion::network(MODEL) {
         Ok(net) => net,
         Err(e) => {
+            board::allow_unaligned();
             hprintln!("error: {}", e);
-            semihosting::fail(b"")
+            board::fail(b"")
         }
     };
     let first = fashion::run(&net, IMAGES, LABELS, BUFFERS, |_, _| {});
-    let (stack, _) = semihosting::stack_high_water();
+    let (stack, _) = board::stack_high_water();
     let second = fashion::run(&net, IMAGES, LABELS, BUFFERS, |i, l| {
-        hprintln!(
-            "logits {} {} {} {} {} {} {} {} {} {} {}",
-            i,
-            l[0],
-            l[1],
-            l[2],
-            l[3],
-            l[4],
-            l[5],
-            l[6],
-            l[7],
-            l[8],
-            l[9]
-        );
+        report::logits(&mut board::write, i, l);
     });
     match (first, second) {
         (Ok(a), Ok(b)) if a == b => {
-            hprintln!("accuracy {} {}", a.correct, a.images);
-            hprintln!("digest {:#010x}", a.digest);
-            hprintln!("stack {}", stack);
-            hprintln!("done");
-            semihosting::success()
+            report::summary(&mut board::write, &a, stack);
+            board::write(b"done\n");
+            board::success()
         }
         (Ok(a), Ok(b)) => {
+            board::allow_unaligned();
             hprintln!(
                 "error: two passes over the same images differ: {:?} and {:?}",
                 a,
                 b
             );
-            semihosting::fail(b"")
+            board::fail(b"")
         }
         (Err(e), _) | (_, Err(e)) => {
+            board::allow_unaligned();
             hprintln!("error: {}", e);
-            semihosting::fail(b"")
+            board::fail(b"")
         }
     }
 }

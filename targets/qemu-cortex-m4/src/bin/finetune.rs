@@ -4,39 +4,27 @@
 //! host and compares.
 //!
 //! Built with `--features deploy` from the bundle's `model_int8.fnet` and the shifted task's
-//! samples (`finetune_*.bin`). Prints `label index 0xBITS value` per reported number — the
+//! samples (`finetune_*.bin`). Prints `label index 0xBITS` per reported number — the
 //! accuracy and held-out loss before (index 0) and after (1), the loss of every step — then
 //! the stack's high-water mark and `done`, and exits with status 0 (1 on any error).
 
 #![no_std]
 #![no_main]
 
-#[path = "../../../common/embedded.rs"]
-#[allow(dead_code)] // shared by several programs, each using part of it
-mod embedded;
-#[path = "../../../common/fashion.rs"]
-#[allow(dead_code)] // shared by several programs, each using part of it
-mod fashion;
-#[path = "../../../common/finetune.rs"]
-#[allow(dead_code)] // shared by several programs, each using part of it
-mod finetune;
-#[path = "../../../common/handlers.rs"]
-mod handlers;
-#[path = "../../../common/semihosting.rs"]
-#[allow(dead_code)] // shared by several programs, each using part of it
-mod semihosting;
-
-use cortex_m as _;
 use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
-use embedded::MODEL;
 use firmnet::tensor::Zero;
+use firmnet_demo::{bundle, fashion, finetune, report};
 
-macro_rules! bundle {
-    ($name:literal) => {
-        include_bytes!(concat!(env!("FIRMNET_DEPLOY_DIR"), "/", $name))
-    };
-}
+bundle!(
+    MODEL: "model_int8.fnet",
+    TRAIN_IMAGES: "finetune_train_images.bin",
+    TRAIN_LABELS: "finetune_train_labels.bin",
+    EVAL_IMAGES: "finetune_eval_images.bin",
+    EVAL_LABELS: "finetune_eval_labels.bin",
+);
+
+board::handlers!();
 
 #[entry]
 fn main() -> ! {
@@ -47,19 +35,21 @@ fn main() -> ! {
     static mut BUF: finetune::Buffers = Zero::ZERO;
     static mut FEATURES: [[f32; finetune::FEATURES]; finetune::BATCH] = Zero::ZERO;
     static mut ACT: fashion::Buffers = fashion::Buffers::ZERO;
+    board::trap_unaligned();
 
     let net = match fashion::network(MODEL) {
         Ok(net) => net,
         Err(e) => {
+            board::allow_unaligned();
             hprintln!("error: {}", e);
-            semihosting::fail(b"")
+            board::fail(b"")
         }
     };
     let samples = finetune::Samples {
-        train_images: bundle!("finetune_train_images.bin"),
-        train_labels: bundle!("finetune_train_labels.bin"),
-        eval_images: bundle!("finetune_eval_images.bin"),
-        eval_labels: bundle!("finetune_eval_labels.bin"),
+        train_images: TRAIN_IMAGES,
+        train_labels: TRAIN_LABELS,
+        eval_images: EVAL_IMAGES,
+        eval_labels: EVAL_LABELS,
     };
     let mut ws = finetune::Workspace {
         head: HEAD,
@@ -69,13 +59,15 @@ fn main() -> ! {
         act: ACT,
     };
     let result = finetune::run(&net, &mut ws, &samples, &mut |label, index, value| {
-        hprintln!("{} {} {:#010x} {}", label, index, value.to_bits(), value);
+        report::value(&mut board::write, label, index, value);
     });
     if let Err(e) = result {
+        board::allow_unaligned();
         hprintln!("error: {}", e);
-        semihosting::fail(b"")
+        board::fail(b"")
     }
-    hprintln!("stack {}", semihosting::stack_high_water().0);
-    hprintln!("done");
-    semihosting::success()
+    board::write(b"stack ");
+    board::write_int(board::stack_high_water().0 as i32);
+    board::write(b"\ndone\n");
+    board::success()
 }

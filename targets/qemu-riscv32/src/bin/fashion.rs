@@ -11,19 +11,12 @@
 #![no_std]
 #![no_main]
 
-#[path = "../../../common/embedded.rs"]
-#[allow(dead_code)] // shared by several programs, each using part of it
-mod embedded;
-#[path = "../../../common/fashion.rs"]
-mod fashion;
-#[path = "../../../common/report.rs"]
-mod report;
-#[path = "../rt.rs"]
-mod rt;
-
-use embedded::{IMAGES, LABELS, MODEL};
+use firmnet_demo::{bundle, fashion, report};
 use riscv_rt::entry;
-use riscv_semihosting::{debug, hio, hprintln};
+use riscv_semihosting::{debug, hprintln};
+use rt::write;
+
+bundle!(MODEL: "model_int8.fnet", IMAGES: "test_images.bin", LABELS: "test_labels.bin");
 
 #[entry]
 fn main() -> ! {
@@ -47,12 +40,5 @@ fn main() -> ! {
             hprintln!("error: {}", e);
             rt::exit(debug::EXIT_FAILURE)
         }
-    }
-}
-
-/// Writes `bytes` to the host's stdout; a missing host is ignored.
-fn write(bytes: &[u8]) {
-    if let Ok(mut out) = hio::hstdout() {
-        let _ = out.write_all(bytes);
     }
 }

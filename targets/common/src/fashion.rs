@@ -1,52 +1,41 @@
 //! Classifying Fashion-MNIST test images with the exported int8 network, straight from
 //! flash: the computation every firmware target runs and `examples/verify/main.rs` repeats on the
-//! host.
-//!
-//! This file is compiled into each firmware (`#[path = …] mod fashion;`) and into the host's
-//! verification, so it uses only `firmnet` and `core` and prints nothing itself: [`run`]
-//! hands every image's logits to a callback, which the firmware prints and the host
-//! compares.
+//! host. It prints nothing itself: [`run`] hands every image's logits to a callback, which
+//! the firmware prints and the host compares.
 //!
 //! The network is the main job's `model_int8.fnet`, borrowed in place by
-//! [`firmnet::format::qnet_ref`]: the weights and per-channel arrays stay in flash, and RAM
-//! holds only [`Buffers`] — the quantized image, the two hidden activations and the logits.
+//! [`firmnet::format::view`] as `Int8<FashionMlp, Borrowed>` — the type the compiler
+//! derives from the float network, with borrowed storage: the weights and per-channel
+//! arrays stay in flash, and RAM holds only [`Buffers`] — the quantized image, the
+//! network's arena (the two hidden activations) and the logits.
 
-use firmnet::QNet;
-use firmnet::format::{FormatError, QDenseRef};
-use firmnet::quant::{QLayer, QParams, argmax_i8};
-use firmnet::tensor::Zero;
+use firmnet::format::FormatError;
+use firmnet::models::FashionMlp;
+use firmnet::net::{Infer, Scratch};
+use firmnet::quant::{Borrowed, Int8, QLayer, QParams, Store, argmax_i8};
 
 /// Pixels per image (28 × 28).
 pub const PIXELS: usize = 784;
 /// Classes.
 pub const CLASSES: usize = 10;
 
+/// The deployed network with its arrays stored as `S`: borrowed from the file's bytes
+/// ([`Network`]), or owned by a `static` the compiler builds from Rust source
+/// (`firmnet::format::rust_source`). One type, named once.
+pub type Model<S> = Int8<FashionMlp, S>;
+
 /// The deployed network, borrowed from the file's bytes.
-pub type Network<'a> = QNet![
-    QDenseRef<'a, 784, 256>,
-    QDenseRef<'a, 256, 128>,
-    QDenseRef<'a, 128, 10>
-];
+pub type Network<'a> = Model<Borrowed<'a>>;
 
-/// The hidden activations of [`Network`].
-pub type Scratch = <Network<'static> as QLayer>::Scratch;
-
-/// A network [`run`] can use: [`Network`], borrowed from a file, or
-/// `firmnet::models::FashionMlpQ`, a `static` built by the compiler (from
-/// `firmnet::format::qnet_rust_source`'s output).
-pub trait Classifier:
-    QLayer<Input = [i8; PIXELS], Output = [i8; CLASSES], Scratch = Scratch>
-{
-}
-
-impl<N: QLayer<Input = [i8; PIXELS], Output = [i8; CLASSES], Scratch = Scratch>> Classifier for N {}
+/// The network's arena: its two hidden activations (384 bytes), whatever the storage.
+pub type Arena = Scratch<Network<'static>>;
 
 /// Everything [`run`] writes: the activation buffers of one inference.
 pub struct Buffers {
     /// The image, quantized.
     pub input: [i8; PIXELS],
-    /// The hidden layers' outputs.
-    pub scratch: Scratch,
+    /// The network's arena: the hidden layers' outputs.
+    pub scratch: Arena,
     /// The output.
     pub logits: [i8; CLASSES],
 }
@@ -55,7 +44,7 @@ impl Buffers {
     /// All zero; for a `static`.
     pub const ZERO: Buffers = Buffers {
         input: [0; PIXELS],
-        scratch: Zero::ZERO,
+        scratch: Arena::ZERO,
         logits: [0; CLASSES],
     };
 }
@@ -102,7 +91,7 @@ impl core::fmt::Display for Error {
 /// [`Error::Format`] for a file that is not this network, [`Error::Input`] for one that does
 /// not take raw pixels.
 pub fn network(bytes: &[u8]) -> Result<Network<'_>, Error> {
-    let net: Network<'_> = firmnet::format::qnet_ref(bytes).map_err(Error::Format)?;
+    let net: Network<'_> = firmnet::format::view(bytes).map_err(Error::Format)?;
     if net.input_params() != QParams::PIXELS {
         return Err(Error::Input(net.input_params()));
     }
@@ -143,7 +132,7 @@ impl Fnv1a {
 
 /// Classifies one image: raw pixels 0–255 quantized as [`QParams::PIXELS`] (`p − 128`), the
 /// network run, the largest logit's class returned; the logits are left in `buf.logits`.
-pub fn classify<N: Classifier>(net: &N, image: &[u8; PIXELS], buf: &mut Buffers) -> usize {
+pub fn classify<S: Store>(net: &Model<S>, image: &[u8; PIXELS], buf: &mut Buffers) -> usize {
     for (q, &p) in buf.input.iter_mut().zip(image) {
         *q = (p ^ 0x80) as i8;
     }
@@ -156,8 +145,8 @@ pub fn classify<N: Classifier>(net: &N, image: &[u8; PIXELS], buf: &mut Buffers)
 ///
 /// # Errors
 /// [`Error::Data`] if `images` is not whole images, one per label; nothing is classified.
-pub fn run<N: Classifier>(
-    net: &N,
+pub fn run<S: Store>(
+    net: &Model<S>,
     images: &[u8],
     labels: &[u8],
     buf: &mut Buffers,

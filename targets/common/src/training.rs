@@ -1,15 +1,16 @@
 //! The computation that the firmware runs and that the host repeats to check it.
 //!
-//! This file is compiled twice: into the firmware (`src/main.rs`, `mod demo;`) and into the
-//! host test `tests/firmware.rs` at the repository root (`#[path = …] mod demo;`). It
-//! therefore uses only `firmnet` and `core`, and prints nothing itself: [`run`] reports every
-//! number through a callback as `(label, index, value)`, which the firmware prints as
-//! `label index 0xBITS` and the test compares with its own host run.
+//! The Cortex-M4F firmware (`targets/qemu-cortex-m4`, `src/main.rs`) runs it and the host
+//! test `tests/firmware.rs` repeats it: [`run`] reports every number through a callback as
+//! `(label, index, value)`, which the firmware prints as `label index 0xBITS` and the test
+//! compares with its own host run.
 //!
 //! A small classifier — 16 inputs, a 32-unit batch-normalized ReLU layer, 4 classes — is
 //! initialized from a seed, evaluated, trained for a few Adam steps on synthetic data drawn
-//! from the crate's seeded generator, and evaluated again. Every number goes to `out` with
-//! a label and an index; the firmware prints them, the host test compares them.
+//! from the crate's seeded generator, and evaluated again. Then its float deployment form
+//! ([`Deployed`], batch normalization folded into the dense layer, built on the device by
+//! [`deploy`]) is evaluated on the same samples. Every number goes to `out` with a label
+//! and an index; the firmware prints them, the host test compares them.
 //!
 //! The caller owns the memory: [`Workspace`] borrows the network, Adam's moments and the
 //! training buffers, each of which has a `const` initial value ([`MLP`], [`OPTIMIZER`],
@@ -17,8 +18,8 @@
 //! stack.
 
 use firmnet::Error;
+use firmnet::deploy::{Deployed, deploy};
 use firmnet::prelude::*;
-use firmnet::quant::{QDense, QLayer};
 use firmnet::train::{TrainBuffers, classification_step};
 
 /// Input features.
@@ -46,8 +47,12 @@ pub type Mlp = Net![
 pub type Optimizer = Adam<<Mlp as Layer>::Grad>;
 /// Caches, outputs and gradients for one training batch of [`Mlp`].
 pub type Buffers = TrainBuffers<Mlp, BATCH>;
-/// Inference buffers of [`Mlp`].
-pub type Scratch = <Mlp as Layer>::Scratch;
+/// The inference arena of [`Mlp`].
+pub type Arena = Scratch<Mlp>;
+/// The deployment form of [`Mlp`]: `Net![Dense<IN, HIDDEN>, Relu, Dense<HIDDEN, CLASSES>]`.
+pub type Small = Deployed<Mlp>;
+/// [`Small`] before [`deploy`] writes it.
+pub const SMALL: Small = net![Dense::ZERO, Relu::DEFAULT, Dense::ZERO];
 
 /// The network before [`run`] initializes its weights.
 pub const MLP: Mlp = net![Dense::ZERO, BatchNorm::DEFAULT, Relu::DEFAULT, Dense::ZERO];
@@ -64,8 +69,10 @@ pub struct Workspace<'a> {
     pub adam: &'a mut Optimizer,
     /// Caches, outputs and gradients for one batch.
     pub buf: &'a mut Buffers,
-    /// Inference buffers.
-    pub scratch: &'a mut Scratch,
+    /// The inference arena (of [`Mlp`], large enough for [`Small`]).
+    pub scratch: &'a mut Arena,
+    /// The deployment form, written after training.
+    pub deployed: &'a mut Small,
 }
 
 /// One sample of class `class`: a fixed prototype per class plus N(0, 0.5²) noise.
@@ -83,17 +90,25 @@ fn evaluate(ws: &mut Workspace<'_>, label: &str, out: &mut impl FnMut(&str, usiz
     for i in 0..PROBES {
         let class = (i % CLASSES) as u16;
         let x = sample(&mut rng, class);
-        ws.net.forward(&x, &mut logits, ws.scratch);
+        if label == "deployed_logits" {
+            // The deployment form needs no more memory than the network: its arena is
+            // the trained network's, as a slice.
+            ws.deployed
+                .forward_with(&x, &mut logits, ws.scratch.as_mut_slice());
+        } else {
+            ws.net.forward(&x, &mut logits, ws.scratch);
+        }
         for (c, &v) in logits.iter().enumerate() {
             out(label, i * CLASSES + c, v);
         }
         correct += usize::from(argmax(&logits) == usize::from(class));
     }
-    out(
-        "accuracy",
-        usize::from(label != "logits_before"),
-        correct as f32 / PROBES as f32,
-    );
+    let index = match label {
+        "logits_before" => 0,
+        "logits_after" => 1,
+        _ => 2,
+    };
+    out("accuracy", index, correct as f32 / PROBES as f32);
 }
 
 /// Initializes, evaluates, trains for [`STEPS`] Adam steps and evaluates again.
@@ -124,6 +139,10 @@ pub fn run(ws: &mut Workspace<'_>, out: &mut impl FnMut(&str, usize, f32)) -> Re
     let bn = &ws.net.rest.first;
     out("running_mean_sum", 0, bn.running_mean.iter().sum());
     out("running_var_sum", 0, bn.running_var.iter().sum());
+    deploy(&*ws.net, &mut *ws.deployed).map_err(|_| Error::InvalidSetting {
+        what: "the deployment form of the trained network",
+    })?;
+    evaluate(ws, "deployed_logits", out);
     run_int8(out);
     Ok(())
 }
@@ -147,24 +166,7 @@ fn int8_case<const IN: usize, const OUT: usize>(
     label: &str,
     out: &mut impl FnMut(&str, usize, f32),
 ) {
-    let mut layer = QDense::<IN, OUT>::ZERO;
-    for row in layer.weight.0.iter_mut() {
-        row.iter_mut().for_each(|w| *w = rng.next_u32() as i8);
-    }
-    for o in 0..OUT {
-        layer.bias[o] = (rng.next_u32() as i32) >> 14;
-        layer.multiplier[o] = (1 << 30) + (rng.next_u32() >> 2) as i32;
-        layer.shift[o] = -(rng.below(12) as i32) - 6;
-    }
-    layer.output.zero_point = rng.below(40) as i32 - 20;
-    layer.min = if rng.below(2) == 0 {
-        -128
-    } else {
-        layer.output.zero_point as i8
-    };
-    let x: [i8; IN] = core::array::from_fn(|_| rng.next_u32() as i8);
-    let mut y = [0i8; OUT];
-    layer.forward(&x, &mut y, &mut ());
+    let y = crate::int8::random_layer_output::<IN, OUT>(rng);
     for (o, &v) in y.iter().enumerate() {
         out(label, o, f32::from(v));
     }

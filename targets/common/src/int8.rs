@@ -1,31 +1,27 @@
-//! The computation that the Cortex-M0 and RISC-V firmware run and that the host repeats to
-//! check them.
+//! The computation that the Cortex-M0 and RISC-V firmware run (`targets/qemu-cortex-m0`,
+//! `targets/qemu-riscv32`) and that the host test `tests/firmware_targets.rs` repeats:
+//! [`run`] reports every number through a callback as `(label, index, value)`, with
+//! `value` an integer — an int8 output, a class index, or the bits of an `f32`
+//! (`f32::to_bits`) — so the firmware and the host can be compared exactly.
 //!
-//! This one file is compiled three times: into `targets/qemu-cortex-m0` (`mod int8_demo;`),
-//! into `targets/qemu-riscv32` and into the host test `tests/firmware_targets.rs` (both
-//! through `#[path = …] mod int8_demo;`). It therefore uses only `firmnet` and `core` and
-//! prints nothing itself: [`run`] reports every number through a callback as
-//! `(label, index, value)`, with `value` an integer — an int8 output, a class index, or the
-//! bits of an `f32` (`f32::to_bits`) — so the firmware and the host can be compared exactly.
-//!
-//! What it computes, all from fixed seeds:
-//! 1. `rng_const`: whether [`ConstRng`], the compile-time copy of firmnet's generator that
-//!    fills the flash-resident layers below, draws the same numbers as [`Rng`] (1 = yes).
-//! 2. `int8_3x2` … `int8_64x9`: int8 dense layers of four shapes, built at run time on the
+//! What it computes, all from fixed seeds (the flash-resident layers drawn by the compiler
+//! with [`Rng`], whose step is a `const fn`):
+//! 1. `int8_3x2` … `int8_64x9`: int8 dense layers of four shapes, built at run time on the
 //!    stack from [`Rng`] (weights, inputs, bias, Q31 multipliers, shifts, zero point, fused
 //!    ReLU or not), as the Cortex-M4 demo does.
-//! 3. `int8_784x6`: a `QDense<784, 6>` (4.8 KB) that lives in flash ([`WIDE`], a `static`
+//! 2. `int8_784x6`: a `QDense<784, 6>` (4.8 KB) that lives in flash ([`WIDE`], a `static`
 //!    computed at compile time), on three inputs.
-//! 4. `qmlp_logits`, `qmlp_argmax`: the 64 → 32 → 16 → 10 int8 network [`QMLP`]
-//!    (`QNet!` of three `QDense`, ReLU fused in the hidden layers, 3.7 KB, in flash) on
+//! 3. `qmlp_logits`, `qmlp_argmax`: the 64 → 32 → 16 → 10 int8 network [`QMLP`]
+//!    (`Net!` of three `QDense`, ReLU fused in the hidden layers, 3.7 KB, in flash) on
 //!    eight inputs, with its predicted class.
-//! 5. `f32_logits`, `f32_probs`, `f32_argmax`: the float network [`FloatNet`]
+//! 4. `f32_logits`, `f32_probs`, `f32_argmax`: the float network [`FloatNet`]
 //!    (`Net![Dense<16, 16>, Relu, Dense<16, 4>]`), He-initialized, on four inputs, with its
 //!    softmax; reported as `f32` bits.
-//! 6. `twin_params`, `twin_logits`, `twin_argmax`: that float network converted to int8 on
-//!    the device (`QParams::from_range` on the ranges seen on the same four inputs, then
-//!    `QDense::quantize_from`: f64 rounding, Q31 multipliers) and run in int8; `twin_params`
-//!    are the hidden and output scales (bits) and zero points.
+//! 5. `twin_params`, `twin_logits`, `twin_argmax`: that float network converted to its
+//!    int8 twin [`Twin`] (`Int8<FloatNet>`) on the device by the generic conversion
+//!    (`QParams::from_range` on the ranges seen on the same four inputs, then
+//!    [`convert`]: ReLU fused, f64 rounding, Q31 multipliers) and run in int8;
+//!    `twin_params` are the hidden and output scales (bits) and zero points.
 //!
 //! RAM: the caller owns the float network and its int8 twin ([`Workspace`], 2 KB; the
 //! firmware keeps them in `static`s). The two large int8 networks are immutable `static`s,
@@ -34,8 +30,7 @@
 use core::hint::black_box;
 
 use firmnet::prelude::*;
-use firmnet::quant::{QDense, QLayer, QParams, QuantError, argmax_i8};
-use firmnet::{QNet, qnet};
+use firmnet::quant::{Int8, QDense, QParams, QuantError, argmax_i8, convert};
 
 /// Samples of [`WIDE`].
 const WIDE_SAMPLES: usize = 3;
@@ -51,12 +46,12 @@ const FLOAT_HIDDEN: usize = 16;
 const FLOAT_CLASSES: usize = 4;
 
 /// The int8 network in flash: 64 → 32 → 16 → 10.
-pub type QMlp = QNet![QDense<64, 32>, QDense<32, 16>, QDense<16, 10>];
+pub type QMlp = Net![QDense<64, 32>, QDense<32, 16>, QDense<16, 10>];
 
 /// [`QMlp`] with weights and requantization drawn at compile time from seeds 11–13 (ReLU
 /// fused into the two hidden layers). An immutable `static` without interior mutability:
 /// it is placed in `.rodata`, i.e. flash, and costs no RAM.
-pub static QMLP: QMlp = qnet![
+pub static QMLP: QMlp = net![
     const_layer(11, true, 10),
     const_layer(12, true, 8),
     const_layer(13, false, 7)
@@ -76,14 +71,12 @@ pub type FloatNet = Net![
 /// [`FloatNet`] before [`run`] initializes it (all zero: `.bss` in a `static`).
 pub const FLOAT_NET: FloatNet = net![Dense::ZERO, Relu::DEFAULT, Dense::ZERO];
 
-/// The int8 twin of [`FloatNet`], ReLU fused into the first layer.
-pub type Twin = QNet![
-    QDense<FLOAT_IN, FLOAT_HIDDEN>,
-    QDense<FLOAT_HIDDEN, FLOAT_CLASSES>
-];
+/// The int8 twin of [`FloatNet`], as the compiler derives it: `Net![QDense<16, 16>,
+/// QDense<16, 4>]`, ReLU fused into the first layer.
+pub type Twin = Int8<FloatNet>;
 
 /// [`Twin`] before [`run`] fills it.
-pub const TWIN: Twin = qnet![QDense::ZERO, QDense::ZERO];
+pub const TWIN: Twin = net![QDense::ZERO, QDense::ZERO];
 
 /// Everything [`run`] writes that is not a small local: borrowed from the caller, who
 /// keeps it in `static`s on the firmware and in a `Box` on the host.
@@ -97,13 +90,12 @@ pub struct Workspace<'a> {
 /// Runs every computation of the [module docs](self) and reports each value to `out`.
 ///
 /// # Errors
-/// The conversion of the float network to int8 ([`QDense::quantize_from`]); it does not
-/// fail for these seeds.
+/// The conversion of the float network to int8 ([`convert`]); it does not fail for these
+/// seeds.
 pub fn run(
     ws: &mut Workspace<'_>,
     out: &mut impl FnMut(&str, usize, i64),
 ) -> Result<(), QuantError> {
-    out("rng_const", 0, i64::from(const_rng_matches()));
     run_runtime_layers(out);
     run_wide(out);
     run_qmlp(out);
@@ -112,41 +104,6 @@ pub fn run(
 
 // ---------------------------------------------------------------------------------------
 // Compile-time weights
-
-/// A `const` copy of firmnet's generator ([`Rng`], xoshiro128++), so that `static` int8
-/// layers can be computed by the compiler and placed in flash. It starts from
-/// [`Rng::new`]`(seed).state()`; [`const_rng_matches`] checks, on every target, that it
-/// then draws what `Rng::next_u32` draws.
-pub struct ConstRng([u32; 4]);
-
-impl ConstRng {
-    /// The generator [`Rng::new`]`(seed)` starts as.
-    pub const fn new(seed: u64) -> Self {
-        ConstRng(Rng::new(seed).state())
-    }
-
-    /// The next 32 random bits: the step of `Rng::next_u32`.
-    pub const fn next_u32(&mut self) -> u32 {
-        let s = &mut self.0;
-        let result = s[0].wrapping_add(s[3]).rotate_left(7).wrapping_add(s[0]);
-        let t = s[1] << 9;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(11);
-        result
-    }
-}
-
-/// Whether [`ConstRng`] and [`Rng`] draw the same 256 numbers from each of the seeds used.
-fn const_rng_matches() -> bool {
-    (10..=13).all(|seed| {
-        let (mut c, mut r) = (ConstRng::new(seed), Rng::new(seed));
-        (0..256).all(|_| c.next_u32() == r.next_u32())
-    })
-}
 
 /// An int8 dense layer drawn from `seed` at compile time: uniform int8 weights, biases in
 /// ±2¹³, Q31 multipliers in [0.5, 1), shifts of `−shift` or `−shift − 1`, output zero point
@@ -157,7 +114,7 @@ const fn const_layer<const IN: usize, const OUT: usize>(
     relu: bool,
     shift: i32,
 ) -> QDense<IN, OUT> {
-    let mut rng = ConstRng::new(seed);
+    let mut rng = Rng::new(seed);
     let mut layer = QDense::<IN, OUT>::ZERO;
     let mut o = 0;
     while o < OUT {
@@ -202,6 +159,17 @@ fn runtime_layer<const IN: usize, const OUT: usize>(
     label: &str,
     out: &mut impl FnMut(&str, usize, i64),
 ) {
+    for (o, v) in random_layer_output::<IN, OUT>(rng).into_iter().enumerate() {
+        out(label, o, i64::from(v));
+    }
+}
+
+/// A `QDense<IN, OUT>` with weights, input and requantization drawn from `rng` — biases
+/// in ±2¹⁷, Q31 multipliers in [0.5, 1), shifts −6…−17 (so some outputs saturate), output
+/// zero point in −20..=19, a fused ReLU or not — applied to one drawn input: its output.
+/// What the int8 cases of the Cortex-M4 demo ([`training`](crate::training)) and of this
+/// module compute.
+pub fn random_layer_output<const IN: usize, const OUT: usize>(rng: &mut Rng) -> [i8; OUT] {
     let mut layer = QDense::<IN, OUT>::ZERO;
     for row in layer.weight.0.iter_mut() {
         row.iter_mut().for_each(|w| *w = rng.next_u32() as i8);
@@ -219,10 +187,8 @@ fn runtime_layer<const IN: usize, const OUT: usize>(
     };
     let x: [i8; IN] = core::array::from_fn(|_| rng.next_u32() as i8);
     let mut y = [0i8; OUT];
-    black_box(&layer).forward(&x, &mut y, &mut ());
-    for (o, &v) in y.iter().enumerate() {
-        out(label, o, i64::from(v));
-    }
+    black_box(&layer).forward_with(&x, &mut y, &mut []);
+    y
 }
 
 /// [`WIDE`], from flash, on [`WIDE_SAMPLES`] random inputs (one 784-byte buffer on the
@@ -235,7 +201,7 @@ fn run_wide(out: &mut impl FnMut(&str, usize, i64)) {
         x.iter_mut().for_each(|v| *v = rng.next_u32() as i8);
         // Opaque to the optimizer: the kernel reads the weights from flash at run time
         // instead of LTO folding a compile-time constant.
-        black_box(&WIDE).forward(&x, &mut y, &mut ());
+        black_box(&WIDE).forward_with(&x, &mut y, &mut []);
         for (o, &v) in y.iter().enumerate() {
             out("int8_784x6", s * y.len() + o, i64::from(v));
         }
@@ -245,7 +211,7 @@ fn run_wide(out: &mut impl FnMut(&str, usize, i64)) {
 /// [`QMLP`], from flash, on [`QMLP_SAMPLES`] random inputs: its int8 logits and class.
 fn run_qmlp(out: &mut impl FnMut(&str, usize, i64)) {
     let mut rng = Rng::new(6);
-    let mut scratch = <QMlp as QLayer>::Scratch::ZERO;
+    let mut scratch = Scratch::<QMlp>::ZERO;
     let mut logits = [0i8; 10];
     for s in 0..QMLP_SAMPLES {
         let x: [i8; 64] = core::array::from_fn(|_| rng.next_u32() as i8);
@@ -276,7 +242,7 @@ fn run_float(
     let xs: [[f32; FLOAT_IN]; FLOAT_SAMPLES] =
         core::array::from_fn(|_| core::array::from_fn(|_| rng.uniform(-1.0, 1.0)));
 
-    let mut scratch = <FloatNet as Layer>::Scratch::ZERO;
+    let mut scratch = Scratch::<FloatNet>::ZERO;
     let mut logits = [0.0; FLOAT_CLASSES];
     let mut probs = [0.0; FLOAT_CLASSES];
     // Calibration of the twin: the largest hidden activation (after ReLU) and the range of
@@ -284,7 +250,7 @@ fn run_float(
     let (mut hidden_max, mut logit_min, mut logit_max) = (0.0f32, 0.0f32, 0.0f32);
     for (s, x) in xs.iter().enumerate() {
         let mut hidden = [0.0; FLOAT_HIDDEN];
-        ws.net.first.forward(x, &mut hidden, &mut ());
+        ws.net.first.forward_with(x, &mut hidden, &mut []);
         hidden_max = hidden.iter().fold(hidden_max, |m, &h| m.max(h));
         ws.net.forward(x, &mut logits, &mut scratch);
         softmax(&logits, &mut probs);
@@ -300,18 +266,16 @@ fn run_float(
     let input = QParams::from_range(-1.0, 1.0);
     let hidden = QParams::from_range(0.0, hidden_max);
     let output = QParams::from_range(logit_min, logit_max);
-    ws.twin
-        .first
-        .quantize_from(&ws.net.first, None, true, input, hidden)?;
-    ws.twin
-        .rest
-        .quantize_from(&ws.net.rest.rest, None, false, hidden, output)?;
+    // Float layer 1 (the ReLU) ends the first int8 layer, float layer 2 the second.
+    convert(&*ws.net, &mut *ws.twin, input, |layer| {
+        if layer == 1 { hidden } else { output }
+    })?;
     out("twin_params", 0, bits(hidden.scale));
     out("twin_params", 1, i64::from(hidden.zero_point));
     out("twin_params", 2, bits(output.scale));
     out("twin_params", 3, i64::from(output.zero_point));
 
-    let mut twin_scratch = <Twin as QLayer>::Scratch::ZERO;
+    let mut twin_scratch = Scratch::<Twin>::ZERO;
     let mut xq = [0i8; FLOAT_IN];
     let mut yq = [0i8; FLOAT_CLASSES];
     for (s, x) in xs.iter().enumerate() {

@@ -16,7 +16,7 @@
 
 use firmnet::Error;
 use firmnet::prelude::*;
-use firmnet::quant::QLayer;
+use firmnet::tensor::Tensor;
 use firmnet::train::{TrainBuffers, classification_step};
 
 use super::fashion::{self, Network, PIXELS};
@@ -86,7 +86,9 @@ pub fn shift(image: &[u8; PIXELS]) -> [u8; PIXELS] {
     })
 }
 
-/// The 128 features of a raw image: the int8 network's first two layers, dequantized.
+/// The 128 features of a raw image: the int8 network's first two layers, dequantized. The
+/// two hidden activations live in the network's arena, the first at its front and the
+/// second at its back, as the whole network's inference places them.
 fn features(
     net: &Network<'_>,
     image: &[u8],
@@ -96,11 +98,17 @@ fn features(
     for (q, &p) in act.input.iter_mut().zip(image) {
         *q = (p ^ 0x80) as i8;
     }
-    let (h1, h2) = (&mut act.scratch.mid, &mut act.scratch.rest.mid);
-    net.first.forward(&act.input, h1, &mut ());
-    net.rest.first.forward(h1, h2, &mut ());
+    let (front, back) = act.scratch.as_mut_slice::<i8>().split_at_mut(256);
+    let (Some(h1), Some(h2)) = (
+        <[i8; 256]>::view_mut(front),
+        <[i8; FEATURES]>::view_mut(back),
+    ) else {
+        return;
+    };
+    net.first.forward_with(&act.input, h1, &mut []);
+    net.rest.first.forward_with(h1, h2, &mut []);
     // The scale the head's weights were dequantized with (`dequantized_head`): the last
-    // layer's input, which a consistent file makes equal to the second layer's output.
+    // layer's input, which a checked file makes equal to the second layer's output.
     let q = net.rest.rest.input;
     for (f, &v) in out.iter_mut().zip(h2.iter()) {
         *f = q.dequantize(v);
@@ -108,19 +116,20 @@ fn features(
 }
 
 /// The int8 last layer as a float one on dequantized features: `w = q·s_w`, and the bias
-/// with the input zero point's share given back, `b = (bias + z_in·Σq)·s_in·s_w`.
+/// with the input zero point's share given back, `b = (bias + z_in·Σq)·s_in·s_w`, with the
+/// weight scale `s_w` recovered from the layer's requantization (in `f64`).
 pub fn dequantized_head(net: &Network<'_>, head: &mut Head) {
     let last = &net.rest.rest;
-    let s_in = last.input.scale;
+    let s_in = f64::from(last.input.scale);
     let z_in = last.input.zero_point;
     for c in 0..CLASSES {
-        let s_w = last.weight_scale[c];
+        let s_w = last.weight_scale(c).unwrap_or(0.0);
         let mut sum = 0i32;
         for (w, &q) in head.weight[c].iter_mut().zip(&last.weight[c]) {
-            *w = f32::from(q) * s_w;
+            *w = (f64::from(q) * s_w) as f32;
             sum += i32::from(q);
         }
-        head.bias[c] = (last.bias[c] + z_in * sum) as f32 * s_in * s_w;
+        head.bias[c] = (f64::from(last.bias[c] + z_in * sum) * s_in * s_w) as f32;
     }
 }
 
@@ -132,7 +141,7 @@ fn evaluate(net: &Network<'_>, ws: &mut Workspace<'_>, s: &Samples<'_>) -> (f32,
     let f = &mut ws.features[0];
     for (image, &label) in s.eval_images.chunks_exact(PIXELS).zip(s.eval_labels) {
         features(net, image, ws.act, f);
-        ws.head.forward(f, &mut logits, &mut ());
+        ws.head.forward_with(f, &mut logits, &mut []);
         correct += usize::from(argmax(&logits) == usize::from(label));
         let mut d = [[0.0; CLASSES]];
         let label = [u16::from(label)];

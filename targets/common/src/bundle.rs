@@ -1,6 +1,6 @@
-//! For the firmware crates' build scripts (`#[path = "../common/bundle.rs"] mod bundle;`):
-//! finds the deployment bundle that `cargo run --release --example verify` writes, for
-//! firmware built with `--features deploy`.
+//! For the firmware crates' build scripts (`firmnet-demo` with feature `build` as a
+//! build-dependency): finds the deployment bundle that `cargo run --release --example
+//! verify` writes, for firmware built with `--features deploy`.
 //!
 //! The bundle is the folder named by `FIRMNET_DEPLOY_DIR`, or else the one `verify` writes
 //! for the crate's target: `out/deploy/` at the repository root for the Cortex-M4F,
@@ -8,7 +8,8 @@
 //! flash is small). Its absolute path reaches the code as `env!("FIRMNET_DEPLOY_DIR")`, for
 //! `include_bytes!`. A missing file stops the build with what to run.
 
-use std::{env, path::PathBuf, process};
+use std::path::PathBuf;
+use std::{env, eprintln, println, process};
 
 /// Does nothing without `--features deploy`; otherwise checks that every one of `files` is
 /// in the bundle (by default `out/deploy/<subfolder>`), tells cargo to rebuild when one

@@ -1,7 +1,9 @@
 //! What every firmware of this crate needs around its computation: painting the stack
-//! and measuring its high-water mark, the exit over semihosting, and handlers that report
-//! a panic or a trap and end the run instead of hanging. Included by `src/main.rs` and
-//! `src/bin/fashion.rs`.
+//! and measuring its high-water mark, output and exit over semihosting, and handlers that
+//! report a panic or a trap and end the run instead of hanging. The library of the crate's
+//! programs, `src/main.rs` and `src/bin/fashion.rs`.
+
+#![no_std]
 
 use core::panic::PanicInfo;
 
@@ -97,4 +99,11 @@ extern "C" fn exception_handler(frame: &TrapFrame) -> ! {
 extern "C" fn default_handler() -> ! {
     hprintln!("unexpected interrupt: mcause {:#x}", mcause::read().bits());
     exit(debug::EXIT_FAILURE)
+}
+
+/// Writes `bytes` to the host's stdout; a missing host is ignored.
+pub fn write(bytes: &[u8]) {
+    if let Ok(mut out) = riscv_semihosting::hio::hstdout() {
+        let _ = out.write_all(bytes);
+    }
 }
