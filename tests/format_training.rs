@@ -718,12 +718,9 @@ fn an_interrupted_trainer_with_patience_ends_as_the_uninterrupted_one() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Known bugs of src/format (see the helper's report): the writer must refuse what the
-// reader refuses, so that every checkpoint it writes loads. Run with `--ignored` after the
-// fix, and remove the `#[ignore]`.
+// The writer refuses what the reader refuses, so that every checkpoint it writes loads.
 
 #[test]
-#[ignore = "bug: write_training (src/format/write.rs) does not check the optimizer's moments; the file it writes is refused by load_training"]
 fn the_writer_refuses_moments_the_reader_would() {
     let (net, mut adam, ctx) = trained(30);
     let run = run_state(&ctx, 1, 6);
@@ -758,7 +755,6 @@ fn the_writer_refuses_moments_the_reader_would() {
 }
 
 #[test]
-#[ignore = "bug: write_training (src/format/write.rs, check_scalars) accepts an infinite optimizer setting that load_training (src/format/state.rs, setting) refuses"]
 fn the_writer_refuses_settings_the_reader_would() {
     let (net, mut adam, ctx) = trained(31);
     let run = run_state(&ctx, 1, 6);

@@ -505,9 +505,9 @@ pub(crate) fn check_layers<N: Describe>(head: &Header<'_>) -> Result<usize, Form
         let spec = N::layer_spec(i).ok_or(FormatError::new(ErrorCode::LayerCount))?;
         walk.layer(spec)?;
     }
-    if head.scalars == 0 && walk.end() != head.body.len() {
-        return Err(FormatError::malformed(walk.end(), Malformation::Trailing));
-    }
+    // A checkpoint's scalars are checked whatever reads it (a float network loads from a
+    // checkpoint too, and must not from a damaged one).
+    super::file::check_scalars(head, walk.end())?;
     Ok(walk.end())
 }
 

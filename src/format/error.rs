@@ -184,10 +184,12 @@ pub enum Malformation {
     Scalar,
     /// Bytes after the last record.
     Trailing,
+    /// More scalar records than [`MAX_SCALARS`](super::MAX_SCALARS).
+    TooManyScalars,
 }
 
 impl Malformation {
-    const ALL: [Malformation; 21] = [
+    const ALL: [Malformation; 22] = [
         Malformation::FileKind,
         Malformation::Optimizer,
         Malformation::SourceFlag,
@@ -209,6 +211,7 @@ impl Malformation {
         Malformation::SectionNotAllowed,
         Malformation::Scalar,
         Malformation::Trailing,
+        Malformation::TooManyScalars,
     ];
 
     /// What is wrong, in words.
@@ -242,6 +245,7 @@ impl Malformation {
             SectionNotAllowed => "a tensor section the file's kind or optimizer does not have",
             Scalar => "an unknown scalar type, or an invalid scalar value",
             Trailing => "bytes after the last record",
+            TooManyScalars => "more scalar records than the format allows (1,024)",
         }
     }
 }
@@ -682,6 +686,14 @@ impl fmt::Display for FormatError {
                 f,
                 "the scalar `{}` has another type in the file than the one wanted",
                 self.name
+            ),
+            InvalidScalar if self.detail == 1 => write!(
+                f,
+                "a checkpoint holds at most {exp} scalars; this one would hold {found}"
+            ),
+            InvalidScalar if self.name.is_empty() => write!(
+                f,
+                "scalar number {exp} has an unacceptable value or a name that cannot be stored"
             ),
             InvalidScalar => write!(f, "the scalar `{}` has an unacceptable value", self.name),
             DuplicateScalar => write!(

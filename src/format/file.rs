@@ -10,8 +10,8 @@ use core::iter::FusedIterator;
 use super::crc::crc32;
 use super::error::{ErrorCode, FormatError, Malformation};
 use super::layout::{
-    CHECKSUM_LEN, FileKind, HEADER_LEN, LAYER_FIXED, MAGIC, MAX_NAME_LEN, OptimizerKind, Section,
-    VERSION, Value, padded, valid_name,
+    CHECKSUM_LEN, FileKind, HEADER_LEN, LAYER_FIXED, MAGIC, MAX_NAME_LEN, MAX_SCALARS,
+    OptimizerKind, Section, VERSION, Value, padded, valid_name,
 };
 use crate::layers::ParamKind;
 use crate::spec::{Attr, Dtype};
@@ -92,6 +92,9 @@ pub(crate) fn header(bytes: &[u8]) -> Result<Header<'_>, FormatError> {
         return Err(FormatError::new(ErrorCode::UnsupportedFlags).values(0, flags.into()));
     }
     let (layers, scalars, digest) = (u32_at(body, 12), u32_at(body, 16), u32_at(body, 20));
+    if scalars as usize > MAX_SCALARS {
+        return Err(FormatError::malformed(16, Malformation::TooManyScalars));
+    }
     let optimizer = OptimizerKind::from_code(u8_at(body, 24))
         .map_err(|()| FormatError::malformed(24, Malformation::Optimizer))?;
     let source = match (u8_at(body, 25), digest) {
@@ -170,6 +173,30 @@ impl Sections {
     pub(crate) fn as_slice(&self) -> &[Section] {
         self.list.get(..self.len).unwrap_or_default()
     }
+}
+
+/// Checks the `head.scalars` scalar records at `at` — each whole, of a known type, with a
+/// valid value, no name twice — and that nothing follows them. At most [`MAX_SCALARS`]
+/// (the header refuses more), so comparing every name with every earlier one stays fast.
+pub(crate) fn check_scalars(head: &Header<'_>, at: usize) -> Result<(), FormatError> {
+    let mut c = Cursor {
+        bytes: head.body,
+        pos: at,
+        base: 0,
+    };
+    for i in 0..head.scalars {
+        let s = scalar_record(&mut c)?;
+        let mut earlier = Cursor { pos: at, ..c };
+        for _ in 0..i {
+            if scalar_record(&mut earlier)?.name == s.name {
+                return Err(FormatError::new(ErrorCode::DuplicateScalar).values(i, i));
+            }
+        }
+    }
+    if c.pos != head.body.len() {
+        return Err(FormatError::malformed(c.pos, Malformation::Trailing));
+    }
+    Ok(())
 }
 
 /// A file whose frame and records have been checked: every record lies inside the file,
@@ -355,21 +382,7 @@ impl<'a> File<'a> {
             }
         }
         let scalars_at = c.pos;
-        for i in 0..head.scalars {
-            let s = scalar_record(&mut c)?;
-            let mut earlier = Cursor {
-                pos: scalars_at,
-                ..c
-            };
-            for _ in 0..i {
-                if scalar_record(&mut earlier)?.name == s.name {
-                    return Err(FormatError::new(ErrorCode::DuplicateScalar).values(i, i));
-                }
-            }
-        }
-        if c.pos != head.body.len() {
-            return Err(FormatError::malformed(c.pos, Malformation::Trailing));
-        }
+        check_scalars(&head, scalars_at)?;
         Ok(File { head, scalars_at })
     }
 

@@ -25,6 +25,11 @@ pub const ALIGN: usize = 4;
 /// bytes.
 pub const MAX_NAME_LEN: usize = 255;
 
+/// The most scalar records a checkpoint holds (a run's counters, the optimizer's settings,
+/// the early-stopping state and a trainer's own take a few dozen): a reader compares every
+/// name with every earlier one, which stays fast below this however hostile the file.
+pub const MAX_SCALARS: usize = 1024;
+
 /// Bytes of the fixed part of a layer record (before the kind).
 pub(crate) const LAYER_FIXED: usize = 4 * 14;
 /// Bytes of the fixed part of an attribute record (before the name).

@@ -166,8 +166,8 @@ pub use crc::{Crc32, crc32};
 pub use error::{ErrorCode, FormatError, Malformation};
 pub use file::{AttrRecord, File, LayerRecord, Records, ScalarRecord, TensorRecord};
 pub use layout::{
-    ALIGN, CHECKSUM_LEN, FileKind, HEADER_LEN, KNOWN_KINDS, MAGIC, MAX_NAME_LEN, OptimizerKind,
-    Section, VERSION, Value, kind_signature,
+    ALIGN, CHECKSUM_LEN, FileKind, HEADER_LEN, KNOWN_KINDS, MAGIC, MAX_NAME_LEN, MAX_SCALARS,
+    OptimizerKind, Section, VERSION, Value, kind_signature,
 };
 pub use load::{Resumed, View, check_source, load, load_training, view};
 pub use state::{OptimizerState, RunState};

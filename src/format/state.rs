@@ -164,7 +164,7 @@ impl<G: Params> OptimizerState<G> for Adam<G> {
             beta2: setting(file, "adam.beta2")?,
             eps: setting(file, "adam.eps")?,
             l2: setting(file, "adam.l2")?,
-            l1: optional_setting(file, "adam.l1")?.unwrap_or(0.0),
+            l1: setting(file, "adam.l1")?,
             weight_decay: setting(file, "adam.weight_decay")?,
             clip: read_clip(file, ["adam.clip_value", "adam.clip_norm"])?,
         };
@@ -222,7 +222,7 @@ impl<G: Params> OptimizerState<G> for Sgd<G> {
             momentum: setting(file, "sgd.momentum")?,
             nesterov,
             l2: setting(file, "sgd.l2")?,
-            l1: optional_setting(file, "sgd.l1")?.unwrap_or(0.0),
+            l1: setting(file, "sgd.l1")?,
             clip: read_clip(file, ["sgd.clip_value", "sgd.clip_norm"])?,
         })
     }

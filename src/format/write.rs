@@ -2,11 +2,12 @@
 //! buffer (`no_std`, for a device that saves what it learned) or into a `Vec` (feature
 //! `std`). It runs twice over the same code: once counting (the length), once writing.
 
-use super::check::check_network;
+use super::check::{breaking, check_network, section_rule};
 use super::crc::crc32;
 use super::error::{ErrorCode, FormatError};
 use super::layout::{
-    FileKind, HEADER_LEN, Head, MAGIC, OptimizerKind, Section, VERSION, Value, padded, valid_name,
+    FileKind, HEADER_LEN, Head, MAGIC, MAX_SCALARS, OptimizerKind, Section, VERSION, Value, padded,
+    valid_name,
 };
 use super::state::{OptimizerState, RunState};
 use crate::layers::{Layer, Params};
@@ -297,6 +298,48 @@ pub(crate) fn emit<N: Describe>(
     }
 }
 
+/// The optimizer's state as its reader takes it: every moment by the rule of its section
+/// (first moments finite, second moments finite and non-negative), every `f32` setting
+/// finite.
+fn check_optimizer<L: Layer, O: OptimizerState<L::Grad>>(opt: &O) -> Result<(), FormatError> {
+    let mut p = 0; // the learned tensor, as `Params` numbers them
+    for i in 0..L::LAYERS {
+        let spec = L::layer_spec(i).ok_or(FormatError::new(ErrorCode::LayerCount))?;
+        for t in spec.tensors.iter().filter(|t| t.learned) {
+            for k in 0..O::KIND.moments() {
+                let section = Section::moment(k);
+                let rule = section_rule(t, section);
+                let data = opt.moment(k).tensor(p);
+                if let Some((index, v)) =
+                    data.iter().enumerate().find(|(_, v)| !rule.allows_f32(**v))
+                {
+                    let e = breaking(
+                        ErrorCode::Value,
+                        i,
+                        t.name,
+                        rule,
+                        Dtype::F32,
+                        index,
+                        v.to_bits(),
+                    );
+                    return Err(e.in_section(section));
+                }
+            }
+            p += 1;
+        }
+    }
+    let mut bad = None;
+    opt.for_each_scalar(&mut |name, v| {
+        if bad.is_none() && matches!(v, Value::F32(x) if !x.is_finite()) {
+            bad = Some(name);
+        }
+    });
+    match bad {
+        Some(name) => Err(FormatError::new(ErrorCode::InvalidScalar).named(name)),
+        None => Ok(()),
+    }
+}
+
 /// Every scalar storable, no name twice (a handful of scalars: every pair is compared).
 fn check_scalars(scalars: &Scalars<'_>) -> Result<(), FormatError> {
     let mut count = 0usize;
@@ -309,6 +352,11 @@ fn check_scalars(scalars: &Scalars<'_>) -> Result<(), FormatError> {
     });
     if let Some(k) = bad {
         return Err(FormatError::new(ErrorCode::InvalidScalar).values(k, k));
+    }
+    if count > MAX_SCALARS {
+        return Err(FormatError::new(ErrorCode::InvalidScalar)
+            .values(MAX_SCALARS, count)
+            .detail(1));
     }
     for k in 0..count {
         let mut buf = [0u8; 255];
@@ -451,6 +499,7 @@ pub fn write_training<L: Layer, O: OptimizerState<L::Grad>>(
     if let Some(s) = stop {
         check_network(s.best, Section::Best)?;
     }
+    check_optimizer::<L, O>(opt)?;
     let plan = Plan {
         kind: FileKind::Checkpoint,
         source: None,
