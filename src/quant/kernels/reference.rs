@@ -9,10 +9,15 @@ use super::Requant;
 /// (no copy per shape in flash); it cannot panic, and computes as far as the slices agree.
 #[inline(never)]
 pub fn dense(w: &[i8], x: &[i8], rq: &Requant<'_>, y: &mut [i8]) {
-    let n = x.len();
-    for (o, (yo, &b)) in y.iter_mut().zip(rq.bias).enumerate() {
-        let row = w.get(o * n..(o + 1) * n).unwrap_or_default();
-        *yo = rq.output(o, dot(row, x, b));
+    let channels = y.iter_mut().zip(rq.bias).zip(rq.multiplier).zip(rq.shift);
+    if x.is_empty() {
+        for (((yo, &b), &m), &s) in channels {
+            *yo = rq.apply(b, m, s);
+        }
+        return;
+    }
+    for ((((yo, &b), &m), &s), row) in channels.zip(w.chunks_exact(x.len())) {
+        *yo = rq.apply(dot(row, x, b), m, s);
     }
 }
 
