@@ -22,7 +22,9 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=MODEL_DIR");
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let dir = env::var_os("MODEL_DIR").map_or_else(|| manifest.join("model"), PathBuf::from);
+    // A relative MODEL_DIR is the package folder's (where `cargo run` is typed), made
+    // absolute: `include_bytes!` would read it from `src/`.
+    let dir = env::var_os("MODEL_DIR").map_or_else(|| manifest.join("model"), |d| manifest.join(d));
     for file in ["model_int8.fnet", "inputs.bin"] {
         println!("cargo:rerun-if-changed={}", dir.join(file).display());
     }

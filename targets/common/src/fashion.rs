@@ -143,6 +143,9 @@ pub fn classify<S: Store>(net: &Model<S>, image: &[u8; PIXELS], buf: &mut Buffer
 /// Classifies every image of `images` (784 bytes each) against `labels`, handing each
 /// image's index and logits to `each`.
 ///
+/// The network must take raw pixels ([`QParams::PIXELS`]; [`network`] checks it): the
+/// images are its input as they are.
+///
 /// # Errors
 /// [`Error::Data`] if `images` is not whole images, one per label; nothing is classified.
 pub fn run<S: Store>(

@@ -7,8 +7,8 @@
 //! ```text
 //! logits 0 -37 -52 -44 -36 -45 7 -40 4 -46 43
 //! accuracy 905 1000
-//! digest 0x85181873
-//! stack 1544
+//! digest 0x7dac0586
+//! stack 712
 //! ```
 
 use firmnet::text::{decimal, hex};

@@ -112,9 +112,10 @@ pub fn stack_high_water() -> (usize, usize) {
 /// Makes every unaligned word or halfword access fault (`SCB.CCR.UNALIGN_TRP`), as some
 /// products require: firmnet's kernels never make one, and firmware that sets this proves
 /// it. Cortex-M3/M4/M7 only (ARMv6-M always traps). Code that `rustc` compiles for
-/// `thumbv7em` may load unaligned words unless built with `-C target-feature=+strict-align`
-/// (the template's `.cargo/config.toml` sets it); the precompiled `core` is not, and its
-/// `core::fmt` does: call [`allow_unaligned`] before formatting with it.
+/// `thumbv7em` may load or store unaligned words, so a firmware that calls this must be
+/// built with `-C target-feature=+strict-align` too (the template's `.cargo/config.toml`
+/// has the line, commented out; `targets/qemu-cortex-m4` sets it). The precompiled `core`
+/// is not, and its `core::fmt` does: call [`allow_unaligned`] before formatting with it.
 pub fn trap_unaligned() {
     const UNALIGN_TRP: u32 = 1 << 3;
     // SAFETY: setting UNALIGN_TRP changes only how unaligned accesses are handled (they

@@ -24,15 +24,16 @@ fn main() -> ! {
     // The activation buffers, handed out once as a `&'static mut` (.bss).
     static mut BUFFERS: fashion::Buffers = fashion::Buffers::ZERO;
 
-    let net = match firmnet::format::view(MODEL) {
+    let net = match fashion::network(MODEL) {
         Ok(net) => net,
-        Err(e) => board::fail_with(&e),
+        Err(fashion::Error::Format(e)) => board::fail_with(&e),
+        Err(_) => board::fail(b"error: the network does not take raw pixels\n"),
     };
     let outcome = fashion::run(&net, IMAGES, LABELS, BUFFERS, |i, l| {
         report::logits(&mut board::write, i, l)
     });
     let Ok(outcome) = outcome else {
-        board::fail(b"error: the embedded images are not whole images with one label each\n")
+        board::fail(b"error: the images are not whole images with one label each\n")
     };
     report::summary(&mut board::write, &outcome, board::stack_high_water().0);
     board::write(b"done\n");

@@ -8,11 +8,16 @@
 //!
 //! ```text
 //! accuracy 905 1000
-//! digest 0x85181873
-//! stack 1544
+//! digest 0x7dac0586
+//! stack 712
 //! ```
 //!
-//! and exits with status 0, or 1 if the bundle is refused (with the error's code, printed
+//! It feeds the images to the network as they are, so it relies on the network taking raw
+//! pixels (`QParams::PIXELS`), which `verify` checks for the bundle on the host and
+//! `fashion` on the device; a product quantizes its input with `net.input_params()`, as
+//! the firmware template does.
+//!
+//! It exits with status 0, or 1 if the bundle is refused (with the error's code, printed
 //! without `core::fmt` by `FormatError::describe`). `cargo run --release --example verify`
 //! reports this program's footprint; `classify_static.rs` is its twin with the network
 //! compiled in.
@@ -46,7 +51,7 @@ fn main() -> ! {
     let outcome = fashion::run(&net, IMAGES, LABELS, BUFFERS, |_, _| {});
     let (stack, _) = board::stack_high_water();
     let Ok(outcome) = outcome else {
-        board::fail(b"error: the embedded images are not whole images with one label each\n")
+        board::fail(b"error: the images are not whole images with one label each\n")
     };
     report::summary(&mut board::write, &outcome, stack);
     board::success()

@@ -30,7 +30,7 @@ fn main() -> ! {
     let outcome = fashion::run(&NET, IMAGES, LABELS, BUFFERS, |_, _| {});
     let (stack, _) = board::stack_high_water();
     let Ok(outcome) = outcome else {
-        board::fail(b"error: the embedded images are not whole images with one label each\n")
+        board::fail(b"error: the images are not whole images with one label each\n")
     };
     report::summary(&mut board::write, &outcome, stack);
     board::success()

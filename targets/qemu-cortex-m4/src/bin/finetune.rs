@@ -1,6 +1,6 @@
 //! Learning on the Cortex-M4F: the deployed int8 network's last layer fine-tuned with Adam
 //! on a shifted task, every byte of its state in `static` memory — the computation of
-//! `targets/common/finetune.rs`, which `cargo run --release --example verify` repeats on the
+//! `targets/common/src/finetune.rs`, which `cargo run --release --example verify` repeats on the
 //! host and compares.
 //!
 //! Built with `--features deploy` from the bundle's `model_int8.fnet` and the shifted task's
