@@ -89,33 +89,22 @@ fn the_type_and_the_conversion_group_alike() {
     // The step the compiler takes for each layer is public: a user's tooling can name it.
     fn takes_a_step<L: Step<P>, P>() {}
     takes_a_step::<Dense<4, 2>, firmnet::quant::convert::Idle>();
-    let _ = GroupKind::Table.int8_kind();
+    assert_eq!(GroupKind::Table.int8_kind(), "qlut");
 }
 
-/// Table `layer` of `net` and its quantization.
-fn table(net: &dyn Describe2, layer: usize) -> ([i8; 256], QParams, QParams) {
-    net.table(layer)
-}
-
-/// `Describe` for a value whose type is erased, to read its layers.
-trait Describe2 {
-    fn table(&self, i: usize) -> ([i8; 256], QParams, QParams);
-}
-
-impl<N: Describe> Describe2 for N {
-    fn table(&self, i: usize) -> ([i8; 256], QParams, QParams) {
-        let layer = self.layer(i).unwrap();
-        assert_eq!(layer.spec().kind, "qlut");
-        let Some(TensorRef::I8(t)) = layer.tensor(0) else {
-            panic!("a table layer without a table")
-        };
-        let bits = |a: usize| layer.attr(a).unwrap().bits();
-        let q = |a: usize| QParams {
-            scale: f32::from_bits(bits(a)),
-            zero_point: bits(a + 1) as i32,
-        };
-        (t.try_into().unwrap(), q(0), q(2))
-    }
+/// Table layer `i` of `net`, and its input and output quantization.
+fn table<N: Describe>(net: &N, i: usize) -> ([i8; 256], QParams, QParams) {
+    let layer = net.layer(i).unwrap();
+    assert_eq!(layer.spec().kind, "qlut");
+    let Some(TensorRef::I8(t)) = layer.tensor(0) else {
+        panic!("a table layer without a table")
+    };
+    let bits = |a: usize| layer.attr(a).unwrap().bits();
+    let q = |a: usize| QParams {
+        scale: f32::from_bits(bits(a)),
+        zero_point: bits(a + 1) as i32,
+    };
+    (t.try_into().unwrap(), q(0), q(2))
 }
 
 /// Checks every entry of a table against `f` computed in `f64`.

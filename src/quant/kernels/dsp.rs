@@ -60,17 +60,16 @@ macro_rules! four_columns {
     };
 }
 
-/// `y[o] = clamp(z + requant(bias[o] + Σᵢ w[o·n + i]·x[i]))` with `n = x.len()`: the
-/// requantization, the leftover rows and columns and the fallback are this one body for
-/// every layer size, and only the four-row loop `four`, whose offsets are constants of the
-/// row length, has a copy per size. Falls back to the reference for unaligned input or
-/// weights, or rows whose length is not a multiple of 4. Cannot panic.
+/// `y[o] = clamp(z + requant(bias[o] + Σᵢ w[o·n + i]·x[i]))` with `n = x.len()`: one body
+/// for every layer size, the four-row loop ([`four_rows`]) included. Rows of an unaligned
+/// input or matrix, or of a length that is not a multiple of 4, and the leftovers run the
+/// reference's dot product. Cannot panic.
 #[inline(never)]
 pub(super) fn dense(w: &[i8], x: &[i8], rq: &Requant<'_>, y: &mut [i8]) {
     let (inputs, outputs) = (x.len(), y.len());
     // Word loads only at word-aligned addresses: every row starts aligned when the matrix
-    // does and the row length is a multiple of 4. Otherwise the reference, which a firmware
-    // that traps unaligned accesses (SCB.CCR.UNALIGN_TRP) can run too.
+    // does and the row length is a multiple of 4. Otherwise the dot product of bytes, which
+    // a firmware that traps unaligned accesses (SCB.CCR.UNALIGN_TRP) can run too.
     let aligned = (x.as_ptr() as usize | w.as_ptr() as usize) % 4 == 0;
     let wide = inputs / 8 * 8;
     let fast = inputs % 4 == 0 && aligned && rq.fits(inputs, w.len(), outputs) && wide > 0;
