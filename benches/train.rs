@@ -78,6 +78,7 @@ fn train_epoch(c: &mut Criterion) {
                     epochs: 1,
                     schedule: LrSchedule::constant(1e-3),
                     patience: None,
+                    monitor: None,
                     seed: 8,
                     progress: false,
                     regularization: Regularization::NONE,

@@ -2,7 +2,14 @@
 //!
 //! ```sh
 //! cargo run --release --example fashion_mnist -- [--data DIR] [--out DIR] [--epochs N] [--seed S]
+//!     [--name NAME] [--classes A,B,…]
 //! ```
+//!
+//! `--data` takes any folder of MNIST-format IDX files of 28×28 images in 10 classes (MNIST
+//! digits, Kuzushiji-MNIST …). The reports and the RESULT line name the data after
+//! `--name` (default: `fashion-mnist` for Debian's Fashion-MNIST folder, else the folder's
+//! name) and the classes after `--classes` (default: the clothing names for Fashion-MNIST,
+//! else `0` … `9`).
 //!
 //! 784-256-128-10 with batch normalization, ReLU and dropout, trained with Adam at batch 64,
 //! a cosine learning-rate schedule and early stopping on a validation split held out of the
@@ -20,7 +27,7 @@
 //! `model_int8.fnet` (the pair written so that they stay together), the file the firmware
 //! embeds (`cargo run --release --example verify`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use firmnet::format;
@@ -35,6 +42,8 @@ use firmnet::prelude::*;
 use firmnet::quant::QParams;
 
 const BATCH: usize = 64;
+/// Classes of the data (the network's outputs).
+const CLASSES: usize = 10;
 
 type Mlp = FashionMlp;
 
@@ -43,6 +52,8 @@ struct Args {
     out: PathBuf,
     epochs: usize,
     seed: u64,
+    name: String,
+    classes: Vec<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -51,6 +62,8 @@ fn parse_args() -> Result<Args, String> {
         out: PathBuf::from("out/fashion_mnist"),
         epochs: 20,
         seed: 1,
+        name: String::new(),
+        classes: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -68,13 +81,45 @@ fn parse_args() -> Result<Args, String> {
                     .parse()
                     .map_err(|e| format!("--seed: {e}"))?
             }
+            "--name" => args.name = value("--name")?,
+            "--classes" => {
+                args.classes = value("--classes")?
+                    .split(',')
+                    .map(|c| c.trim().to_string())
+                    .collect();
+                if args.classes.len() != CLASSES {
+                    return Err(format!(
+                        "--classes names {} classes; the network has {CLASSES}",
+                        args.classes.len()
+                    ));
+                }
+            }
             "-h" | "--help" => {
                 return Err(
-                    "usage: fashion_mnist [--data DIR] [--out DIR] [--epochs N] [--seed S]".into(),
+                    "usage: fashion_mnist [--data DIR] [--out DIR] [--epochs N] [--seed S] [--name NAME] [--classes A,B,…]".into(),
                 );
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
+    }
+    // Fashion-MNIST's names only for Fashion-MNIST: other data gets its folder's name and
+    // class numbers unless the flags say better.
+    let fashion = args.data.canonicalize().ok() == Path::new(FASHION_MNIST_DIR).canonicalize().ok();
+    if args.name.is_empty() {
+        args.name = if fashion {
+            "fashion-mnist".into()
+        } else {
+            args.data
+                .file_name()
+                .map_or("data".into(), |n| n.to_string_lossy().into_owned())
+        };
+    }
+    if args.classes.is_empty() {
+        args.classes = if fashion {
+            FASHION_MNIST_CLASSES.map(String::from).to_vec()
+        } else {
+            (0..CLASSES).map(|c| c.to_string()).collect()
+        };
     }
     Ok(args)
 }
@@ -82,14 +127,15 @@ fn parse_args() -> Result<Args, String> {
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args = parse_args()?;
     let started = std::time::Instant::now();
-    let data = Dataset::load_mnist_dir(&args.data, 10)?;
+    let data = Dataset::load_mnist_dir(&args.data, CLASSES)?;
     let (train_split, val_split) = data.train.split_off(0.1, args.seed);
     let norm = Normalizer::fit(&train_split);
     let train = Samples::<784>::from_split(&train_split, &norm, "training images")?;
     let val = Samples::<784>::from_split(&val_split, &norm, "validation images")?;
     let test = Samples::<784>::from_split(&data.test, &norm, "test images")?;
     println!(
-        "fashion-mnist: {} training, {} validation, {} test samples",
+        "{}: {} training, {} validation, {} test samples",
+        args.name,
         train.len(),
         val.len(),
         test.len()
@@ -114,22 +160,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             warmup_epochs: 1,
         },
         patience: Some(5),
+        monitor: None,
         seed: args.seed,
         progress: true,
         regularization: Regularization::NONE,
     };
     let summary = trainer.fit(&train, &val, &config, |r| {
-        println!(
-            "epoch {:>2}  lr {:.5}  train loss {:.4} acc {:.4}  val loss {:.4} acc {:.4}  {:.1} s  {:.0} samples/s",
-            r.epoch,
-            r.lr,
-            r.train_loss,
-            r.train_accuracy,
-            r.val_loss,
-            r.val_accuracy,
-            r.train_seconds,
-            r.samples_per_second
-        );
+        println!("{r}");
         // The log is rewritten after every epoch, so an interrupted run keeps its history.
         history.push(*r);
         if let Err(e) = report::write_csv(args.out.join("history.csv"), &history) {
@@ -219,31 +256,33 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     report::plot_learning_curves(
         args.out.join("learning_curves.png"),
         &summary.history,
-        "Fashion-MNIST · MLP 784-256-128-10",
+        &format!("{} · MLP 784-256-128-10", args.name),
         Some(summary.best_epoch),
     )?;
-    let matrix = ConfusionMatrix::from_predictions(10, &test.y, &result.predictions)?;
+    let matrix = ConfusionMatrix::from_predictions(CLASSES, &test.y, &result.predictions)?;
+    let classes: Vec<&str> = args.classes.iter().map(String::as_str).collect();
     matrix.plot_with_title(
         args.out.join("confusion_matrix.png"),
-        &FASHION_MNIST_CLASSES,
-        "Fashion-MNIST test set",
+        &classes,
+        &format!("{} test set", args.name),
     )?;
     report::write_text(
         args.out.join("confusion_matrix.txt"),
-        &matrix.table(&FASHION_MNIST_CLASSES).to_string(),
+        &matrix.table(&classes).to_string(),
     )?;
     let run_summary = Summary::new(&summary, Some(&result))
         .with_max_epochs(config.epochs)
         .with_wall_time(started.elapsed());
     report::write_text(args.out.join("summary.txt"), &run_summary.to_string())?;
-    println!("{}\n{run_summary}", matrix.table(&FASHION_MNIST_CLASSES));
+    println!("{}\n{run_summary}", matrix.table(&classes));
     println!(
         "wrote {} (the network, taking raw pixels 0-255), {} (its int8 twin), history.csv, learning_curves.png, confusion_matrix.png/.txt, summary.txt",
         model.display(),
         model_int8.display()
     );
     println!(
-        "RESULT dataset=fashion-mnist test_accuracy={:.4} int8_test_accuracy={:.4} epochs={} train_seconds={:.1} samples_per_second={:.0}",
+        "RESULT dataset={} test_accuracy={:.4} int8_test_accuracy={:.4} epochs={} train_seconds={:.1} samples_per_second={:.0}",
+        args.name,
         result.accuracy,
         int8_test.accuracy,
         summary.history.len(),

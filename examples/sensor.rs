@@ -21,7 +21,7 @@
 //! template's own `model/` folder holds them from a run with the default seed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use firmnet::format;
@@ -34,8 +34,12 @@ use firmnet::quant::{Int8, QLayer};
 
 #[path = "../targets/template/src/network.rs"]
 mod network;
+#[path = "../tests/qemu/mod.rs"]
+// Each program that includes it uses a part of it.
+#[allow(dead_code)]
+mod qemu;
 
-use network::{CLASSES, INPUTS, Network};
+use network::{INPUTS, Network, OUTPUTS};
 
 /// Accelerometer samples per window, at 50 Hz.
 const STEPS: usize = INPUTS / 3;
@@ -75,7 +79,7 @@ fn window(class: u16, rng: &mut Rng) -> [f32; INPUTS] {
 }
 
 fn samples(n: usize, rng: &mut Rng) -> Samples<INPUTS> {
-    let y: Vec<u16> = (0..n).map(|i| (i % CLASSES) as u16).collect();
+    let y: Vec<u16> = (0..n).map(|i| (i % OUTPUTS) as u16).collect();
     let x = y.iter().map(|&c| window(c, rng)).collect();
     Samples { x, y }
 }
@@ -143,6 +147,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
             warmup_epochs: 0,
         },
         patience: Some(10),
+        monitor: None,
         seed: args.seed,
         progress: false,
         regularization: Regularization::NONE,
@@ -150,7 +155,9 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     let fit = trainer.fit(&train, &val, &config, |r| {
         println!(
             "epoch {:>2}  train loss {:.4}  val accuracy {:.4}",
-            r.epoch, r.train_loss, r.val_accuracy
+            r.epoch,
+            r.train.loss,
+            r.val.accuracy.unwrap()
         );
     })?;
     let float = evaluate(&*trainer.net, &test);
@@ -184,12 +191,12 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
 
     // The host's int8 logits for the windows the firmware classifies.
     let mut arena = Scratch::<Int8<Network>>::ZERO;
-    let host: Vec<[i8; CLASSES]> = test.x[..FIRMWARE_WINDOWS]
+    let host: Vec<[i8; OUTPUTS]> = test.x[..FIRMWARE_WINDOWS]
         .iter()
         .map(|x| {
             let mut xq = [0i8; INPUTS];
             int8.input_params().quantize_slice(x, &mut xq);
-            let mut y = [0i8; CLASSES];
+            let mut y = [0i8; OUTPUTS];
             int8.forward(&xq, &mut y, &mut arena);
             y
         })
@@ -208,73 +215,24 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
 }
 
 /// Builds `targets/template` with the model in `dir`, runs it under QEMU and compares its
-/// logits with `host`'s: `(outputs compared, mismatches)`. A missing or extra line counts
-/// as a mismatch.
+/// logits with `host`'s: `(outputs compared, mismatches)`.
 fn firmware(
     dir: &Path,
-    host: &[[i8; CLASSES]],
+    host: &[[i8; OUTPUTS]],
 ) -> Result<(usize, usize), Box<dyn std::error::Error>> {
     let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/template");
-    let dir = dir.canonicalize()?;
     println!(
         "building and running the firmware ({}) under QEMU",
         template.display()
     );
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut child = Command::new(cargo)
-        .args(["run", "--release", "--quiet"])
-        .current_dir(&template)
-        .env("MODEL_DIR", &dir)
-        // The firmware's own configuration, not this program's.
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run cargo in {}: {e}", template.display()))?;
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if started.elapsed() > RUN_TIMEOUT {
-            child.kill()?;
-            return Err("the firmware did not finish in time".into());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().ok_or("no output")?, &mut stdout)?;
-    if !status.success() {
-        return Err(format!("the firmware failed ({status}):\n{stdout}").into());
-    }
-    let mut seen = vec![false; host.len()];
-    let (mut compared, mut mismatches) = (0, 0);
-    for line in stdout.lines().filter(|l| l.starts_with("logits ")) {
-        let v: Vec<i64> = line
-            .split_whitespace()
-            .skip(1)
-            .filter_map(|w| w.parse().ok())
-            .collect();
-        let Some((&i, logits)) = v.split_first() else {
-            mismatches += 1;
-            continue;
-        };
-        match (
-            usize::try_from(i).ok().and_then(|i| host.get(i)),
-            logits.len(),
-        ) {
-            (Some(want), CLASSES) if !seen[i as usize] => {
-                seen[i as usize] = true;
-                for (&got, &want) in logits.iter().zip(want) {
-                    compared += 1;
-                    mismatches += usize::from(got != i64::from(want));
-                }
-            }
-            _ => mismatches += 1,
-        }
-    }
-    mismatches += seen.iter().filter(|s| !**s).count();
+    let elf = qemu::cargo_build(
+        &template,
+        &["--bin", "firmnet-template"],
+        &[("MODEL_DIR", &dir.canonicalize()?)],
+    )?;
+    let runner = qemu::runner(&template, "qemu-system-arm")?;
+    let (stdout, _) = qemu::run_firmware(&runner, &elf[0], RUN_TIMEOUT)?;
+    let (compared, mismatches) = qemu::compare_logits(&stdout, host);
     println!("firmware: {compared} int8 logits compared with the host, {mismatches} differ");
     Ok((compared, mismatches))
 }

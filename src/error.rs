@@ -15,6 +15,18 @@ pub enum Error {
         /// Number of classes of the network's output.
         classes: usize,
     },
+    /// A training target is outside what its loss accepts (e.g. a binary cross-entropy
+    /// target outside `[0, 1]`).
+    TargetOutOfRange {
+        /// Position of the sample in its batch.
+        sample: usize,
+        /// The output the target belongs to.
+        output: usize,
+        /// The target found.
+        value: f32,
+        /// The valid range (e.g. `"[0, 1]"`).
+        range: &'static str,
+    },
     /// A setting is outside its valid range.
     InvalidSetting {
         /// Which setting, and its range (e.g. `"adversarial weight (must be in (0, 1])"`).
@@ -37,6 +49,15 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "label {label} of sample {sample} is out of range: the network has {classes} classes (labels 0..{classes})"
+            ),
+            Error::TargetOutOfRange {
+                sample,
+                output,
+                value,
+                range,
+            } => write!(
+                f,
+                "target {value} of output {output} of sample {sample} is outside {range}, the targets this loss accepts"
             ),
             Error::InvalidSetting { what } => write!(f, "invalid setting: {what}"),
             Error::NonFinite { what } => write!(f, "{what} is not finite (NaN or infinity)"),

@@ -217,6 +217,7 @@ fn non_finite_loss_names_epoch_and_step_and_keeps_the_weights() {
         epochs: 3,
         schedule: LrSchedule::constant(1e-2),
         patience: None,
+        monitor: None,
         seed: 3,
         progress: false,
         regularization: Regularization::NONE,

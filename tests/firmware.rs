@@ -37,6 +37,8 @@ use std::time::Duration;
 
 use firmnet::kernels::{self, Backend};
 
+// Each program that includes it uses a part of it.
+#[allow(dead_code)]
 mod qemu;
 use qemu::{cargo_build, rustc};
 

@@ -581,6 +581,7 @@ fn config() -> TrainConfig {
             warmup_epochs: 1,
         },
         patience: Some(3),
+        monitor: None,
         seed: 21,
         progress: false,
         regularization: Regularization::NONE,
@@ -602,10 +603,10 @@ fn measured(r: &EpochRecord) -> (usize, u32, u32, u32, u32, u32) {
     (
         r.epoch,
         r.lr.to_bits(),
-        r.train_loss.to_bits(),
-        r.train_accuracy.to_bits(),
-        r.val_loss.to_bits(),
-        r.val_accuracy.to_bits(),
+        r.train.loss.to_bits(),
+        r.train.accuracy.unwrap().to_bits(),
+        r.val.loss.to_bits(),
+        r.val.accuracy.unwrap().to_bits(),
     )
 }
 
@@ -675,8 +676,8 @@ fn an_interrupted_trainer_with_patience_ends_as_the_uninterrupted_one() {
     assert_eq!((c.epoch, c.step), (b.epoch, b.step));
     let cb = c.best.as_ref().unwrap();
     assert_eq!(
-        (cb.epoch, cb.since, cb.accuracy.to_bits()),
-        (best.epoch, best.since, best.accuracy.to_bits())
+        (cb.epoch, cb.since, cb.value.to_bits()),
+        (best.epoch, best.since, best.value.to_bits())
     );
     assert_same(&*cb.net, &*best.net);
     let rest = c.fit(&train_set, &val, &cfg, |_| {}).unwrap();

@@ -8,7 +8,7 @@ use firmnet::host::report::{
     self, CONFUSION_MATRIX_SIZE, CSV_HEADER, Chart, ConfusionError, ConfusionMatrix,
     LEARNING_CURVES_SIZE, ReportError, SERIES_CHART_SIZE, Series, Summary,
 };
-use firmnet::host::{EpochRecord, Evaluation, FitSummary};
+use firmnet::host::{EpochRecord, Evaluation, FitSummary, Metrics, Monitor};
 
 const FASHION: [&str; 10] = firmnet::host::FASHION_MNIST_CLASSES;
 
@@ -22,6 +22,17 @@ fn out_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A classifier's metrics.
+fn classification(loss: f32, accuracy: f32) -> Metrics {
+    Metrics {
+        loss,
+        accuracy: Some(accuracy),
+        mse: None,
+        mae: None,
+        r2: None,
+    }
+}
+
 /// A plausible run: loss falls, accuracy rises, validation flattens out and then worsens.
 fn history(epochs: usize) -> Vec<EpochRecord> {
     (1..=epochs)
@@ -32,10 +43,11 @@ fn history(epochs: usize) -> Vec<EpochRecord> {
             EpochRecord {
                 epoch: e,
                 lr: 2e-3 * (0.5 + 0.5 * (std::f32::consts::PI * t / epochs as f32).cos()),
-                train_loss,
-                train_accuracy: 0.93 - 0.18 * (-0.3 * t).exp(),
-                val_loss,
-                val_accuracy: 0.895 - 0.12 * (-0.5 * t).exp() - 0.0008 * (t - 12.0).max(0.0),
+                train: classification(train_loss, 0.93 - 0.18 * (-0.3 * t).exp()),
+                val: classification(
+                    val_loss,
+                    0.895 - 0.12 * (-0.5 * t).exp() - 0.0008 * (t - 12.0).max(0.0),
+                ),
                 train_seconds: 3.25 + 0.01 * t as f64,
                 samples_per_second: 16_615.4 - t as f64,
             }
@@ -59,8 +71,16 @@ fn csv_round_trip() {
     let mut records = history(7);
     // Values whose shortest decimal form is long or unusual.
     records[0].lr = 1e-7;
-    records[1].train_loss = 0.1;
-    records[2].val_loss = f32::INFINITY;
+    records[1].train.loss = 0.1;
+    records[2].val.loss = f32::INFINITY;
+    // A regression run's metrics: no accuracy, the rest present.
+    records[5].val = Metrics {
+        loss: 0.5,
+        accuracy: None,
+        mse: Some(0.25),
+        mae: Some(1.0 / 3.0),
+        r2: Some(-0.125),
+    };
     records[3].train_seconds = 1.0 / 3.0;
     records[4].samples_per_second = 123_456_789.123_456_78;
     report::write_csv(&path, &records).unwrap();
@@ -76,8 +96,14 @@ fn csv_round_trip() {
             "lr",
             "train_loss",
             "train_accuracy",
+            "train_mse",
+            "train_mae",
+            "train_r2",
             "val_loss",
             "val_accuracy",
+            "val_mse",
+            "val_mae",
+            "val_r2",
             "train_seconds",
             "samples_per_second"
         ]
@@ -86,25 +112,30 @@ fn csv_round_trip() {
     assert_eq!(rows.len(), records.len());
     for (row, r) in rows.iter().zip(&records) {
         let f: Vec<&str> = row.split(',').collect();
-        assert_eq!(f.len(), 8, "{row}");
+        assert_eq!(f.len(), 14, "{row}");
         assert_eq!(f[0].parse::<usize>().unwrap(), r.epoch);
+        let metrics = |m: &Metrics| [Some(m.loss), m.accuracy, m.mse, m.mae, m.r2];
         let f32s = [
-            r.lr,
-            r.train_loss,
-            r.train_accuracy,
-            r.val_loss,
-            r.val_accuracy,
-        ];
+            [Some(r.lr)].as_slice(),
+            &metrics(&r.train),
+            &metrics(&r.val),
+        ]
+        .concat();
         for (k, want) in f32s.into_iter().enumerate() {
-            let got: f32 = f[k + 1].parse().unwrap();
-            assert_eq!(got.to_bits(), want.to_bits(), "field {} of {row}", k + 1);
+            let got: Option<f32> = (!f[k + 1].is_empty()).then(|| f[k + 1].parse().unwrap());
+            assert_eq!(
+                got.map(f32::to_bits),
+                want.map(f32::to_bits),
+                "field {} of {row}",
+                k + 1
+            );
         }
         assert_eq!(
-            f[6].parse::<f64>().unwrap().to_bits(),
+            f[12].parse::<f64>().unwrap().to_bits(),
             r.train_seconds.to_bits()
         );
         assert_eq!(
-            f[7].parse::<f64>().unwrap().to_bits(),
+            f[13].parse::<f64>().unwrap().to_bits(),
             r.samples_per_second.to_bits()
         );
     }
@@ -147,7 +178,11 @@ fn csv_creates_directories_and_rejects_foreign_files() {
         report::read_csv(&bad),
         Err(ReportError::Parse { line: 1, .. })
     ));
-    fs::write(&bad, format!("{CSV_HEADER}\n1,x,0.5,0.9,0.6,0.8,1.0,2.0\n")).unwrap();
+    fs::write(
+        &bad,
+        format!("{CSV_HEADER}\n1,x,0.5,0.9,,,,0.6,0.8,,,,1.0,2.0\n"),
+    )
+    .unwrap();
     let err = report::read_csv(&bad).unwrap_err();
     assert!(err.to_string().contains("lr"), "{err}");
     assert!(matches!(
@@ -390,7 +425,7 @@ fn learning_curves_png() {
 
     // One epoch, no best epoch, a non-finite loss: still a chart, no panic.
     let mut one = history(1);
-    one[0].val_loss = f32::NAN;
+    one[0].val.loss = f32::NAN;
     let short = dir.join("one_epoch.png");
     report::plot_learning_curves(&short, &one, "one epoch", None).unwrap();
     assert_eq!(
@@ -908,6 +943,7 @@ fn summary_text() {
         history: history.clone(),
         best_epoch: 12,
         stopped_early: true,
+        monitor: Monitor::Accuracy,
         train_seconds: history.iter().map(|r| r.train_seconds).sum(),
     };
     let test = Evaluation {
@@ -936,7 +972,10 @@ fn summary_text() {
     ] {
         assert!(text.contains(want), "{want:?} not in\n{text}");
     }
-    let val = format!("validation {:.2}%", 100.0 * history[11].val_accuracy);
+    let val = format!(
+        "validation {:.2}%",
+        100.0 * history[11].val.accuracy.unwrap()
+    );
     assert!(text.contains(&val), "{val:?} not in\n{text}");
 
     let ran_out = Summary::new(

@@ -18,55 +18,22 @@ use firmnet::net::{Infer, Scratch};
 use firmnet::quant::{Int8, QLayer};
 use firmnet::tensor::Zero;
 
+// Each program that includes it uses a part of it.
+#[allow(dead_code)]
 mod qemu;
 
 #[path = "../targets/template/src/network.rs"]
 mod network;
 
-use network::{CLASSES, INPUTS, Network};
+use network::{INPUTS, Network, OUTPUTS};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A copy of the template in a fresh folder, as a user would make it: everything but the
-/// build output, with `firmnet = { path = "../.." … }` pointing at this checkout.
+/// A copy of the template in a fresh folder, as a user would make it.
 fn copy_template(name: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/template");
     let dst = std::env::temp_dir().join(format!("firmnet-template-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dst);
-    copy_dir(&src, &dst);
-    let manifest = dst.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest).expect("read the template's Cargo.toml");
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let line = "firmnet = { path = \"../..\", default-features = false }";
-    assert!(
-        text.contains(line),
-        "the template's Cargo.toml no longer has `{line}`: update this test"
-    );
-    let text = text.replace(
-        line,
-        &format!(
-            "firmnet = {{ path = {:?}, default-features = false }}",
-            repo.display().to_string()
-        ),
-    );
-    std::fs::write(&manifest, text).expect("write the copy's Cargo.toml");
+    qemu::copy_template(&dst).unwrap_or_else(|e| panic!("{e}"));
     dst
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst).unwrap_or_else(|e| panic!("create {}: {e}", dst.display()));
-    for entry in std::fs::read_dir(src).unwrap_or_else(|e| panic!("read {}: {e}", src.display())) {
-        let entry = entry.expect("a directory entry");
-        let (from, to) = (entry.path(), dst.join(entry.file_name()));
-        if entry.file_name() == "target" {
-            continue;
-        }
-        if from.is_dir() {
-            copy_dir(&from, &to);
-        } else {
-            std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
-        }
-    }
 }
 
 /// Builds the copy at `dir` (its model from `model_dir`): the firmware and the QEMU command
@@ -83,7 +50,7 @@ fn build(dir: &Path, model_dir: &Path) -> (PathBuf, Vec<String>) {
 }
 
 /// The host's logits for every window of `inputs.bin`, from `model_int8.fnet`.
-fn host_logits(model_dir: &Path) -> Vec<[i8; CLASSES]> {
+fn host_logits(model_dir: &Path) -> Vec<[i8; OUTPUTS]> {
     let bytes = std::fs::read(model_dir.join("model_int8.fnet")).expect("the template's model");
     let mut net: Box<Int8<Network>> = Box::new(Zero::ZERO);
     format::load(&bytes, &mut *net).unwrap_or_else(|e| panic!("the template's model: {e}"));
@@ -102,7 +69,7 @@ fn host_logits(model_dir: &Path) -> Vec<[i8; CLASSES]> {
                 let v = f32::from_le_bytes(v.try_into().expect("4 bytes"));
                 *q = net.input_params().quantize(v);
             }
-            let mut logits = [0i8; CLASSES];
+            let mut logits = [0i8; OUTPUTS];
             net.forward(&x, &mut logits, &mut scratch);
             logits
         })
@@ -110,13 +77,13 @@ fn host_logits(model_dir: &Path) -> Vec<[i8; CLASSES]> {
 }
 
 /// `logits i v0 v1 v2` lines.
-fn firmware_logits(stdout: &str) -> Vec<[i8; CLASSES]> {
+fn firmware_logits(stdout: &str) -> Vec<[i8; OUTPUTS]> {
     let mut all = Vec::new();
     for line in stdout.lines().filter(|l| l.starts_with("logits ")) {
         let words: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(
             words.len(),
-            2 + CLASSES,
+            2 + OUTPUTS,
             "not `logits i v0 v1 v2`: {line:?}"
         );
         assert_eq!(
@@ -124,7 +91,7 @@ fn firmware_logits(stdout: &str) -> Vec<[i8; CLASSES]> {
             all.len().to_string(),
             "windows out of order: {line:?}"
         );
-        let mut logits = [0i8; CLASSES];
+        let mut logits = [0i8; OUTPUTS];
         for (l, w) in logits.iter_mut().zip(&words[2..]) {
             *l = w.parse().unwrap_or_else(|e| panic!("{line:?}: {e}"));
         }

@@ -100,6 +100,7 @@ fn config(epochs: usize, lr: f32, seed: u64, regularization: Regularization) -> 
         epochs,
         schedule: LrSchedule::constant(lr),
         patience: None,
+        monitor: None,
         seed,
         progress: false,
         regularization,
@@ -282,7 +283,7 @@ fn trainer_keeps_every_weight_row_inside_max_norm() {
         let summary = trainer
             .fit(&train, &val, &config(3, 0.5, 5, reg), |_| {})
             .unwrap();
-        let acc = summary.history.last().unwrap().val_accuracy;
+        let acc = summary.history.last().unwrap().val.accuracy.unwrap();
         (*trainer.net, acc)
     };
     let (free, _) = run(None);
@@ -1256,7 +1257,10 @@ fn trainer_runs_adversarial_training() {
         let s = trainer
             .fit(&train, &val, &config(3, 0.2, 94, reg), |_| {})
             .unwrap();
-        (*trainer.net, s.history.last().unwrap().val_accuracy)
+        (
+            *trainer.net,
+            s.history.last().unwrap().val.accuracy.unwrap(),
+        )
     };
     let (plain, _) = run(None);
     let (robust, accuracy) = run(Some(Adversarial {
@@ -1533,9 +1537,9 @@ fn weight_noise_is_removed_after_each_gradient() {
     let (_, quiet_history) = run(0.0, 0.0);
     for (n, q) in noisy_history.iter().zip(&quiet_history) {
         // The training pass saw noisy weights; validation sees the clean ones.
-        assert_ne!(n.train_loss, q.train_loss);
-        assert_eq!(n.val_loss, q.val_loss);
-        assert_eq!(n.val_accuracy, q.val_accuracy);
+        assert_ne!(n.train.loss, q.train.loss);
+        assert_eq!(n.val.loss, q.val.loss);
+        assert_eq!(n.val.accuracy.unwrap(), q.val.accuracy.unwrap());
     }
     // lr > 0: the gradients of the noisy network make a difference.
     let (noisy, _) = run(0.1, 1.0);
@@ -1634,17 +1638,17 @@ fn augmented_training_keeps_labels_and_learns() {
     let (plain, plain_record) = run(None);
     assert_ne!(augmented, plain);
     assert!(
-        record.val_accuracy >= 0.95,
+        record.val.accuracy.unwrap() >= 0.95,
         "with augmentation: validation accuracy {}",
-        record.val_accuracy
+        record.val.accuracy.unwrap()
     );
     // The unshifted training images are learned as well.
     assert!(evaluate(&augmented, &train).accuracy >= 0.95);
     assert!(
-        record.val_accuracy > plain_record.val_accuracy,
+        record.val.accuracy.unwrap() > plain_record.val.accuracy.unwrap(),
         "augmentation {} vs none {}",
-        record.val_accuracy,
-        plain_record.val_accuracy
+        record.val.accuracy.unwrap(),
+        plain_record.val.accuracy.unwrap()
     );
 }
 

@@ -243,6 +243,7 @@ pub fn config(lab: &Lab, epochs: usize, lr: f32) -> TrainConfig {
         epochs,
         schedule: LrSchedule::constant(lr),
         patience: None,
+        monitor: None,
         seed: lab.seed,
         progress: false,
         regularization: Regularization::NONE,

@@ -54,7 +54,7 @@ fn sgd<G: Params + Zero>(lr: f32, momentum: f32, clip: Clip) -> Box<Sgd<G>> {
 fn epochs_to(run: &Run, target: f32) -> String {
     run.history
         .iter()
-        .find(|r| r.val_accuracy >= target)
+        .find(|r| r.val.accuracy.unwrap() >= target)
         .map_or("never".into(), |r| r.epoch.to_string())
 }
 
@@ -115,12 +115,12 @@ pub fn optimizers(lab: &mut Lab) -> Res {
                     epochs_to(r, target),
                     r.history
                         .first()
-                        .map_or("–".into(), |h| num(h.train_loss, 4)),
+                        .map_or("–".into(), |h| num(h.train.loss, 4)),
                 ]
             })
             .collect(),
     );
-    let losses: Vec<_> = runs.iter().map(|r| r.curve(|h| h.train_loss)).collect();
+    let losses: Vec<_> = runs.iter().map(|r| r.curve(|h| h.train.loss)).collect();
     let named: Vec<_> = runs
         .iter()
         .zip(&losses)
@@ -133,7 +133,7 @@ pub fn optimizers(lab: &mut Lab) -> Res {
     )?;
     let errors: Vec<_> = runs
         .iter()
-        .map(|r| r.curve(|h| 1.0 - h.val_accuracy))
+        .map(|r| r.curve(|h| 1.0 - h.val.accuracy.unwrap()))
         .collect();
     let named: Vec<_> = runs
         .iter()
@@ -150,7 +150,7 @@ pub fn optimizers(lab: &mut Lab) -> Res {
     lab.check("adam_val_acc", f64::from(adam.val.accuracy));
     lab.check("sgd_val_acc", f64::from(sgd_run.val.accuracy));
     lab.check("momentum_val_acc", f64::from(momentum.val.accuracy));
-    let first = |r: &Run| r.history.first().map_or(f32::NAN, |h| h.train_loss);
+    let first = |r: &Run| r.history.first().map_or(f32::NAN, |h| h.train.loss);
     let faster = first(adam) < first(sgd_run) && first(adam) < first(momentum);
     lab.verdict(
         "Adam converges faster than SGD and momentum",
@@ -480,7 +480,7 @@ pub fn initialization(lab: &mut Lab) -> Res {
         runs.push(run);
     }
     lab.runs_table(&runs.iter().collect::<Vec<_>>());
-    let losses: Vec<_> = runs.iter().map(|r| r.curve(|h| h.train_loss)).collect();
+    let losses: Vec<_> = runs.iter().map(|r| r.curve(|h| h.train.loss)).collect();
     let named: Vec<_> = runs
         .iter()
         .zip(&losses)
@@ -584,10 +584,10 @@ pub fn clipping(lab: &mut Lab) -> Res {
             "Without clipping the loss stays finite, but the first steps throw the weights so \
              far that the network does not recover: its training loss ends at {} (chance is \
              ln 10 = 2.30).",
-            num(raw.history.last().map_or(f32::NAN, |h| h.train_loss), 2)
+            num(raw.history.last().map_or(f32::NAN, |h| h.train.loss), 2)
         )),
     }
-    let curves: Vec<_> = runs.iter().map(|r| r.curve(|h| h.train_loss)).collect();
+    let curves: Vec<_> = runs.iter().map(|r| r.curve(|h| h.train.loss)).collect();
     let named: Vec<_> = runs
         .iter()
         .zip(&curves)

@@ -62,7 +62,11 @@ fn points(delta: f32) -> String {
 /// Mean training error (over each epoch's batches) of the 10 % of epochs before the last
 /// 10 %, and of the last 10 % (at least one epoch each).
 fn train_trend(run: &Run) -> (f32, f32) {
-    let errors: Vec<f32> = run.history.iter().map(|h| 1.0 - h.train_accuracy).collect();
+    let errors: Vec<f32> = run
+        .history
+        .iter()
+        .map(|h| 1.0 - h.train.accuracy.unwrap())
+        .collect();
     let n = errors.len();
     let w = (n / 10).max(1);
     if n < 2 * w {
@@ -149,8 +153,8 @@ pub fn first_layer(lab: &mut Lab) -> Res {
         .iter()
         .flat_map(|r| {
             [
-                r.curve(|h| 100.0 * (1.0 - h.train_accuracy)),
-                r.curve(|h| 100.0 * (1.0 - h.val_accuracy)),
+                r.curve(|h| 100.0 * (1.0 - h.train.accuracy.unwrap())),
+                r.curve(|h| 100.0 * (1.0 - h.val.accuracy.unwrap())),
             ]
         })
         .collect();

@@ -138,7 +138,11 @@ fn mean(xs: &[f64]) -> f64 {
 /// last 10 %, and over the last 10 % (at least one epoch each). NaN with fewer than two
 /// epochs.
 fn late_trend(run: &Run) -> (f64, f64) {
-    let errors: Vec<f64> = run.history.iter().map(|r| err(r.val_accuracy)).collect();
+    let errors: Vec<f64> = run
+        .history
+        .iter()
+        .map(|r| err(r.val.accuracy.unwrap()))
+        .collect();
     let n = errors.len();
     let w = (n / 10).max(1);
     if n < 2 * w {
@@ -151,7 +155,7 @@ fn late_trend(run: &Run) -> (f64, f64) {
 fn val_minimum(run: &Run) -> (usize, f64) {
     run.history
         .iter()
-        .map(|r| (r.epoch, err(r.val_accuracy)))
+        .map(|r| (r.epoch, err(r.val.accuracy.unwrap())))
         .fold(
             (0, f64::INFINITY),
             |best, e| if e.1 < best.1 { e } else { best },
@@ -272,7 +276,7 @@ pub fn overfitting(lab: &mut Lab) -> Res<Baseline> {
             let final_train = r
                 .history
                 .last()
-                .map_or(f32::NAN, |h| 1.0 - h.train_accuracy);
+                .map_or(f32::NAN, |h| 1.0 - h.train.accuracy.unwrap());
             vec![
                 r.name.clone(),
                 pct(final_train),
@@ -301,7 +305,7 @@ pub fn overfitting(lab: &mut Lab) -> Res<Baseline> {
     let train_curves: Vec<Vec<(f64, f64)>> = all
         .iter()
         .map(|r| {
-            r.curve(|h| 1.0 - h.train_accuracy)
+            r.curve(|h| 1.0 - h.train.accuracy.unwrap())
                 .into_iter()
                 .map(|(x, y)| (x, (100.0 * y).max(floor)))
                 .collect()
@@ -312,7 +316,12 @@ pub fn overfitting(lab: &mut Lab) -> Res<Baseline> {
     let smooth = (epochs / 20).max(1);
     let val_curves: Vec<Vec<(f64, f64)>> = all
         .iter()
-        .map(|r| trailing_mean(&r.curve(|h| 100.0 * (1.0 - h.val_accuracy)), smooth))
+        .map(|r| {
+            trailing_mean(
+                &r.curve(|h| 100.0 * (1.0 - h.val.accuracy.unwrap())),
+                smooth,
+            )
+        })
         .collect();
     let val_title = if smooth > 1 {
         format!("Validation error per epoch (mean of the last {smooth} epochs)")
@@ -350,7 +359,7 @@ pub fn overfitting(lab: &mut Lab) -> Res<Baseline> {
     let (lowest_train_epoch, lowest_train) = base
         .history
         .iter()
-        .map(|h| (h.epoch, err(h.train_accuracy)))
+        .map(|h| (h.epoch, err(h.train.accuracy.unwrap())))
         .fold((0, f64::INFINITY), |b, e| if e.1 < b.1 { e } else { b });
     let (base_min_epoch, base_min) = val_minimum(&base);
     let (base_prev, base_last) = late_trend(&base);
@@ -530,6 +539,7 @@ pub fn early_stopping(lab: &mut Lab, baseline: &Baseline) -> Res {
     ));
     let cfg = TrainConfig {
         patience: Some(patience),
+        monitor: None,
         ..baseline.config.clone()
     };
     let (run, net) = fit(
@@ -544,11 +554,9 @@ pub fn early_stopping(lab: &mut Lab, baseline: &Baseline) -> Res {
 
     let stop = run.history.len();
     let restored = run.best_epoch;
-    let same_prefix = run
-        .history
-        .iter()
-        .zip(&full.history)
-        .all(|(a, b)| a.val_accuracy == b.val_accuracy && a.train_loss == b.train_loss);
+    let same_prefix = run.history.iter().zip(&full.history).all(|(a, b)| {
+        a.val.accuracy.unwrap() == b.val.accuracy.unwrap() && a.train.loss == b.train.loss
+    });
     let init = fresh(plain(), Init::HeNormal, baseline.init_seed);
     let dist_restored = weight_distance(&*init, &*net);
     let dist_final = weight_distance(&*init, &*baseline.net);
@@ -594,8 +602,8 @@ pub fn early_stopping(lab: &mut Lab, baseline: &Baseline) -> Res {
 
     // Chart: the full validation curve, the early-stopped run over it, the stop and the
     // restored epoch marked.
-    let full_curve = full.curve(|h| 100.0 * (1.0 - h.val_accuracy));
-    let es_curve = run.curve(|h| 100.0 * (1.0 - h.val_accuracy));
+    let full_curve = full.curve(|h| 100.0 * (1.0 - h.val.accuracy.unwrap()));
+    let es_curve = run.curve(|h| 100.0 * (1.0 - h.val.accuracy.unwrap()));
     let (lo, hi) = full_curve
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
@@ -684,7 +692,10 @@ pub fn early_stopping(lab: &mut Lab, baseline: &Baseline) -> Res {
 
 /// Validation accuracy per epoch of a run.
 fn val_of(run: &Run) -> Vec<f32> {
-    run.history.iter().map(|h| h.val_accuracy).collect()
+    run.history
+        .iter()
+        .map(|h| h.val.accuracy.unwrap())
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ pub mod attack;
 pub mod augment;
 pub mod data;
 pub mod ensemble;
+pub mod metrics;
 pub mod quantize;
 pub mod report;
 pub mod schedule;
@@ -16,11 +17,14 @@ pub use attack::{evaluate_fgsm, fgsm_examples};
 pub use augment::Augment;
 pub use data::{DataError, Dataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, Normalizer, Split};
 pub use ensemble::evaluate_ensemble;
-pub use quantize::{Calibration, RangeMethod, calibrate, evaluate_int8, quantize};
+pub use metrics::{Metrics, Monitor, Tally, Task};
+pub use quantize::{
+    Calibration, RangeMethod, calibrate, evaluate_int8, evaluate_int8_with, quantize,
+};
 pub use report::{Chart, ConfusionError, ConfusionMatrix, ReportError, Series, Summary};
 pub use schedule::{LrSchedule, Schedule};
 pub use search::{Search, Trial, grid_search};
 pub use trainer::{
     Adversarial, Best, EpochRecord, Evaluation, FitSummary, Regularization, Samples, TrainConfig,
-    TrainError, Trainer, evaluate,
+    TrainError, Trainer, evaluate, evaluate_with,
 };

@@ -25,7 +25,8 @@
 use std::prelude::rust_2024::*;
 use std::vec;
 
-use super::trainer::{Evaluation, Samples};
+use super::metrics::{Metrics, Tally, Task};
+use super::trainer::{Evaluation, Samples, tally_sample};
 use crate::layers::{Context, Layer};
 use crate::loss::softmax_cross_entropy;
 use crate::net::Scratch;
@@ -323,6 +324,33 @@ where
     N::Layers<crate::quant::Owned>: ToNet<Net: Describe + Zero>,
 {
     Calibration::record(net, samples)?.quantize(net, method)
+}
+
+/// The metrics of an int8 network on float samples for the task of `loss`: each input
+/// is quantized with the network's [`input_params`](QLayer::input_params), and the int8
+/// outputs are dequantized with its [`output_params`](QLayer::output_params) before they
+/// are measured — what the firmware's outputs mean. For a classifier this gives the same
+/// accuracy as [`evaluate_int8`].
+pub fn evaluate_int8_with<Q, T, const D: usize, const N: usize>(
+    net: &Q,
+    data: &Samples<D, T::Target>,
+    loss: &T,
+) -> Metrics
+where
+    Q: QLayer<Input = [i8; D], Output = [i8; N]>,
+    T: Task<N>,
+{
+    let mut scratch = Box::new(Scratch::<Q>::ZERO);
+    let (input, output) = (net.input_params(), net.output_params());
+    let mut xq = [0i8; D];
+    let mut yq = [0i8; N];
+    let mut tally = Tally::new();
+    for (x, y) in data.x.iter().zip(&data.y) {
+        input.quantize_slice(x, &mut xq);
+        net.forward(&xq, &mut yq, &mut scratch);
+        tally_sample(loss, &yq.map(|q| output.dequantize(q)), y, &mut tally);
+    }
+    tally.metrics()
 }
 
 /// Evaluates an int8 classifier on float samples: each input is quantized with the

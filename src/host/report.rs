@@ -47,6 +47,7 @@ use plotters::prelude::{
 };
 use plotters::style::Color as _;
 
+use super::metrics::Metrics;
 use super::trainer::{EpochRecord, Evaluation, FitSummary};
 
 /// The font the charts are drawn with unless [`FONT_ENV`] or [`set_font`] names another.
@@ -59,9 +60,44 @@ pub const FONT_PACKAGE: &str = "fonts-dejavu-core";
 /// [`FONT_PATH`] (read when the first chart is drawn).
 pub const FONT_ENV: &str = "FIRMNET_FONT";
 
-/// Header row of the CSV log: the fields of [`EpochRecord`], in order.
-pub const CSV_HEADER: &str =
-    "epoch,lr,train_loss,train_accuracy,val_loss,val_accuracy,train_seconds,samples_per_second";
+/// Header row of the CSV log: the fields of [`EpochRecord`], in order, the metrics of
+/// training and validation each as loss, accuracy, MSE, MAE, R². A metric the task does
+/// not define is an empty field.
+pub const CSV_HEADER: &str = "epoch,lr,train_loss,train_accuracy,train_mse,train_mae,train_r2,\
+val_loss,val_accuracy,val_mse,val_mae,val_r2,train_seconds,samples_per_second";
+
+/// Fields of a CSV row.
+const CSV_FIELDS: usize = 14;
+
+/// The five CSV fields of `m`.
+fn metric_fields(m: &Metrics) -> String {
+    let opt = |v: Option<f32>| v.map_or(String::new(), |v| v.to_string());
+    format!(
+        "{},{},{},{},{}",
+        m.loss,
+        opt(m.accuracy),
+        opt(m.mse),
+        opt(m.mae),
+        opt(m.r2)
+    )
+}
+
+/// [`Metrics`] from five CSV fields (empty: not defined); the index of a bad field.
+fn parse_metrics(fields: &[&str]) -> Result<Metrics, usize> {
+    let opt = |k: usize| -> Result<Option<f32>, usize> {
+        match fields[k] {
+            "" => Ok(None),
+            f => f.parse().map(Some).map_err(|_| k),
+        }
+    };
+    Ok(Metrics {
+        loss: fields[0].parse().map_err(|_| 0usize)?,
+        accuracy: opt(1)?,
+        mse: opt(2)?,
+        mae: opt(3)?,
+        r2: opt(4)?,
+    })
+}
 
 /// Width and height in pixels of the learning-curve chart.
 pub const LEARNING_CURVES_SIZE: (u32, u32) = (1400, 600);
@@ -310,13 +346,11 @@ pub fn csv_string(history: &[EpochRecord]) -> String {
     for r in history {
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{}",
             r.epoch,
             r.lr,
-            r.train_loss,
-            r.train_accuracy,
-            r.val_loss,
-            r.val_accuracy,
+            metric_fields(&r.train),
+            metric_fields(&r.val),
             r.train_seconds,
             r.samples_per_second
         );
@@ -366,10 +400,10 @@ pub fn read_csv(path: impl AsRef<Path>) -> Result<Vec<EpochRecord>, ReportError>
             continue;
         }
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        if fields.len() != 8 {
+        if fields.len() != CSV_FIELDS {
             return Err(parse_error(
                 line_no,
-                format!("expected 8 fields, found {}", fields.len()),
+                format!("expected {CSV_FIELDS} fields, found {}", fields.len()),
             ));
         }
         let bad = |k: usize| {
@@ -379,12 +413,10 @@ pub fn read_csv(path: impl AsRef<Path>) -> Result<Vec<EpochRecord>, ReportError>
         history.push(EpochRecord {
             epoch: fields[0].parse().map_err(|_| bad(0))?,
             lr: fields[1].parse().map_err(|_| bad(1))?,
-            train_loss: fields[2].parse().map_err(|_| bad(2))?,
-            train_accuracy: fields[3].parse().map_err(|_| bad(3))?,
-            val_loss: fields[4].parse().map_err(|_| bad(4))?,
-            val_accuracy: fields[5].parse().map_err(|_| bad(5))?,
-            train_seconds: fields[6].parse().map_err(|_| bad(6))?,
-            samples_per_second: fields[7].parse().map_err(|_| bad(7))?,
+            train: parse_metrics(&fields[2..7]).map_err(|k| bad(2 + k))?,
+            val: parse_metrics(&fields[7..12]).map_err(|k| bad(7 + k))?,
+            train_seconds: fields[12].parse().map_err(|_| bad(12))?,
+            samples_per_second: fields[13].parse().map_err(|_| bad(13))?,
         });
     }
     Ok(history)
@@ -765,15 +797,15 @@ pub fn plot_learning_curves(
         PanelSpec {
             caption: "Loss",
             y_desc: "Cross-entropy loss",
-            train: |r| r.train_loss,
-            val: |r| r.val_loss,
+            train: |r| r.train.loss,
+            val: |r| r.val.loss,
             percent: false,
         },
         PanelSpec {
             caption: "Accuracy",
             y_desc: "Accuracy",
-            train: |r| r.train_accuracy,
-            val: |r| r.val_accuracy,
+            train: |r| r.train.accuracy.unwrap_or(f32::NAN),
+            val: |r| r.val.accuracy.unwrap_or(f32::NAN),
             percent: true,
         },
     ];
@@ -2233,7 +2265,7 @@ impl fmt::Display for Summary {
             write!(
                 f,
                 " (validation accuracy {})",
-                percent(Some(f64::from(best.val_accuracy)), 2)
+                percent(Some(f64::from(best.val.accuracy.unwrap_or(f32::NAN))), 2)
             )?;
         }
         writeln!(f, "; the network holds its weights")?;
@@ -2245,8 +2277,8 @@ impl fmt::Display for Summary {
                 f,
                 "  {:<W$}train {}  validation {}",
                 "accuracy",
-                acc(best.train_accuracy),
-                acc(best.val_accuracy)
+                acc(best.train.accuracy.unwrap_or(f32::NAN)),
+                acc(best.val.accuracy.unwrap_or(f32::NAN))
             )?;
             if let Some((_, a)) = test {
                 write!(f, "  test {}", acc(a))?;
@@ -2256,8 +2288,8 @@ impl fmt::Display for Summary {
                 f,
                 "  {:<W$}train {}  validation {}",
                 "loss",
-                loss(best.train_loss),
-                loss(best.val_loss)
+                loss(best.train.loss),
+                loss(best.val.loss)
             )?;
             if let Some((l, _)) = test {
                 write!(f, "  test {}", loss(l))?;

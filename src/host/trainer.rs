@@ -1,4 +1,36 @@
-//! The training loop: epochs, schedules, validation, early stopping, progress.
+//! The training loop for any task: epochs, schedules, validation, metrics, early stopping,
+//! progress.
+//!
+//! [`Trainer`] trains with any [`Task`] — a [`Loss`] that knows its metrics: classifiers
+//! with [`SoftmaxCrossEntropy`] (the default, [`Trainer::new`]), regression with
+//! [`MeanSquaredError`](crate::loss::MeanSquaredError) or [`Huber`](crate::loss::Huber),
+//! multi-label networks with [`BinaryCrossEntropy`](crate::loss::BinaryCrossEntropy)
+//! ([`Trainer::with_loss`]). [`Samples`] hold the inputs and one target per sample of the
+//! loss's type: a `u16` label, or an `[f32; N]` vector.
+//!
+//! ```
+//! use firmnet::host::{LrSchedule, Samples, Schedule, TrainConfig, Trainer, evaluate_with};
+//! use firmnet::loss::MeanSquaredError;
+//! use firmnet::prelude::*;
+//!
+//! // y = 2x − 1 from 64 points, by a single dense unit.
+//! type Line = Net![Dense<1, 1>];
+//! let x: Vec<[f32; 1]> = (0..64).map(|i| [i as f32 / 32.0 - 1.0]).collect();
+//! let y: Vec<[f32; 1]> = x.iter().map(|&[v]| [2.0 * v - 1.0]).collect();
+//! let data = Samples::new(x, y).unwrap();
+//! let net: Line = net![Dense::ZERO];
+//! let adam = Adam::new(AdamConfig::with_lr(0.05));
+//! let mut trainer =
+//!     Trainer::<_, _, 16, _>::with_loss(Box::new(net), Box::new(adam), MeanSquaredError, 1);
+//! let config = TrainConfig::default().epochs(100).schedule(LrSchedule {
+//!     base: 0.05,
+//!     schedule: Schedule::Cosine { min_factor: 0.01 },
+//!     warmup_epochs: 0,
+//! });
+//! trainer.fit(&data, &data, &config, |_| {}).unwrap();
+//! let m = evaluate_with(&*trainer.net, &data, &MeanSquaredError);
+//! assert!(m.mse.unwrap() < 1e-4 && m.r2.unwrap() > 0.9999);
+//! ```
 
 use std::prelude::rust_2024::*;
 use std::{format, vec};
@@ -8,26 +40,101 @@ use std::time::Instant;
 
 use super::augment::Augment;
 use super::data::{DataError, Normalizer, Split};
+use super::metrics::{Metrics, Monitor, Tally, Task};
 use super::schedule::LrSchedule;
 use crate::error::Error;
 use crate::format::{
     EarlyStop, FileError, OptimizerState, RunState, load_training_file, save_training_file,
 };
 use crate::layers::{Context, Layer, ParamKind, Params};
-use crate::loss::{argmax, softmax_cross_entropy};
+use crate::loss::{SoftmaxCrossEntropy, argmax};
 use crate::net::Scratch;
 use crate::optim::{Optimizer, max_norm, perturb_weights};
-use crate::train::{
-    Fgsm, StepStats, TrainBuffers, adversarial_gradients, classification_gradients,
-};
+use crate::train::{Fgsm, TrainBuffers, adversarial, check_weight, gradients};
 
-/// Samples ready for a network with `D` inputs: normalized `f32` rows and labels.
+/// Samples ready for a network with `D` inputs: `f32` rows and one target each — a class
+/// label (`T = u16`, the default) or a vector of `N` values (`T = [f32; N]`: regression,
+/// multi-label).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Samples<const D: usize> {
-    /// One normalized input per sample.
+pub struct Samples<const D: usize, T = u16> {
+    /// One input per sample.
     pub x: Vec<[f32; D]>,
-    /// One label per sample.
-    pub y: Vec<u16>,
+    /// One target per sample.
+    pub y: Vec<T>,
+}
+
+impl<const D: usize, T: Clone> Samples<D, T> {
+    /// Inputs `x` with their targets `y`.
+    ///
+    /// # Errors
+    /// [`TrainError::Mismatch`] if the counts differ.
+    pub fn new(x: Vec<[f32; D]>, y: Vec<T>) -> Result<Self, TrainError> {
+        if x.len() != y.len() {
+            return Err(TrainError::Mismatch {
+                inputs: x.len(),
+                targets: y.len(),
+            });
+        }
+        Ok(Samples { x, y })
+    }
+
+    /// This set followed by `other` (e.g. training and validation samples together, for
+    /// the final training run once hyperparameters are chosen).
+    pub fn concat(&self, other: &Self) -> Self {
+        let mut x = self.x.clone();
+        x.extend_from_slice(&other.x);
+        let mut y = self.y.clone();
+        y.extend_from_slice(&other.y);
+        Samples { x, y }
+    }
+
+    /// The first `n` samples (all of them if there are fewer).
+    pub fn take(&self, n: usize) -> Self {
+        let n = n.min(self.len());
+        Samples {
+            x: self.x[..n].to_vec(),
+            y: self.y[..n].to_vec(),
+        }
+    }
+
+    /// The samples at `indices`, in that order.
+    ///
+    /// # Panics
+    /// If an index is out of range.
+    pub fn subset(&self, indices: &[usize]) -> Self {
+        Samples {
+            x: indices.iter().map(|&i| self.x[i]).collect(),
+            y: indices.iter().map(|&i| self.y[i].clone()).collect(),
+        }
+    }
+
+    /// A seeded random split: `(rest, part)` with `part` holding `fraction` of the
+    /// samples (rounded down), e.g. a validation split of `0.1`.
+    pub fn split_off(&self, fraction: f64, seed: u64) -> (Self, Self) {
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        crate::rng::Rng::new(seed).shuffle(&mut order);
+        let n = ((self.len() as f64) * fraction.clamp(0.0, 1.0)) as usize;
+        let (part, rest) = order.split_at(n);
+        (self.subset(rest), self.subset(part))
+    }
+
+    /// Multiplies every input by `factor` (e.g. `1/255` for pixels in `[0, 1]`).
+    pub fn scale(&mut self, factor: f32) {
+        self.x
+            .iter_mut()
+            .flat_map(|row| row.iter_mut())
+            .for_each(|v| *v *= factor);
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.x.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.x.is_empty()
+    }
 }
 
 impl<const D: usize> Samples<D> {
@@ -65,61 +172,103 @@ impl<const D: usize> Samples<D> {
             y: split.labels.clone(),
         })
     }
-
-    /// This set followed by `other` (e.g. training and validation samples together, for
-    /// the final training run once hyperparameters are chosen).
-    pub fn concat(&self, other: &Samples<D>) -> Samples<D> {
-        let mut x = self.x.clone();
-        x.extend_from_slice(&other.x);
-        let mut y = self.y.clone();
-        y.extend_from_slice(&other.y);
-        Samples { x, y }
-    }
-
-    /// The first `n` samples (all of them if there are fewer).
-    pub fn take(&self, n: usize) -> Samples<D> {
-        let n = n.min(self.len());
-        Samples {
-            x: self.x[..n].to_vec(),
-            y: self.y[..n].to_vec(),
-        }
-    }
-
-    /// Multiplies every input by `factor` (e.g. `1/255` for pixels in `[0, 1]`).
-    pub fn scale(&mut self, factor: f32) {
-        self.x
-            .iter_mut()
-            .flat_map(|row| row.iter_mut())
-            .for_each(|v| *v *= factor);
-    }
-
-    /// Number of samples.
-    pub fn len(&self) -> usize {
-        self.y.len()
-    }
-
-    /// Whether there are no samples.
-    pub fn is_empty(&self) -> bool {
-        self.y.is_empty()
-    }
 }
 
-/// Settings of [`Trainer::fit`].
+/// Settings of [`Trainer::fit`]. [`TrainConfig::default`] and the builder methods
+/// name only what differs:
+///
+/// ```
+/// use firmnet::host::{LrSchedule, Monitor, TrainConfig};
+///
+/// let config = TrainConfig::default()
+///     .epochs(40)
+///     .schedule(LrSchedule::constant(3e-3))
+///     .patience(5)
+///     .monitor(Monitor::Mae);
+/// assert_eq!((config.epochs, config.patience, config.seed), (40, Some(5), 0));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
     /// Maximum number of epochs.
     pub epochs: usize,
     /// Learning rate over the epochs.
     pub schedule: LrSchedule,
-    /// Stop after this many epochs without a better validation accuracy, and restore the
-    /// best weights (`None`: train all epochs, keep the last weights).
+    /// Stop after this many epochs without a better validation value of
+    /// [`monitor`](Self::monitor), and restore the best weights (`None`: train all epochs,
+    /// keep the last weights).
     pub patience: Option<usize>,
+    /// What early stopping watches on the validation set; `None`: the task's choice
+    /// ([`Task::MONITOR`]: accuracy for classifiers, the loss otherwise).
+    pub monitor: Option<Monitor>,
     /// Seed of the shuffling; dropout and noise draw from the trainer's [`Context`].
     pub seed: u64,
     /// Show a progress bar on a terminal.
     pub progress: bool,
     /// The regularizers that act in the training loop.
     pub regularization: Regularization,
+}
+
+impl Default for TrainConfig {
+    /// 10 epochs at a constant learning rate of `1e-3` (Adam's usual rate), no early
+    /// stopping, seed 0, no progress bar, no regularization.
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 10,
+            schedule: LrSchedule::constant(1e-3),
+            patience: None,
+            monitor: None,
+            seed: 0,
+            progress: false,
+            regularization: Regularization::NONE,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// With at most `epochs` epochs.
+    pub fn epochs(self, epochs: usize) -> Self {
+        TrainConfig { epochs, ..self }
+    }
+
+    /// With the learning rate following `schedule`.
+    pub fn schedule(self, schedule: LrSchedule) -> Self {
+        TrainConfig { schedule, ..self }
+    }
+
+    /// With early stopping after `patience` epochs without improvement.
+    pub fn patience(self, patience: usize) -> Self {
+        TrainConfig {
+            patience: Some(patience),
+            monitor: None,
+            ..self
+        }
+    }
+
+    /// With early stopping watching `monitor` (see [`patience`](Self::patience)).
+    pub fn monitor(self, monitor: Monitor) -> Self {
+        TrainConfig {
+            monitor: Some(monitor),
+            ..self
+        }
+    }
+
+    /// With shuffling seeded by `seed`.
+    pub fn seed(self, seed: u64) -> Self {
+        TrainConfig { seed, ..self }
+    }
+
+    /// With a progress bar on a terminal, or without.
+    pub fn progress(self, progress: bool) -> Self {
+        TrainConfig { progress, ..self }
+    }
+
+    /// With the loop's regularizers.
+    pub fn regularization(self, regularization: Regularization) -> Self {
+        TrainConfig {
+            regularization,
+            ..self
+        }
+    }
 }
 
 /// The lecture's regularizers that act in the training loop. The others are layers
@@ -174,18 +323,27 @@ pub struct EpochRecord {
     pub epoch: usize,
     /// Learning rate at the end of the epoch.
     pub lr: f32,
-    /// Mean training loss over the epoch's batches (dropout and noise on).
-    pub train_loss: f32,
-    /// Training accuracy over the epoch's batches.
-    pub train_accuracy: f32,
-    /// Validation loss (inference mode).
-    pub val_loss: f32,
-    /// Validation accuracy (inference mode).
-    pub val_accuracy: f32,
+    /// Metrics over the epoch's training batches, as they were trained (dropout and noise
+    /// on; for adversarial training, on the clean inputs).
+    pub train: Metrics,
+    /// Metrics on the validation set (inference mode).
+    pub val: Metrics,
     /// Seconds spent training (not validating) this epoch.
     pub train_seconds: f64,
     /// Training throughput.
     pub samples_per_second: f64,
+}
+
+impl fmt::Display for EpochRecord {
+    /// One line: `epoch  3  lr 0.00100  train loss=… accuracy=…  val loss=… accuracy=…
+    /// 3.1 s  16615 samples/s`, with the metrics the task defines.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "epoch {:>2}  lr {:.5}  train {}  val {}  {:.1} s  {:.0} samples/s",
+            self.epoch, self.lr, self.train, self.val, self.train_seconds, self.samples_per_second
+        )
+    }
 }
 
 /// The outcome of [`Trainer::fit`].
@@ -198,6 +356,8 @@ pub struct FitSummary {
     pub best_epoch: usize,
     /// Whether early stopping ended training before the last epoch.
     pub stopped_early: bool,
+    /// What early stopping watched (or would have, without patience).
+    pub monitor: Monitor,
     /// Seconds spent in training steps over all epochs.
     pub train_seconds: f64,
 }
@@ -215,10 +375,24 @@ pub enum TrainError {
         /// What went wrong.
         error: Error,
     },
-    /// There is nothing to train on or validate with.
+    /// The validation set is empty.
     Empty {
         /// Which set.
         what: &'static str,
+    },
+    /// The training set has fewer samples than one batch.
+    TooFew {
+        /// Samples in the training set.
+        samples: usize,
+        /// The batch size.
+        batch: usize,
+    },
+    /// Inputs and targets do not pair up.
+    Mismatch {
+        /// Number of inputs.
+        inputs: usize,
+        /// Number of targets.
+        targets: usize,
     },
     /// The configuration does not fit the network.
     Config {
@@ -234,6 +408,14 @@ impl fmt::Display for TrainError {
                 write!(f, "training failed at epoch {epoch}, step {step}: {error}")
             }
             TrainError::Empty { what } => write!(f, "the {what} set is empty"),
+            TrainError::TooFew { samples, batch } => write!(
+                f,
+                "the training set has {samples} samples, fewer than one batch of {batch}; use a smaller batch or more data"
+            ),
+            TrainError::Mismatch { inputs, targets } => write!(
+                f,
+                "{inputs} inputs and {targets} targets: every input needs exactly one target"
+            ),
             TrainError::Config { reason } => write!(f, "invalid training configuration: {reason}"),
         }
     }
@@ -252,44 +434,84 @@ pub struct Evaluation {
     pub predictions: Vec<u16>,
 }
 
-/// Evaluates `net` on `data` one sample at a time (inference mode).
+/// Evaluates a classifier on `data` one sample at a time (inference mode): its
+/// cross-entropy, accuracy and predictions. [`evaluate_with`] takes any task.
 pub fn evaluate<L, const D: usize, const C: usize>(net: &L, data: &Samples<D>) -> Evaluation
 where
     L: Layer<Input = [f32; D], Output = [f32; C]>,
 {
-    let mut scratch = Box::new(Scratch::<L>::ZERO);
-    let mut out = [[0.0; C]; 1];
-    let mut d = [[0.0; C]; 1];
-    let mut total = 0.0f64;
-    let mut correct = 0usize;
     let mut predictions = Vec::with_capacity(data.len());
-    for (x, &y) in data.x.iter().zip(&data.y) {
-        net.forward(x, &mut out[0], &mut scratch);
-        let loss = softmax_cross_entropy(&out, &[y], &mut d).unwrap_or(f32::INFINITY);
-        total += f64::from(loss);
-        let p = argmax(&out[0]);
-        correct += usize::from(p == usize::from(y));
-        predictions.push(p as u16);
-    }
-    let n = data.len().max(1) as f64;
+    let metrics = evaluate_each(net, data, &SoftmaxCrossEntropy, |out| {
+        predictions.push(argmax(out) as u16);
+    });
     Evaluation {
-        loss: (total / n) as f32,
-        accuracy: (correct as f64 / n) as f32,
+        loss: metrics.loss,
+        accuracy: metrics.accuracy.unwrap_or(0.0),
         predictions,
     }
 }
 
-/// Trains a classifier `L` with optimizer `O` at batch `B`.
+/// The metrics of `net` on `data` for the task of `loss`, one sample at a time (inference
+/// mode). A sample whose target the loss refuses counts with an infinite loss.
+pub fn evaluate_with<L, T, const D: usize, const N: usize>(
+    net: &L,
+    data: &Samples<D, T::Target>,
+    loss: &T,
+) -> Metrics
+where
+    L: Layer<Input = [f32; D], Output = [f32; N]>,
+    T: Task<N>,
+{
+    evaluate_each(net, data, loss, |_| {})
+}
+
+fn evaluate_each<L, T, const D: usize, const N: usize>(
+    net: &L,
+    data: &Samples<D, T::Target>,
+    loss: &T,
+    mut each: impl FnMut(&[f32; N]),
+) -> Metrics
+where
+    L: Layer<Input = [f32; D], Output = [f32; N]>,
+    T: Task<N>,
+{
+    let mut scratch = Box::new(Scratch::<L>::ZERO);
+    let mut out = [0.0; N];
+    let mut tally = Tally::new();
+    for (x, y) in data.x.iter().zip(&data.y) {
+        net.forward(x, &mut out, &mut scratch);
+        tally_sample(loss, &out, y, &mut tally);
+        each(&out);
+    }
+    tally.metrics()
+}
+
+/// Counts one sample; a target the loss refuses counts as an infinite loss.
+pub(crate) fn tally_sample<T: Task<N>, const N: usize>(
+    loss: &T,
+    out: &[f32; N],
+    target: &T::Target,
+    tally: &mut Tally<N>,
+) {
+    if loss.measure(out, target, tally).is_err() {
+        tally.loss(f32::INFINITY);
+    }
+}
+
+/// Trains network `L` with optimizer `O` at batch `B` on the task of loss `T` (softmax
+/// cross-entropy unless told otherwise).
 ///
 /// The network, the optimizer and the training buffers live on the heap (they can be
 /// megabytes); the loop allocates nothing per batch.
-pub struct Trainer<L: Layer, O, const B: usize> {
+pub struct Trainer<L: Layer, O, const B: usize, T = SoftmaxCrossEntropy> {
     /// The network being trained.
     pub net: Box<L>,
     /// The optimizer and its state.
     pub optimizer: Box<O>,
     /// Caches and gradients for one batch.
     pub buffers: Box<TrainBuffers<L, B>>,
+    /// The loss the network trains on, which says what to measure.
+    pub loss: T,
     /// Randomness of dropout and noise.
     pub ctx: Context,
     /// Epochs completed.
@@ -300,15 +522,15 @@ pub struct Trainer<L: Layer, O, const B: usize> {
     pub best: Option<Best<L>>,
 }
 
-/// The best epoch of a run with early stopping: its validation accuracy, its weights, and
+/// The best epoch of a run with early stopping: its monitored value, its weights, and
 /// how many epochs have passed since without improvement. A checkpoint holds it, so a
 /// resumed run stops where the uninterrupted one would, with the same weights.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Best<L> {
     /// The weights at the end of that epoch.
     pub net: Box<L>,
-    /// Its validation accuracy.
-    pub accuracy: f32,
+    /// Its validation value of the monitored metric.
+    pub value: f32,
     /// The epoch, from 1.
     pub epoch: usize,
     /// Epochs trained since, none better.
@@ -320,12 +542,27 @@ where
     L: Layer<Input = [f32; D], Output = [f32; C]> + Clone,
     O: Optimizer<L::Grad>,
 {
-    /// A trainer for `net` with `optimizer`; `seed` seeds dropout and noise.
+    /// A trainer of a classifier (softmax cross-entropy) for `net` with `optimizer`;
+    /// `seed` seeds dropout and noise.
     pub fn new(net: Box<L>, optimizer: Box<O>, seed: u64) -> Self {
+        Self::with_loss(net, optimizer, SoftmaxCrossEntropy, seed)
+    }
+}
+
+impl<L, O, T, const D: usize, const N: usize, const B: usize> Trainer<L, O, B, T>
+where
+    L: Layer<Input = [f32; D], Output = [f32; N]> + Clone,
+    O: Optimizer<L::Grad>,
+    T: Task<N>,
+{
+    /// A trainer for `net` with `optimizer` on the task of `loss`; `seed` seeds dropout
+    /// and noise.
+    pub fn with_loss(net: Box<L>, optimizer: Box<O>, loss: T, seed: u64) -> Self {
         Trainer {
             net,
             optimizer,
             buffers: Box::new(TrainBuffers::ZERO),
+            loss,
             ctx: Context::new(seed),
             epoch: 0,
             step: 0,
@@ -352,7 +589,7 @@ where
         };
         let stop = self.best.as_ref().map(|b| EarlyStop {
             best: &*b.net,
-            best_value: f64::from(b.accuracy),
+            best_value: f64::from(b.value),
             best_epoch: b.epoch as u64,
             since_best: b.since as u64,
         });
@@ -378,7 +615,7 @@ where
         self.step = run.step;
         self.best = resumed.stop.map(|(value, epoch, since)| Best {
             net: best,
-            accuracy: value as f32,
+            value: value as f32,
             epoch: epoch as usize,
             since: since as usize,
         });
@@ -394,11 +631,13 @@ where
     /// # Errors
     /// [`TrainError::Step`] naming the epoch and step where a loss or gradient was not
     /// finite (the network holds the weights from before that step);
-    /// [`TrainError::Empty`] if either set has fewer samples than needed.
+    /// [`TrainError::TooFew`] if the training set has fewer samples than one batch,
+    /// [`TrainError::Empty`] if the validation set is empty, [`TrainError::Config`] for a
+    /// setting that does not fit the network or the task.
     pub fn fit(
         &mut self,
-        train: &Samples<D>,
-        val: &Samples<D>,
+        train: &Samples<D, T::Target>,
+        val: &Samples<D, T::Target>,
         config: &TrainConfig,
         on_epoch: impl FnMut(&EpochRecord),
     ) -> Result<FitSummary, TrainError> {
@@ -414,15 +653,18 @@ where
     /// As [`fit`](Self::fit).
     pub fn fit_until(
         &mut self,
-        train: &Samples<D>,
-        val: &Samples<D>,
+        train: &Samples<D, T::Target>,
+        val: &Samples<D, T::Target>,
         config: &TrainConfig,
         until: usize,
         mut on_epoch: impl FnMut(&EpochRecord),
     ) -> Result<FitSummary, TrainError> {
         let until = until.min(config.epochs);
         if train.len() < B {
-            return Err(TrainError::Empty { what: "training" });
+            return Err(TrainError::TooFew {
+                samples: train.len(),
+                batch: B,
+            });
         }
         if val.is_empty() {
             return Err(TrainError::Empty { what: "validation" });
@@ -440,8 +682,16 @@ where
                 ),
             });
         }
+        let monitor = config.monitor.unwrap_or(T::MONITOR);
+        if !self.measures(monitor, &val.y[0]) {
+            return Err(TrainError::Config {
+                reason: format!(
+                    "early stopping watches {monitor}, which this task does not measure"
+                ),
+            });
+        }
         if let Some(a) = reg.adversarial
-            && !(a.weight > 0.0 && a.weight <= 1.0)
+            && check_weight(a.weight).is_err()
         {
             return Err(TrainError::Config {
                 reason: format!(
@@ -455,7 +705,7 @@ where
         let mut x = Box::new([[0.0f32; D]; B]);
         let mut adv = Box::new([[0.0f32; D]; B]);
         let mut clean = Vec::new();
-        let mut y = [0u16; B];
+        let mut y: Box<[T::Target; B]> = Box::new(core::array::from_fn(|_| train.y[0]));
         let mut history = Vec::new();
         if self.epoch == 0 {
             self.best = None;
@@ -472,7 +722,8 @@ where
                 .shuffle(&mut order);
             let bar = progress_bar(config.progress, steps, epoch + 1, config.epochs);
             let start = Instant::now();
-            let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+            let mut loss_sum = 0.0f64;
+            let mut tally = Tally::new();
             let mut lr = config.schedule.base;
             for step in 0..steps {
                 lr = config.schedule.rate(epoch, step, steps, config.epochs);
@@ -484,16 +735,15 @@ where
                     }
                     y[k] = train.y[i];
                 }
-                let stats = self
-                    .train_step(&x, &y, &reg, &mut adv, &mut clean)
+                let loss = self
+                    .train_step(&x, &y, &reg, &mut adv, &mut clean, &mut tally)
                     .map_err(|error| TrainError::Step {
                         epoch: epoch + 1,
                         step: step + 1,
                         error,
                     })?;
                 self.step += 1;
-                loss_sum += f64::from(stats.loss);
-                correct += stats.correct;
+                loss_sum += f64::from(loss);
                 if let Some(bar) = &bar {
                     bar.inc(1);
                     if step % 50 == 0 {
@@ -511,27 +761,32 @@ where
             if let Some(bar) = bar {
                 bar.finish_and_clear();
             }
-            let eval = evaluate(&*self.net, val);
+            let val_metrics = evaluate_with(&*self.net, val, &self.loss);
             self.epoch += 1;
             let record = EpochRecord {
                 epoch: self.epoch,
                 lr,
-                train_loss: (loss_sum / steps as f64) as f32,
-                train_accuracy: correct as f32 / (steps * B) as f32,
-                val_loss: eval.loss,
-                val_accuracy: eval.accuracy,
+                // The batches' own losses (with regularization as trained), not the
+                // per-sample tally's.
+                train: Metrics {
+                    loss: (loss_sum / steps as f64) as f32,
+                    ..tally.metrics()
+                },
+                val: val_metrics,
                 train_seconds: seconds,
                 samples_per_second: (steps * B) as f64 / seconds,
             };
             on_epoch(&record);
             history.push(record);
             if config.patience.is_some() {
+                // Checked at the start: the task measures `monitor`.
+                let value = val_metrics.get(monitor).unwrap_or(f32::NAN);
                 match &mut self.best {
-                    Some(b) if eval.accuracy <= b.accuracy => b.since += 1,
+                    Some(b) if !monitor.improves(value, b.value) => b.since += 1,
                     _ => {
                         self.best = Some(Best {
                             net: self.net.clone(),
-                            accuracy: eval.accuracy,
+                            value,
                             epoch: self.epoch,
                             since: 0,
                         });
@@ -554,19 +809,28 @@ where
             history,
             best_epoch,
             stopped_early,
+            monitor,
             train_seconds: total_seconds,
         })
+    }
+
+    /// Whether the task measures `monitor`, learnt by scoring one sample.
+    fn measures(&self, monitor: Monitor, target: &T::Target) -> bool {
+        let mut tally = Tally::<N>::new();
+        self.loss.score(&[0.0; N], target, &mut tally);
+        tally.measures(monitor)
     }
 
     /// One optimizer step on a prepared batch, with the loop's regularizers.
     fn train_step(
         &mut self,
         x: &[[f32; D]; B],
-        y: &[u16; B],
+        y: &[T::Target; B],
         reg: &Regularization,
         adv: &mut [[f32; D]; B],
         clean: &mut Vec<f32>,
-    ) -> Result<StepStats, Error> {
+        tally: &mut Tally<N>,
+    ) -> Result<f32, Error> {
         let noisy = reg.weight_noise > 0.0;
         if noisy {
             clean.clear();
@@ -575,10 +839,23 @@ where
             }
             perturb_weights(&mut *self.net, reg.weight_noise, &mut self.ctx.rng);
         }
-        let (net, buf, ctx) = (&mut *self.net, &mut *self.buffers, &mut self.ctx);
+        let (net, buf, ctx, loss) = (
+            &mut *self.net,
+            &mut *self.buffers,
+            &mut self.ctx,
+            &self.loss,
+        );
+        // The metrics count the outputs of the clean batch, as trained.
+        let count = |out: &[[f32; N]; B], tally: &mut Tally<N>| {
+            for (o, t) in out.iter().zip(y) {
+                tally_sample(loss, o, t, tally);
+            }
+        };
         let result = match &reg.adversarial {
-            Some(a) => adversarial_gradients(net, buf, ctx, x, y, &a.attack, a.weight, adv),
-            None => classification_gradients(net, buf, ctx, x, y),
+            Some(a) => adversarial(net, buf, ctx, loss, x, y, &a.attack, a.weight, adv, |out| {
+                count(out, tally)
+            }),
+            None => gradients(net, buf, ctx, loss, x, y).inspect(|_| count(&buf.out, tally)),
         };
         if noisy {
             let mut at = 0;
@@ -588,13 +865,13 @@ where
                 at += t.len();
             }
         }
-        let stats = result?;
+        let value = result?;
         self.optimizer
             .step(&mut *self.net, &mut self.buffers.grad)?;
         if let Some(c) = reg.max_norm {
             max_norm(&mut *self.net, c);
         }
-        Ok(stats)
+        Ok(value)
     }
 }
 

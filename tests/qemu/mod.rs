@@ -47,6 +47,83 @@ pub fn remove_outer_build_settings(cmd: &mut Command) {
     }
 }
 
+/// Copies `targets/template` to `dst` as a user would — everything but its build output —
+/// with `firmnet = { path = "../.." … }` pointing at this checkout. An existing `dst` is
+/// replaced.
+///
+/// # Errors
+/// A file cannot be read or written, or the template's manifest no longer has that line.
+pub fn copy_template(dst: &Path) -> Result<(), String> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let _ = std::fs::remove_dir_all(dst);
+    copy_dir(&repo.join("targets/template"), dst)?;
+    let manifest = dst.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .map_err(|e| format!("read {}: {e}", manifest.display()))?;
+    let line = "firmnet = { path = \"../..\", default-features = false }";
+    if !text.contains(line) {
+        return Err(format!(
+            "the template's Cargo.toml no longer has `{line}`: update copy_template"
+        ));
+    }
+    let text = text.replace(
+        line,
+        &format!(
+            "firmnet = {{ path = {:?}, default-features = false }}",
+            repo.display().to_string()
+        ),
+    );
+    std::fs::write(&manifest, text).map_err(|e| format!("write {}: {e}", manifest.display()))
+}
+
+fn copy_dir(src: &Path, dst: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dst).map_err(|e| format!("create {}: {e}", dst.display()))?;
+    for entry in std::fs::read_dir(src).map_err(|e| format!("read {}: {e}", src.display()))? {
+        let entry = entry.map_err(|e| format!("read {}: {e}", src.display()))?;
+        let (from, to) = (entry.path(), dst.join(entry.file_name()));
+        if entry.file_name() == "target" {
+            continue;
+        }
+        if from.is_dir() {
+            copy_dir(&from, &to)?;
+        } else {
+            std::fs::copy(&from, &to).map_err(|e| format!("copy {}: {e}", from.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The `logits i v0 v1 …` lines of a firmware's output compared with `host`, the outputs
+/// expected for `i = 0, 1, …`: `(values compared, mismatches)`. A malformed, repeated,
+/// missing or extra line counts as a mismatch.
+pub fn compare_logits<const N: usize>(stdout: &str, host: &[[i8; N]]) -> (usize, usize) {
+    let mut seen = vec![false; host.len()];
+    let (mut compared, mut mismatches) = (0, 0);
+    for line in stdout.lines().filter(|l| l.starts_with("logits ")) {
+        let v: Vec<i64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        let Some((&i, values)) = v.split_first() else {
+            mismatches += 1;
+            continue;
+        };
+        match usize::try_from(i).ok().filter(|&i| i < host.len()) {
+            Some(i) if values.len() == N && !seen[i] => {
+                seen[i] = true;
+                for (&got, &want) in values.iter().zip(&host[i]) {
+                    compared += 1;
+                    mismatches += usize::from(got != i64::from(want));
+                }
+            }
+            _ => mismatches += 1,
+        }
+    }
+    mismatches += seen.iter().filter(|s| !**s).count();
+    (compared, mismatches)
+}
+
 /// Runs `cargo build --release` with `args` in the firmware crate at `dir` — its own
 /// `.cargo/config.toml` deciding target and flags, none of the outer build's settings, the
 /// outer build's compiler — with `env` added, and returns the executables it built.

@@ -36,7 +36,7 @@ fn main() -> ! {
                 .input_params()
                 .quantize(f32::from_le_bytes([v[0], v[1], v[2], v[3]]));
         }
-        let mut logits = [0i8; network::CLASSES];
+        let mut logits = [0i8; network::OUTPUTS];
         net.forward(&x, &mut logits, ARENA);
         board::print_logits(i, &logits);
     }

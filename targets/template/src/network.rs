@@ -7,8 +7,8 @@ use firmnet::layers::{BatchNorm, Dense, Dropout, Relu, Tanh};
 
 /// Inputs: a window of 32 accelerometer samples × 3 axes, sample after sample.
 pub const INPUTS: usize = 96;
-/// Classes: still, walking, shaking.
-pub const CLASSES: usize = 3;
+/// Outputs: one logit per class — still, walking, shaking.
+pub const OUTPUTS: usize = 3;
 
 /// The classifier: 96 → 32 (batch-normalized ReLU, dropout in training) → 16 (tanh) → 3.
 pub type Network = Net![
@@ -18,5 +18,5 @@ pub type Network = Net![
     Dropout<[f32; 32]>,
     Dense<32, 16>,
     Tanh<[f32; 16]>,
-    Dense<16, CLASSES>
+    Dense<16, OUTPUTS>
 ];
