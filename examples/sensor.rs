@@ -20,9 +20,8 @@
 //! what `targets/template` embeds (`MODEL_DIR=DIR cargo run --release` there); the
 //! template's own `model/` folder holds them from a run with the default seed.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 use firmnet::format;
 use firmnet::host::{
@@ -32,44 +31,25 @@ use firmnet::host::{
 use firmnet::prelude::*;
 use firmnet::quant::{Int8, QLayer};
 
+#[path = "common/activity.rs"]
+mod activity;
 #[path = "../targets/template/src/network.rs"]
 mod network;
+#[path = "common/template.rs"]
+mod template;
 
+use activity::Activity;
 use network::{CLASSES, INPUTS, Network};
 
-/// Accelerometer samples per window, at 50 Hz.
-const STEPS: usize = INPUTS / 3;
-/// Standard gravity, m/s².
-const G: f32 = 9.81;
 /// Test windows the firmware classifies.
 const FIRMWARE_WINDOWS: usize = 300;
-/// A QEMU run takes a second; past this the firmware is taken to hang.
-const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// One window of class `class`: gravity along a random direction, plus the motion.
+/// One window of class `class`: a freshly drawn activity, sample after sample.
 fn window(class: u16, rng: &mut Rng) -> [f32; INPUTS] {
-    let unit = |rng: &mut Rng| {
-        let v = [rng.normal(), rng.normal(), rng.normal()];
-        let n = (v.iter().map(|x| x * x).sum::<f32>()).sqrt().max(1e-6);
-        v.map(|x| x / n)
-    };
-    let (g, axis) = (unit(rng), unit(rng));
-    let phase = rng.uniform(0.0, std::f32::consts::TAU);
-    // Frequency (Hz), amplitude (m/s²) and noise (m/s²) of each activity; the ranges
-    // overlap a little, so the task is not trivial.
-    let (f, a, noise) = match class {
-        0 => (0.0, 0.0, rng.uniform(0.05, 0.6)),
-        1 => (rng.uniform(1.4, 2.6), rng.uniform(1.0, 4.5), 0.4),
-        _ => (rng.uniform(3.0, 8.0), rng.uniform(3.0, 14.0), 1.0),
-    };
+    let activity = Activity::draw(class, rng);
     let mut x = [0.0; INPUTS];
-    for t in 0..STEPS {
-        let s = (std::f32::consts::TAU * f * t as f32 / 50.0 + phase).sin();
-        for k in 0..3 {
-            // Walking bounces along gravity; shaking goes along a random axis.
-            let dir = if class == 1 { g[k] } else { axis[k] };
-            x[3 * t + k] = G * g[k] + a * s * dir + noise * rng.normal();
-        }
+    for (t, frame) in x.chunks_exact_mut(3).enumerate() {
+        frame.copy_from_slice(&activity.sample(t, rng));
     }
     x
 }
@@ -195,7 +175,8 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         })
         .collect();
     let (compared, mismatches) = if args.firmware {
-        firmware(&args.out, &host)?
+        let (compared, mismatches, _) = template::firmware("firmnet-template", &args.out, &host)?;
+        (compared, mismatches)
     } else {
         println!("firmware skipped (--no-firmware)");
         (0, 0)
@@ -207,85 +188,6 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     Ok(mismatches == 0)
 }
 
-/// Builds `targets/template` with the model in `dir`, runs it under QEMU and compares its
-/// logits with `host`'s: `(outputs compared, mismatches)`. A missing or extra line counts
-/// as a mismatch.
-fn firmware(
-    dir: &Path,
-    host: &[[i8; CLASSES]],
-) -> Result<(usize, usize), Box<dyn std::error::Error>> {
-    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/template");
-    let dir = dir.canonicalize()?;
-    println!(
-        "building and running the firmware ({}) under QEMU",
-        template.display()
-    );
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut child = Command::new(cargo)
-        .args(["run", "--release", "--quiet"])
-        .current_dir(&template)
-        .env("MODEL_DIR", &dir)
-        // The firmware's own configuration, not this program's.
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run cargo in {}: {e}", template.display()))?;
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if started.elapsed() > RUN_TIMEOUT {
-            child.kill()?;
-            return Err("the firmware did not finish in time".into());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().ok_or("no output")?, &mut stdout)?;
-    if !status.success() {
-        return Err(format!("the firmware failed ({status}):\n{stdout}").into());
-    }
-    let mut seen = vec![false; host.len()];
-    let (mut compared, mut mismatches) = (0, 0);
-    for line in stdout.lines().filter(|l| l.starts_with("logits ")) {
-        let v: Vec<i64> = line
-            .split_whitespace()
-            .skip(1)
-            .filter_map(|w| w.parse().ok())
-            .collect();
-        let Some((&i, logits)) = v.split_first() else {
-            mismatches += 1;
-            continue;
-        };
-        match (
-            usize::try_from(i).ok().and_then(|i| host.get(i)),
-            logits.len(),
-        ) {
-            (Some(want), CLASSES) if !seen[i as usize] => {
-                seen[i as usize] = true;
-                for (&got, &want) in logits.iter().zip(want) {
-                    compared += 1;
-                    mismatches += usize::from(got != i64::from(want));
-                }
-            }
-            _ => mismatches += 1,
-        }
-    }
-    mismatches += seen.iter().filter(|s| !**s).count();
-    println!("firmware: {compared} int8 logits compared with the host, {mismatches} differ");
-    Ok((compared, mismatches))
-}
-
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    template::exit_code(run())
 }
