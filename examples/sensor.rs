@@ -20,60 +20,36 @@
 //! what `targets/template` embeds (`MODEL_DIR=DIR cargo run --release` there); the
 //! template's own `model/` folder holds them from a run with the default seed.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use firmnet::format;
 use firmnet::host::{
-    LrSchedule, RangeMethod, Regularization, Samples, Schedule, TrainConfig, Trainer, evaluate,
-    evaluate_int8, quantize,
+    LrSchedule, RangeMethod, Samples, Schedule, TrainConfig, Trainer, evaluate, evaluate_int8,
+    quantize,
 };
 use firmnet::prelude::*;
 use firmnet::quant::{Int8, QLayer};
 
+#[path = "common/activity.rs"]
+mod activity;
 #[path = "../targets/template/src/network.rs"]
 mod network;
-#[path = "../tests/qemu/mod.rs"]
-// Each program that includes it uses a part of it.
-#[allow(dead_code)]
-mod qemu;
+#[path = "common/template.rs"]
+mod template;
 
+use activity::Activity;
 use network::{INPUTS, Network, OUTPUTS};
 
-/// Accelerometer samples per window, at 50 Hz.
-const STEPS: usize = INPUTS / 3;
-/// Standard gravity, m/s².
-const G: f32 = 9.81;
 /// Test windows the firmware classifies.
 const FIRMWARE_WINDOWS: usize = 300;
-/// A QEMU run takes a second; past this the firmware is taken to hang.
-const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// One window of class `class`: gravity along a random direction, plus the motion.
+/// One window of class `class`: a freshly drawn activity, sample after sample.
 fn window(class: u16, rng: &mut Rng) -> [f32; INPUTS] {
-    let unit = |rng: &mut Rng| {
-        let v = [rng.normal(), rng.normal(), rng.normal()];
-        let n = (v.iter().map(|x| x * x).sum::<f32>()).sqrt().max(1e-6);
-        v.map(|x| x / n)
-    };
-    let (g, axis) = (unit(rng), unit(rng));
-    let phase = rng.uniform(0.0, std::f32::consts::TAU);
-    // Frequency (Hz), amplitude (m/s²) and noise (m/s²) of each activity; the ranges
-    // overlap a little, so the task is not trivial.
-    let (f, a, noise) = match class {
-        0 => (0.0, 0.0, rng.uniform(0.05, 0.6)),
-        1 => (rng.uniform(1.4, 2.6), rng.uniform(1.0, 4.5), 0.4),
-        _ => (rng.uniform(3.0, 8.0), rng.uniform(3.0, 14.0), 1.0),
-    };
+    let activity = Activity::draw(class, rng);
     let mut x = [0.0; INPUTS];
-    for t in 0..STEPS {
-        let s = (std::f32::consts::TAU * f * t as f32 / 50.0 + phase).sin();
-        for k in 0..3 {
-            // Walking bounces along gravity; shaking goes along a random axis.
-            let dir = if class == 1 { g[k] } else { axis[k] };
-            x[3 * t + k] = G * g[k] + a * s * dir + noise * rng.normal();
-        }
+    for (t, frame) in x.chunks_exact_mut(3).enumerate() {
+        frame.copy_from_slice(&activity.sample(t, rng));
     }
     x
 }
@@ -139,27 +115,16 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     net.init(Init::HeNormal, &mut Rng::new(args.seed + 1));
     let adam = Box::new(Adam::<<Network as Layer>::Grad>::new(AdamConfig::DEFAULT));
     let mut trainer = Trainer::<Network, _, 32>::new(net, adam, args.seed + 2);
-    let config = TrainConfig {
-        epochs: 40,
-        schedule: LrSchedule {
+    let config = TrainConfig::default()
+        .epochs(40)
+        .schedule(LrSchedule {
             base: 3e-3,
             schedule: Schedule::Cosine { min_factor: 0.05 },
             warmup_epochs: 0,
-        },
-        patience: Some(10),
-        monitor: None,
-        seed: args.seed,
-        progress: false,
-        regularization: Regularization::NONE,
-    };
-    let fit = trainer.fit(&train, &val, &config, |r| {
-        println!(
-            "epoch {:>2}  train loss {:.4}  val accuracy {:.4}",
-            r.epoch,
-            r.train.loss,
-            r.val.accuracy.unwrap()
-        );
-    })?;
+        })
+        .patience(10)
+        .seed(args.seed);
+    let fit = trainer.fit(&train, &val, &config, |r| println!("{r}"))?;
     let float = evaluate(&*trainer.net, &test);
     println!(
         "float network: test accuracy {:.4} (best epoch {})",
@@ -202,7 +167,9 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         })
         .collect();
     let (compared, mismatches) = if args.firmware {
-        firmware(&args.out, &host)?
+        let (compared, mismatches, _) =
+            template::firmware(&template::shipped(), "firmnet-template", &args.out, &host)?;
+        (compared, mismatches)
     } else {
         println!("firmware skipped (--no-firmware)");
         (0, 0)
@@ -214,36 +181,6 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     Ok(mismatches == 0)
 }
 
-/// Builds `targets/template` with the model in `dir`, runs it under QEMU and compares its
-/// logits with `host`'s: `(outputs compared, mismatches)`.
-fn firmware(
-    dir: &Path,
-    host: &[[i8; OUTPUTS]],
-) -> Result<(usize, usize), Box<dyn std::error::Error>> {
-    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/template");
-    println!(
-        "building and running the firmware ({}) under QEMU",
-        template.display()
-    );
-    let elf = qemu::cargo_build(
-        &template,
-        &["--bin", "firmnet-template"],
-        &[("MODEL_DIR", &dir.canonicalize()?)],
-    )?;
-    let runner = qemu::runner(&template, "qemu-system-arm")?;
-    let (stdout, _) = qemu::run_firmware(&runner, &elf[0], RUN_TIMEOUT)?;
-    let (compared, mismatches) = qemu::compare_logits(&stdout, host);
-    println!("firmware: {compared} int8 logits compared with the host, {mismatches} differ");
-    Ok((compared, mismatches))
-}
-
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    template::exit_code(run())
 }

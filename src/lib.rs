@@ -108,6 +108,7 @@
 //! | [`deploy`] | the float deployment form: batch normalization folded, training-only layers removed |
 //! | [`models`] | the reference network of the main job (`FashionMlp`) |
 //! | [`format`] | the FNET weight and checkpoint format, version 2: one writer and one checker for every network, `no_std` and without a heap, zero-copy int8 views for flash; networks as Rust source and safetensors (`std`) |
+//! | [`stream`] | streaming inference: a sliding window over a sensor's frames, handed to the network in place every `HOP` frames; frames from an interrupt handler through a lock-free queue |
 //! | [`text`] | numbers as text without `core::fmt`, for firmware that prints |
 //! | `host` | (feature `std`) datasets, the trainer, schedules, reports |
 //! | [`init`], [`rng`] | Glorot, He and the ReLU-compromise initializations; a seeded PRNG |
@@ -178,6 +179,7 @@ pub mod optim;
 pub mod quant;
 pub mod rng;
 pub mod spec;
+pub mod stream;
 pub mod tensor;
 pub mod text;
 pub mod train;

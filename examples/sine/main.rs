@@ -19,7 +19,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use firmnet::format;
 use firmnet::host::{
@@ -30,10 +29,8 @@ use firmnet::loss::MeanSquaredError;
 use firmnet::prelude::*;
 use firmnet::quant::{Int8, QLayer};
 
-#[path = "../../tests/qemu/mod.rs"]
-// Each program that includes it uses a part of it.
-#[allow(dead_code)]
-mod qemu;
+#[path = "../common/template.rs"]
+mod template;
 
 mod network;
 
@@ -47,7 +44,6 @@ use network::{INPUTS, Network, OUTPUTS};
 const NOISE: f32 = 0.1;
 /// Test inputs the firmware runs.
 const FIRMWARE_INPUTS: usize = 500;
-const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
 struct Args {
     out: PathBuf,
@@ -186,33 +182,13 @@ fn firmware(
     dir: &Path,
     host: &[[i8; OUTPUTS]],
 ) -> Result<(usize, usize), Box<dyn std::error::Error>> {
-    let dir = dir.canonicalize()?;
-    let copy = dir.join("firmware");
-    qemu::copy_template(&copy)?;
+    let copy = dir.canonicalize()?.join("firmware");
+    template::copy_template(&copy)?;
     std::fs::write(copy.join("src/network.rs"), NETWORK_RS)?;
-    println!(
-        "building the template copy {} and running it under QEMU",
-        copy.display()
-    );
-    let elf = qemu::cargo_build(
-        &copy,
-        &["--bin", "firmnet-template"],
-        &[("MODEL_DIR", &dir)],
-    )?;
-    let runner = qemu::runner(&copy, "qemu-system-arm")?;
-    let (stdout, _) = qemu::run_firmware(&runner, &elf[0], RUN_TIMEOUT)?;
-    let (compared, mismatches) = qemu::compare_logits(&stdout, host);
-    println!("firmware: {compared} int8 outputs compared with the host, {mismatches} differ");
+    let (compared, mismatches, _) = template::firmware(&copy, "firmnet-template", dir, host)?;
     Ok((compared, mismatches))
 }
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    template::exit_code(run())
 }

@@ -25,7 +25,7 @@ fn main() {
     // A relative MODEL_DIR is the package folder's (where `cargo run` is typed), made
     // absolute: `include_bytes!` would read it from `src/`.
     let dir = env::var_os("MODEL_DIR").map_or_else(|| manifest.join("model"), |d| manifest.join(d));
-    for file in ["model_int8.fnet", "inputs.bin"] {
+    for file in ["model_int8.fnet", "inputs.bin", "stream.bin"] {
         println!("cargo:rerun-if-changed={}", dir.join(file).display());
     }
     println!("cargo:rustc-env=MODEL_DIR={}", dir.display());
