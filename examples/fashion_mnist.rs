@@ -158,7 +158,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // into its first layer so that it takes raw pixel values 0-255: the file is all a
     // deployment needs. It is checked on the raw test images before it is written.
     let mut deployed = trainer.net.clone();
-    norm.fold_into(&mut deployed.first);
+    norm.fold_into(&mut deployed.first)?;
     let raw_test = Samples::<784>::raw_from_split(&data.test, "test images")?;
     let folded = evaluate(&*deployed, &raw_test);
     let agree = folded
