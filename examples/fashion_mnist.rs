@@ -25,12 +25,15 @@
 //! percentile and the MSE-optimal range by validation accuracy. `int8_test_accuracy` is
 //! that network's, computed with integers only. It is saved next to the float network as
 //! `model_int8.fnet` (the pair written so that they stay together), the file the firmware
-//! embeds (`cargo run --release --example verify`).
+//! embeds (`cargo run --release --example verify`). The float network is also written for
+//! PyTorch as `model.safetensors`, whose metadata (`firmnet.input`) says that it takes raw
+//! pixel values 0–255 as `f32`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use firmnet::format;
+use firmnet::format::safetensors::Export;
 use firmnet::host::report::{self, ConfusionMatrix, Summary};
 use firmnet::host::{Calibration, RangeMethod, evaluate_int8};
 use firmnet::host::{
@@ -44,6 +47,10 @@ use firmnet::quant::QParams;
 const BATCH: usize = 64;
 /// Classes of the data (the network's outputs).
 const CLASSES: usize = 10;
+
+/// What the saved networks take, stated in `model.safetensors`'s metadata.
+const INPUT: &str = "784 raw pixel values 0-255 as f32, row-major 28x28 (not pixels/255): \
+                     the input normalization is folded into the first layer";
 
 type Mlp = FashionMlp;
 
@@ -195,7 +202,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // into its first layer so that it takes raw pixel values 0-255: the file is all a
     // deployment needs. It is checked on the raw test images before it is written.
     let mut deployed = trainer.net.clone();
-    norm.fold_into(&mut deployed.first);
+    norm.fold_into(&mut deployed.first)?;
     let raw_test = Samples::<784>::raw_from_split(&data.test, "test images")?;
     let folded = evaluate(&*deployed, &raw_test);
     let agree = folded
@@ -252,6 +259,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let model = args.out.join("model.fnet");
     let model_int8 = args.out.join("model_int8.fnet");
     format::save_pair(&model, &*deployed, &model_int8, &*int8)?;
+    // The same float network for PyTorch, saying in its metadata what it takes.
+    let weights = args.out.join("model.safetensors");
+    Export::new().input(INPUT).to_file(&weights, &*deployed)?;
     report::write_csv(args.out.join("history.csv"), &summary.history)?;
     report::plot_learning_curves(
         args.out.join("learning_curves.png"),
@@ -276,9 +286,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     report::write_text(args.out.join("summary.txt"), &run_summary.to_string())?;
     println!("{}\n{run_summary}", matrix.table(&classes));
     println!(
-        "wrote {} (the network, taking raw pixels 0-255), {} (its int8 twin), history.csv, learning_curves.png, confusion_matrix.png/.txt, summary.txt",
+        "wrote {} (the network, taking raw pixels 0-255), {} (its int8 twin), {} (for PyTorch), history.csv, learning_curves.png, confusion_matrix.png/.txt, summary.txt",
         model.display(),
-        model_int8.display()
+        model_int8.display(),
+        weights.display()
     );
     println!(
         "RESULT dataset={} test_accuracy={:.4} int8_test_accuracy={:.4} epochs={} train_seconds={:.1} samples_per_second={:.0}",

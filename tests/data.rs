@@ -256,7 +256,7 @@ fn folding_the_normalization_into_the_first_layer_keeps_its_outputs() {
     let raw = Samples::<4>::raw_from_split(&split, "i").unwrap();
     assert_eq!(raw.x[1], [30.0, 40.0, 50.0, 60.0]);
     let mut folded = layer.clone();
-    norm.fold_into(&mut folded);
+    norm.fold_into(&mut folded).unwrap();
     for (xn, xr) in normalized.x.iter().zip(&raw.x) {
         let (mut a, mut b) = ([0.0; 3], [0.0; 3]);
         layer.forward_with(xn, &mut a, &mut []);

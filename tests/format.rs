@@ -8,8 +8,10 @@
 mod format_shared;
 
 use firmnet::format::safetensors::{
-    SafetensorsError, export_safetensors, export_safetensors_file, export_safetensors_with,
-    import_safetensors, import_safetensors_file, import_safetensors_with, pytorch_name,
+    Export, INPUT_KEY, SafetensorsError, export_safetensors, export_safetensors_file,
+    export_safetensors_with, import_safetensors, import_safetensors_file,
+    import_safetensors_file_with, import_safetensors_with, metadata,
+    prefixed as safetensors_prefixed, pytorch_name,
 };
 use firmnet::format::{
     self, Aligned, ErrorCode, File, FileError, FileKind, FormatError, RunState, Section, Value,
@@ -1125,14 +1127,26 @@ fn safetensors_round_trip_with_pytorch_names() {
     assert_same(&net, &back);
     let mut blank = mlp();
     let err = import_safetensors(&prefixed, &mut blank).unwrap_err();
+    let names: Vec<String> = keys.iter().map(|k| std::format!("net.{}", k.0)).collect();
     assert_eq!(
         err,
         SafetensorsError::Missing {
-            key: "0.weight".into()
+            key: "0.weight".into(),
+            names: names.clone(),
         }
     );
-    assert_eq!(err.to_string(), "the file has no tensor `0.weight`");
+    assert_eq!(
+        err.to_string(),
+        "the file has no tensor `0.weight`; it holds `net.0.bias`, `net.0.weight`, \
+         `net.1.bias`, `net.1.num_batches_tracked`, `net.1.running_mean`, \
+         `net.1.running_var`, `net.1.weight`, `net.4.bias`, … (9 tensors in all); its names \
+         have the prefix `net.`: import with \
+         `import_safetensors_with(bytes, &mut net, prefixed(\"net.\"))`"
+    );
     assert_same(&blank, &mlp());
+    // The call the message names imports the file.
+    import_safetensors_with(&prefixed, &mut blank, safetensors_prefixed("net.")).unwrap();
+    assert_same(&blank, &net);
     assert_eq!(pytorch_name(3, "running_var"), "3.running_var");
     let err = export_safetensors_with(&net, |_, t| t.to_string()).unwrap_err();
     assert_eq!(
@@ -1164,11 +1178,10 @@ fn safetensors_names_shapes_types_and_values_are_checked() {
         e.remove(i);
     })
     .unwrap_err();
-    assert_eq!(
-        err,
-        SafetensorsError::Missing {
-            key: "1.running_var".into()
-        }
+    assert!(
+        matches!(&err, SafetensorsError::Missing { key, names }
+            if key == "1.running_var" && names.len() == 8 && !names.contains(key)),
+        "{err}"
     );
 
     let err =
@@ -1300,7 +1313,6 @@ fn safetensors_names_shapes_types_and_values_are_checked() {
         b"\x08\0\0\0\0\0\0\0{\"a\":1} ",
         b"\xff\xff\xff\xff\xff\xff\xff\xff",
         b"\x04\0\0\0\0\0\0\0[1]",
-        &format::save(&net).unwrap(),
     ] {
         let mut n = mlp();
         let err = import_safetensors(junk, &mut n).unwrap_err();
@@ -1316,8 +1328,13 @@ fn safetensors_names_shapes_types_and_values_are_checked() {
     assert_eq!(
         err,
         SafetensorsError::Missing {
-            key: "0.weight".into()
+            key: "0.weight".into(),
+            names: vec![],
         }
+    );
+    assert_eq!(
+        err.to_string(),
+        "the file has no tensor `0.weight`; it holds no tensors"
     );
 
     // A refused file named by path.
@@ -1342,6 +1359,162 @@ fn safetensors_names_shapes_types_and_values_are_checked() {
         )),
         "{err}"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The start of a zip archive whose first entry is `name`: a local file header (signature,
+/// 22 bytes of version, flags, method, times, CRC and sizes, the name's length, the extra
+/// field's length) and the name, as `torch.save` and `numpy.savez` write it.
+fn zip_start(name: &str) -> Vec<u8> {
+    let mut z = b"PK\x03\x04".to_vec();
+    z.extend_from_slice(&[0; 22]);
+    z.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    z.extend_from_slice(&[0, 0]);
+    z.extend_from_slice(name.as_bytes());
+    z.extend_from_slice(&[0x80, 2, b'}', b'q', 0, b'.']);
+    z
+}
+
+#[test]
+fn safetensors_files_of_another_kind_are_named_with_what_to_do() {
+    let save_file = "save the weights in PyTorch with \
+                     `safetensors.torch.save_file(model.state_dict(), path)` and import that file";
+    let dir = temp_dir("safetensors_kinds");
+    for (bytes, kind) in [
+        (
+            // torch.save since PyTorch 1.6: a zip of `archive/data.pkl` and the storages.
+            zip_start("archive/data.pkl"),
+            "a PyTorch `torch.save` archive (a zip of pickles)",
+        ),
+        (
+            // torch.save before 1.6 starts with the pickle of its magic number, protocol 2.
+            b"\x80\x02\x8a\x0alz\xfc\x9cF\xf9 j\xa8P\x19.".to_vec(),
+            "a Python pickle (`pickle.dump`, or `torch.save` before PyTorch 1.6)",
+        ),
+        (
+            b"\x80\x05\x95\x10\x00\x00\x00\x00\x00\x00\x00}\x94.".to_vec(),
+            "a Python pickle (`pickle.dump`, or `torch.save` before PyTorch 1.6)",
+        ),
+    ] {
+        let mut n = mlp();
+        let err = import_safetensors(&bytes, &mut n).unwrap_err();
+        assert_eq!(err, SafetensorsError::NotSafetensors { looks_like: kind });
+        assert_eq!(
+            err.to_string(),
+            std::format!("not a safetensors file: it is {kind}; {save_file}")
+        );
+        assert_same(&n, &mlp());
+        assert_eq!(metadata(&bytes).unwrap_err(), err);
+        let path = dir.join("model.pt");
+        std::fs::write(&path, &bytes).unwrap();
+        let err = import_safetensors_file(&path, &mut n).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            std::format!(
+                "{}: cannot import: not a safetensors file: it is {kind}; {save_file}",
+                path.display()
+            )
+        );
+    }
+    let (net, _, _) = trained(25);
+    let err = import_safetensors(&format::save(&net).unwrap(), &mut mlp()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "not a safetensors file: it is a firmnet weight file (`.fnet`); load it with \
+         `format::load_file`"
+    );
+
+    // A safetensors file whose header is 640 = 0x280 bytes long starts as a pickle of
+    // protocol 2 does (`80 02`): it is read as the safetensors file it is.
+    let mut tiny: Net![Dense<2, 1>] = net![Dense::ZERO];
+    tiny.weight = [[0.5, -1.5]];
+    tiny.bias = [0.25];
+    let bytes = (0..700)
+        .map(|pad| {
+            Export::new()
+                .input("x".repeat(pad))
+                .to_bytes(&tiny)
+                .unwrap()
+        })
+        .find(|b| b[..8] == [0x80, 0x02, 0, 0, 0, 0, 0, 0])
+        .expect("some description length gives a 640-byte header");
+    let mut back: Net![Dense<2, 1>] = net![Dense::ZERO];
+    import_safetensors(&bytes, &mut back).unwrap();
+    assert_eq!(back, tiny);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn safetensors_missing_tensor_lists_the_names_and_the_naming_option() {
+    let (net, _, _) = trained(26);
+    // A PyTorch model numbered from 1 (a leading `nn.Flatten`): no common prefix.
+    let shifted = |l: usize, t: &str| std::format!("{}.{t}", l + 1);
+    let bytes = export_safetensors_with(&net, shifted).unwrap();
+    let err = import_safetensors(&bytes, &mut mlp()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the file has no tensor `0.weight`; it holds `1.bias`, `1.weight`, `2.bias`, \
+         `2.num_batches_tracked`, `2.running_mean`, `2.running_var`, `2.weight`, `5.bias`, … \
+         (9 tensors in all); for other names, import with \
+         `import_safetensors_with(bytes, &mut net, name)`, where `name(layer, tensor)` gives \
+         the file's key (see `prefixed`)"
+    );
+    let mut back = mlp();
+    import_safetensors_with(&bytes, &mut back, shifted).unwrap();
+    assert_same(&back, &net);
+
+    // Up to eight names, no count; a deeper prefix is found as well.
+    let tiny: Net![Dense<2, 1>] = net![Dense::ZERO];
+    let bytes = Export::new()
+        .names(safetensors_prefixed("model.body."))
+        .to_bytes(&tiny)
+        .unwrap();
+    let err = import_safetensors(&bytes, &mut tiny.clone()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the file has no tensor `0.weight`; it holds `model.body.0.bias`, \
+         `model.body.0.weight`; its names have the prefix `model.body.`: import with \
+         `import_safetensors_with(bytes, &mut net, prefixed(\"model.body.\"))`"
+    );
+    // `10.weight` is not `0.weight` under a prefix `1`.
+    let bytes = export_safetensors_with(&tiny, |l, t| std::format!("1{l}.{t}")).unwrap();
+    let err = import_safetensors(&bytes, &mut tiny.clone()).unwrap_err();
+    assert!(err.to_string().contains("for other names"), "{err}");
+}
+
+#[test]
+fn safetensors_export_states_the_input_in_its_metadata() {
+    let (net, _, _) = trained(27);
+    // Without a description: PyTorch's `format` only.
+    let plain = export_safetensors(&net).unwrap();
+    assert_eq!(
+        metadata(&plain).unwrap().into_iter().collect::<Vec<_>>(),
+        [("format".to_string(), "pt".to_string())]
+    );
+    let input = "raw pixels 0–255 as f32 (normalization folded into the first layer)";
+    let described = Export::new().input(input).to_bytes(&net).unwrap();
+    // Read by the safetensors crate itself, as `safe_open(…).metadata()` does in Python.
+    let (_, meta) = SafeTensors::read_metadata(&described).unwrap();
+    let meta = meta.metadata().clone().unwrap();
+    assert_eq!(meta.get("firmnet.input").map(String::as_str), Some(input));
+    assert_eq!(meta.get("format").map(String::as_str), Some("pt"));
+    assert_eq!(metadata(&described).unwrap()[INPUT_KEY], input);
+    // The tensors are those of the plain export.
+    assert_eq!(st_entries(&described), st_entries(&plain));
+
+    // To a file and back, under other names.
+    let dir = temp_dir("safetensors_input");
+    let path = dir.join("model.safetensors");
+    Export::new()
+        .input(input)
+        .names(safetensors_prefixed("net."))
+        .to_file(&path, &net)
+        .unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(metadata(&bytes).unwrap()[INPUT_KEY], input);
+    let mut back = mlp();
+    import_safetensors_file_with(&path, &mut back, safetensors_prefixed("net.")).unwrap();
+    assert_same(&back, &net);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

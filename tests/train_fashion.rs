@@ -171,7 +171,7 @@ fn int8_against_float() {
     t.fit(&train, &val, &config(2), |_| {}).unwrap();
     // Deployed form: normalization folded in, raw pixels in.
     let mut float = t.net.clone();
-    norm.fold_into(&mut float.first);
+    norm.fold_into(&mut float.first).unwrap();
     let raw_train = Samples::<784>::raw_from_split(&train_split, "train").unwrap();
     let raw_test = Samples::<784>::raw_from_split(&data.test, "test").unwrap();
     let int8 = Calibration::record(&*float, &raw_train.take(1_000).x)

@@ -150,6 +150,8 @@ mod layout;
 mod load;
 #[cfg(feature = "std")]
 mod rust;
+#[cfg(feature = "std")]
+pub(crate) mod sniff;
 mod state;
 mod write;
 

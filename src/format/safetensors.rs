@@ -22,8 +22,35 @@
 //! `γ·(x − μ)/√(σ² + ε) + β` with the unbiased running variance, as firmnet does; both use
 //! ε = 1e-5 and momentum 0.1 by default (PyTorch's momentum has the same meaning). Other
 //! names — a model wrapped in another module (`"net.0.weight"`), or a PyTorch model whose
-//! numbering differs (a leading `nn.Flatten`) — are handled by the `_with` functions, which
-//! take the naming as a function of layer index and PyTorch tensor name.
+//! numbering differs (a leading `nn.Flatten`) — are handled by the `_with` functions
+//! ([`import_safetensors_with`], [`import_safetensors_file_with`], [`Export::names`]),
+//! which take the naming as a function of layer index and PyTorch tensor name;
+//! [`prefixed`]`("net.")` is the naming of a `Sequential` held as `model.net`. When a
+//! tensor is missing, the error lists the names the file holds and, when they differ by a
+//! prefix, the call that imports them.
+//!
+//! # The input a network expects
+//! Weights alone do not say what to feed them: raw pixels 0–255 or pixels/255, volts or
+//! millivolts, standardized or not. An export can say it, in the safetensors
+//! `__metadata__` under [`INPUT_KEY`] (`"firmnet.input"`), with [`Export::input`]; the
+//! main example's networks, whose input normalization is folded into the first layer
+//! (`host::Normalizer::fold_into`), state that they take raw pixel values 0–255 as `f32`.
+//! [`metadata`] reads it back; in Python:
+//!
+//! ```text
+//! from safetensors import safe_open
+//! with safe_open("model.safetensors", framework="pt") as f:
+//!     print(f.metadata()["firmnet.input"])   # what the network expects
+//!     state = {k: f.get_tensor(k) for k in f.keys()}
+//! model.load_state_dict(state)               # or safetensors.torch.load_file(path)
+//! ```
+//!
+//! # Files of another kind
+//! A `torch.save` file (a zip archive, or a pickle before PyTorch 1.6), an `.npy` or
+//! `.npz` array or a firmnet `.fnet` file given by mistake is named for what it is
+//! ([`SafetensorsError::NotSafetensors`]), with what to do: in PyTorch,
+//! `safetensors.torch.save_file(model.state_dict(), "model.safetensors")` writes the file
+//! an import reads.
 //!
 //! # What is checked
 //! An import checks every name and shape against the network type before it writes
@@ -55,7 +82,7 @@
 //! # }
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::string::{String, ToString};
@@ -68,6 +95,7 @@ use super::check::check_layer_values;
 use super::error::FormatError;
 use super::fs::{FileError, format_error, read, write_atomic};
 use super::layout::Section;
+use super::sniff::sniff;
 use crate::layers::{Layer, ParamKind};
 use crate::spec::{Dtype, TensorMut, TensorRef, TensorSpec};
 
@@ -78,10 +106,18 @@ use crate::spec::{Dtype, TensorMut, TensorRef, TensorSpec};
 pub enum SafetensorsError {
     /// The file cannot be parsed.
     Parse(&'static str),
+    /// The file is not safetensors but a file of another known kind — most often a
+    /// `torch.save` archive or a pickle given by mistake.
+    NotSafetensors {
+        /// What it is, in words (`"a PyTorch `torch.save` archive (a zip of pickles)"`…).
+        looks_like: &'static str,
+    },
     /// The network has a tensor the file lacks.
     Missing {
         /// The key looked for.
         key: String,
+        /// Every key the file holds, sorted (the message shows the first few).
+        names: Vec<String>,
     },
     /// The file has a tensor the network has no place for.
     Unexpected {
@@ -130,7 +166,22 @@ impl fmt::Display for SafetensorsError {
             SafetensorsError::Parse(reason) => {
                 write!(f, "not a readable safetensors file: {reason}")
             }
-            SafetensorsError::Missing { key } => write!(f, "the file has no tensor `{key}`"),
+            SafetensorsError::NotSafetensors { looks_like } => {
+                write!(f, "not a safetensors file: it is {looks_like}; ")?;
+                if looks_like.contains("firmnet") {
+                    write!(f, "load it with `format::load_file`")
+                } else if looks_like.contains("gzip") {
+                    write!(f, "decompress it first")
+                } else {
+                    write!(
+                        f,
+                        "save the weights in PyTorch with \
+                         `safetensors.torch.save_file(model.state_dict(), path)` and import \
+                         that file"
+                    )
+                }
+            }
+            SafetensorsError::Missing { key, names } => missing(f, key, names),
             SafetensorsError::Unexpected { key } => {
                 write!(
                     f,
@@ -165,9 +216,49 @@ impl fmt::Display for SafetensorsError {
 
 impl std::error::Error for SafetensorsError {}
 
+/// How many of a file's keys a [`SafetensorsError::Missing`] message shows.
+const NAMES_SHOWN: usize = 8;
+
+/// The message of [`SafetensorsError::Missing`]: the key, the keys the file holds, and
+/// the naming option that would find it.
+fn missing(f: &mut fmt::Formatter<'_>, key: &str, names: &[String]) -> fmt::Result {
+    write!(f, "the file has no tensor `{key}`; ")?;
+    if names.is_empty() {
+        return write!(f, "it holds no tensors");
+    }
+    write!(f, "it holds ")?;
+    for (i, n) in names.iter().take(NAMES_SHOWN).enumerate() {
+        write!(f, "{}`{n}`", if i == 0 { "" } else { ", " })?;
+    }
+    if names.len() > NAMES_SHOWN {
+        write!(f, ", … ({} tensors in all)", names.len())?;
+    }
+    let suffix = std::format!(".{key}");
+    match names.iter().find_map(|n| {
+        n.strip_suffix(&suffix[1..])
+            .filter(|_| n.ends_with(&suffix))
+    }) {
+        Some(prefix) => write!(
+            f,
+            "; its names have the prefix `{prefix}`: import with \
+             `import_safetensors_with(bytes, &mut net, prefixed(\"{prefix}\"))`"
+        ),
+        None => write!(
+            f,
+            "; for other names, import with `import_safetensors_with(bytes, &mut net, name)`, \
+             where `name(layer, tensor)` gives the file's key (see `prefixed`)"
+        ),
+    }
+}
 /// The key of a tensor in an `nn.Sequential`'s `state_dict`: `"{layer}.{tensor}"`.
 pub fn pytorch_name(layer: usize, tensor: &str) -> String {
     std::format!("{layer}.{tensor}")
+}
+
+/// The naming of an `nn.Sequential` held inside another module: `"{prefix}{layer}.{tensor}"`
+/// (`prefixed("net.")` names `net.0.weight`, …), for the `_with` functions.
+pub fn prefixed(prefix: &str) -> impl Fn(usize, &str) -> String + '_ {
+    move |layer, tensor| std::format!("{prefix}{layer}.{tensor}")
 }
 
 /// PyTorch's name of a tensor of this kind: `weight` for weights and γ, `bias` for biases
@@ -200,13 +291,149 @@ fn batch_norm_layers<L: Layer>() -> impl Iterator<Item = usize> {
     (0..L::LAYERS).filter(|&i| L::layer_spec(i).is_some_and(|s| s.kind == "batch_norm"))
 }
 
+/// The `__metadata__` key under which an export describes the network's input
+/// ([`Export::input`]).
+pub const INPUT_KEY: &str = "firmnet.input";
+
+/// The settings of an export: the tensors' names, and a description of the input the
+/// network expects, stored in the file's `__metadata__` under [`INPUT_KEY`] so that
+/// whoever loads the weights knows what to feed them (see the [module docs](self)).
+///
+/// ```
+/// # fn main() -> Result<(), firmnet::format::safetensors::SafetensorsError> {
+/// use firmnet::prelude::*;
+/// use firmnet::format::safetensors::{Export, INPUT_KEY, metadata, prefixed};
+///
+/// let net: Net![Dense<2, 1>] = net![Dense::ZERO];
+/// let bytes = Export::new()
+///     .names(prefixed("net."))
+///     .input("two raw sensor readings, in volts")
+///     .to_bytes(&net)?;
+/// assert_eq!(metadata(&bytes)?[INPUT_KEY], "two raw sensor readings, in volts");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Export<N = fn(usize, &str) -> String> {
+    name: N,
+    input: Option<String>,
+}
+
+impl Export {
+    /// PyTorch's `nn.Sequential` names ([`pytorch_name`]), no input description.
+    pub fn new() -> Self {
+        Export {
+            name: pytorch_name,
+            input: None,
+        }
+    }
+}
+
+impl Default for Export {
+    fn default() -> Self {
+        Export::new()
+    }
+}
+
+impl<N: Fn(usize, &str) -> String> Export<N> {
+    /// Describes the input the network expects (its units, range and preprocessing, e.g.
+    /// `"raw pixels 0–255 as f32"`), stored under [`INPUT_KEY`].
+    pub fn input(mut self, description: impl Into<String>) -> Self {
+        self.input = Some(description.into());
+        self
+    }
+
+    /// Names each tensor `name(layer, pytorch_tensor_name)` instead of `"{layer}.{tensor}"`
+    /// (e.g. [`prefixed`]).
+    pub fn names<M: Fn(usize, &str) -> String>(self, name: M) -> Export<M> {
+        Export {
+            name,
+            input: self.input,
+        }
+    }
+
+    /// The safetensors file of `net`.
+    ///
+    /// # Errors
+    /// [`SafetensorsError::Network`] for a value an import would refuse;
+    /// [`SafetensorsError::Duplicate`] if two tensors get the same key.
+    pub fn to_bytes<L: Layer>(&self, net: &L) -> Result<Vec<u8>, SafetensorsError> {
+        let name = &self.name;
+        let mut entries: Vec<(String, StDtype, Vec<usize>, Vec<u8>)> = Vec::new();
+        for i in 0..L::LAYERS {
+            let layer = net
+                .layer(i)
+                .ok_or(SafetensorsError::Network(FormatError::new(
+                    super::ErrorCode::LayerCount,
+                )))?;
+            let _bits = check_layer_values(i, layer, Section::Network)
+                .map_err(SafetensorsError::Network)?;
+            for (t, spec) in layer.spec().tensors.iter().enumerate() {
+                let Some(TensorRef::F32(data)) = layer.tensor(t) else {
+                    return Err(SafetensorsError::Network(
+                        FormatError::new(super::ErrorCode::Dtype)
+                            .at(i)
+                            .named(spec.name),
+                    ));
+                };
+                let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+                entries.push((
+                    name(i, pytorch_tensor_name(spec.kind)),
+                    StDtype::F32,
+                    spec.shape.dims().to_vec(),
+                    bytes,
+                ));
+            }
+        }
+        for layer in batch_norm_layers::<L>() {
+            entries.push((
+                name(layer, "num_batches_tracked"),
+                StDtype::I64,
+                Vec::new(),
+                0i64.to_le_bytes().to_vec(),
+            ));
+        }
+        let mut seen = HashSet::new();
+        if let Some(dup) = entries.iter().find(|e| !seen.insert(e.0.as_str())) {
+            return Err(SafetensorsError::Duplicate { key: dup.0.clone() });
+        }
+        let mut views = Vec::with_capacity(entries.len());
+        for (key, dtype, shape, bytes) in &entries {
+            let view = TensorView::new(*dtype, shape.clone(), bytes).map_err(st_error)?;
+            views.push((key.as_str(), view));
+        }
+        let mut metadata = HashMap::from([(String::from("format"), String::from("pt"))]);
+        if let Some(input) = &self.input {
+            metadata.insert(INPUT_KEY.into(), input.clone());
+        }
+        ::safetensors::serialize(views, Some(metadata)).map_err(st_error)
+    }
+
+    /// Writes the safetensors file of `net` to `path`, atomically.
+    ///
+    /// # Errors
+    /// [`FileError::Io`], or [`FileError::Format`] for a value an import would refuse.
+    pub fn to_file<L: Layer>(&self, path: impl AsRef<Path>, net: &L) -> Result<(), FileError> {
+        let path = path.as_ref();
+        let bytes = self.to_bytes(net).map_err(|e| match e {
+            SafetensorsError::Network(e) => format_error(path)(e),
+            other => FileError::Io {
+                path: path.to_path_buf(),
+                action: "export",
+                source: std::io::Error::other(other.to_string()),
+            },
+        })?;
+        write_atomic(path, &bytes)
+    }
+}
+
 /// Exports the parameters and statistics of `net` with PyTorch's `nn.Sequential` names
-/// (see the [module docs](self)).
+/// (see the [module docs](self)); [`Export`] adds an input description or other names.
 ///
 /// # Errors
 /// [`SafetensorsError::Network`] for a value an import would refuse.
 pub fn export_safetensors<L: Layer>(net: &L) -> Result<Vec<u8>, SafetensorsError> {
-    export_safetensors_with(net, pytorch_name)
+    Export::new().to_bytes(net)
 }
 
 /// Exports with the key of each tensor given by `name(layer, pytorch_tensor_name)`.
@@ -218,51 +445,39 @@ pub fn export_safetensors_with<L: Layer>(
     net: &L,
     name: impl Fn(usize, &str) -> String,
 ) -> Result<Vec<u8>, SafetensorsError> {
-    let mut entries: Vec<(String, StDtype, Vec<usize>, Vec<u8>)> = Vec::new();
-    for i in 0..L::LAYERS {
-        let layer = net
-            .layer(i)
-            .ok_or(SafetensorsError::Network(FormatError::new(
-                super::ErrorCode::LayerCount,
-            )))?;
-        let _bits =
-            check_layer_values(i, layer, Section::Network).map_err(SafetensorsError::Network)?;
-        for (t, spec) in layer.spec().tensors.iter().enumerate() {
-            let Some(TensorRef::F32(data)) = layer.tensor(t) else {
-                return Err(SafetensorsError::Network(
-                    FormatError::new(super::ErrorCode::Dtype)
-                        .at(i)
-                        .named(spec.name),
-                ));
-            };
-            let bytes = data.iter().flat_map(|v| v.to_le_bytes()).collect();
-            entries.push((
-                name(i, pytorch_tensor_name(spec.kind)),
-                StDtype::F32,
-                spec.shape.dims().to_vec(),
-                bytes,
-            ));
+    Export::new().names(name).to_bytes(net)
+}
+
+/// The `__metadata__` of a safetensors file (empty if it has none): with an export's
+/// input description under [`INPUT_KEY`], and `"format": "pt"`.
+///
+/// # Errors
+/// [`SafetensorsError::Parse`] or [`SafetensorsError::NotSafetensors`] if the file cannot
+/// be parsed.
+pub fn metadata(bytes: &[u8]) -> Result<BTreeMap<String, String>, SafetensorsError> {
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| parse_error(bytes, e))?;
+    Ok(meta
+        .metadata()
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect())
+}
+
+/// Parses a safetensors file; a file of another known kind is named for what it is.
+fn parse(bytes: &[u8]) -> Result<SafeTensors<'_>, SafetensorsError> {
+    SafeTensors::deserialize(bytes).map_err(|e| parse_error(bytes, e))
+}
+
+/// Why `bytes` did not parse: another known format if its magic says so, else the
+/// safetensors reader's reason.
+fn parse_error(bytes: &[u8], e: SafeTensorError) -> SafetensorsError {
+    match sniff(bytes) {
+        Some(kind) if kind != "a safetensors file" => {
+            SafetensorsError::NotSafetensors { looks_like: kind }
         }
+        _ => st_error(e),
     }
-    for layer in batch_norm_layers::<L>() {
-        entries.push((
-            name(layer, "num_batches_tracked"),
-            StDtype::I64,
-            Vec::new(),
-            0i64.to_le_bytes().to_vec(),
-        ));
-    }
-    let mut seen = HashSet::new();
-    if let Some(dup) = entries.iter().find(|e| !seen.insert(e.0.as_str())) {
-        return Err(SafetensorsError::Duplicate { key: dup.0.clone() });
-    }
-    let mut views = Vec::with_capacity(entries.len());
-    for (key, dtype, shape, bytes) in &entries {
-        let view = TensorView::new(*dtype, shape.clone(), bytes).map_err(st_error)?;
-        views.push((key.as_str(), view));
-    }
-    let metadata = HashMap::from([(String::from("format"), String::from("pt"))]);
-    ::safetensors::serialize(views, Some(metadata)).map_err(st_error)
 }
 
 /// Imports a safetensors file with PyTorch's `nn.Sequential` names into `net`, after
@@ -270,8 +485,9 @@ pub fn export_safetensors_with<L: Layer>(
 /// `net` is unchanged.
 ///
 /// # Errors
-/// [`SafetensorsError::Parse`] if the file cannot be parsed;
-/// [`SafetensorsError::Missing`], [`SafetensorsError::Dtype`], [`SafetensorsError::Shape`]
+/// [`SafetensorsError::NotSafetensors`] for a `torch.save`, pickle, NumPy or firmnet file;
+/// [`SafetensorsError::Parse`] if the file cannot be parsed otherwise;
+/// [`SafetensorsError::Missing`] (listing the file's names), [`SafetensorsError::Dtype`], [`SafetensorsError::Shape`]
 /// or [`SafetensorsError::Value`] for the first tensor of the network that the file does not
 /// provide correctly; then [`SafetensorsError::Unexpected`] for a tensor of the file the
 /// network has no place for. Never panics.
@@ -288,14 +504,16 @@ pub fn import_safetensors_with<L: Layer>(
     net: &mut L,
     name: impl Fn(usize, &str) -> String,
 ) -> Result<(), SafetensorsError> {
-    let file = SafeTensors::deserialize(bytes).map_err(st_error)?;
+    let file = parse(bytes)?;
     let mut known = HashSet::new();
     let mut values = Vec::new();
     for (i, _, spec) in tensors::<L>() {
         let key = name(i, pytorch_tensor_name(spec.kind));
-        let view = file
-            .tensor(&key)
-            .map_err(|_| SafetensorsError::Missing { key: key.clone() })?;
+        let Ok(view) = file.tensor(&key) else {
+            let mut names: Vec<String> = file.names().into_iter().map(String::from).collect();
+            names.sort_unstable();
+            return Err(SafetensorsError::Missing { key, names });
+        };
         let expected = spec.shape.dims();
         if view.shape() != expected {
             return Err(SafetensorsError::Shape {
@@ -344,21 +562,12 @@ pub fn import_safetensors_with<L: Layer>(
 }
 
 /// Exports `net` to a safetensors file at `path` ([`export_safetensors`], written
-/// atomically).
+/// atomically; [`Export::to_file`] adds an input description).
 ///
 /// # Errors
 /// [`FileError::Io`], or [`FileError::Format`] for a value an import would refuse.
 pub fn export_safetensors_file<L: Layer>(path: impl AsRef<Path>, net: &L) -> Result<(), FileError> {
-    let path = path.as_ref();
-    let bytes = export_safetensors(net).map_err(|e| match e {
-        SafetensorsError::Network(e) => format_error(path)(e),
-        other => FileError::Io {
-            path: path.to_path_buf(),
-            action: "export",
-            source: std::io::Error::other(other.to_string()),
-        },
-    })?;
-    write_atomic(path, &bytes)
+    Export::new().to_file(path, net)
 }
 
 /// Imports the safetensors file at `path` into `net` ([`import_safetensors`]); on error
@@ -371,9 +580,22 @@ pub fn import_safetensors_file<L: Layer>(
     path: impl AsRef<Path>,
     net: &mut L,
 ) -> Result<(), FileError> {
+    import_safetensors_file_with(path, net, pytorch_name)
+}
+
+/// Imports the safetensors file at `path` with the key of each tensor given by
+/// `name(layer, pytorch_tensor_name)` (e.g. [`prefixed`]); on error `net` is unchanged.
+///
+/// # Errors
+/// As [`import_safetensors_file`].
+pub fn import_safetensors_file_with<L: Layer>(
+    path: impl AsRef<Path>,
+    net: &mut L,
+    name: impl Fn(usize, &str) -> String,
+) -> Result<(), FileError> {
     let path = path.as_ref();
     let bytes = read(path)?;
-    import_safetensors(&bytes, net).map_err(|e| FileError::Io {
+    import_safetensors_with(&bytes, net, name).map_err(|e| FileError::Io {
         path: path.to_path_buf(),
         action: "import",
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),

@@ -88,6 +88,26 @@ pub enum DataError {
         /// Number of classes.
         classes: usize,
     },
+    /// A [`Normalizer`] meets rows or a layer of another width than it was fitted on.
+    FeatureCount {
+        /// Features the normalizer was fitted on.
+        fitted: usize,
+        /// What was given, with its verb: `"the rows have"`, `"the layer's input has"`.
+        what: &'static str,
+        /// Its width.
+        found: usize,
+    },
+    /// A feature value to fit a [`Normalizer`] on is NaN or infinite.
+    NonFiniteFeature {
+        /// The row, from 0.
+        row: usize,
+        /// The feature (column), from 0.
+        feature: usize,
+        /// The value.
+        value: f32,
+    },
+    /// A [`Normalizer`] was to be fitted on no rows.
+    NothingToFit,
     /// The image and label files hold different numbers of samples.
     CountMismatch {
         /// The image file.
@@ -160,6 +180,24 @@ impl fmt::Display for DataError {
                 "{}: label {label} of sample {index} is out of range (expected 0..{classes})",
                 path.display()
             ),
+            DataError::FeatureCount {
+                fitted,
+                what,
+                found,
+            } => write!(
+                f,
+                "the normalizer was fitted on {fitted} features; {what} {found}"
+            ),
+            DataError::NonFiniteFeature {
+                row,
+                feature,
+                value,
+            } => write!(
+                f,
+                "row {row}, feature {feature}: {value} is not finite; the normalizer cannot be \
+                 fitted on it"
+            ),
+            DataError::NothingToFit => write!(f, "no rows to fit the normalizer on"),
             DataError::CountMismatch {
                 images,
                 image_count,
@@ -262,6 +300,16 @@ fn parse_idx<'a>(
     Ok((shape, data))
 }
 
+/// The indices `0..len` in a seeded random order, cut in two: `(rest, held_out)`, with
+/// `round(len · fraction)` held out (`fraction` clamped to [0, 1]).
+pub(crate) fn split_indices(len: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..len).collect();
+    Rng::new(seed).shuffle(&mut order);
+    let held = ((len as f64) * fraction.clamp(0.0, 1.0)).round() as usize;
+    let rest = order.split_off(held);
+    (rest, order)
+}
+
 /// A labelled image dataset held as bytes: `pixels` is `len() × dim` row-major, one image
 /// per row, exactly as in the file.
 #[derive(Clone, Debug, PartialEq)]
@@ -362,11 +410,8 @@ impl Split {
     /// Splits off a seeded random `fraction` of the samples (e.g. a validation split):
     /// returns `(rest, held_out)`.
     pub fn split_off(&self, fraction: f64, seed: u64) -> (Split, Split) {
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        Rng::new(seed).shuffle(&mut order);
-        let held = ((self.len() as f64) * fraction.clamp(0.0, 1.0)).round() as usize;
-        let (h, r) = order.split_at(held);
-        (self.subset(r), self.subset(h))
+        let (rest, held) = split_indices(self.len(), fraction, seed);
+        (self.subset(&rest), self.subset(&held))
     }
 
     /// The samples at `indices`, in that order.
@@ -448,19 +493,30 @@ impl Dataset {
     }
 }
 
-/// Per-feature standardization `(x/255 − μ)/σ`, fitted on one split (the training split
-/// only, so no statistic of the validation or test data leaks into training).
+/// Per-feature standardization `(x/d − μ)/σ`, fitted on one split (the training split
+/// only, so no statistic of the validation or test data leaks into training), for pixels
+/// ([`Normalizer::fit`], `d` = 255) or float features ([`Normalizer::fit_features`],
+/// `d` = 1). [`Normalizer::fold_into`] moves it into the first dense layer, so that the
+/// deployed network takes the raw values.
+///
+/// σ is floored so that a constant feature does not blow up: for pixels at 0.05 on the
+/// [0, 1] scale (constant border pixels would otherwise be scaled by huge factors); for
+/// float features, a σ at or below `f32::EPSILON · |μ|` (constant up to `f32` rounding) or
+/// below `f32::MIN_POSITIVE` counts as zero and the feature is only centred, with scale 1,
+/// as scikit-learn's `StandardScaler` does.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Normalizer {
-    /// Mean of each feature, on the [0, 1] pixel scale.
+    /// Mean of each feature, on the scale of `x/d`.
     pub mean: Vec<f32>,
-    /// `1/σ` of each feature; σ is floored at 0.05 (constant border pixels would otherwise
-    /// be scaled by huge factors).
+    /// `1/σ` of each feature, σ floored as above.
     pub inv_std: Vec<f32>,
+    /// `d`: raw inputs are divided by it before standardization — 255 for pixels, so that
+    /// `mean` is on the [0, 1] scale; 1 for float features.
+    pub divisor: f32,
 }
 
 impl Normalizer {
-    /// Fits the statistics of `split`.
+    /// Fits the statistics of `split`'s pixels (`d` = 255).
     pub fn fit(split: &Split) -> Normalizer {
         let n = split.len().max(1) as f64;
         let mut sum = vec![0f64; split.dim];
@@ -481,35 +537,90 @@ impl Normalizer {
         Normalizer {
             mean: mean.iter().map(|&m| m as f32).collect(),
             inv_std,
+            divisor: 255.0,
         }
     }
 
-    /// Folds the normalization into the first dense layer of a network, so that the layer
-    /// takes raw pixel values (0–255, as `f32`) and computes what it computed on normalized
-    /// inputs: `W' = W·diag(s/255)`, `b' = b − W·(μ ⊙ s)` with `s = 1/σ`. A network
-    /// folded this way carries its preprocessing inside its weights: firmware feeds it the
-    /// sensor's pixels directly.
+    /// Fits the mean and standard deviation (population, in `f64`, two passes) of each of
+    /// the `D` features of `rows` (`d` = 1). Pass the training rows only.
     ///
-    /// # Panics
-    /// If `IN` differs from the dimension the normalizer was fitted on.
+    /// # Errors
+    /// [`DataError::NothingToFit`] for no rows; [`DataError::NonFiniteFeature`] naming the
+    /// first NaN or infinite value.
+    pub fn fit_features<const D: usize>(rows: &[[f32; D]]) -> Result<Normalizer, DataError> {
+        if rows.is_empty() {
+            return Err(DataError::NothingToFit);
+        }
+        for (row, x) in rows.iter().enumerate() {
+            if let Some(feature) = x.iter().position(|v| !v.is_finite()) {
+                return Err(DataError::NonFiniteFeature {
+                    row,
+                    feature,
+                    value: x[feature],
+                });
+            }
+        }
+        let n = rows.len() as f64;
+        let mut mean = [0f64; D];
+        for x in rows {
+            for (m, &v) in mean.iter_mut().zip(x) {
+                *m += f64::from(v);
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n);
+        let mut var = [0f64; D];
+        for x in rows {
+            for ((s, &v), m) in var.iter_mut().zip(x).zip(&mean) {
+                *s += (f64::from(v) - m) * (f64::from(v) - m);
+            }
+        }
+        let inv_std = var
+            .iter()
+            .zip(&mean)
+            .map(|(s, m)| {
+                let sigma = (s / n).sqrt();
+                let constant = sigma <= f64::from(f32::EPSILON) * m.abs()
+                    || sigma < f64::from(f32::MIN_POSITIVE);
+                if constant { 1.0 } else { (1.0 / sigma) as f32 }
+            })
+            .collect();
+        Ok(Normalizer {
+            mean: mean.iter().map(|&m| m as f32).collect(),
+            inv_std,
+            divisor: 1.0,
+        })
+    }
+
+    /// Number of features it was fitted on.
+    pub fn features(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// Folds the normalization into the first dense layer of a network, so that the layer
+    /// takes raw values (pixels 0–255 as `f32`, or the raw float features) and computes
+    /// what it computed on normalized inputs: `W' = W·diag(s/d)`, `b' = b − W·(μ ⊙ s)`
+    /// with `s = 1/σ`, in `f64`. A network folded this way carries its preprocessing inside
+    /// its weights: firmware feeds it the sensor's values directly.
+    ///
+    /// # Errors
+    /// [`DataError::FeatureCount`] if `IN` differs from the number of features the
+    /// normalizer was fitted on; the layer is then unchanged.
     pub fn fold_into<const IN: usize, const OUT: usize>(
         &self,
         layer: &mut crate::layers::Dense<IN, OUT>,
-    ) {
-        assert_eq!(
-            IN,
-            self.mean.len(),
-            "the layer's inputs differ from the normalizer's features"
-        );
+    ) -> Result<(), DataError> {
+        self.expect_features(IN, "the layer's input has")?;
+        let divisor = f64::from(self.divisor);
         for (row, b) in layer.weight.iter_mut().zip(layer.bias.iter_mut()) {
             let mut shift = f64::from(*b);
             for (j, w) in row.iter_mut().enumerate() {
                 let s = f64::from(self.inv_std[j]);
                 shift -= f64::from(*w) * f64::from(self.mean[j]) * s;
-                *w = (f64::from(*w) * s / 255.0) as f32;
+                *w = (f64::from(*w) * s / divisor) as f32;
             }
             *b = shift as f32;
         }
+        Ok(())
     }
 
     /// Writes the normalized `pixels` into `out`.
@@ -521,6 +632,35 @@ impl Normalizer {
         assert_eq!(out.len(), self.mean.len());
         for (j, (o, &p)) in out.iter_mut().zip(pixels).enumerate() {
             *o = (f32::from(p) * (1.0 / 255.0) - self.mean[j]) * self.inv_std[j];
+        }
+    }
+
+    /// Normalizes raw rows in place: `x ← (x·(1/d) − μ)·s`, in `f32` (for pixels given as
+    /// `f32`, bit for bit what [`Normalizer::apply`] computes).
+    ///
+    /// # Errors
+    /// [`DataError::FeatureCount`] if `D` differs from the number of features the
+    /// normalizer was fitted on; the rows are then unchanged.
+    pub fn apply_rows<const D: usize>(&self, rows: &mut [[f32; D]]) -> Result<(), DataError> {
+        self.expect_features(D, "the rows have")?;
+        let scale = 1.0 / self.divisor;
+        for x in rows {
+            for ((v, m), s) in x.iter_mut().zip(&self.mean).zip(&self.inv_std) {
+                *v = (*v * scale - m) * s;
+            }
+        }
+        Ok(())
+    }
+
+    fn expect_features(&self, found: usize, what: &'static str) -> Result<(), DataError> {
+        if found == self.features() {
+            Ok(())
+        } else {
+            Err(DataError::FeatureCount {
+                fitted: self.features(),
+                what,
+                found,
+            })
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The host harness (feature `std`): datasets, the training loop, schedules, reports.
+//! The host harness (feature `std`): datasets (MNIST-format images, CSV and `.npy` feature
+//! tables), the training loop, schedules, reports.
 //!
 //! Everything here runs on a PC with the standard library; the firmware never links it.
 
@@ -11,6 +12,7 @@ pub mod quantize;
 pub mod report;
 pub mod schedule;
 pub mod search;
+pub mod table;
 pub mod trainer;
 
 pub use attack::{evaluate_fgsm, fgsm_examples};
@@ -24,6 +26,7 @@ pub use quantize::{
 pub use report::{Chart, ConfusionError, ConfusionMatrix, ReportError, Series, Summary};
 pub use schedule::{LrSchedule, Schedule};
 pub use search::{Search, Trial, grid_search};
+pub use table::{At, Column, CsvHeader, Table, TableError};
 pub use trainer::{
     Adversarial, Best, EpochRecord, Evaluation, FitSummary, Regularization, Samples, TrainConfig,
     TrainError, Trainer, evaluate, evaluate_with,
