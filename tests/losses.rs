@@ -414,3 +414,48 @@ fn tally_of_a_classifier_counts_accuracy_not_regression() {
         / 3.0;
     assert!((f64::from(m.loss) - want).abs() < 1e-6);
 }
+
+#[test]
+fn a_regression_from_a_csv_table_with_its_normalization_folded_into_the_first_layer() {
+    use firmnet::host::{Normalizer, Table};
+    // Two features on scales a thousand and a thousandth apart, one target:
+    // y = tanh(a/1000 − 2000·b), a in [0, 2000), b in [0, 0.001).
+    let mut rng = Rng::new(50);
+    let mut csv = String::from("a,b,y\n");
+    for _ in 0..600 {
+        let (a, b) = (rng.uniform(0.0, 2000.0), rng.uniform(0.0, 0.001));
+        csv += &format!("{a},{b},{}\n", (a / 1000.0 - 2000.0 * b).tanh());
+    }
+    let table = Table::parse_csv(&csv, "features.csv").unwrap();
+    let (train, val) = table.split_off(0.25, 51);
+    let (mut train, mut val) = (
+        train.regression::<2, 1, _>(&["y"]).unwrap(),
+        val.regression::<2, 1, _>(&["y"]).unwrap(),
+    );
+    assert_eq!((train.len(), val.len()), (450, 150));
+    let raw_val = val.clone();
+    let norm = Normalizer::fit_features(&train.x).unwrap();
+    norm.apply_rows(&mut train.x).unwrap();
+    norm.apply_rows(&mut val.x).unwrap();
+    type Small = Net![Dense<2, 8>, Tanh<[f32; 8]>, Dense<8, 1>];
+    let mut net: Box<Small> = Box::new(net![Dense::ZERO, Tanh::DEFAULT, Dense::ZERO]);
+    net.init(Init::GlorotUniform, &mut Rng::new(52));
+    let adam = Box::new(Adam::new(AdamConfig::with_lr(2e-2)));
+    let mut trainer = Trainer::<_, _, 16, _>::with_loss(net, adam, MeanSquaredError, 53);
+    trainer
+        .fit(&train, &val, &TrainConfig::default().epochs(40), |_| {})
+        .unwrap();
+    let normalized = evaluate_with(&*trainer.net, &val, &MeanSquaredError);
+    assert!(normalized.r2.unwrap() > 0.95, "{normalized}");
+    // Folded: the network takes the raw features and computes the same to rounding.
+    let mut folded = trainer.net.clone();
+    norm.fold_into(&mut folded.first).unwrap();
+    let raw = evaluate_with(&*folded, &raw_val, &MeanSquaredError);
+    assert!(
+        (raw.mse.unwrap() - normalized.mse.unwrap()).abs() <= 1e-4 * normalized.mse.unwrap() + 1e-7,
+        "raw {raw} against normalized {normalized}"
+    );
+    // A folded layer of the wrong width is refused, not mangled.
+    let mut wrong = Dense::<3, 4>::ZERO;
+    assert!(norm.fold_into(&mut wrong).is_err());
+}

@@ -7,7 +7,8 @@
 //! and float targets from chosen columns ([`Table::targets`], `Vec<[f32; N]>`). Columns are
 //! chosen by index or by header name ([`Column`]); [`Table::select`] and
 //! [`Table::without`] cut a table down, [`Table::split_off`] holds out a seeded random
-//! part of its rows (a validation split).
+//! part of its rows (a validation split). [`Table::classification`] and
+//! [`Table::regression`] make the trainer's [`Samples`] in one call.
 //!
 //! ```
 //! # fn main() -> Result<(), firmnet::host::TableError> {
@@ -59,6 +60,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::data::split_indices;
+use super::trainer::Samples;
 use crate::format::sniff::sniff;
 use npy::{NPY_MAGIC, parse_npy_header};
 
@@ -898,6 +900,34 @@ impl Table {
                 }
             })
             .collect()
+    }
+
+    /// Samples of a classifier: the class labels of column `label`, every other column a
+    /// feature (`D` of them).
+    ///
+    /// # Errors
+    /// As [`Table::labels`] and [`Table::features`].
+    pub fn classification<'a, const D: usize>(
+        &self,
+        label: impl Into<Column<'a>> + Copy,
+    ) -> Result<Samples<D>, TableError> {
+        let y = self.labels(label)?;
+        let x = self.without(&[label])?.features()?;
+        Ok(Samples { x, y })
+    }
+
+    /// Samples of a regression: the `N` columns `targets` as targets, every other column a
+    /// feature (`D` of them).
+    ///
+    /// # Errors
+    /// As [`Table::targets`] and [`Table::features`].
+    pub fn regression<'a, const D: usize, const N: usize, C: Into<Column<'a>> + Copy>(
+        &self,
+        targets: &[C],
+    ) -> Result<Samples<D, [f32; N]>, TableError> {
+        let y = self.targets(targets)?;
+        let x = self.without(targets)?.features()?;
+        Ok(Samples { x, y })
     }
 
     /// The rows at `indices`, in that order.

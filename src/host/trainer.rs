@@ -109,13 +109,11 @@ impl<const D: usize, T: Clone> Samples<D, T> {
     }
 
     /// A seeded random split: `(rest, part)` with `part` holding `fraction` of the
-    /// samples (rounded down), e.g. a validation split of `0.1`.
+    /// samples (rounded to the nearest count), e.g. a validation split of `0.1`: the split
+    /// [`Split::split_off`] and [`Table::split_off`](super::Table::split_off) make.
     pub fn split_off(&self, fraction: f64, seed: u64) -> (Self, Self) {
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        crate::rng::Rng::new(seed).shuffle(&mut order);
-        let n = ((self.len() as f64) * fraction.clamp(0.0, 1.0)) as usize;
-        let (part, rest) = order.split_at(n);
-        (self.subset(rest), self.subset(part))
+        let (rest, part) = super::data::split_indices(self.len(), fraction, seed);
+        (self.subset(&rest), self.subset(&part))
     }
 
     /// Multiplies every input by `factor` (e.g. `1/255` for pixels in `[0, 1]`).
