@@ -1,7 +1,7 @@
 //! The main job: train an MLP on Fashion-MNIST on the host, evaluate it on the test set.
 //!
 //! ```sh
-//! cargo run --release --example fashion_mnist -- [--data DIR] [--out DIR] [--epochs N] [--seed S]
+//! cargo run --release --features charts --example fashion_mnist -- [--data DIR] [--out DIR] [--epochs N] [--seed S]
 //! ```
 //!
 //! 784-256-128-10 with batch normalization, ReLU and dropout, trained with Adam at batch 64,
@@ -18,7 +18,7 @@
 //! percentile and the MSE-optimal range by validation accuracy. `int8_test_accuracy` is
 //! that network's, computed with integers only. It is saved next to the float network as
 //! `model_int8.fnet` (the pair written so that they stay together), the file the firmware
-//! embeds (`cargo run --release --example verify`).
+//! embeds (`cargo run --release --features std --example verify`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,4 +1,5 @@
-//! The host harness (feature `std`): datasets, the training loop, schedules, reports.
+//! The host harness (feature `std`): datasets, the training loop, schedules, reports (their
+//! PNG charts with the feature `charts`).
 //!
 //! Everything here runs on a PC with the standard library; the firmware never links it.
 
@@ -6,6 +7,7 @@ pub mod attack;
 pub mod augment;
 pub mod data;
 pub mod ensemble;
+mod progress;
 pub mod quantize;
 pub mod report;
 pub mod schedule;
@@ -17,7 +19,9 @@ pub use augment::Augment;
 pub use data::{DataError, Dataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, Normalizer, Split};
 pub use ensemble::evaluate_ensemble;
 pub use quantize::{Calibration, RangeMethod, calibrate, evaluate_int8, quantize};
-pub use report::{Chart, ConfusionError, ConfusionMatrix, ReportError, Series, Summary};
+#[cfg(feature = "charts")]
+pub use report::{Chart, Series};
+pub use report::{ConfusionError, ConfusionMatrix, ReportError, Summary};
 pub use schedule::{LrSchedule, Schedule};
 pub use search::{Search, Trial, grid_search};
 pub use trainer::{
