@@ -8,7 +8,7 @@
 //! * `inference_batch1/int8_with_input_quantization`: including the quantization of the
 //!   `f32` pixels.
 //!
-//! `cargo bench --bench int8`
+//! `cargo bench --features std --bench int8`
 
 use std::hint::black_box;
 

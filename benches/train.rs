@@ -10,7 +10,7 @@
 //! Inputs are random (the speed does not depend on the data). Compare with
 //! `benches/pytorch_mlp.py`, which measures the same network in PyTorch.
 //!
-//! `cargo bench --bench train`
+//! `cargo bench --features std --bench train`
 
 use std::hint::black_box;
 

@@ -2,7 +2,7 @@
 //! pixel values 0–255 (the main job saves its network with the normalization folded in).
 //!
 //! ```sh
-//! cargo run --release --example evaluate -- [--model out/fashion_mnist/model.fnet] [--data DIR]
+//! cargo run --release --features std --example evaluate -- [--model out/fashion_mnist/model.fnet] [--data DIR]
 //! ```
 //!
 //! The file is checked before anything is loaded: a damaged file, one written for another

@@ -1,8 +1,8 @@
 //! The main job: train an MLP on Fashion-MNIST on the host, evaluate it on the test set.
 //!
 //! ```sh
-//! cargo run --release --example fashion_mnist -- [--data DIR] [--out DIR] [--epochs N] [--seed S]
-//!     [--name NAME] [--classes A,B,…]
+//! cargo run --release --features charts,safetensors --example fashion_mnist -- [--data DIR] [--out DIR]
+//!     [--epochs N] [--seed S] [--name NAME] [--classes A,B,…]
 //! ```
 //!
 //! `--data` takes any folder of MNIST-format IDX files of 28×28 images in 10 classes (MNIST
@@ -25,9 +25,9 @@
 //! percentile and the MSE-optimal range by validation accuracy. `int8_test_accuracy` is
 //! that network's, computed with integers only. It is saved next to the float network as
 //! `model_int8.fnet` (the pair written so that they stay together), the file the firmware
-//! embeds (`cargo run --release --example verify`). The float network is also written for
-//! PyTorch as `model.safetensors`, whose metadata (`firmnet.input`) says that it takes raw
-//! pixel values 0–255 as `f32`.
+//! embeds (`cargo run --release --features std --example verify`). The float network is also
+//! written for PyTorch as `model.safetensors`, whose metadata (`firmnet.input`) says that it
+//! takes raw pixel values 0–255 as `f32`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

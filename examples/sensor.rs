@@ -4,7 +4,7 @@
 //! run in the template firmware under QEMU with every logit compared with the host.
 //!
 //! ```sh
-//! cargo run --release --example sensor -- [--out DIR] [--seed S] [--no-firmware]
+//! cargo run --release --features std --example sensor -- [--out DIR] [--seed S] [--no-firmware]
 //! ```
 //!
 //! It uses firmnet's public API only, as a user's program would. The network is

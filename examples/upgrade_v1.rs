@@ -1,7 +1,7 @@
 //! Converts the main job's version 1 weight files to version 2, in place.
 //!
 //! ```sh
-//! cargo run --release --example upgrade_v1 -- out/fashion_mnist/model.fnet out/fashion_mnist/model_int8.fnet
+//! cargo run --release --features std --example upgrade_v1 -- out/fashion_mnist/model.fnet out/fashion_mnist/model_int8.fnet
 //! ```
 //!
 //! Each file is read as the Fashion-MNIST network (`firmnet::models::FashionMlp`): as the
@@ -38,7 +38,7 @@ enum Upgraded {
 fn main() -> ExitCode {
     let files: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
     if files.is_empty() {
-        eprintln!("usage: cargo run --release --example upgrade_v1 -- FILE...");
+        eprintln!("usage: cargo run --release --features std --example upgrade_v1 -- FILE...");
         return ExitCode::FAILURE;
     }
     let (mut upgraded, mut failed) = (0, 0);

@@ -90,7 +90,7 @@
 //! # }
 //! ```
 //!
-//! `cargo run --release --example verify` runs the main job's network this way on a
+//! `cargo run --release --features std --example verify` runs the main job's network this way on a
 //! Cortex-M4F, a Cortex-M0 and RISC-V under QEMU and compares every output with the host;
 //! the README has the footprint.
 //!
@@ -107,7 +107,7 @@
 //! | [`quant`] | int8 inference: integer-only requantization, int8 dense kernels (scalar, SIMD, Cortex-M DSP), tables for tanh, sigmoid and leaky ReLU, the int8 type of any network and the conversion to it |
 //! | [`deploy`] | the float deployment form: batch normalization folded, training-only layers removed |
 //! | [`models`] | the reference network of the main job (`FashionMlp`) |
-//! | [`format`] | the FNET weight and checkpoint format, version 2: one writer and one checker for every network, `no_std` and without a heap, zero-copy int8 views for flash; networks as Rust source and safetensors (`std`) |
+//! | [`format`] | the FNET weight and checkpoint format, version 2: one writer and one checker for every network, `no_std` and without a heap, zero-copy int8 views for flash; networks as Rust source (`std`) and safetensors (`safetensors`) |
 //! | [`stream`] | streaming inference: a sliding window over a sensor's frames, handed to the network in place every `HOP` frames; frames from an interrupt handler through a lock-free queue |
 //! | [`text`] | numbers as text without `core::fmt`, for firmware that prints |
 //! | `host` | (feature `std`) datasets, the trainer, schedules, reports |
@@ -136,7 +136,7 @@
 //! | training some layers only | [`layers::Frozen`] |
 //! | early stopping, augmentation, ensembles, hyperparameter search | `host` (feature `std`): the trainer, `host::augment`, `host::ensemble`, `host::search` |
 //!
-//! `cargo run --release --example tricks_report` measures each on Fashion-MNIST and writes
+//! `cargo run --release --features charts --example tricks_report` measures each on Fashion-MNIST and writes
 //! `docs/tricks.md`.
 //!
 //! # Goals
@@ -150,9 +150,17 @@
 //!   gradients are [`Error`]s; an optimizer step that meets a NaN changes nothing.
 //!
 //! # Features
-//! * `std`: links the standard library, for the host harness.
+//! None is on by default: the core is `no_std`, allocation-free and depends on `libm`,
+//! `wide`, `bytemuck` and `heapless` only.
+//! * `std`: the host harness ([`host`]): datasets (IDX, gzip, CSV, `.npy`), training with a
+//!   progress line, quantization, evaluation, weight files, text reports. Adds `flate2`.
+//! * `charts`: PNG charts of a run (`host::report`: learning curves, confusion matrix, line
+//!   charts of any series), drawn by `plotters`; implies `std`.
+//! * `safetensors`: import and export of PyTorch weights (`format::safetensors`); implies
+//!   `std`.
 //! * `fast-math`: micromath approximations for `exp`, `tanh` and `sigmoid` (see [`math`]
-//!   for their error bounds); `ln` and `sqrt` stay exact.
+//!   for their error bounds); `ln` and `sqrt` stay exact. Firmware built to match a host
+//!   computation must enable it too (`firmnet/fast-math`).
 //!
 //! # Targets and Rust version
 //! Rust 1.89 or newer. The core builds for any target with `core`; it is tested on

@@ -1,7 +1,7 @@
 //! The pieces of the deployment firmware that run on the host too (`firmnet_demo`,
 //! `targets/common/`): the output lines, the data checks, the fine-tuning task's image
 //! transform, and the dequantized head against the int8 layer it comes from. The
-//! whole chain — firmware under QEMU against the host — is `cargo run --release --example
+//! whole chain — firmware under QEMU against the host — is `cargo run --release --features std --example
 //! verify`.
 
 use firmnet::format::{self, Aligned};

@@ -740,21 +740,36 @@ fn series_chart_degenerate_ranges() {
     };
     // Single points, equal values and extreme ones: a chart, no panic, on either kind of
     // axis, with the series' colour in it.
-    let cases: [(&str, &[(f64, f64)]); 8] = [
+    let cases: [(&str, &[(f64, f64)]); 10] = [
         ("single", &[(3.0, 0.25)]),
         ("equal", &[(1.0, 0.5), (2.0, 0.5), (3.0, 0.5)]),
         ("zeros", &[(0.0, 0.0), (0.0, 0.0)]),
         ("negative", &[(-5.0, -1e-12), (-5.0, -1e-12)]),
         ("huge", &[(-f64::MAX, f64::MAX), (f64::MAX, -f64::MAX)]),
+        ("limits", &[(-1e300, 1e300), (1e300, -1e300)]),
         ("tiny", &[(5e-324, 5e-324), (f64::MIN_POSITIVE, 1e-300)]),
         ("wide", &[(1e-300, 1e-300), (1e300, 1e300)]),
+        ("decades", &[(1e-100, 1e-100), (1e100, 1e100)]),
         ("close", &[(1e15, 1.0), (1e15 + 1.0, 1.0 + 1e-15)]),
     ];
+    // What an axis places (see `plot_series`): magnitudes up to 1e300 on a linear axis,
+    // 1e-100 to 1e100 on a log axis.
+    let placeable = |log: bool, v: f64| {
+        if log {
+            (1e-100..=1e100).contains(&v)
+        } else {
+            v.is_finite() && v.abs() <= 1e300
+        }
+    };
     for (name, points) in cases {
         for (kind, chart) in [("linear", &LOSS_CHART), ("log", &log)] {
             let file = format!("{name}_{kind}.png");
             let series = [Series { name, points }];
-            if kind == "log" && points.iter().all(|&(x, y)| x <= 0.0 || y <= 0.0) {
+            let log = kind == "log";
+            if !points
+                .iter()
+                .any(|&(x, y)| placeable(log, x) && placeable(log, y))
+            {
                 let err = report::plot_series(dir.join(&file), chart, &series).unwrap_err();
                 assert!(
                     matches!(err, ReportError::NothingToPlot { .. }),
@@ -995,4 +1010,78 @@ fn summary_text() {
     let dir = out_dir("summary");
     report::write_text(dir.join("summary.txt"), &text).unwrap();
     assert_eq!(fs::read_to_string(dir.join("summary.txt")).unwrap(), text);
+}
+
+/// The pixels of `color` outside the legend, which sits at the top right of a series chart.
+fn plotted(png: &Png, color: [u8; 3]) -> Vec<(u32, u32)> {
+    (0..png.height)
+        .flat_map(|y| (0..png.width).map(move |x| (x, y)))
+        .filter(|&(x, y)| !(x > png.width - 250 && y < 150))
+        .filter(|&(x, y)| {
+            let i = 3 * (y * png.width + x) as usize;
+            png.rgb[i..i + 3]
+                .iter()
+                .zip(color)
+                .all(|(a, b)| a.abs_diff(b) <= 8)
+        })
+        .collect()
+}
+
+/// The leftmost and rightmost column and the top and bottom row of `pixels`.
+fn extent(pixels: &[(u32, u32)]) -> (u32, u32, u32, u32) {
+    let xs = pixels.iter().map(|p| p.0);
+    let ys = pixels.iter().map(|p| p.1);
+    let (left, right) = (xs.clone().min().unwrap(), xs.max().unwrap());
+    (left, right, ys.clone().min().unwrap(), ys.max().unwrap())
+}
+
+/// Mean row of the pixels in `pixels` within 3 columns of `x`.
+fn mean_row(pixels: &[(u32, u32)], x: u32) -> f64 {
+    let column: Vec<u32> = pixels
+        .iter()
+        .filter(|p| p.0.abs_diff(x) <= 3)
+        .map(|p| p.1)
+        .collect();
+    assert!(!column.is_empty(), "nothing plotted at column {x}");
+    column.iter().map(|&y| f64::from(y)).sum::<f64>() / column.len() as f64
+}
+
+#[test]
+fn series_chart_places_points_by_their_values() {
+    let dir = out_dir("series_places");
+    let blue = OKABE_ITO[0];
+    // Three points on a power law: a straight line on log-log axes, falling from the upper
+    // left to the lower right.
+    let power = [(1.0, 100.0), (10.0, 10.0), (100.0, 1.0)];
+    let series = [Series {
+        name: "power law",
+        points: &power,
+    }];
+    let log = Chart {
+        log_x: true,
+        log_y: true,
+        ..Chart::default()
+    };
+    let pixels = plotted(&plot(&dir, "log.png", &log, &series), blue);
+    let (left, right, top, bottom) = extent(&pixels);
+    // The data spans most of the plot, and it falls.
+    assert!(
+        right - left > 700 && bottom - top > 250,
+        "{left}..{right} × {top}..{bottom}"
+    );
+    assert!(mean_row(&pixels, left + 10) < mean_row(&pixels, right - 10));
+    // The middle point, (10, 10), sits halfway in both directions.
+    let middle = mean_row(&pixels, (left + right) / 2);
+    let halfway = f64::from(top + bottom) / 2.0;
+    assert!((middle - halfway).abs() < 6.0, "{middle} vs {halfway}");
+
+    // On linear axes the same points bend: (10, 10) lies near the lower left, so halfway
+    // across the line is far below the middle.
+    let pixels = plotted(&plot(&dir, "linear.png", &Chart::default(), &series), blue);
+    let (left, right, top, bottom) = extent(&pixels);
+    let middle = mean_row(&pixels, (left + right) / 2);
+    assert!(
+        middle > f64::from(top) + 0.8 * f64::from(bottom - top),
+        "{middle} in {top}..{bottom}"
+    );
 }

@@ -2,7 +2,7 @@
 //! (so no `.cargo/config.toml` of ours applies but its own), its `firmnet` dependency
 //! pointed at this checkout, built and run under QEMU.
 //!
-//! - With the weight file it ships (`model/`, from `cargo run --release --example sensor`),
+//! - With the weight file it ships (`model/`, from `cargo run --release --features std --example sensor`),
 //!   every window's logits equal the host's: the same file loaded into the same network
 //!   type on the host, the same inputs quantized the same way.
 //! - With that file damaged, the firmware refuses it at boot and says why, without

@@ -4,7 +4,7 @@
 //! L2 does not, (h) a too-small initialization kills the signal, (i) clipping rescues a
 //! too-high learning rate.
 //!
-//! Runs `cargo run --release --example tricks_report -- --quick` (about a minute on two
+//! Runs `cargo run --release --features charts --example tricks_report -- --quick` (about a minute on two
 //! cores once built). Needs Debian's `dataset-fashion-mnist`; without it the example fails
 //! with the message that says what to install, and so does this test.
 
@@ -17,7 +17,8 @@ fn run_quick() -> PathBuf {
     let out = std::env::temp_dir().join(format!("firmnet-tricks-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let run = Command::new(env!("CARGO"))
-        .args(["run", "--release", "--quiet", "--example", "tricks_report"])
+        .args(["run", "--release", "--quiet", "--features", "charts"])
+        .args(["--example", "tricks_report"])
         .arg("--manifest-path")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
         .args(["--", "--quick", "--out"])

@@ -1,4 +1,4 @@
-//! `cargo run --release --example upgrade_v1 -- FILE…`, what a version 2 reader's error
+//! `cargo run --release --features std --example upgrade_v1 -- FILE…`, what a version 2 reader's error
 //! tells the owner of a version 1 file to run: on the main job's pair (written in the
 //! version 1 layout by the independent writer of `tests/format_shared`) it converts both in
 //! place, keeps the originals as `FILE.v1`, makes the int8 file record the float file it

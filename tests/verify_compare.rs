@@ -1,4 +1,4 @@
-//! How `cargo run --release --example verify` reads the firmware's output: every damage a
+//! How `cargo run --release --features std --example verify` reads the firmware's output: every damage a
 //! run could show — a changed, missing, repeated or short line, a wrong digest, a NaN —
 //! must count as a mismatch, and clean output as none.
 

@@ -1,7 +1,7 @@
 //! The lecture's tricks of the trade, measured on Fashion-MNIST.
 //!
 //! ```sh
-//! cargo run --release --example tricks_report -- [--quick] [--data DIR] [--out DIR] [--seed S]
+//! cargo run --release --features charts --example tricks_report -- [--quick] [--data DIR] [--out DIR] [--seed S]
 //! ```
 //!
 //! Runs one experiment per claim of the lecture — (a) optimizers, (b) batch normalization
@@ -167,7 +167,7 @@ fn document(lab: &Lab, args: &Args, minutes: f64) -> String {
         doc,
         "Each claim of the lecture *Tricks of the trade*, tested on Fashion-MNIST with this \
          crate's layers, optimizers and training loop. Every number below comes from one run \
-         of\n\n```sh\ncargo run --release --example tricks_report{}\n```\n",
+         of\n\n```sh\ncargo run --release --features charts --example tricks_report{}\n```\n",
         if args.quick { " -- --quick" } else { "" }
     );
     let _ = writeln!(

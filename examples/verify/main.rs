@@ -3,13 +3,13 @@
 //! identical run.
 //!
 //! ```sh
-//! cargo run --release --example verify -- [--data DIR] [--models DIR] [--out DIR]
+//! cargo run --release --features std --example verify -- [--data DIR] [--models DIR] [--out DIR]
 //! ```
 //!
 //! 1. **The network.** `model_int8.fnet` and `model.fnet` from the main job's folder
 //!    (`out/fashion_mnist/`), checked to belong together (the int8 file records the float
 //!    file's checksum); if they are missing, the main job is run first
-//!    (`cargo run --release --example fashion_mnist`, about half a minute).
+//!    (`cargo run --release --features charts --example fashion_mnist`, about half a minute).
 //! 2. **The bundle** (`out/deploy/`): the int8 network (also as Rust source,
 //!    `model_int8.rs`), the float network's deployment form (`model_float.fnet`: batch
 //!    normalization folded, dropout gone, `firmnet::deploy`), the first 1,000
@@ -396,12 +396,20 @@ fn verify(args: &Args) -> Result<bool, BoxError> {
 /// Runs the main job, which writes the networks.
 fn train(args: &Args, int8_path: &Path) -> Result<(), BoxError> {
     println!(
-        "no trained network at {}: running the main job first (cargo run --release --example fashion_mnist)",
+        "no trained network at {}: running the main job first (cargo run --release --features charts --example fashion_mnist)",
         int8_path.display()
     );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
-        .args(["run", "--release", "--example", "fashion_mnist", "--"])
+        .args([
+            "run",
+            "--release",
+            "--features",
+            "charts",
+            "--example",
+            "fashion_mnist",
+            "--",
+        ])
         .arg("--data")
         .arg(&args.data)
         .arg("--out")
@@ -869,7 +877,7 @@ impl Footprint {
         let _ = writeln!(
             s,
             "Fashion-MNIST int8 MLP (784-256-128-10) on the Cortex-M4F, inference-only builds of \
-             `targets/qemu-cortex-m4`, measured by `cargo run --release --example verify` \
+             `targets/qemu-cortex-m4`, measured by `cargo run --release --features std --example verify` \
              (bytes; `classify`: the weight file in flash, checked at boot and borrowed in place; \
              `classify_static`: the network compiled in from `model_int8.rs`):\n"
         );

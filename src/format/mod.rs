@@ -15,12 +15,12 @@
 //!   it learned.
 //! * **Compiling in**: [`rust_source`] writes a network as a Rust expression for
 //!   `include!`, checked by the compiler instead of at boot.
-//! * **Exchanging with PyTorch**: `format::safetensors` imports and exports
-//!   `nn.Sequential` state dicts.
+//! * **Exchanging with PyTorch**: `format::safetensors` (feature `safetensors`) imports and
+//!   exports `nn.Sequential` state dicts.
 //!
 //! The functions that return a `Vec` or touch the file system (`save`, `save_file`, …,
-//! `FileError`), `rust_source`, the `safetensors` module and the version 1 converter
-//! (`v1`) need the feature `std`; everything else is `no_std` and allocation-free.
+//! `FileError`), `rust_source` and the version 1 converter (`v1`) need the feature `std`;
+//! everything else is `no_std` and allocation-free.
 //!
 //! # One description, one writer, one checker
 //! Every layer describes itself ([`spec`](crate::spec)): its kind, shapes, tensors (name,
@@ -127,7 +127,7 @@
 //! # Versions
 //! The version changes whenever the layout does; a reader reads exactly its own version,
 //! names a newer one as such and tells how to convert a version 1 file
-//! ([`ErrorCode::Version1`]: `cargo run --release --example upgrade_v1`). Flags mark
+//! ([`ErrorCode::Version1`]: `cargo run --release --features std --example upgrade_v1`). Flags mark
 //! features a reader must understand; the header's reserved bytes must be zero. Files are limited to
 //! 4 GiB by their 32-bit lengths.
 //!
@@ -157,7 +157,7 @@ mod write;
 
 #[cfg(feature = "std")]
 mod fs;
-#[cfg(feature = "std")]
+#[cfg(feature = "safetensors")]
 pub mod safetensors;
 #[cfg(feature = "std")]
 pub mod v1;

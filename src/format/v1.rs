@@ -19,7 +19,7 @@
 //! # }
 //! ```
 //!
-//! `cargo run --release --example upgrade_v1 -- FILE…` does this for the main job's files.
+//! `cargo run --release --features std --example upgrade_v1 -- FILE…` does this for the main job's files.
 
 use std::fmt;
 use std::string::String;

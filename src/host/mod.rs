@@ -1,5 +1,6 @@
 //! The host harness (feature `std`): datasets (MNIST-format images, CSV and `.npy` feature
-//! tables), the training loop, schedules, reports.
+//! tables), the training loop for any task, metrics, schedules, reports (their PNG charts
+//! with the feature `charts`).
 //!
 //! Everything here runs on a PC with the standard library; the firmware never links it.
 
@@ -8,6 +9,7 @@ pub mod augment;
 pub mod data;
 pub mod ensemble;
 pub mod metrics;
+mod progress;
 pub mod quantize;
 pub mod report;
 pub mod schedule;
@@ -23,7 +25,9 @@ pub use metrics::{Metrics, Monitor, Tally, Task};
 pub use quantize::{
     Calibration, RangeMethod, calibrate, evaluate_int8, evaluate_int8_with, quantize,
 };
-pub use report::{Chart, ConfusionError, ConfusionMatrix, ReportError, Series, Summary};
+#[cfg(feature = "charts")]
+pub use report::{Chart, Series};
+pub use report::{ConfusionError, ConfusionMatrix, ReportError, Summary};
 pub use schedule::{LrSchedule, Schedule};
 pub use search::{Search, Trial, grid_search};
 pub use table::{At, Column, CsvHeader, Table, TableError};

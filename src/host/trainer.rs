@@ -41,6 +41,7 @@ use std::time::Instant;
 use super::augment::Augment;
 use super::data::{DataError, Normalizer, Split};
 use super::metrics::{Metrics, Monitor, Tally, Task};
+use super::progress::progress_bar;
 use super::schedule::LrSchedule;
 use crate::error::Error;
 use crate::format::{
@@ -876,23 +877,4 @@ where
 /// The weight matrices of `L` that are trained, the tensors weight noise perturbs.
 fn weight_tensors<L: Params>() -> impl Iterator<Item = usize> {
     (0..L::TENSORS).filter(|&i| L::info(i).kind == ParamKind::Weight && !L::frozen(i))
-}
-
-fn progress_bar(
-    on: bool,
-    steps: usize,
-    epoch: usize,
-    epochs: usize,
-) -> Option<indicatif::ProgressBar> {
-    if !on {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(steps as u64);
-    let style =
-        indicatif::ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> ");
-    bar.set_style(style);
-    bar.set_prefix(format!("{epoch}/{epochs}"));
-    Some(bar)
 }

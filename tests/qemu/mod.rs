@@ -126,7 +126,8 @@ pub fn compare_logits<const N: usize>(stdout: &str, host: &[[i8; N]]) -> (usize,
 
 /// Runs `cargo build --release` with `args` in the firmware crate at `dir` — its own
 /// `.cargo/config.toml` deciding target and flags, none of the outer build's settings, the
-/// outer build's compiler — with `env` added, and returns the executables it built.
+/// outer build's compiler, firmnet's `fast-math` if this build has it — with `env` added,
+/// and returns the executables it built.
 ///
 /// # Errors
 /// Cargo cannot be started, the build fails (with its diagnostics), or it built nothing.
@@ -145,6 +146,10 @@ pub fn cargo_build(
         .args(args)
         .current_dir(dir)
         .stdin(Stdio::null());
+    // The firmware computes as the host does: with micromath's `exp` if the host does.
+    if cfg!(feature = "fast-math") {
+        cargo.args(["--features", "firmnet/fast-math"]);
+    }
     remove_outer_build_settings(&mut cargo);
     cargo.env("RUSTC", rustc());
     for (key, value) in env {
