@@ -50,6 +50,21 @@
 //! never on the stack; `size_of` of each type is its exact cost. An inference-only
 //! firmware links no gradient, cache or optimizer code.
 //!
+//! On a PC the same values are megabytes, and go on the heap. `Box::new(value)` passes
+//! the value through the stack (a debug build keeps that copy, and overflows a small
+//! thread), so `firmnet::boxed` (feature `std`) builds them in place instead:
+//!
+//! ```
+//! use firmnet::models::{FASHION_MLP, FashionMlp};
+//! use firmnet::prelude::*;
+//! use firmnet::train::TrainBuffers;
+//!
+//! let mut net: Box<FashionMlp> = firmnet::boxed!(FASHION_MLP); // a network constant
+//! let mut adam = Adam::<<FashionMlp as Layer>::Grad>::boxed(AdamConfig::DEFAULT);
+//! let mut buf: Box<TrainBuffers<FashionMlp, 64>> = firmnet::boxed::zero(); // any `ZERO`
+//! # let _ = (&mut net, &mut adam, &mut buf);
+//! ```
+//!
 //! # Deploying your network
 //! The network type you trained is the one you deploy. For any [`Net!`](macro@Net) of
 //! firmnet's layers the compiler derives the int8 network, `Int8<MyNet>`
@@ -110,6 +125,7 @@
 //! | [`format`] | the FNET weight and checkpoint format, version 2: one writer and one checker for every network, `no_std` and without a heap, zero-copy int8 views for flash; networks as Rust source and safetensors (`std`) |
 //! | [`text`] | numbers as text without `core::fmt`, for firmware that prints |
 //! | `host` | (feature `std`) datasets, the trainer, schedules, reports |
+//! | `boxed` | (feature `std`) networks, optimizers, buffers and arenas built in place on the heap |
 //! | [`init`], [`rng`] | Glorot, He and the ReLU-compromise initializations; a seeded PRNG |
 //! | [`math`] | the only source of `exp`, `ln`, `sqrt`, `tanh`, `sigmoid`, with stated error bounds |
 //! | [`tensor`] | fixed-size tensors as nested arrays of rank up to 4, with flat views |
@@ -149,7 +165,7 @@
 //!   gradients are [`Error`]s; an optimizer step that meets a NaN changes nothing.
 //!
 //! # Features
-//! * `std`: links the standard library, for the host harness.
+//! * `std`: links the standard library, for the host harness and `boxed`.
 //! * `fast-math`: micromath approximations for `exp`, `tanh` and `sigmoid` (see [`math`]
 //!   for their error bounds); `ln` and `sqrt` stay exact.
 //!
@@ -162,6 +178,8 @@
 extern crate std;
 
 pub mod arena;
+#[cfg(feature = "std")]
+pub mod boxed;
 pub mod deploy;
 pub mod error;
 pub mod format;
