@@ -257,7 +257,7 @@ pub fn evaluate<L, const D: usize, const C: usize>(net: &L, data: &Samples<D>) -
 where
     L: Layer<Input = [f32; D], Output = [f32; C]>,
 {
-    let mut scratch = Box::new(Scratch::<L>::ZERO);
+    let mut scratch = crate::boxed::zero::<Scratch<L>>();
     let mut out = [[0.0; C]; 1];
     let mut d = [[0.0; C]; 1];
     let mut total = 0.0f64;
@@ -325,7 +325,7 @@ where
         Trainer {
             net,
             optimizer,
-            buffers: Box::new(TrainBuffers::ZERO),
+            buffers: crate::boxed::zero(),
             ctx: Context::new(seed),
             epoch: 0,
             step: 0,
@@ -452,8 +452,8 @@ where
         }
         let steps = train.len() / B;
         let mut order: Vec<usize> = (0..train.len()).collect();
-        let mut x = Box::new([[0.0f32; D]; B]);
-        let mut adv = Box::new([[0.0f32; D]; B]);
+        let mut x = crate::boxed::zero::<[[f32; D]; B]>();
+        let mut adv = crate::boxed::zero::<[[f32; D]; B]>();
         let mut clean = Vec::new();
         let mut y = [0u16; B];
         let mut history = Vec::new();
