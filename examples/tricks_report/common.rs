@@ -302,9 +302,10 @@ where
     (run, net)
 }
 
-/// A freshly initialized network: `value` with `init` drawn from `seed`.
-pub fn fresh<L: Layer>(value: L, init: Init, seed: u64) -> Box<L> {
-    let mut net = Box::new(value);
+/// A freshly initialized network: a copy of `value` on the heap, with `init` drawn from
+/// `seed`.
+pub fn fresh<L: Layer + Zero + Clone>(value: &L, init: Init, seed: u64) -> Box<L> {
+    let mut net = firmnet::boxed::clone(value);
     net.init(init, &mut Rng::new(seed));
     net
 }
