@@ -28,12 +28,12 @@ fn fill(p: &mut impl Params, seed: u32, scale: f32) {
 }
 
 fn bench(c: &mut Criterion) {
-    let mut net: Box<Layer> = Box::new(Layer::ZERO);
-    let mut grad: Box<Layer> = Box::new(Layer::ZERO);
-    let mut refill: Box<Layer> = Box::new(Layer::ZERO);
+    let mut net: Box<Layer> = firmnet::boxed::zero::<Layer>();
+    let mut grad: Box<Layer> = firmnet::boxed::zero::<Layer>();
+    let mut refill: Box<Layer> = firmnet::boxed::zero::<Layer>();
     fill(&mut *net, 1, 0.1);
     fill(&mut *refill, 2, 0.01);
-    let mut adam: Box<Adam<Layer>> = Box::new(Adam::new(AdamConfig::DEFAULT));
+    let mut adam: Box<Adam<Layer>> = Adam::boxed(AdamConfig::DEFAULT);
 
     let params = <Layer as Params>::count();
     let mut g = c.benchmark_group(format!("adam_step/{params}"));

@@ -20,7 +20,7 @@ use firmnet::prelude::*;
 use firmnet::quant::{Int8, QLayer, QParams};
 
 fn inference(c: &mut Criterion) {
-    let mut net: Box<FashionMlp> = Box::new(FASHION_MLP);
+    let mut net: Box<FashionMlp> = firmnet::boxed!(FASHION_MLP);
     net.init(Init::HeNormal, &mut Rng::new(1));
     // Calibrated on random pixels: the speed does not depend on the ranges.
     let mut rng = Rng::new(2);
@@ -32,8 +32,8 @@ fn inference(c: &mut Criterion) {
     let x = pixels[0];
     let mut xq = [0i8; 784];
     QParams::PIXELS.quantize_slice(&x, &mut xq);
-    let mut scratch = Box::new(Scratch::<FashionMlp>::ZERO);
-    let mut qscratch = Box::new(Scratch::<Int8<FashionMlp>>::ZERO);
+    let mut scratch = firmnet::boxed::zero::<Scratch<FashionMlp>>();
+    let mut qscratch = firmnet::boxed::zero::<Scratch<Int8<FashionMlp>>>();
     let mut y = [0.0f32; 10];
     let mut yq = [0i8; 10];
 

@@ -34,7 +34,7 @@ fn random_samples(n: usize, seed: u64) -> Samples<784> {
 }
 
 fn network(seed: u64) -> Box<FashionMlp> {
-    let mut net = Box::new(FASHION_MLP);
+    let mut net = firmnet::boxed!(FASHION_MLP);
     net.init(Init::HeNormal, &mut Rng::new(seed));
     net
 }
@@ -44,8 +44,8 @@ fn train_step(c: &mut Criterion) {
     let x: Box<[[f32; 784]; B]> = Box::new(core::array::from_fn(|i| data.x[i]));
     let y: [u16; B] = core::array::from_fn(|i| data.y[i]);
     let mut net = network(2);
-    let mut adam: Box<Adam<G>> = Box::new(Adam::new(AdamConfig::DEFAULT));
-    let mut buf: Box<TrainBuffers<FashionMlp, B>> = Box::new(TrainBuffers::ZERO);
+    let mut adam: Box<Adam<G>> = Adam::boxed(AdamConfig::DEFAULT);
+    let mut buf: Box<TrainBuffers<FashionMlp, B>> = firmnet::boxed::zero();
     let mut ctx = Context::new(3);
     let mut g = c.benchmark_group("train_step");
     g.throughput(Throughput::Elements(B as u64));
@@ -69,7 +69,7 @@ fn train_epoch(c: &mut Criterion) {
             || {
                 Trainer::<FashionMlp, _, B>::new(
                     network(6),
-                    Box::new(Adam::<G>::new(AdamConfig::DEFAULT)),
+                    Adam::<G>::boxed(AdamConfig::DEFAULT),
                     7,
                 )
             },
@@ -94,7 +94,7 @@ fn train_epoch(c: &mut Criterion) {
 fn inference(c: &mut Criterion) {
     let net = network(9);
     let x = random_samples(1, 10).x[0];
-    let mut scratch = Box::new(Scratch::<FashionMlp>::ZERO);
+    let mut scratch = firmnet::boxed::zero::<Scratch<FashionMlp>>();
     let mut y = [0.0; 10];
     let mut g = c.benchmark_group("inference");
     g.throughput(Throughput::Elements(1));

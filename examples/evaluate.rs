@@ -32,7 +32,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    let mut net = Box::new(FASHION_MLP);
+    let mut net = firmnet::boxed!(FASHION_MLP);
     format::load_file(&model, &mut *net)?;
     let dataset = Dataset::load_mnist_dir(&data, 10)?;
     // The main job folds the input normalization into the saved network's first layer,

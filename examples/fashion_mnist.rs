@@ -148,9 +148,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         test.len()
     );
 
-    let mut net = Box::new(FASHION_MLP);
+    let mut net = firmnet::boxed!(FASHION_MLP);
     net.init(Init::HeNormal, &mut Rng::new(args.seed));
-    let adam = Box::new(Adam::<<Mlp as Layer>::Grad>::new(AdamConfig::DEFAULT));
+    let adam = Adam::<<Mlp as Layer>::Grad>::boxed(AdamConfig::DEFAULT);
     let mut trainer = Trainer::<Mlp, _, BATCH>::new(net, adam, args.seed.wrapping_add(1));
     std::fs::create_dir_all(&args.out).map_err(|e| {
         format!(

@@ -103,7 +103,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     );
 
     // Train the network of src/network.rs.
-    let mut net = Box::new(net![
+    let mut net = firmnet::boxed!(net![
         Dense::ZERO,
         BatchNorm::DEFAULT,
         Relu::DEFAULT,
@@ -113,7 +113,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         Dense::ZERO
     ]);
     net.init(Init::HeNormal, &mut Rng::new(args.seed + 1));
-    let adam = Box::new(Adam::<<Network as Layer>::Grad>::new(AdamConfig::DEFAULT));
+    let adam = Adam::<<Network as Layer>::Grad>::boxed(AdamConfig::DEFAULT);
     let mut trainer = Trainer::<Network, _, 32>::new(net, adam, args.seed + 2);
     let config = TrainConfig::default()
         .epochs(40)

@@ -24,7 +24,6 @@ use std::process::ExitCode;
 use firmnet::format::{self, ErrorCode};
 use firmnet::models::{FASHION_MLP, FashionMlp};
 use firmnet::quant::Int8;
-use firmnet::tensor::Zero;
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -97,7 +96,7 @@ fn upgrade(file: &Path, source: Option<u32>) -> Result<Upgraded, BoxError> {
         .into());
     }
 
-    let mut float = Box::new(FASHION_MLP);
+    let mut float = firmnet::boxed!(FASHION_MLP);
     let (converted, what) = match format::v1::upgrade(&bytes, &mut *float) {
         Ok(()) => {
             let converted = format::save(&*float)?;
@@ -105,7 +104,7 @@ fn upgrade(file: &Path, source: Option<u32>) -> Result<Upgraded, BoxError> {
             (converted, Upgraded::Float(digest))
         }
         Err(float_error) => {
-            let mut int8: Box<Int8<FashionMlp>> = Box::new(Zero::ZERO);
+            let mut int8: Box<Int8<FashionMlp>> = firmnet::boxed::zero();
             format::v1::upgrade(&bytes, &mut *int8).map_err(|int8_error| {
                 format!(
                     "not the Fashion-MNIST network: as the float network, {float_error}; \

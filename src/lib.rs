@@ -50,6 +50,21 @@
 //! never on the stack; `size_of` of each type is its exact cost. An inference-only
 //! firmware links no gradient, cache or optimizer code.
 //!
+//! On a PC the same values are megabytes, and go on the heap. `Box::new(value)` passes
+//! the value through the stack (a debug build keeps that copy, and overflows a small
+//! thread), so `firmnet::boxed` (feature `std`) builds them in place instead:
+//!
+//! ```
+//! use firmnet::models::{FASHION_MLP, FashionMlp};
+//! use firmnet::prelude::*;
+//! use firmnet::train::TrainBuffers;
+//!
+//! let mut net: Box<FashionMlp> = firmnet::boxed!(FASHION_MLP); // a network constant
+//! let mut adam = Adam::<<FashionMlp as Layer>::Grad>::boxed(AdamConfig::DEFAULT);
+//! let mut buf: Box<TrainBuffers<FashionMlp, 64>> = firmnet::boxed::zero(); // any `ZERO`
+//! # let _ = (&mut net, &mut adam, &mut buf);
+//! ```
+//!
 //! # Deploying your network
 //! The network type you trained is the one you deploy. For any [`Net!`](macro@Net) of
 //! firmnet's layers the compiler derives the int8 network, `Int8<MyNet>`
@@ -111,6 +126,7 @@
 //! | [`stream`] | streaming inference: a sliding window over a sensor's frames, handed to the network in place every `HOP` frames; frames from an interrupt handler through a lock-free queue |
 //! | [`text`] | numbers as text without `core::fmt`, for firmware that prints |
 //! | `host` | (feature `std`) datasets, the trainer, schedules, reports |
+//! | `boxed` | (feature `std`) networks, optimizers, buffers and arenas built in place on the heap |
 //! | [`init`], [`rng`] | Glorot, He and the ReLU-compromise initializations; a seeded PRNG |
 //! | [`math`] | the only source of `exp`, `ln`, `sqrt`, `tanh`, `sigmoid`, with stated error bounds |
 //! | [`tensor`] | fixed-size tensors as nested arrays of rank up to 4, with flat views |
@@ -152,7 +168,7 @@
 //! # Features
 //! None is on by default: the core is `no_std`, allocation-free and depends on `libm`,
 //! `wide`, `bytemuck` and `heapless` only.
-//! * `std`: the host harness ([`host`]): datasets (IDX, gzip, CSV, `.npy`), training with a
+//! * `std`: the host harness ([`host`]) and [`boxed`] (large values built on the heap): datasets (IDX, gzip, CSV, `.npy`), training with a
 //!   progress line, quantization, evaluation, weight files, text reports. Adds `flate2`.
 //! * `charts`: PNG charts of a run (`host::report`: learning curves, confusion matrix, line
 //!   charts of any series), drawn by `plotters`; implies `std`.
@@ -171,6 +187,8 @@
 extern crate std;
 
 pub mod arena;
+#[cfg(feature = "std")]
+pub mod boxed;
 pub mod deploy;
 pub mod error;
 pub mod format;

@@ -194,7 +194,7 @@ pub trait Infer {
 }
 
 /// Two layers in sequence: `first`, then `rest`. See the [module docs](self).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Chain<A: Infer, B: Infer<Input = A::Output>> {
     /// The layer that sees the input.
     pub first: A,
@@ -206,6 +206,19 @@ impl<A: Infer, B: Infer<Input = A::Output>> Chain<A, B> {
     /// `first`, then `rest`.
     pub const fn new(first: A, rest: B) -> Self {
         Chain { first, rest }
+    }
+}
+
+impl<A: Infer + Clone, B: Infer<Input = A::Output> + Clone> Clone for Chain<A, B> {
+    fn clone(&self) -> Self {
+        Chain::new(self.first.clone(), self.rest.clone())
+    }
+
+    /// Member by member (each with its own `clone_from`), so a network of firmnet's
+    /// layers is copied array by array, with no copy of the whole network on the stack.
+    fn clone_from(&mut self, source: &Self) {
+        self.first.clone_from(&source.first);
+        self.rest.clone_from(&source.rest);
     }
 }
 

@@ -186,8 +186,8 @@ macro_rules! track {
     ($net:ty, $value:expr, $xs:expr, $outputs:literal) => {{
         let (net, xs): (&$net, &[_]) = (&$value, &$xs);
         let q = quantize(net, xs, RangeMethod::MinMax).unwrap();
-        let mut fs = Box::new(Scratch::<$net>::ZERO);
-        let mut qs = Box::new(Scratch::<Int8<$net>>::ZERO);
+        let mut fs = firmnet::boxed::zero::<Scratch<$net>>();
+        let mut qs = firmnet::boxed::zero::<Scratch<Int8<$net>>>();
         let (mut err, mut lo, mut hi, mut same) = (0.0f64, f64::MAX, f64::MIN, 0);
         for x in xs {
             let mut y = [0.0f32; $outputs];

@@ -202,7 +202,7 @@ fn non_finite_loss_names_epoch_and_step_and_keeps_the_weights() {
     net.init(Init::HeNormal, &mut Rng::new(1));
     let mut t = Trainer::<N, _, 2>::new(
         net,
-        Box::new(Adam::<<N as Layer>::Grad>::new(AdamConfig::DEFAULT)),
+        Adam::<<N as Layer>::Grad>::boxed(AdamConfig::DEFAULT),
         2,
     );
     let mut train = Samples::<4> {

@@ -46,7 +46,7 @@ fn report_lines_are_what_verify_parses() {
 /// bytes at an aligned address, with their length.
 fn network_file() -> (Box<Aligned<[u8; 250_000]>>, usize) {
     let mut rng = Rng::new(5);
-    let mut float = Box::new(FASHION_MLP);
+    let mut float = firmnet::boxed!(FASHION_MLP);
     float.init(Init::HeNormal, &mut rng);
     let pixels: Vec<[f32; 784]> = (0..64)
         .map(|_| core::array::from_fn(|_| rng.below(256) as f32))
@@ -61,53 +61,45 @@ fn network_file() -> (Box<Aligned<[u8; 250_000]>>, usize) {
 
 #[test]
 fn classification_checks_its_inputs_and_matches_the_owned_network() {
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(|| {
-            let (blob, len) = network_file();
-            let bytes = &blob.0[..len];
-            let net = fashion::network(bytes).unwrap();
-            let mut owned: Box<Int8<FashionMlp>> = Box::new(firmnet::tensor::Zero::ZERO);
-            format::load(bytes, &mut *owned).unwrap();
+    let (blob, len) = network_file();
+    let bytes = &blob.0[..len];
+    let net = fashion::network(bytes).unwrap();
+    let mut owned: Box<Int8<FashionMlp>> = firmnet::boxed::zero();
+    format::load(bytes, &mut *owned).unwrap();
 
-            let mut rng = Rng::new(9);
-            let images: Vec<u8> = (0..3 * 784).map(|_| rng.below(256) as u8).collect();
-            let labels = [1u8, 2, 3];
-            let mut buf = Box::new(fashion::Buffers::ZERO);
-            let mut seen = Vec::new();
-            let outcome =
-                fashion::run(&net, &images, &labels, &mut buf, |i, l| seen.push((i, *l))).unwrap();
-            assert_eq!(outcome.images, 3);
-            let mut digest = fashion::Fnv1a::NEW;
-            for (k, (i, logits)) in seen.iter().enumerate() {
-                assert_eq!(*i, k);
-                let x: [i8; 784] =
-                    core::array::from_fn(|j| (i32::from(images[k * 784 + j]) - 128) as i8);
-                let mut y = [0i8; 10];
-                let mut s = Scratch::<Int8<FashionMlp>>::ZERO;
-                owned.forward(&x, &mut y, &mut s);
-                assert_eq!(*logits, y, "image {k}");
-                digest.update(y.iter().map(|&v| v as u8));
-            }
-            assert_eq!(outcome.digest, digest.value());
+    let mut rng = Rng::new(9);
+    let images: Vec<u8> = (0..3 * 784).map(|_| rng.below(256) as u8).collect();
+    let labels = [1u8, 2, 3];
+    let mut buf = Box::new(fashion::Buffers::ZERO);
+    let mut seen = Vec::new();
+    let outcome =
+        fashion::run(&net, &images, &labels, &mut buf, |i, l| seen.push((i, *l))).unwrap();
+    assert_eq!(outcome.images, 3);
+    let mut digest = fashion::Fnv1a::NEW;
+    for (k, (i, logits)) in seen.iter().enumerate() {
+        assert_eq!(*i, k);
+        let x: [i8; 784] = core::array::from_fn(|j| (i32::from(images[k * 784 + j]) - 128) as i8);
+        let mut y = [0i8; 10];
+        let mut s = Scratch::<Int8<FashionMlp>>::ZERO;
+        owned.forward(&x, &mut y, &mut s);
+        assert_eq!(*logits, y, "image {k}");
+        digest.update(y.iter().map(|&v| v as u8));
+    }
+    assert_eq!(outcome.digest, digest.value());
 
-            // Not whole images, or one label short: refused before anything runs.
-            for (img, lab) in [
-                (&images[..784 * 3 - 1], &labels[..]),
-                (&images[..], &labels[..2]),
-            ] {
-                let mut calls = 0;
-                let err = fashion::run(&net, img, lab, &mut buf, |_, _| calls += 1).unwrap_err();
-                assert!(matches!(err, fashion::Error::Data { .. }), "{err}");
-                assert_eq!(calls, 0);
-            }
-            // A file that is not this network.
-            let err = fashion::network(&bytes[..bytes.len() - 1]).unwrap_err();
-            assert!(matches!(err, fashion::Error::Format(_)), "{err}");
-        })
-        .unwrap()
-        .join()
-        .unwrap();
+    // Not whole images, or one label short: refused before anything runs.
+    for (img, lab) in [
+        (&images[..784 * 3 - 1], &labels[..]),
+        (&images[..], &labels[..2]),
+    ] {
+        let mut calls = 0;
+        let err = fashion::run(&net, img, lab, &mut buf, |_, _| calls += 1).unwrap_err();
+        assert!(matches!(err, fashion::Error::Data { .. }), "{err}");
+        assert_eq!(calls, 0);
+    }
+    // A file that is not this network.
+    let err = fashion::network(&bytes[..bytes.len() - 1]).unwrap_err();
+    assert!(matches!(err, fashion::Error::Format(_)), "{err}");
 }
 
 #[test]
@@ -130,37 +122,30 @@ fn the_shift_is_a_quarter_turn_clockwise() {
 
 #[test]
 fn the_dequantized_head_reproduces_the_int8_logits() {
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(|| {
-            let (blob, len) = network_file();
-            let net = fashion::network(&blob.0[..len]).unwrap();
-            let mut head = Box::new(finetune::Head::ZERO);
-            finetune::dequantized_head(&net, &mut head);
-            let last = &net.rest.rest;
-            let mut rng = Rng::new(3);
-            for _ in 0..20 {
-                let h2: [i8; 128] = core::array::from_fn(|_| rng.below(256) as u8 as i8);
-                let mut q = [0i8; 10];
-                last.forward_with(&h2, &mut q, &mut []);
-                let x: [f32; 128] = core::array::from_fn(|j| last.input.dequantize(h2[j]));
-                let mut y = [0.0f32; 10];
-                head.forward_with(&x, &mut y, &mut []);
-                for c in 0..10 {
-                    // The int8 output is the float one rounded to the output's step, then
-                    // clamped: within a step and a half (requantization rounds twice).
-                    let expected = last.output.quantize(y[c]).clamp(last.min, last.max);
-                    assert!(
-                        (i32::from(q[c]) - i32::from(expected)).abs() <= 1,
-                        "class {c}: int8 {}, dequantized head {} ({})",
-                        q[c],
-                        expected,
-                        y[c]
-                    );
-                }
-            }
-        })
-        .unwrap()
-        .join()
-        .unwrap();
+    let (blob, len) = network_file();
+    let net = fashion::network(&blob.0[..len]).unwrap();
+    let mut head = firmnet::boxed::zero::<finetune::Head>();
+    finetune::dequantized_head(&net, &mut head);
+    let last = &net.rest.rest;
+    let mut rng = Rng::new(3);
+    for _ in 0..20 {
+        let h2: [i8; 128] = core::array::from_fn(|_| rng.below(256) as u8 as i8);
+        let mut q = [0i8; 10];
+        last.forward_with(&h2, &mut q, &mut []);
+        let x: [f32; 128] = core::array::from_fn(|j| last.input.dequantize(h2[j]));
+        let mut y = [0.0f32; 10];
+        head.forward_with(&x, &mut y, &mut []);
+        for c in 0..10 {
+            // The int8 output is the float one rounded to the output's step, then
+            // clamped: within a step and a half (requantization rounds twice).
+            let expected = last.output.quantize(y[c]).clamp(last.min, last.max);
+            assert!(
+                (i32::from(q[c]) - i32::from(expected)).abs() <= 1,
+                "class {c}: int8 {}, dequantized head {} ({})",
+                q[c],
+                expected,
+                y[c]
+            );
+        }
+    }
 }

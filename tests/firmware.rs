@@ -214,11 +214,11 @@ fn parse_output(stdout: &str) -> Result<Values, String> {
 /// Runs the demo on the host with the reference kernels (see the module docs).
 fn host_values() -> Values {
     kernels::set_backend(Backend::Reference);
-    let mut net = Box::new(demo::MLP);
-    let mut adam = Box::new(demo::OPTIMIZER);
-    let mut buf = Box::new(demo::Buffers::ZERO);
-    let mut scratch = Box::new(demo::Arena::ZERO);
-    let mut deployed = Box::new(demo::SMALL);
+    let mut net = firmnet::boxed!(demo::MLP);
+    let mut adam = demo::Optimizer::boxed(demo::OPTIMIZER.config);
+    let mut buf = firmnet::boxed::zero::<demo::Buffers>();
+    let mut scratch = firmnet::boxed::zero::<demo::Arena>();
+    let mut deployed = firmnet::boxed!(demo::SMALL);
     let mut workspace = demo::Workspace {
         net: &mut net,
         adam: &mut adam,

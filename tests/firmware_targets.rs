@@ -262,8 +262,8 @@ fn parse_stack(stderr: &str) -> Option<(usize, usize)> {
 /// docs).
 fn host_values() -> Values {
     kernels::set_backend(Backend::Reference);
-    let mut net = Box::new(int8_demo::FLOAT_NET);
-    let mut twin = Box::new(int8_demo::TWIN);
+    let mut net = firmnet::boxed!(int8_demo::FLOAT_NET);
+    let mut twin = firmnet::boxed!(int8_demo::TWIN);
     let mut workspace = int8_demo::Workspace {
         net: &mut net,
         twin: &mut twin,

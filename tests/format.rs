@@ -106,13 +106,13 @@ fn trained_network_round_trip_keeps_running_statistics() {
 
 #[test]
 fn fashion_mlp_round_trip() {
-    let mut net = Box::new(FASHION_MLP);
+    let mut net = firmnet::boxed!(FASHION_MLP);
     net.init(Init::HeNormal, &mut Rng::new(5));
     net.rest.first.running_var[7] = 3.5;
     net.rest.first.running_mean[255] = -0.25;
     let bytes = format::save(&*net).unwrap();
     assert_eq!(bytes.len(), format::len(&*net).unwrap());
-    let mut copy = Box::new(FASHION_MLP);
+    let mut copy = firmnet::boxed!(FASHION_MLP);
     copy.rest.rest.rest.first.rate = 0.5;
     format::load(&bytes, &mut *copy).unwrap();
     assert_same(&*net, &*copy);
@@ -122,7 +122,7 @@ fn fashion_mlp_round_trip() {
     // And in place from an aligned blob, as in flash.
     let mut blob = vec![0u32; bytes.len() / 4];
     bytemuck::cast_slice_mut::<u32, u8>(&mut blob).copy_from_slice(&bytes);
-    let mut again = Box::new(FASHION_MLP);
+    let mut again = firmnet::boxed!(FASHION_MLP);
     format::load(bytemuck::cast_slice(&blob), &mut *again).unwrap();
     assert_same(&*net, &*again);
 }
@@ -513,7 +513,7 @@ fn read_all_ways(bytes: &[u8]) {
         assert_eq!(adam.t, 0);
         assert_same_params(&adam.m, &MlpGrad::ZERO, "m after a failed load");
     }
-    let blank_q: Box<ZooQ> = Box::new(Zero::ZERO);
+    let blank_q: Box<ZooQ> = firmnet::boxed::zero();
     let mut q = blank_q.clone();
     match format::load(bytes, &mut *q) {
         Ok(()) => assert!(format::save(&*q).is_ok()),
@@ -543,7 +543,7 @@ fn random_bytes_and_mutations_never_panic() {
         epoch: 2,
         step: 6,
     };
-    let mut q: Box<ZooQ> = Box::new(Zero::ZERO);
+    let mut q: Box<ZooQ> = firmnet::boxed::zero();
     randomize_int8(&mut *q, 13);
     let seeds = [
         format::save(&net).unwrap(),

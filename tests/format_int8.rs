@@ -51,7 +51,7 @@ fn quantized_zoo_round_trip_is_bitwise_with_every_attribute() {
     let bytes = format::save(&*q).unwrap();
     assert_eq!(bytes.len(), format::len(&*q).unwrap());
 
-    let mut copy: Box<ZooQ> = Box::new(Zero::ZERO);
+    let mut copy: Box<ZooQ> = firmnet::boxed::zero();
     format::load(&bytes, &mut *copy).unwrap();
     assert_same(&*q, &*copy);
     assert!(*copy == *q);
@@ -123,11 +123,11 @@ fn random_int8_round_trip_is_bitwise() {
 
 #[test]
 fn fashion_int8_round_trip_and_view() {
-    let mut float = Box::new(FASHION_MLP);
+    let mut float = firmnet::boxed!(FASHION_MLP);
     float.init(Init::HeNormal, &mut Rng::new(3));
     let q = quantize(&*float, &inputs::<784>(4, 40), RangeMethod::MinMax).unwrap();
     let bytes = format::save(&*q).unwrap();
-    let mut copy: Box<Int8<FashionMlp>> = Box::new(Zero::ZERO);
+    let mut copy: Box<Int8<FashionMlp>> = firmnet::boxed::zero();
     format::load(&bytes, &mut *copy).unwrap();
     assert!(*copy == *q);
     let xs = inputs_i8::<784>(5, 8);
@@ -832,7 +832,7 @@ fn check_source_tells_which_files_belong_together() {
     assert_eq!(File::parse(&q_bytes).unwrap().source(), Some(digest));
     format::check_source(&float_bytes, &q_bytes).unwrap();
     // The source digest changes nothing else: the network loads the same.
-    let mut back: Box<ZooQ> = Box::new(Zero::ZERO);
+    let mut back: Box<ZooQ> = firmnet::boxed::zero();
     format::load(&q_bytes, &mut *back).unwrap();
     assert!(*back == *q);
     let mut buf = vec![0u8; q_bytes.len()];
@@ -884,7 +884,7 @@ fn save_pair_writes_both_files_of_a_pair() {
     let mut back = zoo_zero();
     format::load_file(&fp, &mut back).unwrap();
     assert_same(&back, &float);
-    let mut back_q: Box<ZooQ> = Box::new(Zero::ZERO);
+    let mut back_q: Box<ZooQ> = firmnet::boxed::zero();
     format::load_file(&qp, &mut *back_q).unwrap();
     assert!(*back_q == *q);
 

@@ -591,11 +591,7 @@ fn config() -> TrainConfig {
 fn start() -> T {
     let mut net = mlp();
     net.init(Init::HeNormal, &mut Rng::new(22));
-    Trainer::new(
-        Box::new(net),
-        Box::new(Adam::new(AdamConfig::with_lr(0.05))),
-        23,
-    )
+    Trainer::new(Box::new(net), Adam::boxed(AdamConfig::with_lr(0.05)), 23)
 }
 
 /// What an epoch measured, without the timings.
@@ -669,7 +665,7 @@ fn an_interrupted_trainer_with_patience_ends_as_the_uninterrupted_one() {
     // A new process: another network, optimizer and seed, all replaced by the checkpoint.
     let mut c = Trainer::<Mlp, Adam<MlpGrad>, 8>::new(
         Box::new(zoo_zero_mlp()),
-        Box::new(Adam::new(AdamConfig::DEFAULT)),
+        Adam::boxed(AdamConfig::DEFAULT),
         999,
     );
     c.load_checkpoint(&path).unwrap();
@@ -702,11 +698,8 @@ fn an_interrupted_trainer_with_patience_ends_as_the_uninterrupted_one() {
     assert_same_params(&c.optimizer.m, &a.optimizer.m, "m");
 
     // A trainer with another optimizer refuses the checkpoint and keeps its state.
-    let mut s = Trainer::<Mlp, Sgd<MlpGrad>, 8>::new(
-        Box::new(mlp()),
-        Box::new(Sgd::new(SgdConfig::new(0.1))),
-        5,
-    );
+    let mut s =
+        Trainer::<Mlp, Sgd<MlpGrad>, 8>::new(Box::new(mlp()), Sgd::boxed(SgdConfig::new(0.1)), 5);
     let err = s.load_checkpoint(&path).unwrap_err();
     assert_eq!(
         err.format_error().map(|e| e.code()),

@@ -22,7 +22,7 @@ use firmnet::quant::Int8;
 const KILLS: usize = 40;
 
 fn networks(seed: u64) -> (Box<FashionMlp>, Box<Int8<FashionMlp>>) {
-    let mut net = Box::new(FASHION_MLP);
+    let mut net = firmnet::boxed!(FASHION_MLP);
     net.init(Init::HeNormal, &mut Rng::new(seed));
     let mut rng = Rng::new(seed + 1);
     let samples: Vec<[f32; 784]> = (0..32)

@@ -16,7 +16,6 @@ use std::time::Duration;
 use firmnet::format::{self, ErrorCode};
 use firmnet::net::{Infer, Scratch};
 use firmnet::quant::{Int8, QLayer};
-use firmnet::tensor::Zero;
 
 // Each program that includes it uses a part of it.
 #[allow(dead_code)]
@@ -52,7 +51,7 @@ fn build(dir: &Path, model_dir: &Path) -> (PathBuf, Vec<String>) {
 /// The host's logits for every window of `inputs.bin`, from `model_int8.fnet`.
 fn host_logits(model_dir: &Path) -> Vec<[i8; OUTPUTS]> {
     let bytes = std::fs::read(model_dir.join("model_int8.fnet")).expect("the template's model");
-    let mut net: Box<Int8<Network>> = Box::new(Zero::ZERO);
+    let mut net: Box<Int8<Network>> = firmnet::boxed::zero();
     format::load(&bytes, &mut *net).unwrap_or_else(|e| panic!("the template's model: {e}"));
     let inputs = std::fs::read(model_dir.join("inputs.bin")).expect("the template's inputs");
     assert_eq!(
@@ -60,7 +59,7 @@ fn host_logits(model_dir: &Path) -> Vec<[i8; OUTPUTS]> {
         0,
         "inputs.bin is not whole windows"
     );
-    let mut scratch = Box::new(Scratch::<Int8<Network>>::ZERO);
+    let mut scratch = firmnet::boxed::zero::<Scratch<Int8<Network>>>();
     inputs
         .chunks_exact(4 * INPUTS)
         .map(|window| {

@@ -38,9 +38,9 @@ fn data() -> Dataset {
 }
 
 fn trainer(seed: u64) -> Trainer<Small, Adam<G>, 32> {
-    let mut net = Box::new(SMALL);
+    let mut net = firmnet::boxed!(SMALL);
     net.init(Init::HeNormal, &mut Rng::new(seed));
-    Trainer::new(net, Box::new(Adam::new(AdamConfig::DEFAULT)), seed + 1)
+    Trainer::new(net, Adam::boxed(AdamConfig::DEFAULT), seed + 1)
 }
 
 fn config(epochs: usize) -> TrainConfig {
@@ -144,29 +144,15 @@ fn resumed_run_matches_an_uninterrupted_one() {
 /// The main MLP, trained briefly, loses at most one point of test accuracy to int8.
 #[test]
 fn int8_fashion_mlp_is_within_one_point_of_float() {
-    // The network, its gradients and Adam's moments are about a megabyte each, and values
-    // that size pass through the stack on their way into their boxes: more than a test
-    // thread's default stack.
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(int8_against_float)
-        .expect("spawn the test's thread")
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-}
-
-fn int8_against_float() {
     let data = data();
     let (rest, val_split) = data.train.split_off(2_000.0 / 60_000.0, 9);
     let (_, train_split) = rest.split_off(20_000.0 / rest.len() as f64, 10);
     let norm = Normalizer::fit(&train_split);
     let train = Samples::<784>::from_split(&train_split, &norm, "train").unwrap();
     let val = Samples::<784>::from_split(&val_split, &norm, "val").unwrap();
-    let mut net = Box::new(FASHION_MLP);
+    let mut net = firmnet::boxed!(FASHION_MLP);
     net.init(Init::HeNormal, &mut Rng::new(11));
-    let adam = Box::new(Adam::<<FashionMlp as Layer>::Grad>::new(
-        AdamConfig::DEFAULT,
-    ));
+    let adam = Adam::<<FashionMlp as Layer>::Grad>::boxed(AdamConfig::DEFAULT);
     let mut t = Trainer::<FashionMlp, _, 64>::new(net, adam, 12);
     t.fit(&train, &val, &config(2), |_| {}).unwrap();
     // Deployed form: normalization folded in, raw pixels in.

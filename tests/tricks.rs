@@ -23,7 +23,7 @@ use firmnet::train::{
 
 /// Inference on one sample.
 fn infer<L: Layer>(net: &L, x: &L::Input) -> L::Output {
-    let mut scratch: Box<Scratch<L>> = Box::new(Zero::ZERO);
+    let mut scratch: Box<Scratch<L>> = firmnet::boxed::zero();
     let mut y = L::Output::ZERO;
     net.forward(x, &mut y, &mut scratch);
     y
@@ -273,7 +273,7 @@ fn trainer_keeps_every_weight_row_inside_max_norm() {
     let run = |max: Option<f32>| -> (Small, f32) {
         let mut trainer = Trainer::<Small, SmallSgd, 8>::new(
             Box::new(small(3)),
-            Box::new(Sgd::new(SgdConfig::new(0.5))),
+            Sgd::boxed(SgdConfig::new(0.5)),
             4,
         );
         let reg = Regularization {
@@ -536,8 +536,8 @@ fn regularizing_layers_are_the_identity_at_inference() {
 
     // forward_train under Context::inference: the same function, and nothing updated.
     let (reg0, plain0) = (reg.clone(), plain.clone());
-    let mut rc: Box<<Regularized as Layer>::Cache<B>> = Box::new(Zero::ZERO);
-    let mut pc: Box<<Plain as Layer>::Cache<B>> = Box::new(Zero::ZERO);
+    let mut rc: Box<<Regularized as Layer>::Cache<B>> = firmnet::boxed::zero();
+    let mut pc: Box<<Plain as Layer>::Cache<B>> = firmnet::boxed::zero();
     let (mut ry, mut py) = ([[0.0f32; 3]; B], [[0.0f32; 3]; B]);
     let mut ctx = Context::inference();
     reg.forward_train(&x, &mut ry, &mut rc, &mut ctx);
@@ -559,8 +559,8 @@ fn regularizing_layers_are_the_identity_at_inference() {
 
     // And its backward pass is that of the plain network: no dropout mask, no penalty.
     let r: [[f32; 3]; B] = batch(25, 1.0);
-    let mut rg: Box<<Regularized as Layer>::Grad> = Box::new(Zero::ZERO);
-    let mut pg: Box<<Plain as Layer>::Grad> = Box::new(Zero::ZERO);
+    let mut rg: Box<<Regularized as Layer>::Grad> = firmnet::boxed::zero();
+    let mut pg: Box<<Plain as Layer>::Grad> = firmnet::boxed::zero();
     let (mut rdx, mut pdx) = ([[0.0f32; 6]; B], [[0.0f32; 6]; B]);
     reg.backward(&x, &ry, &r, Some(&mut rdx), &mut rc, &mut rg);
     plain.backward(&x, &py, &r, Some(&mut pdx), &mut pc, &mut pg);
@@ -636,8 +636,8 @@ fn batch_norm_inference_backward_is_the_gradient_of_forward() {
     let r: [[f32; 3]; B] = batch(44, 1.0);
     let before = net.clone();
 
-    let mut cache: Box<<WithBn as Layer>::Cache<B>> = Box::new(Zero::ZERO);
-    let mut grad: Box<<WithBn as Layer>::Grad> = Box::new(Zero::ZERO);
+    let mut cache: Box<<WithBn as Layer>::Cache<B>> = firmnet::boxed::zero();
+    let mut grad: Box<<WithBn as Layer>::Grad> = firmnet::boxed::zero();
     let mut y = [[0.0f32; 3]; B];
     let mut dx = [[0.0f32; 4]; B];
     net.forward_train(&x, &mut y, &mut cache, &mut Context::inference());
@@ -686,7 +686,7 @@ fn batch_norm_inference_backward_is_the_gradient_of_forward() {
 
     // The batch-statistics backward is a different function's gradient.
     let mut train_dx = [[0.0f32; 4]; B];
-    let mut train_grad: Box<<WithBn as Layer>::Grad> = Box::new(Zero::ZERO);
+    let mut train_grad: Box<<WithBn as Layer>::Grad> = firmnet::boxed::zero();
     net.forward_train(&x, &mut y, &mut cache, &mut Context::new(0));
     net.backward(&x, &y, &r, Some(&mut train_dx), &mut cache, &mut train_grad);
     let diff = train_dx
@@ -796,8 +796,8 @@ fn activity_l1_gradient_is_that_of_loss_plus_penalty() {
     let (_, min_h) = objective(&net, &x);
     assert!(min_h > 0.02, "an activation at the kink of |h|: {min_h}");
 
-    let mut cache: Box<<Sparse as Layer>::Cache<B>> = Box::new(Zero::ZERO);
-    let mut grad: Box<<Sparse as Layer>::Grad> = Box::new(Zero::ZERO);
+    let mut cache: Box<<Sparse as Layer>::Cache<B>> = firmnet::boxed::zero();
+    let mut grad: Box<<Sparse as Layer>::Grad> = firmnet::boxed::zero();
     let mut y = [[0.0f32; 2]; B];
     let mut dx = [[0.0f32; 3]; B];
     net.forward_train(&x, &mut y, &mut cache, &mut Context::new(54));
@@ -876,7 +876,7 @@ fn fgsm_steps_by_epsilon_along_the_sign_of_the_input_gradient() {
     let before = net.clone();
     let x: [[f32; 5]; FB] = batch(60, 1.0);
     let eps = 0.01f32;
-    let mut buf = Box::new(TrainBuffers::<Attacked, FB>::ZERO);
+    let mut buf = firmnet::boxed::zero::<TrainBuffers<Attacked, FB>>();
     let mut adv = [[0.0f32; 5]; FB];
     let mut ctx = Context::inference();
     let stats = fgsm(
@@ -948,7 +948,7 @@ fn fgsm_leaves_inputs_without_gradient_in_place() {
     let mut net = attacked();
     net.first.weight.iter_mut().for_each(|row| row[4] = 0.0);
     let x: [[f32; 5]; FB] = batch(66, 1.0);
-    let mut buf = Box::new(TrainBuffers::<Attacked, FB>::ZERO);
+    let mut buf = firmnet::boxed::zero::<TrainBuffers<Attacked, FB>>();
     let mut adv = [[0.0f32; 5]; FB];
     let attack = Fgsm::new(0.1);
     fgsm(
@@ -979,7 +979,7 @@ fn fgsm_clamps_into_the_valid_range() {
     x[0][0] = 0.0;
     x[1][1] = 1.0;
     let eps = 0.25f32;
-    let mut buf = Box::new(TrainBuffers::<Attacked, FB>::ZERO);
+    let mut buf = firmnet::boxed::zero::<TrainBuffers<Attacked, FB>>();
     let mut free = [[0.0f32; 5]; FB];
     let mut bounded = [[0.0f32; 5]; FB];
     fgsm(
@@ -1022,15 +1022,15 @@ fn fgsm_clamps_into_the_valid_range() {
 #[test]
 fn fgsm_adds_parameter_gradients_like_classification_gradients() {
     let x: [[f32; 5]; FB] = batch(62, 1.0);
-    let mut prefill: Box<<Attacked as Layer>::Grad> = Box::new(Zero::ZERO);
+    let mut prefill: Box<<Attacked as Layer>::Grad> = firmnet::boxed::zero();
     for t in 0..Attacked::TENSORS {
         fill(prefill.tensor_mut(t), 63 + t as u64, 1.0);
     }
     for ctx in [Context::inference(), Context::new(64)] {
         let (mut n1, mut n2, mut n3) = (attacked(), attacked(), attacked());
-        let mut b1 = Box::new(TrainBuffers::<Attacked, FB>::ZERO);
-        let mut b2 = Box::new(TrainBuffers::<Attacked, FB>::ZERO);
-        let mut b3 = Box::new(TrainBuffers::<Attacked, FB>::ZERO);
+        let mut b1 = firmnet::boxed::zero::<TrainBuffers<Attacked, FB>>();
+        let mut b2 = firmnet::boxed::zero::<TrainBuffers<Attacked, FB>>();
+        let mut b3 = firmnet::boxed::zero::<TrainBuffers<Attacked, FB>>();
         for t in 0..Attacked::TENSORS {
             b1.grad.tensor_mut(t).copy_from_slice(prefill.tensor(t));
             b2.grad.tensor_mut(t).copy_from_slice(prefill.tensor(t));
@@ -1112,7 +1112,7 @@ fn clean_and_adversarial_gradients(
 ) -> (Box<MlpGrad>, Box<MlpGrad>, [[f32; 5]; FB]) {
     let mut net = mlp();
     let mut adv = [[0.0f32; 5]; FB];
-    let mut clean = Box::new(TrainBuffers::<Mlp, FB>::ZERO);
+    let mut clean = firmnet::boxed::zero::<TrainBuffers<Mlp, FB>>();
     fgsm(
         &mut net,
         &mut clean,
@@ -1123,7 +1123,7 @@ fn clean_and_adversarial_gradients(
         &mut adv,
     )
     .unwrap();
-    let mut on_adv = Box::new(TrainBuffers::<Mlp, FB>::ZERO);
+    let mut on_adv = firmnet::boxed::zero::<TrainBuffers<Mlp, FB>>();
     classification_gradients(&mut net, &mut on_adv, &mut Context::new(0), &adv, &LABELS).unwrap();
     (Box::new(clean.grad), Box::new(on_adv.grad), adv)
 }
@@ -1136,7 +1136,7 @@ fn adversarial_gradients_mix_clean_and_fgsm_losses() {
     let weight = 0.25f32;
 
     let mut net = mlp();
-    let mut buf = Box::new(TrainBuffers::<Mlp, FB>::ZERO);
+    let mut buf = firmnet::boxed::zero::<TrainBuffers<Mlp, FB>>();
     let mut adv = [[0.0f32; 5]; FB];
     let stats = adversarial_gradients(
         &mut net,
@@ -1150,7 +1150,7 @@ fn adversarial_gradients_mix_clean_and_fgsm_losses() {
     )
     .unwrap();
     assert_eq!(adv, adv_ref, "not the FGSM examples");
-    let mut clean_buf = Box::new(TrainBuffers::<Mlp, FB>::ZERO);
+    let mut clean_buf = firmnet::boxed::zero::<TrainBuffers<Mlp, FB>>();
     let clean_stats = classification_gradients(
         &mut mlp(),
         &mut clean_buf,
@@ -1179,7 +1179,7 @@ fn adversarial_gradients_mix_clean_and_fgsm_losses() {
     // One adversarial step: SGD on exactly those gradients, clean statistics returned.
     let mut stepped = mlp();
     let mut sgd = Sgd::<<Mlp as Layer>::Grad>::new(SgdConfig::new(0.5));
-    let mut buf = Box::new(TrainBuffers::<Mlp, FB>::ZERO);
+    let mut buf = firmnet::boxed::zero::<TrainBuffers<Mlp, FB>>();
     let step_stats = adversarial_step(
         &mut stepped,
         &mut sgd,
@@ -1217,7 +1217,7 @@ fn adversarial_gradients_refuse_a_weight_outside_0_1() {
     let x: [[f32; 5]; FB] = batch(82, 1.0);
     let attack = Fgsm::new(0.1);
     for weight in [0.0, -0.5, 1.5, f32::NAN] {
-        let mut buf = Box::new(TrainBuffers::<Mlp, FB>::ZERO);
+        let mut buf = firmnet::boxed::zero::<TrainBuffers<Mlp, FB>>();
         let mut adv = [[7.0f32; 5]; FB];
         let mut net = mlp();
         let r = adversarial_gradients(
@@ -1247,7 +1247,7 @@ fn trainer_runs_adversarial_training() {
     let run = |adversarial: Option<Adversarial>| -> (Small, f32) {
         let mut trainer = Trainer::<Small, SmallSgd, 8>::new(
             Box::new(small(92)),
-            Box::new(Sgd::new(SgdConfig::new(0.2))),
+            Sgd::boxed(SgdConfig::new(0.2)),
             93,
         );
         let reg = Regularization {
@@ -1394,7 +1394,7 @@ fn train_partly_frozen<O: Optimizer<PfGrad>>(mut opt: O) -> O {
     let mut net = partly_frozen();
     let before = net.clone();
     const B: usize = 8;
-    let mut buf = Box::new(TrainBuffers::<PartlyFrozen, B>::ZERO);
+    let mut buf = firmnet::boxed::zero::<TrainBuffers<PartlyFrozen, B>>();
     let mut ctx = Context::new(113);
     for step in 0..6 {
         let x: [[f32; 4]; B] = batch(120 + step, 1.0);
@@ -1467,8 +1467,8 @@ fn gradients_flow_through_frozen_layers() {
     const B: usize = 4;
     let x: [[f32; 4]; B] = batch(130, 1.0);
     let y = [0u16, 1, 2, 0];
-    let mut fb = Box::new(TrainBuffers::<PartlyFrozen, B>::ZERO);
-    let mut ob = Box::new(TrainBuffers::<Unfrozen, B>::ZERO);
+    let mut fb = firmnet::boxed::zero::<TrainBuffers<PartlyFrozen, B>>();
+    let mut ob = firmnet::boxed::zero::<TrainBuffers<Unfrozen, B>>();
     let fs =
         classification_gradients(&mut frozen, &mut fb, &mut Context::new(131), &x, &y).unwrap();
     let os =
@@ -1477,7 +1477,7 @@ fn gradients_flow_through_frozen_layers() {
     assert_eq!(bits(&fb.grad), bits(&ob.grad));
     assert!(fb.grad.tensor(0).iter().any(|&g| g != 0.0));
     // The training-mode unfrozen network is a different function.
-    let mut tb = Box::new(TrainBuffers::<Unfrozen, B>::ZERO);
+    let mut tb = firmnet::boxed::zero::<TrainBuffers<Unfrozen, B>>();
     let ts = classification_gradients(
         &mut unfreeze(&frozen),
         &mut tb,
@@ -1518,7 +1518,7 @@ fn weight_noise_is_removed_after_each_gradient() {
     let run = |lr: f32, noise: f32| {
         let mut trainer = Trainer::<Small, SmallSgd, 8>::new(
             Box::new(small(152)),
-            Box::new(Sgd::new(SgdConfig::new(lr))),
+            Sgd::boxed(SgdConfig::new(lr)),
             153,
         );
         let reg = Regularization {
@@ -1577,11 +1577,7 @@ fn bars(n: usize, seed: u64, col0: usize, col1: usize) -> Samples<64> {
 fn img_trainer() -> Trainer<Img, ImgAdam, 16> {
     let mut net: Img = net![Dense::ZERO, Relu::DEFAULT, Dense::ZERO];
     net.init(Init::HeNormal, &mut Rng::new(160));
-    Trainer::new(
-        Box::new(net),
-        Box::new(Adam::new(AdamConfig::with_lr(0.01))),
-        161,
-    )
+    Trainer::new(Box::new(net), Adam::boxed(AdamConfig::with_lr(0.01)), 161)
 }
 
 #[test]

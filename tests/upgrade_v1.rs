@@ -47,7 +47,7 @@ fn fresh_dir(name: &str) -> PathBuf {
 /// The main job's network with every parameter and statistic set from a seed, and its
 /// int8 twin.
 fn trained() -> (Box<FashionMlp>, Box<Int8<FashionMlp>>) {
-    let mut net = Box::new(FASHION_MLP);
+    let mut net = firmnet::boxed!(FASHION_MLP);
     net.init(Init::HeNormal, &mut Rng::new(3));
     // Running statistics as training leaves them: not the defaults.
     let mut rng = Rng::new(4);
@@ -100,10 +100,10 @@ fn the_main_jobs_version_1_pair_is_converted_in_place() {
         std::fs::read(&float_path).unwrap(),
         std::fs::read(&int8_path).unwrap(),
     );
-    let mut back = Box::new(FASHION_MLP);
+    let mut back = firmnet::boxed!(FASHION_MLP);
     format::load(&float_v2, &mut *back).unwrap();
     assert!(*back == *net, "the float network changed in the conversion");
-    let mut back8: Box<Int8<FashionMlp>> = Box::new(Zero::ZERO);
+    let mut back8: Box<Int8<FashionMlp>> = firmnet::boxed::zero();
     format::load(&int8_v2, &mut *back8).unwrap();
     assert!(
         *back8 == *int8,

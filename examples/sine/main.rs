@@ -100,7 +100,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         samples(1_000, 0.0, &mut rng),
     );
 
-    let mut net: Box<Network> = Box::new(net![
+    let mut net: Box<Network> = firmnet::boxed!(net![
         Dense::ZERO,
         Relu::DEFAULT,
         Dense::ZERO,
@@ -108,7 +108,7 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         Dense::ZERO
     ]);
     net.init(Init::HeNormal, &mut Rng::new(args.seed + 1));
-    let adam = Box::new(Adam::new(AdamConfig::with_lr(1e-2)));
+    let adam = Adam::boxed(AdamConfig::with_lr(1e-2));
     let mut trainer = Trainer::<_, _, 32, _>::with_loss(net, adam, MeanSquaredError, args.seed + 2);
     let config = TrainConfig::default()
         .epochs(150)

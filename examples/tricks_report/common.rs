@@ -263,7 +263,7 @@ pub fn fit<L, O>(
     train: &Samples<D>,
 ) -> (Run, Box<L>)
 where
-    L: Layer<Input = [f32; D], Output = [f32; C]> + Clone,
+    L: Layer<Input = [f32; D], Output = [f32; C]> + Clone + Zero,
     O: Optimizer<L::Grad>,
 {
     let mut trainer = Trainer::<L, O, B>::new(net, optimizer, lab.seed.wrapping_add(17));
@@ -303,9 +303,10 @@ where
     (run, net)
 }
 
-/// A freshly initialized network: `value` with `init` drawn from `seed`.
-pub fn fresh<L: Layer>(value: L, init: Init, seed: u64) -> Box<L> {
-    let mut net = Box::new(value);
+/// A freshly initialized network: a copy of `value` on the heap, with `init` drawn from
+/// `seed`.
+pub fn fresh<L: Layer + Zero + Clone>(value: &L, init: Init, seed: u64) -> Box<L> {
+    let mut net = firmnet::boxed::clone(value);
     net.init(init, &mut Rng::new(seed));
     net
 }

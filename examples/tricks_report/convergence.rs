@@ -43,11 +43,11 @@ const DEEP: Deep = net![
 type PlainGrad = <Plain as Layer>::Grad;
 
 fn sgd<G: Params + Zero>(lr: f32, momentum: f32, clip: Clip) -> Box<Sgd<G>> {
-    Box::new(Sgd::new(SgdConfig {
+    Sgd::boxed(SgdConfig {
         momentum,
         clip,
         ..SgdConfig::new(lr)
-    }))
+    })
 }
 
 /// The first epoch whose validation accuracy reaches `target`.
@@ -74,29 +74,29 @@ pub fn optimizers(lab: &mut Lab) -> Res {
     let run_with = |lab: &Lab, name: &str, opt: Box<dyn OptBox>, lr: f32| {
         let mut c = cfg.clone();
         c.schedule.base = lr;
-        opt.fit(lab, name, fresh(PLAIN, Init::HeNormal, seed), &c)
+        opt.fit(lab, name, fresh(&PLAIN, Init::HeNormal, seed), &c)
     };
     let runs = [
         run_with(
             lab,
             "SGD, α = 0.05",
-            Box::new(Sgd::<PlainGrad>::new(SgdConfig::new(0.05))),
+            Sgd::<PlainGrad>::boxed(SgdConfig::new(0.05)),
             0.05,
         ),
         run_with(
             lab,
             "Nesterov momentum 0.9, α = 0.01",
-            Box::new(Sgd::<PlainGrad>::new(SgdConfig {
+            Sgd::<PlainGrad>::boxed(SgdConfig {
                 momentum: 0.9,
                 nesterov: true,
                 ..SgdConfig::new(0.01)
-            })),
+            }),
             0.01,
         ),
         run_with(
             lab,
             "Adam, α = 0.001",
-            Box::new(Adam::<PlainGrad>::new(AdamConfig::DEFAULT)),
+            Adam::<PlainGrad>::boxed(AdamConfig::DEFAULT),
             0.001,
         ),
     ];
@@ -226,7 +226,7 @@ pub fn batch_norm(lab: &mut Lab) -> Res {
         let (plain, _) = fit(
             lab,
             &format!("no BN, α = {lr}"),
-            fresh(PLAIN, Init::HeNormal, lab.seed),
+            fresh(&PLAIN, Init::HeNormal, lab.seed),
             sgd::<PlainGrad>(lr, 0.9, Clip::NONE),
             &c,
             &lab.data.train,
@@ -234,7 +234,7 @@ pub fn batch_norm(lab: &mut Lab) -> Res {
         let (bn, _) = fit(
             lab,
             &format!("BN, α = {lr}"),
-            fresh(NORMALIZED, Init::HeNormal, lab.seed),
+            fresh(&NORMALIZED, Init::HeNormal, lab.seed),
             sgd::<<Normalized as Layer>::Grad>(lr, 0.9, Clip::NONE),
             &c,
             &lab.data.train,
@@ -360,8 +360,8 @@ fn variance<const N: usize>(batch: &[[f32; N]]) -> f64 {
 /// Per dense layer of [`Deep`] at initialization, on one batch: the variance of its output
 /// (pre-activation) and of the loss gradient with respect to it.
 fn layer_statistics(lab: &Lab, init: Init) -> Result<Vec<(f64, f64)>, firmnet::Error> {
-    let mut net = fresh(DEEP, init, lab.seed);
-    let mut buf = Box::new(TrainBuffers::<Deep, B>::ZERO);
+    let mut net = fresh(&DEEP, init, lab.seed);
+    let mut buf = firmnet::boxed::zero::<TrainBuffers<Deep, B>>();
     let x: [[f32; 784]; B] = core::array::from_fn(|i| lab.data.train.x[i]);
     let y: [u16; B] = core::array::from_fn(|i| lab.data.train.y[i]);
     classification_gradients(&mut *net, &mut buf, &mut Context::new(lab.seed), &x, &y)?;
@@ -472,7 +472,7 @@ pub fn initialization(lab: &mut Lab) -> Res {
         let (run, _) = fit(
             lab,
             name,
-            fresh(DEEP, init, lab.seed),
+            fresh(&DEEP, init, lab.seed),
             sgd::<<Deep as Layer>::Grad>(0.01, 0.9, Clip::NONE),
             &c,
             &lab.data.train,
@@ -559,7 +559,7 @@ pub fn clipping(lab: &mut Lab) -> Res {
     let (raw, _) = fit(
         lab,
         &format!("α = {lr}, no clipping"),
-        fresh(PLAIN, Init::HeNormal, lab.seed),
+        fresh(&PLAIN, Init::HeNormal, lab.seed),
         sgd::<PlainGrad>(lr, 0.9, Clip::NONE),
         &c,
         &lab.data.train,
@@ -569,7 +569,7 @@ pub fn clipping(lab: &mut Lab) -> Res {
         let (run, _) = fit(
             lab,
             &format!("α = {lr}, norm clipped to {max}"),
-            fresh(PLAIN, Init::HeNormal, lab.seed),
+            fresh(&PLAIN, Init::HeNormal, lab.seed),
             sgd::<PlainGrad>(lr, 0.9, Clip::norm(max)),
             &c,
             &lab.data.train,

@@ -105,11 +105,11 @@ pub fn ensemble(lab: &mut Lab) -> Res {
         let mut config = cosine(lab, epochs, MEMBER_LR);
         config.seed = lab.seed.wrapping_add(200 + k as u64);
         let net = fresh(
-            mlp(MEMBER_DROPOUT),
+            &mlp(MEMBER_DROPOUT),
             Init::HeNormal,
             lab.seed.wrapping_add(100 + k as u64),
         );
-        let optimizer = Box::new(MlpAdam::new(AdamConfig::with_lr(MEMBER_LR)));
+        let optimizer = MlpAdam::boxed(AdamConfig::with_lr(MEMBER_LR));
         let name = format!("member {}", k + 1);
         let (run, net) = fit(lab, &name, net, optimizer, &config, &lab.data.train);
         runs.push(run);
@@ -345,8 +345,8 @@ fn train_setting(
     epochs: usize,
     train: &Samples<D>,
 ) -> (Box<Mlp>, Option<TrainError>) {
-    let net = fresh(mlp(h.dropout), Init::HeNormal, lab.seed.wrapping_add(300));
-    let optimizer = Box::new(MlpAdam::new(AdamConfig::adamw(h.lr, h.weight_decay)));
+    let net = fresh(&mlp(h.dropout), Init::HeNormal, lab.seed.wrapping_add(300));
+    let optimizer = MlpAdam::boxed(AdamConfig::adamw(h.lr, h.weight_decay));
     let mut config = cosine(lab, epochs, h.lr);
     config.seed = lab.seed.wrapping_add(400);
     let mut trainer = Trainer::<Mlp, MlpAdam, B>::new(net, optimizer, lab.seed.wrapping_add(17));

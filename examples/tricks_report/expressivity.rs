@@ -102,16 +102,16 @@ pub fn first_layer(lab: &mut Lab) -> Res {
     let (first, _) = fit(
         lab,
         "first layer only",
-        fresh(first_only(), Init::HeNormal, init_seed),
-        Box::new(Adam::new(AdamConfig::with_lr(LR))),
+        fresh(&first_only(), Init::HeNormal, init_seed),
+        Adam::boxed(AdamConfig::with_lr(LR)),
         &cfg,
         &lab.data.train,
     );
     let (all, _) = fit(
         lab,
         "all layers",
-        fresh(full(), Init::HeNormal, init_seed),
-        Box::new(Adam::new(AdamConfig::with_lr(LR))),
+        fresh(&full(), Init::HeNormal, init_seed),
+        Adam::boxed(AdamConfig::with_lr(LR)),
         &cfg,
         &lab.data.train,
     );

@@ -228,23 +228,8 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "an unknown processor".into())
 }
 
-/// Stack of the thread the report runs on. The networks, Adam's moments and the training
-/// buffers are megabytes each, and an unoptimized build stages such values on the stack on
-/// their way into their boxes: more than a main thread's stack holds.
-const STACK: usize = 64 << 20;
-
 fn main() -> ExitCode {
-    let report = std::thread::Builder::new()
-        .name("tricks-report".into())
-        .stack_size(STACK)
-        .spawn(|| run().map_err(|e| e.to_string()));
-    let outcome = match report {
-        Ok(handle) => handle
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-        Err(e) => Err(format!("cannot start the report's thread: {e}")),
-    };
-    match outcome {
+    match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -111,7 +111,7 @@ pub struct Baseline {
 
 /// Adam with the given settings, on the heap.
 fn adam<G: Params + Zero>(config: AdamConfig) -> Box<Adam<G>> {
-    Box::new(Adam::new(config))
+    Adam::boxed(config)
 }
 
 /// Error rate (1 − accuracy) as `f64`.
@@ -194,7 +194,7 @@ pub fn overfitting(lab: &mut Lab) -> Res<Baseline> {
     let (base, base_net) = fit(
         lab,
         "no regularization",
-        fresh(plain(), Init::HeNormal, init_seed),
+        fresh(&plain(), Init::HeNormal, init_seed),
         adam(AdamConfig::with_lr(LR)),
         &base_config,
         &train,
@@ -202,7 +202,7 @@ pub fn overfitting(lab: &mut Lab) -> Res<Baseline> {
     let (dropout, _) = fit(
         lab,
         &format!("dropout {INPUT_DROP} / {HIDDEN_DROP}"),
-        fresh(with_dropout(), Init::HeNormal, init_seed),
+        fresh(&with_dropout(), Init::HeNormal, init_seed),
         adam(AdamConfig::with_lr(LR)),
         &base_config,
         &train,
@@ -210,7 +210,7 @@ pub fn overfitting(lab: &mut Lab) -> Res<Baseline> {
     let (noise, _) = fit(
         lab,
         &format!("Gaussian noise σ {INPUT_SIGMA} / {HIDDEN_SIGMA}"),
-        fresh(with_noise(), Init::HeNormal, init_seed),
+        fresh(&with_noise(), Init::HeNormal, init_seed),
         adam(AdamConfig::with_lr(LR)),
         &base_config,
         &train,
@@ -231,7 +231,7 @@ pub fn overfitting(lab: &mut Lab) -> Res<Baseline> {
     let (shifts, _) = fit(
         lab,
         &format!("shifts ±{MAX_SHIFT} px"),
-        fresh(plain(), Init::HeNormal, init_seed),
+        fresh(&plain(), Init::HeNormal, init_seed),
         adam(AdamConfig::with_lr(LR)),
         &shift_config,
         &train,
@@ -246,7 +246,7 @@ pub fn overfitting(lab: &mut Lab) -> Res<Baseline> {
     let (weights, _) = fit(
         lab,
         &format!("weight noise σ {WEIGHT_SIGMA}"),
-        fresh(plain(), Init::HeNormal, init_seed),
+        fresh(&plain(), Init::HeNormal, init_seed),
         adam(AdamConfig::with_lr(LR)),
         &weight_config,
         &train,
@@ -545,7 +545,7 @@ pub fn early_stopping(lab: &mut Lab, baseline: &Baseline) -> Res {
     let (run, net) = fit(
         lab,
         &format!("no regularization, patience {patience}"),
-        fresh(plain(), Init::HeNormal, baseline.init_seed),
+        fresh(&plain(), Init::HeNormal, baseline.init_seed),
         adam(AdamConfig::with_lr(LR)),
         &cfg,
         &baseline.train,
@@ -557,7 +557,7 @@ pub fn early_stopping(lab: &mut Lab, baseline: &Baseline) -> Res {
     let same_prefix = run.history.iter().zip(&full.history).all(|(a, b)| {
         a.val.accuracy.unwrap() == b.val.accuracy.unwrap() && a.train.loss == b.train.loss
     });
-    let init = fresh(plain(), Init::HeNormal, baseline.init_seed);
+    let init = fresh(&plain(), Init::HeNormal, baseline.init_seed);
     let dist_restored = weight_distance(&*init, &*net);
     let dist_final = weight_distance(&*init, &*baseline.net);
     let (full_min_epoch, full_min) = val_minimum(full);
@@ -919,7 +919,7 @@ pub fn sparsity(lab: &mut Lab) -> Res {
         let (run, net) = fit(
             lab,
             &name,
-            fresh(sparse(activity), Init::HeNormal, init_seed),
+            fresh(&sparse(activity), Init::HeNormal, init_seed),
             adam(optimizer),
             &cfg,
             &lab.data.train,

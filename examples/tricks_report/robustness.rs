@@ -94,8 +94,8 @@ pub fn adversarial(lab: &mut Lab) -> Res {
     }
     let mut trained: Vec<Trained> = Vec::with_capacity(settings.len());
     for (name, config) in &settings {
-        let optimizer = Box::new(Adam::<<Mlp as Layer>::Grad>::new(AdamConfig::with_lr(LR)));
-        let net = fresh(MLP, Init::HeNormal, init_seed);
+        let optimizer = Adam::<<Mlp as Layer>::Grad>::boxed(AdamConfig::with_lr(LR));
+        let net = fresh(&MLP, Init::HeNormal, init_seed);
         let (run, net) = fit(lab, name, net, optimizer, config, &lab.data.train);
         trained.push(Trained {
             run,

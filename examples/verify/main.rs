@@ -56,7 +56,6 @@ use firmnet::kernels::{self, Backend};
 use firmnet::models::{FASHION_MLP, FashionMlp};
 use firmnet::prelude::*;
 use firmnet::quant::Int8;
-use firmnet::tensor::Zero;
 use firmnet_demo::{fashion, finetune};
 use object::{Object, ObjectSection, ObjectSymbol};
 
@@ -113,22 +112,11 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> ExitCode {
-    // Large values (the float network, its Adam-free twin) are boxed; the thread's stack
-    // still sees them pass, so give it room.
-    let worker = std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(run)
-        .map(|h| h.join());
-    match worker {
-        Ok(Ok(Ok(true))) => ExitCode::SUCCESS,
-        Ok(Ok(Ok(false))) => ExitCode::FAILURE,
-        Ok(Ok(Err(e))) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-        Ok(Err(_)) => ExitCode::FAILURE,
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
-            eprintln!("error: cannot start the worker thread: {e}");
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
@@ -159,13 +147,13 @@ fn verify(args: &Args) -> Result<bool, BoxError> {
     let data = Dataset::load_mnist_dir(&args.data, 10)?;
     let bundle = Bundle::new(&data)?;
     // The network as Rust source too, for the firmware that embeds it with `include!`.
-    let mut owned: Box<Int8<FashionMlp>> = Box::new(Zero::ZERO);
+    let mut owned: Box<Int8<FashionMlp>> = firmnet::boxed::zero();
     format::load(&int8_bytes, &mut *owned)?;
     let source = format::rust_source(&*owned)?;
     // The float network's deployment form, for the float firmware.
-    let mut trained = Box::new(FASHION_MLP);
+    let mut trained = firmnet::boxed!(FASHION_MLP);
     format::load(&float_bytes, &mut *trained)?;
-    let mut deployed: Box<Deployed<FashionMlp>> = Box::new(Zero::ZERO);
+    let mut deployed: Box<Deployed<FashionMlp>> = firmnet::boxed::zero();
     deploy(&*trained, &mut *deployed)?;
     let deployed_bytes = format::save(&*deployed)?;
     bundle.write(&args.out, &int8_bytes, &deployed_bytes, &source)?;
@@ -545,7 +533,7 @@ fn host_int8(
 
 /// The deployment form's logits for every image (with the kernels the caller selected).
 fn host_float(net: &Deployed<FashionMlp>, images: &[u8]) -> Result<Vec<[f32; 10]>, BoxError> {
-    let mut scratch = Box::new(Scratch::<Deployed<FashionMlp>>::ZERO);
+    let mut scratch = firmnet::boxed::zero::<Scratch<Deployed<FashionMlp>>>();
     let mut out = Vec::new();
     for image in images.chunks_exact(fashion::PIXELS) {
         let x: [f32; 784] = core::array::from_fn(|j| f32::from(image[j]));
@@ -559,7 +547,7 @@ fn host_float(net: &Deployed<FashionMlp>, images: &[u8]) -> Result<Vec<[f32; 10]
 /// The deployment form against the trained network it was folded from: the largest
 /// relative difference of a logit, and the number of images both classify alike.
 fn agreement(trained: &FashionMlp, deployed: &Deployed<FashionMlp>, images: &[u8]) -> (f64, usize) {
-    let mut scratch = Box::new(Scratch::<FashionMlp>::ZERO);
+    let mut scratch = firmnet::boxed::zero::<Scratch<FashionMlp>>();
     let folded = host_float(deployed, images).unwrap_or_default();
     let (mut worst, mut same) = (0.0f64, 0);
     for (image, d) in images.chunks_exact(fashion::PIXELS).zip(&folded) {
@@ -575,10 +563,10 @@ fn agreement(trained: &FashionMlp, deployed: &Deployed<FashionMlp>, images: &[u8
 }
 
 fn host_finetune(net: &fashion::Network<'_>, b: &Bundle) -> Result<Values, BoxError> {
-    let mut head = Box::new(<finetune::Head as Zero>::ZERO);
-    let mut adam = Box::new(finetune::OPTIMIZER);
-    let mut buf = Box::new(<finetune::Buffers as Zero>::ZERO);
-    let mut features = Box::new([[0.0f32; finetune::FEATURES]; finetune::BATCH]);
+    let mut head = firmnet::boxed::zero::<finetune::Head>();
+    let mut adam = finetune::Optimizer::boxed(finetune::OPTIMIZER.config);
+    let mut buf = firmnet::boxed::zero::<finetune::Buffers>();
+    let mut features = firmnet::boxed::zero::<[[f32; finetune::FEATURES]; finetune::BATCH]>();
     let mut act = Box::new(fashion::Buffers::ZERO);
     let mut ws = finetune::Workspace {
         head: &mut head,

@@ -12,7 +12,7 @@
 //! use firmnet::format;
 //! use firmnet::models::{FASHION_MLP, FashionMlp};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut net = Box::new(FASHION_MLP); // ε, momentum and dropout rates as trained
+//! let mut net = firmnet::boxed!(FASHION_MLP); // ε, momentum and dropout rates as trained
 //! format::v1::upgrade(&std::fs::read("model.fnet")?, &mut *net)?;
 //! format::save_file("model.v2.fnet", &*net)?;
 //! # Ok(())

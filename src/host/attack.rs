@@ -4,6 +4,7 @@ use std::prelude::rust_2024::*;
 
 use super::trainer::{Evaluation, Samples, evaluate};
 use crate::layers::{Context, Layer, Params};
+use crate::tensor::Zero;
 use crate::train::{Fgsm, TrainBuffers, fgsm};
 
 /// Evaluates `net` on FGSM examples of `data`: every sample is replaced by
@@ -19,7 +20,7 @@ pub fn evaluate_fgsm<L, const D: usize, const C: usize, const B: usize>(
     attack: &Fgsm,
 ) -> Evaluation
 where
-    L: Layer<Input = [f32; D], Output = [f32; C]> + Clone,
+    L: Layer<Input = [f32; D], Output = [f32; C]> + Clone + Zero,
 {
     let adversarial = fgsm_examples::<L, D, C, B>(net, data, attack);
     evaluate(net, &adversarial)
@@ -33,13 +34,13 @@ pub fn fgsm_examples<L, const D: usize, const C: usize, const B: usize>(
     attack: &Fgsm,
 ) -> Samples<D>
 where
-    L: Layer<Input = [f32; D], Output = [f32; C]> + Clone,
+    L: Layer<Input = [f32; D], Output = [f32; C]> + Clone + Zero,
 {
-    let mut net = Box::new(net.clone());
-    let mut buf = Box::new(TrainBuffers::<L, B>::ZERO);
+    let mut net = crate::boxed::clone(net);
+    let mut buf = crate::boxed::zero::<TrainBuffers<L, B>>();
     let mut ctx = Context::inference();
-    let mut x = Box::new([[0.0f32; D]; B]);
-    let mut adv = Box::new([[0.0f32; D]; B]);
+    let mut x = crate::boxed::zero::<[[f32; D]; B]>();
+    let mut adv = crate::boxed::zero::<[[f32; D]; B]>();
     let mut y = [0u16; B];
     let mut out = Samples {
         x: Vec::with_capacity(data.len()),

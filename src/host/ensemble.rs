@@ -28,7 +28,7 @@ where
     if members.is_empty() {
         return Err(TrainError::Empty { what: "ensemble" });
     }
-    let mut scratch = Box::new(crate::net::Scratch::<L>::ZERO);
+    let mut scratch = crate::boxed::zero::<crate::net::Scratch<L>>();
     let mut logits = [0.0f32; C];
     let mut p = [0.0f32; C];
     let k = members.len() as f64;

@@ -190,7 +190,7 @@ impl Calibration {
     /// [`QuantError::Mismatch`] for a network with a layer without an int8 form.
     pub fn record<N>(net: &N, samples: &[N::Input]) -> Result<Calibration, QuantError>
     where
-        N: Layer + Clone,
+        N: Layer + Clone + Zero,
     {
         if samples.is_empty() {
             return Err(QuantError::Calibration { layer: usize::MAX });
@@ -209,9 +209,9 @@ impl Calibration {
                 .collect(),
             samples: samples.len(),
         };
-        let mut net = Box::new(net.clone());
-        let mut buf: Box<TrainBuffers<N, { Self::BATCH }>> = Box::new(TrainBuffers::ZERO);
-        let mut x: Box<[N::Input; Self::BATCH]> = Box::new(Zero::ZERO);
+        let mut net = crate::boxed::clone(net);
+        let mut buf: Box<TrainBuffers<N, { Self::BATCH }>> = crate::boxed::zero();
+        let mut x: Box<[N::Input; Self::BATCH]> = crate::boxed::zero();
         let mut ctx = Context::inference();
         for chunk in samples.chunks(Self::BATCH) {
             for (k, slot) in x.iter_mut().enumerate() {
@@ -276,7 +276,7 @@ impl Calibration {
         N: Layer + Quantize,
         N::Layers<crate::quant::Owned>: ToNet<Net: Describe + Zero>,
     {
-        let mut q: Box<Int8<N>> = Box::new(Zero::ZERO);
+        let mut q: Box<Int8<N>> = crate::boxed::zero();
         self.quantize_into(net, &mut *q, method)?;
         Ok(q)
     }
@@ -320,7 +320,7 @@ pub fn quantize<N>(
     method: RangeMethod,
 ) -> Result<Box<Int8<N>>, QuantError>
 where
-    N: Layer + Quantize + Clone,
+    N: Layer + Quantize + Clone + Zero,
     N::Layers<crate::quant::Owned>: ToNet<Net: Describe + Zero>,
 {
     Calibration::record(net, samples)?.quantize(net, method)
@@ -340,7 +340,7 @@ where
     Q: QLayer<Input = [i8; D], Output = [i8; N]>,
     T: Task<N>,
 {
-    let mut scratch = Box::new(Scratch::<Q>::ZERO);
+    let mut scratch = crate::boxed::zero::<Scratch<Q>>();
     let (input, output) = (net.input_params(), net.output_params());
     let mut xq = [0i8; D];
     let mut yq = [0i8; N];
@@ -360,7 +360,7 @@ pub fn evaluate_int8<Q, const D: usize, const C: usize>(net: &Q, data: &Samples<
 where
     Q: QLayer<Input = [i8; D], Output = [i8; C]>,
 {
-    let mut scratch = Box::new(Scratch::<Q>::ZERO);
+    let mut scratch = crate::boxed::zero::<Scratch<Q>>();
     let (input, output) = (net.input_params(), net.output_params());
     let mut xq = [0i8; D];
     let mut yq = [0i8; C];

@@ -51,6 +51,7 @@ use crate::layers::{Context, Layer, ParamKind, Params};
 use crate::loss::{SoftmaxCrossEntropy, argmax};
 use crate::net::Scratch;
 use crate::optim::{Optimizer, max_norm, perturb_weights};
+use crate::tensor::Zero;
 use crate::train::{Fgsm, TrainBuffers, adversarial, check_weight, gradients};
 
 /// Samples ready for a network with `D` inputs: `f32` rows and one target each — a class
@@ -474,7 +475,7 @@ where
     L: Layer<Input = [f32; D], Output = [f32; N]>,
     T: Task<N>,
 {
-    let mut scratch = Box::new(Scratch::<L>::ZERO);
+    let mut scratch = crate::boxed::zero::<Scratch<L>>();
     let mut out = [0.0; N];
     let mut tally = Tally::new();
     for (x, y) in data.x.iter().zip(&data.y) {
@@ -538,7 +539,7 @@ pub struct Best<L> {
 
 impl<L, O, const D: usize, const C: usize, const B: usize> Trainer<L, O, B>
 where
-    L: Layer<Input = [f32; D], Output = [f32; C]> + Clone,
+    L: Layer<Input = [f32; D], Output = [f32; C]> + Clone + Zero,
     O: Optimizer<L::Grad>,
 {
     /// A trainer of a classifier (softmax cross-entropy) for `net` with `optimizer`;
@@ -550,7 +551,7 @@ where
 
 impl<L, O, T, const D: usize, const N: usize, const B: usize> Trainer<L, O, B, T>
 where
-    L: Layer<Input = [f32; D], Output = [f32; N]> + Clone,
+    L: Layer<Input = [f32; D], Output = [f32; N]> + Clone + Zero,
     O: Optimizer<L::Grad>,
     T: Task<N>,
 {
@@ -560,7 +561,7 @@ where
         Trainer {
             net,
             optimizer,
-            buffers: Box::new(TrainBuffers::ZERO),
+            buffers: crate::boxed::zero(),
             loss,
             ctx: Context::new(seed),
             epoch: 0,
@@ -605,7 +606,7 @@ where
     where
         O: OptimizerState<L::Grad>,
     {
-        let mut best = self.net.clone();
+        let mut best = crate::boxed::clone(&*self.net);
         let resumed =
             load_training_file(path, &mut *self.net, &mut *self.optimizer, Some(&mut *best))?;
         let run = resumed.run;
@@ -701,8 +702,8 @@ where
         }
         let steps = train.len() / B;
         let mut order: Vec<usize> = (0..train.len()).collect();
-        let mut x = Box::new([[0.0f32; D]; B]);
-        let mut adv = Box::new([[0.0f32; D]; B]);
+        let mut x = crate::boxed::zero::<[[f32; D]; B]>();
+        let mut adv = crate::boxed::zero::<[[f32; D]; B]>();
         let mut clean = Vec::new();
         let mut y: Box<[T::Target; B]> = Box::new(core::array::from_fn(|_| train.y[0]));
         let mut history = Vec::new();
@@ -784,7 +785,7 @@ where
                     Some(b) if !monitor.improves(value, b.value) => b.since += 1,
                     _ => {
                         self.best = Some(Best {
-                            net: self.net.clone(),
+                            net: crate::boxed::clone(&*self.net),
                             value,
                             epoch: self.epoch,
                             since: 0,

@@ -23,7 +23,7 @@ use crate::tensor::{Shape, Zero};
 ///
 /// γ and β are learned (tensors `gamma` and `beta`); the running statistics are not, and
 /// are not part of [`Params`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct BatchNorm<const N: usize> {
     /// Learned scale γ, one per feature.
     pub gamma: [f32; N],
@@ -85,6 +85,29 @@ impl<const N: usize> BatchNorm<N> {
 
 /// The neutral batch normalization, [`BatchNorm::DEFAULT`]: a placeholder that a loader or a
 /// conversion overwrites.
+impl<const N: usize> Clone for BatchNorm<N> {
+    fn clone(&self) -> Self {
+        BatchNorm {
+            gamma: self.gamma,
+            beta: self.beta,
+            running_mean: self.running_mean,
+            running_var: self.running_var,
+            momentum: self.momentum,
+            eps: self.eps,
+        }
+    }
+
+    /// Array by array, with no copy of the whole layer on the stack.
+    fn clone_from(&mut self, source: &Self) {
+        self.gamma.clone_from(&source.gamma);
+        self.beta.clone_from(&source.beta);
+        self.running_mean.clone_from(&source.running_mean);
+        self.running_var.clone_from(&source.running_var);
+        self.momentum = source.momentum;
+        self.eps = source.eps;
+    }
+}
+
 impl<const N: usize> Zero for BatchNorm<N> {
     const ZERO: Self = Self::DEFAULT;
 }

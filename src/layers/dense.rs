@@ -25,7 +25,7 @@ use crate::tensor::{Shape, Zero};
 /// assert_eq!(y, [6.5, -1.0]);
 /// # let _ = &LAYER;
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Dense<const IN: usize, const OUT: usize> {
     /// Weights, one row of `IN` per output.
     pub weight: [[f32; IN]; OUT],
@@ -44,6 +44,18 @@ impl<const IN: usize, const OUT: usize> Dense<IN, OUT> {
     /// [`format::rust_source`](crate::format::rust_source)).
     pub const fn from_parts(weight: [[f32; IN]; OUT], bias: [f32; OUT]) -> Self {
         Dense { weight, bias }
+    }
+}
+
+impl<const IN: usize, const OUT: usize> Clone for Dense<IN, OUT> {
+    fn clone(&self) -> Self {
+        Dense::from_parts(self.weight, self.bias)
+    }
+
+    /// Array by array, with no copy of the whole layer on the stack.
+    fn clone_from(&mut self, source: &Self) {
+        self.weight.clone_from(&source.weight);
+        self.bias.clone_from(&source.bias);
     }
 }
 

@@ -7,7 +7,7 @@ use crate::arena::{InPlace, Place};
 use crate::net::Infer;
 use crate::rng::Rng;
 use crate::spec::{Attr, AttrSpec, LayerData, LayerSpec, Primitive, Rule, TensorMut, TensorRef};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, Zero};
 
 /// Inverted dropout on tensors of type `T`: in training, each element is zeroed with
 /// probability `rate` and the survivors are scaled by `1/(1 − rate)`, so the expectation is
@@ -50,6 +50,11 @@ impl<T> Dropout<T> {
             *o = if keep { i * scale } else { 0.0 };
         }
     }
+}
+
+/// Rate 0: the identity, in training too.
+impl<T> Zero for Dropout<T> {
+    const ZERO: Self = Self::new(0.0);
 }
 
 no_params!([T] Dropout<T>);

@@ -6,7 +6,7 @@ use crate::init::Init;
 use crate::net::{Dst, Infer, Src};
 use crate::rng::Rng;
 use crate::spec::{Describe, LayerData, LayerSpec};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, Zero};
 
 /// A layer whose parameters and statistics do not change in training.
 ///
@@ -31,7 +31,7 @@ use crate::tensor::Tensor;
 ///
 /// The weight file of a frozen layer is that of `L` (same kind, same tensors), so a network
 /// trained with frozen parts loads into the same network without them.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Frozen<L> {
     /// The layer held fixed.
     pub layer: L,
@@ -42,6 +42,21 @@ impl<L> Frozen<L> {
     pub const fn new(layer: L) -> Self {
         Frozen { layer }
     }
+}
+
+impl<L: Clone> Clone for Frozen<L> {
+    fn clone(&self) -> Self {
+        Frozen::new(self.layer.clone())
+    }
+
+    /// The layer's own `clone_from`.
+    fn clone_from(&mut self, source: &Self) {
+        self.layer.clone_from(&source.layer);
+    }
+}
+
+impl<L: Zero> Zero for Frozen<L> {
+    const ZERO: Self = Frozen::new(L::ZERO);
 }
 
 impl<L: Params> Params for Frozen<L> {

@@ -6,7 +6,7 @@ use super::{Context, Layer, no_params};
 use crate::arena::{InPlace, Place};
 use crate::net::Infer;
 use crate::spec::{Attr, AttrSpec, LayerData, LayerSpec, Primitive, Rule, TensorMut, TensorRef};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, Zero};
 
 /// Adds `N(0, σ²)` noise to every element in training; the identity at inference.
 ///
@@ -31,6 +31,11 @@ impl<T> GaussianNoise<T> {
 
     /// σ = 0.1.
     pub const DEFAULT: Self = Self::new(0.1);
+}
+
+/// σ = 0: the identity, in training too.
+impl<T> Zero for GaussianNoise<T> {
+    const ZERO: Self = Self::new(0.0);
 }
 
 no_params!([T] GaussianNoise<T>);

@@ -6,7 +6,7 @@ use super::{Context, Layer, no_params};
 use crate::arena::{InPlace, Place};
 use crate::net::Infer;
 use crate::spec::{Attr, AttrSpec, LayerData, LayerSpec, Primitive, Rule, TensorMut, TensorRef};
-use crate::tensor::Tensor;
+use crate::tensor::{Tensor, Zero};
 
 /// The identity, with the penalty `Ω(h) = λ·Σᵢ|hᵢ|` on the activations `h` passing through
 /// it added to the training loss (averaged over the batch, like the loss).
@@ -56,6 +56,11 @@ impl<T: Tensor<Elem = f32>> ActivityL1<T> {
         let sum: f32 = T::batch_slice(h).iter().map(|v| v.abs()).sum();
         self.lambda * sum / B as f32
     }
+}
+
+/// λ = 0: no penalty.
+impl<T> Zero for ActivityL1<T> {
+    const ZERO: Self = Self::new(0.0);
 }
 
 no_params!([T] ActivityL1<T>);

@@ -109,6 +109,28 @@ impl<G: Params + Zero> Adam<G> {
     }
 }
 
+#[cfg(feature = "std")]
+impl<G: Params + Zero> Adam<G> {
+    /// Adam with zero moments at `t = 0`, built in place on the heap: never on the stack,
+    /// in debug builds too (see [`boxed`](mod@crate::boxed)).
+    pub fn boxed(config: AdamConfig) -> std::boxed::Box<Self> {
+        let mut adam = crate::boxed::constant::<Fresh<G>>();
+        adam.config = config;
+        adam
+    }
+}
+
+/// A new Adam with the default settings, as a constant [`boxed`](Adam::boxed) writes in
+/// place.
+#[cfg(feature = "std")]
+struct Fresh<G>(core::marker::PhantomData<G>);
+
+#[cfg(feature = "std")]
+impl<G: Params + Zero> crate::boxed::Constant for Fresh<G> {
+    type Value = Adam<G>;
+    const VALUE: Adam<G> = Adam::new(AdamConfig::DEFAULT);
+}
+
 /// Per-step constants of the fused pass.
 #[derive(Clone, Copy)]
 struct Coeffs {

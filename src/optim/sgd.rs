@@ -57,6 +57,28 @@ impl<G: Params + Zero> Sgd<G> {
     }
 }
 
+#[cfg(feature = "std")]
+impl<G: Params + Zero> Sgd<G> {
+    /// SGD with zero velocity, built in place on the heap: never on the stack, in debug
+    /// builds too (see [`boxed`](mod@crate::boxed)).
+    pub fn boxed(config: SgdConfig) -> std::boxed::Box<Self> {
+        let mut sgd = crate::boxed::constant::<Fresh<G>>();
+        sgd.config = config;
+        sgd
+    }
+}
+
+/// A new SGD (its settings replaced at once), as a constant [`boxed`](Sgd::boxed) writes
+/// in place.
+#[cfg(feature = "std")]
+struct Fresh<G>(core::marker::PhantomData<G>);
+
+#[cfg(feature = "std")]
+impl<G: Params + Zero> crate::boxed::Constant for Fresh<G> {
+    type Value = Sgd<G>;
+    const VALUE: Sgd<G> = Sgd::new(SgdConfig::new(0.0));
+}
+
 impl<G: Params> Optimizer<G> for Sgd<G> {
     fn step<L: Layer<Grad = G>>(&mut self, net: &mut L, grad: &mut G) -> Result<(), Error> {
         let c = self.config;

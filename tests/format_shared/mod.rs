@@ -120,7 +120,7 @@ pub fn train<O: Optimizer<MlpGrad>>(
     from: u64,
     steps: u64,
 ) {
-    let mut buf: Box<TrainBuffers<Mlp, BATCH>> = Box::new(TrainBuffers::ZERO);
+    let mut buf: Box<TrainBuffers<Mlp, BATCH>> = firmnet::boxed::zero();
     for s in from..from + steps {
         let (x, y) = batch(s);
         classification_step(net, opt, &mut buf, ctx, &x, &y).unwrap();
@@ -235,7 +235,7 @@ pub fn inputs_i8<const D: usize>(seed: u64, n: usize) -> Vec<[i8; D]> {
 
 /// The outputs of `net` for `xs`.
 pub fn outputs<N: Infer>(net: &N, xs: &[N::Input]) -> Vec<N::Output> {
-    let mut scratch = Box::new(Scratch::<N>::ZERO);
+    let mut scratch = firmnet::boxed::zero::<Scratch<N>>();
     xs.iter()
         .map(|x| {
             let mut y = N::Output::ZERO;
