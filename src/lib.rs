@@ -112,7 +112,7 @@
 //! # The layers of the crate
 //! | module | what it holds |
 //! | --- | --- |
-//! | [`kernels`] | f32 dot, axpy, matrix–vector and matrix–matrix products: SIMD (`wide`) and a scalar reference |
+//! | [`kernels`] | f32 dot, axpy, matrix–vector and matrix–matrix products: SIMD (AVX2 + FMA or SSE2 chosen at run time on x86-64, `wide` elsewhere) and a scalar reference |
 //! | [`layers`] | the [`Layer`](layers::Layer) trait; dense, batch normalization, activations, dropout, noise, activity L1, frozen layers |
 //! | [`net`](mod@net) | [`Chain`](net::Chain) and the [`Net!`](macro@Net)/[`net!`](macro@net) macros: networks whose shapes the compiler checks |
 //! | [`loss`] | softmax cross-entropy (fused, stable), mean squared error |
@@ -160,8 +160,8 @@
 //! * **Same numbers everywhere.** Given a seed, training is bit-reproducible on a target;
 //!   with the reference kernels ([`kernels::set_backend`]) the host computes the same bits
 //!   as a Cortex-M4F.
-//! * **Fast where it counts.** Hand-vectorized kernels (AVX2 + FMA through `wide` on the
-//!   host), fused single-pass optimizers.
+//! * **Fast where it counts.** Hand-vectorized kernels (AVX2 + FMA on x86-64 CPUs that
+//!   have them, chosen at run time), fused single-pass optimizers.
 //! * **Errors, not panics, on data.** Labels out of range and non-finite losses or
 //!   gradients are [`Error`]s; an optimizer step that meets a NaN changes nothing.
 //!

@@ -379,6 +379,18 @@ fn paths_agree<const IN: usize, const OUT: usize>(seed: u64) {
         reference::dense(w.as_flattened(), &x, &rq, &mut a);
         kernels::dense(&w, &x, &rq, &mut b);
         assert_eq!(a, b, "{IN}×{OUT}, zero point {zero_point}");
+        // Every SIMD level this CPU has, bit for bit (integer sums are exact).
+        #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+        for simd in firmnet::kernels::simd::Simd::available() {
+            let mut c = [0i8; OUT];
+            kernels::dense_at(simd, &w, &x, &rq, &mut c);
+            assert_eq!(
+                a,
+                c,
+                "{IN}×{OUT}, zero point {zero_point}, at {}",
+                simd.level()
+            );
+        }
         // And the reference is what it says: the requantized exact dot product.
         for o in 0..OUT {
             let dot: i32 = (0..IN).map(|i| i32::from(w[o][i]) * i32::from(x[i])).sum();

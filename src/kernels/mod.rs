@@ -21,35 +21,68 @@
 //! # Backends
 //! [`Backend::Reference`] is plain scalar Rust, written to be obviously right: it is the
 //! yardstick the tests hold every fast path to, and the path on cores without float SIMD
-//! (Cortex-M, RISC-V). [`Backend::Simd`] is hand-vectorized with `wide::f32x8` on x86 and
-//! AArch64; on other targets it falls back to the reference. The backend is chosen at run
+//! (Cortex-M, RISC-V). [`Backend::Simd`] is hand-vectorized on x86 and AArch64 (module
+//! [`simd`]); on other targets it falls back to the reference. The backend is chosen at run
 //! time with [`set_backend`] (default: [`Backend::Simd`]), so tests and verification runs can
 //! force the path that firmware takes.
+//!
+//! # SIMD levels
+//! [`Backend::Simd`] runs at one [`SimdLevel`], chosen at the first kernel call from what
+//! the CPU has, and cached: on x86-64 [`SimdLevel::Avx2`] (AVX2 + FMA) where the CPU has
+//! both, else [`SimdLevel::Sse2`]; on AArch64 and 32-bit x86 [`SimdLevel::Portable`]
+//! (`wide` at the build's target features). The choice does not depend on how the crate
+//! was compiled, so a crate that depends on firmnet gets AVX2 without `-C target-cpu`.
+//! [`simd_level`] tells which level runs; [`set_simd_level`], or the environment variable
+//! `FIRMNET_SIMD=sse2|avx2` read at the first call (with the `std` feature), selects a
+//! lower one, e.g. to test the baseline path on a CPU that has AVX2. (There is no AVX-512
+//! level: on AVX-512 CPUs the AVX2 level runs. Built with `avx512vl` enabled, e.g.
+//! `-C target-cpu=native` on such a CPU, the matrix kernels use larger register tiles,
+//! which change the speed, not the bits.) The int8 kernel
+//! ([`quant::kernels`](crate::quant::kernels)) follows the same level.
+//!
+//! Which bits each path produces (the tests check each statement):
+//!
+//! | path | multiply–add | summation order | bits |
+//! | --- | --- | --- | --- |
+//! | [`Backend::Reference`] | product rounded, then sum | left to right | the same on every target, the firmware's |
+//! | [`SimdLevel::Sse2`] | product rounded, then sum | interleaved partial sums (below) | the reference's for [`axpy`], and for [`gemm_nn`] and [`gemm_tn_acc`] when `k ≤ 128`; otherwise its own, the same in every build |
+//! | [`SimdLevel::Avx2`] | fused, one rounding | the same as SSE2 | its own: SSE2's order, fused; the same in every build |
+//! | [`SimdLevel::Portable`] | fused on AArch64 | as SSE2, but `wide`'s reduction of the 8 lanes | its own |
+//!
+//! So SSE2 and AVX2 differ only by fusion: on data whose products are exact (small
+//! integers, say) every level gives the reference's bits. int8 results are exact
+//! integer sums: the same bits on every level, every backend, every target.
 //!
 //! # Numerics
 //! Each function documents what it computes in which order. In short:
 //! - The reference never fuses: every product is rounded, then added (Rust never turns
 //!   `a*b + c` into a fused multiply-add by itself), summing left to right. Its results are
 //!   the same bits on every target, so the host reproduces the firmware exactly.
-//! - The SIMD kernels fuse every multiply–add (`mul_add`: one rounding) where the target has
-//!   FMA — x86 compiled with the `fma` feature (e.g. `-C target-cpu=native` on a recent
-//!   CPU) and AArch64 — and multiply then add elsewhere. The dot-product kernels ([`dot`],
-//!   [`gemv`], [`gemm_nt`]) sum in interleaved partial sums that are added pairwise at the
-//!   end, so their rounding differs from the reference; the error bound is *smaller* than
-//!   the reference's sequential one. The broadcast kernels ([`gemm_nn`], [`gemm_tn_acc`])
-//!   keep the reference's order within blocks of 128 terms. Results therefore agree with
-//!   the reference to rounding, not bit for bit; both propagate NaN and infinity.
+//! - The SIMD kernels fuse every multiply–add where the level has FMA (AVX2, AArch64) and
+//!   multiply then add elsewhere. The dot-product kernels ([`dot`], [`gemv`], [`gemm_nt`])
+//!   sum in interleaved partial sums that are added pairwise at the end, so their rounding
+//!   differs from the reference; the error bound is *smaller* than the reference's
+//!   sequential one. The broadcast kernels ([`gemm_nn`], [`gemm_tn_acc`]) keep the
+//!   reference's order within blocks of 128 terms. Results therefore agree with the
+//!   reference to rounding, not bit for bit; both propagate NaN and infinity.
 //!
 //! # Panics
 //! The kernels check that slice lengths agree with the dimensions they are given and panic
 //! if they do not; that is a programming error, never a data error. Layers call them with
 //! sizes fixed by their types, so the layer API cannot reach those panics.
 
+mod level;
 pub mod reference;
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 pub mod simd;
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 mod tune;
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+pub(crate) mod vector;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+pub use level::{LevelUnavailable, SimdLevel, set_simd_level, simd_level};
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -71,9 +104,9 @@ pub enum Backend {
     /// Plain scalar loops: the reference implementation and the path of cores without
     /// float SIMD. Summation order is the natural left-to-right order.
     Reference,
-    /// Hand-vectorized kernels (`wide::f32x8`) where the target has float SIMD; the
-    /// reference elsewhere. Summation order differs from the reference, so results agree
-    /// to rounding, not bit for bit.
+    /// Hand-vectorized kernels at the [`SimdLevel`] of [`simd_level`] where the target has
+    /// float SIMD; the reference elsewhere. Summation order differs from the reference, so
+    /// results agree to rounding, not bit for bit (see the module docs).
     Simd,
 }
 

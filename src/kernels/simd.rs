@@ -1,16 +1,21 @@
-//! Hand-vectorized kernels on `wide::f32x8`, for targets with float SIMD (x86, AArch64).
+//! Hand-vectorized kernels on 8-lane `f32` vectors, for targets with float SIMD (x86,
+//! AArch64), at the instruction set chosen at run time ([`Simd`]; see the module docs of
+//! [`super`] for the levels and their bits).
 //!
 //! Same contracts as [`super::reference`]: the caller (the dispatching functions of
 //! [`super`]) has checked the slice lengths. Called directly with inconsistent lengths, a
 //! kernel panics on an out-of-bounds index or ignores surplus elements; there is no `unsafe`
-//! code here, so never undefined behaviour.
+//! code here, so never undefined behaviour (the AVX2 instructions' `unsafe` lives in the
+//! private `x86` module, behind a proof of detection).
 //!
 //! # Structure
+//! - Each kernel body is written once, generic over the instruction set (`Isa`), and
+//!   `#[inline(always)]`; [`Simd`] instantiates it per level, on x86-64 inside a
+//!   `#[target_feature(enable = "avx2,fma")]` function for AVX2.
 //! - Loads and stores go through `[f32; 8]` arrays taken from `as_chunks`, which compile to
 //!   plain unaligned vector loads without bounds checks in the inner loops.
-//! - Every multiply–add is `mul_add`: a fused multiply-add on x86 compiled with the `fma`
-//!   target feature and on AArch64, a multiply then an add elsewhere (Rust never fuses
-//!   `a*b + c` by itself).
+//! - Every multiply–add is `mul_add`: fused at the AVX2 level and on AArch64, a multiply
+//!   then an add at the SSE2 level.
 //! - Two micro-kernels do the matrix work, each keeping its accumulators in registers for
 //!   the whole loop over `k`:
 //!   - a dot-product tile for [`gemv`] and [`gemm_nt`]: rows of both operands are contiguous
@@ -37,82 +42,223 @@
 use core::array;
 use core::cmp::min;
 
-use wide::f32x8;
-
+use super::level::{SimdLevel, simd_level};
 use super::tune::{BC_KC, BC_MR, BC_NV, DOT_ACC, GEMV_ACC, GEMV_ROWS, LANES, NT_MR, NT_NC, NT_NR};
+#[cfg(not(target_arch = "x86_64"))]
+use super::vector::Portable;
+use super::vector::{F32x8, Isa, Kernel};
+#[cfg(target_arch = "x86_64")]
+use super::x86::{Avx2, Sse2};
 
-/// A full vector from eight consecutive floats.
-#[inline(always)]
-fn load(v: &[f32; LANES]) -> f32x8 {
-    f32x8::new(*v)
+// ---------------------------------------------------------------------------------------
+// The instruction set, chosen at run time
+
+/// The SIMD kernels at one instruction set that this build and CPU run
+/// ([`SimdLevel::is_available`]). The free functions of this module use
+/// [`Simd::selected`]; a `Simd` of your own runs one level without touching the global
+/// choice, e.g. to compare every level in tests running in parallel.
+#[derive(Clone, Copy, Debug)]
+pub struct Simd(Token);
+
+/// The instruction set, with the proof that it runs here.
+#[derive(Clone, Copy, Debug)]
+enum Token {
+    #[cfg(target_arch = "x86_64")]
+    Sse2(Sse2),
+    #[cfg(target_arch = "x86_64")]
+    Avx2(Avx2),
+    #[cfg(not(target_arch = "x86_64"))]
+    Portable(Portable),
 }
+
+impl Simd {
+    /// The kernels at `level`, if this build and CPU run it.
+    pub fn new(level: SimdLevel) -> Option<Simd> {
+        let token = match level {
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Sse2 => Token::Sse2(Sse2),
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx2 => Token::Avx2(Avx2::detect()?),
+            #[cfg(not(target_arch = "x86_64"))]
+            SimdLevel::Portable => Token::Portable(Portable),
+            _ => return None,
+        };
+        Some(Simd(token))
+    }
+
+    /// The kernels at the selected level, [`simd_level`](super::simd_level).
+    #[inline]
+    pub fn selected() -> Simd {
+        Simd::new(simd_level()).unwrap_or(Simd::BASELINE)
+    }
+
+    /// The level every CPU of the target runs.
+    #[cfg(target_arch = "x86_64")]
+    const BASELINE: Simd = Simd(Token::Sse2(Sse2));
+    /// The level every CPU of the target runs.
+    #[cfg(not(target_arch = "x86_64"))]
+    const BASELINE: Simd = Simd(Token::Portable(Portable));
+
+    /// The kernels at every level this build and CPU run, lowest first.
+    pub fn available() -> impl Iterator<Item = Simd> {
+        SimdLevel::available().filter_map(Simd::new)
+    }
+
+    /// Its level.
+    pub fn level(self) -> SimdLevel {
+        match self.0 {
+            #[cfg(target_arch = "x86_64")]
+            Token::Sse2(_) => SimdLevel::Sse2,
+            #[cfg(target_arch = "x86_64")]
+            Token::Avx2(_) => SimdLevel::Avx2,
+            #[cfg(not(target_arch = "x86_64"))]
+            Token::Portable(_) => SimdLevel::Portable,
+        }
+    }
+
+    /// `k` compiled for, and run on, this instruction set.
+    #[inline]
+    pub(crate) fn run<K: Kernel>(self, k: K) -> K::Output {
+        match self.0 {
+            #[cfg(target_arch = "x86_64")]
+            Token::Sse2(isa) => k.run(isa),
+            #[cfg(target_arch = "x86_64")]
+            Token::Avx2(isa) => isa.run(k),
+            #[cfg(not(target_arch = "x86_64"))]
+            Token::Portable(isa) => k.run(isa),
+        }
+    }
+}
+
+/// For each `fn name(args) -> T = body;`: a method `Simd::name(self, args)` that runs
+/// `body(isa, args)` on the `Simd`'s instruction set, and a free function `name(args)` that
+/// does so at the selected level.
+macro_rules! dispatched {
+    ($($(#[$doc:meta])* fn $name:ident<$lt:lifetime>($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $body:ident;)*) => {
+        impl Simd {
+            $(
+                $(#[$doc])*
+                #[allow(clippy::too_many_arguments)]
+                #[inline]
+                pub fn $name<$lt>(self, $($arg: $ty),*) $(-> $ret)? {
+                    struct K<$lt> {
+                        $($arg: $ty),*
+                    }
+                    impl<$lt> Kernel for K<$lt> {
+                        type Output = dispatched!(@ret $($ret)?);
+                        #[inline(always)]
+                        fn run<I: Isa>(self, isa: I) -> Self::Output {
+                            $body(isa, $(self.$arg),*)
+                        }
+                    }
+                    self.run(K { $($arg),* })
+                }
+            )*
+        }
+        $(
+            $(#[$doc])*
+            ///
+            /// At the selected level ([`Simd::selected`]).
+            #[inline]
+            pub fn $name<$lt>($($arg: $ty),*) $(-> $ret)? {
+                Simd::selected().$name($($arg),*)
+            }
+        )*
+    };
+    (@ret $ret:ty) => { $ret };
+    (@ret) => { () };
+}
+
+dispatched! {
+    /// `Σ a[i]·b[i]` with `DOT_ACC` vector accumulators (see the module docs for the order).
+    fn dot<'a>(a: &'a [f32], b: &'a [f32]) -> f32 = dot_body;
+    /// `y += alpha·x`, fused where the level has FMA.
+    fn axpy<'a>(alpha: f32, x: &'a [f32], y: &'a mut [f32]) = axpy_body;
+    /// `y = W·x + b`, `GEMV_ROWS` rows at a time.
+    fn gemv<'a>(w: &'a [f32], x: &'a [f32], b: &'a [f32], y: &'a mut [f32]) = gemv_body;
+    /// `C = A·Wᵀ + bias`: `A` is `m×k`, `W` is `n×k`, `C` is `m×n`.
+    ///
+    /// Blocks of `NT_NC` rows of `W` are swept by all `NT_MR`-row tiles of `A`; within a
+    /// tile, `NT_NR` rows of `W` at a time.
+    fn gemm_nt<'a>(a: &'a [f32], w: &'a [f32], bias: &'a [f32], c: &'a mut [f32], m: usize, n: usize, k: usize) = gemm_nt_body;
+    /// `C = A·W`: `A` is `m×k`, `W` is `k×n`, `C` is `m×n`.
+    fn gemm_nn<'a>(a: &'a [f32], w: &'a [f32], c: &'a mut [f32], m: usize, n: usize, k: usize) = gemm_nn_body;
+    /// `C += Aᵀ·X`: `A` is stored `k×m`, `X` is `k×n`, `C` is `m×n`.
+    fn gemm_tn_acc<'a>(a: &'a [f32], x: &'a [f32], c: &'a mut [f32], m: usize, n: usize, k: usize) = gemm_tn_acc_body;
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
 
 /// Up to eight floats, zero-padded to a vector.
 #[inline(always)]
-fn load_padded(s: &[f32]) -> f32x8 {
+fn load_padded<I: Isa>(isa: I, s: &[f32]) -> I::F32x8 {
     let mut t = [0.0; LANES];
     t[..s.len()].copy_from_slice(s);
-    f32x8::new(t)
+    isa.load(&t)
 }
 
 /// The first `out.len()` (≤ 8) lanes of `v` into `out`.
 #[inline(always)]
-fn store_partial(v: f32x8, out: &mut [f32]) {
+fn store_partial<V: F32x8>(v: V, out: &mut [f32]) {
     let n = out.len();
-    out.copy_from_slice(&v.as_array()[..n]);
+    out.copy_from_slice(&v.to_array()[..n]);
 }
 
 /// Pairwise sum of `N` vectors.
 #[inline(always)]
-fn sum_tree<const N: usize>(mut v: [f32x8; N]) -> f32x8 {
+fn sum_tree<V: F32x8, const N: usize>(mut v: [V; N]) -> V {
     let mut n = N;
     while n > 1 {
         let half = n / 2;
         for i in 0..half {
-            v[i] += v[n - half + i];
+            v[i] = v[i] + v[n - half + i];
         }
         n -= half;
     }
     v[0]
 }
 
-/// `Σ a[i]·b[i]` with `DOT_ACC` vector accumulators (see the module docs for the order).
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+// ---------------------------------------------------------------------------------------
+// Kernel bodies, generic over the instruction set
+
+#[inline(always)]
+fn dot_body<I: Isa>(isa: I, a: &[f32], b: &[f32]) -> f32 {
     let (av, at) = a.as_chunks::<LANES>();
     let (bv, bt) = b.as_chunks::<LANES>();
     let (ab, ar) = av.as_chunks::<DOT_ACC>();
     let (bb, br) = bv.as_chunks::<DOT_ACC>();
-    let mut acc = [f32x8::ZERO; DOT_ACC];
+    let mut acc = [isa.zero(); DOT_ACC];
     for (x, y) in ab.iter().zip(bb) {
         for u in 0..DOT_ACC {
-            acc[u] = load(&x[u]).mul_add(load(&y[u]), acc[u]);
+            acc[u] = isa.load(&x[u]).mul_add(isa.load(&y[u]), acc[u]);
         }
     }
     for (x, y) in ar.iter().zip(br) {
-        acc[0] = load(x).mul_add(load(y), acc[0]);
+        acc[0] = isa.load(x).mul_add(isa.load(y), acc[0]);
     }
     if !at.is_empty() {
-        acc[0] = load_padded(at).mul_add(load_padded(bt), acc[0]);
+        acc[0] = load_padded(isa, at).mul_add(load_padded(isa, bt), acc[0]);
     }
     sum_tree(acc).reduce_add()
 }
 
-/// `y += alpha·x`, fused.
-pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
-    let al = f32x8::splat(alpha);
+#[inline(always)]
+fn axpy_body<I: Isa>(isa: I, alpha: f32, x: &[f32], y: &mut [f32]) {
+    let al = isa.splat(alpha);
     let (xv, xt) = x.as_chunks::<LANES>();
     let (yv, yt) = y.as_chunks_mut::<LANES>();
     for (yc, xc) in yv.iter_mut().zip(xv) {
-        *yc = load(xc).mul_add(al, load(yc)).to_array();
+        *yc = isa.load(xc).mul_add(al, isa.load(yc)).to_array();
     }
     if !yt.is_empty() {
-        let r = load_padded(xt).mul_add(al, load_padded(yt));
+        let r = load_padded(isa, xt).mul_add(al, load_padded(isa, yt));
         store_partial(r, yt);
     }
 }
 
-/// `y = W·x + b`, `GEMV_ROWS` rows at a time.
-pub fn gemv(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
+#[inline(always)]
+fn gemv_body<I: Isa>(isa: I, w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     let k = x.len();
     if k == 0 {
         y.copy_from_slice(b);
@@ -124,55 +270,67 @@ pub fn gemv(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     let mut bt = b.chunks_exact(GEMV_ROWS);
     for ((wt, yt), bt) in (&mut wt).zip(&mut yt).zip(&mut bt) {
         let rows: [&[f32]; GEMV_ROWS] = array::from_fn(|r| &wt[r * k..(r + 1) * k]);
-        let s = dot_rows(rows, xv, xt);
+        let s = dot_rows(isa, rows, xv, xt);
         for r in 0..GEMV_ROWS {
             yt[r] = bt[r] + s[r];
         }
     }
     let rest = wt.remainder().chunks_exact(k);
     for ((row, yo), bo) in rest.zip(yt.into_remainder()).zip(bt.remainder()) {
-        *yo = bo + dot_rows([row], xv, xt)[0];
+        *yo = bo + dot_rows(isa, [row], xv, xt)[0];
     }
 }
 
 /// Dot products of `R` rows (each `k` long) with one vector `x = (xv, xt)`, `GEMV_ACC`
 /// accumulators per row; each load of `x` serves all `R` rows.
 #[inline(always)]
-fn dot_rows<const R: usize>(rows: [&[f32]; R], xv: &[[f32; LANES]], xt: &[f32]) -> [f32; R] {
+fn dot_rows<I: Isa, const R: usize>(
+    isa: I,
+    rows: [&[f32]; R],
+    xv: &[[f32; LANES]],
+    xt: &[f32],
+) -> [f32; R] {
     let (xb, xr) = xv.as_chunks::<GEMV_ACC>();
     let nb = xb.len();
     let kv = xv.len();
     let rv: [&[[f32; LANES]]; R] = rows.map(|row| &row.as_chunks::<LANES>().0[..kv]);
     let rb: [&[[[f32; LANES]; GEMV_ACC]]; R] = rv.map(|v| &v.as_chunks::<GEMV_ACC>().0[..nb]);
-    let mut acc = [[f32x8::ZERO; GEMV_ACC]; R];
+    let mut acc = [[isa.zero(); GEMV_ACC]; R];
     for q in 0..nb {
         for u in 0..GEMV_ACC {
-            let xu = load(&xb[q][u]);
+            let xu = isa.load(&xb[q][u]);
             for r in 0..R {
-                acc[r][u] = load(&rb[r][q][u]).mul_add(xu, acc[r][u]);
+                acc[r][u] = isa.load(&rb[r][q][u]).mul_add(xu, acc[r][u]);
             }
         }
     }
     for (p, xp) in (nb * GEMV_ACC..).zip(xr) {
-        let xu = load(xp);
+        let xu = isa.load(xp);
         for r in 0..R {
-            acc[r][0] = load(&rv[r][p]).mul_add(xu, acc[r][0]);
+            acc[r][0] = isa.load(&rv[r][p]).mul_add(xu, acc[r][0]);
         }
     }
     if !xt.is_empty() {
-        let xu = load_padded(xt);
+        let xu = load_padded(isa, xt);
         for r in 0..R {
-            acc[r][0] = load_padded(&rows[r][kv * LANES..]).mul_add(xu, acc[r][0]);
+            acc[r][0] = load_padded(isa, &rows[r][kv * LANES..]).mul_add(xu, acc[r][0]);
         }
     }
     array::from_fn(|r| sum_tree(acc[r]).reduce_add())
 }
 
-/// `C = A·Wᵀ + bias`: `A` is `m×k`, `W` is `n×k`, `C` is `m×n`.
-///
-/// Blocks of `NT_NC` rows of `W` are swept by all `NT_MR`-row tiles of `A`; within a tile,
-/// `NT_NR` rows of `W` at a time.
-pub fn gemm_nt(a: &[f32], w: &[f32], bias: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn gemm_nt_body<I: Isa>(
+    isa: I,
+    a: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    c: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+) {
     if m == 0 || n == 0 {
         return;
     }
@@ -186,16 +344,16 @@ pub fn gemm_nt(a: &[f32], w: &[f32], bias: &[f32], c: &mut [f32], m: usize, n: u
         let j1 = min(j0 + NT_NC, n);
         let mut i = 0;
         while i + NT_MR <= m {
-            nt_rows::<NT_MR>(a, w, bias, c, i, j0..j1, n, k);
+            nt_rows::<I, NT_MR>(isa, a, w, bias, c, i, j0..j1, n, k);
             i += NT_MR;
         }
         // Remainder rows: tiles of two, then one.
         while i + 2 <= m {
-            nt_rows::<2>(a, w, bias, c, i, j0..j1, n, k);
+            nt_rows::<I, 2>(isa, a, w, bias, c, i, j0..j1, n, k);
             i += 2;
         }
         if i < m {
-            nt_rows::<1>(a, w, bias, c, i, j0..j1, n, k);
+            nt_rows::<I, 1>(isa, a, w, bias, c, i, j0..j1, n, k);
         }
     }
 }
@@ -203,7 +361,8 @@ pub fn gemm_nt(a: &[f32], w: &[f32], bias: &[f32], c: &mut [f32], m: usize, n: u
 /// Rows `i0..i0+MR` of `C`, columns `cols`, of [`gemm_nt`].
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn nt_rows<const MR: usize>(
+fn nt_rows<I: Isa, const MR: usize>(
+    isa: I,
     a: &[f32],
     w: &[f32],
     bias: &[f32],
@@ -217,13 +376,14 @@ fn nt_rows<const MR: usize>(
     let mut j = cols.start;
     while j + NT_NR <= cols.end {
         let w_rows: [&[f32]; NT_NR] = array::from_fn(|q| &w[(j + q) * k..(j + q + 1) * k]);
-        let s = nt_tile(a_rows, w_rows);
+        let s = nt_tile(isa, a_rows, w_rows);
         nt_store(s, bias, c, i0, j, n);
         j += NT_NR;
     }
     // Remainder rows of W: tiles of two, then one.
     while j + 2 <= cols.end {
         let s = nt_tile(
+            isa,
             a_rows,
             [&w[j * k..(j + 1) * k], &w[(j + 1) * k..(j + 2) * k]],
         );
@@ -231,7 +391,7 @@ fn nt_rows<const MR: usize>(
         j += 2;
     }
     if j < cols.end {
-        let s = nt_tile(a_rows, [&w[j * k..(j + 1) * k]]);
+        let s = nt_tile(isa, a_rows, [&w[j * k..(j + 1) * k]]);
         nt_store(s, bias, c, i0, j, n);
     }
 }
@@ -258,7 +418,8 @@ fn nt_store<const MR: usize, const NR: usize>(
 /// Dot-product micro-tile: `s[r][q] = a_rows[r] · w_rows[q]` for `MR × NR` pairs of rows of
 /// equal length `k`, with `MR × NR` vector accumulators.
 #[inline(always)]
-fn nt_tile<const MR: usize, const NR: usize>(
+fn nt_tile<I: Isa, const MR: usize, const NR: usize>(
+    isa: I,
     a_rows: [&[f32]; MR],
     w_rows: [&[f32]; NR],
 ) -> [[f32; NR]; MR] {
@@ -266,20 +427,20 @@ fn nt_tile<const MR: usize, const NR: usize>(
     let kv = k / LANES;
     let av: [&[[f32; LANES]]; MR] = a_rows.map(|row| &row.as_chunks::<LANES>().0[..kv]);
     let wv: [&[[f32; LANES]]; NR] = w_rows.map(|row| &row.as_chunks::<LANES>().0[..kv]);
-    let mut acc = [[f32x8::ZERO; NR]; MR];
+    let mut acc = [[isa.zero(); NR]; MR];
     for p in 0..kv {
-        let wp: [f32x8; NR] = array::from_fn(|q| load(&wv[q][p]));
+        let wp: [I::F32x8; NR] = array::from_fn(|q| isa.load(&wv[q][p]));
         for r in 0..MR {
-            let ap = load(&av[r][p]);
+            let ap = isa.load(&av[r][p]);
             for q in 0..NR {
                 acc[r][q] = ap.mul_add(wp[q], acc[r][q]);
             }
         }
     }
     if !k.is_multiple_of(LANES) {
-        let wp: [f32x8; NR] = array::from_fn(|q| load_padded(&w_rows[q][kv * LANES..]));
+        let wp: [I::F32x8; NR] = array::from_fn(|q| load_padded(isa, &w_rows[q][kv * LANES..]));
         for r in 0..MR {
-            let ap = load_padded(&a_rows[r][kv * LANES..]);
+            let ap = load_padded(isa, &a_rows[r][kv * LANES..]);
             for q in 0..NR {
                 acc[r][q] = ap.mul_add(wp[q], acc[r][q]);
             }
@@ -293,25 +454,33 @@ fn nt_tile<const MR: usize, const NR: usize>(
 /// `out[i]` = the sum of the lanes of `v[i]`. Groups of eight vectors are transposed and
 /// added, giving eight sums for the cost of about three single reductions.
 #[inline(always)]
-fn horizontal_sums(v: &[f32x8], out: &mut [f32]) {
+fn horizontal_sums<V: F32x8>(v: &[V], out: &mut [f32]) {
     let (vg, vr) = v.as_chunks::<LANES>();
     let (og, or) = out.as_chunks_mut::<LANES>();
     for (o, g) in og.iter_mut().zip(vg) {
-        *o = sum_tree(f32x8::transpose(*g)).to_array();
+        *o = sum_tree(V::transpose(*g)).to_array();
     }
     for (o, x) in or.iter_mut().zip(vr) {
         *o = x.reduce_add();
     }
 }
 
-/// `C = A·W`: `A` is `m×k`, `W` is `k×n`, `C` is `m×n`.
-pub fn gemm_nn(a: &[f32], w: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
-    bcast_gemm(RowMajor { a, k }, w, c, m, n, k, false);
+#[inline(always)]
+fn gemm_nn_body<I: Isa>(isa: I, a: &[f32], w: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
+    bcast_gemm(isa, RowMajor { a, k }, w, c, m, n, k, false);
 }
 
-/// `C += Aᵀ·X`: `A` is stored `k×m`, `X` is `k×n`, `C` is `m×n`.
-pub fn gemm_tn_acc(a: &[f32], x: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
-    bcast_gemm(ColMajor { a, m }, x, c, m, n, k, true);
+#[inline(always)]
+fn gemm_tn_acc_body<I: Isa>(
+    isa: I,
+    a: &[f32],
+    x: &[f32],
+    c: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+) {
+    bcast_gemm(isa, ColMajor { a, m }, x, c, m, n, k, true);
 }
 
 /// How the broadcast kernel reads the left operand `a(i, p)`, `i < m`, `p < k`.
@@ -372,7 +541,10 @@ impl LeftOperand for ColMajor<'_> {
 
 /// `C (+)= a·W` with `W` row-major `k×n`, by broadcast micro-tiles. `k` is split into blocks
 /// of `BC_KC`; the first block overwrites `C` unless `accumulate`, later blocks add to it.
-fn bcast_gemm<A: LeftOperand>(
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn bcast_gemm<I: Isa, A: LeftOperand>(
+    isa: I,
     a: A,
     w: &[f32],
     c: &mut [f32],
@@ -401,19 +573,19 @@ fn bcast_gemm<A: LeftOperand>(
         };
         let mut j = 0;
         while j + BC_NV * LANES <= n {
-            bcast_panel::<A, BC_NV, false>(a, &blk, c, m, j);
+            bcast_panel::<I, A, BC_NV, false>(isa, a, &blk, c, m, j);
             j += BC_NV * LANES;
         }
         while j + 2 * LANES <= n {
-            bcast_panel::<A, 2, false>(a, &blk, c, m, j);
+            bcast_panel::<I, A, 2, false>(isa, a, &blk, c, m, j);
             j += 2 * LANES;
         }
         while j + LANES <= n {
-            bcast_panel::<A, 1, false>(a, &blk, c, m, j);
+            bcast_panel::<I, A, 1, false>(isa, a, &blk, c, m, j);
             j += LANES;
         }
         if j < n {
-            bcast_panel::<A, 1, true>(a, &blk, c, m, j);
+            bcast_panel::<I, A, 1, true>(isa, a, &blk, c, m, j);
         }
     }
 }
@@ -435,7 +607,8 @@ struct Block<'a> {
 /// All rows of `C` for the `NV` vectors of columns starting at `j` (if `PARTIAL`, the
 /// single partial vector `j..n`).
 #[inline(always)]
-fn bcast_panel<A: LeftOperand, const NV: usize, const PARTIAL: bool>(
+fn bcast_panel<I: Isa, A: LeftOperand, const NV: usize, const PARTIAL: bool>(
+    isa: I,
     a: A,
     blk: &Block<'_>,
     c: &mut [f32],
@@ -444,16 +617,17 @@ fn bcast_panel<A: LeftOperand, const NV: usize, const PARTIAL: bool>(
 ) {
     let mut i = 0;
     while i + BC_MR <= m {
-        bcast_tile::<BC_MR, NV, PARTIAL>(a.columns::<BC_MR>(i, blk.k0, blk.k1), blk, c, i, j);
+        let cols = a.columns::<BC_MR>(i, blk.k0, blk.k1);
+        bcast_tile::<I, BC_MR, NV, PARTIAL>(isa, cols, blk, c, i, j);
         i += BC_MR;
     }
     // Remainder rows: tiles of two, then one.
     while i + 2 <= m {
-        bcast_tile::<2, NV, PARTIAL>(a.columns::<2>(i, blk.k0, blk.k1), blk, c, i, j);
+        bcast_tile::<I, 2, NV, PARTIAL>(isa, a.columns::<2>(i, blk.k0, blk.k1), blk, c, i, j);
         i += 2;
     }
     if i < m {
-        bcast_tile::<1, NV, PARTIAL>(a.columns::<1>(i, blk.k0, blk.k1), blk, c, i, j);
+        bcast_tile::<I, 1, NV, PARTIAL>(isa, a.columns::<1>(i, blk.k0, blk.k1), blk, c, i, j);
     }
 }
 
@@ -461,7 +635,8 @@ fn bcast_panel<A: LeftOperand, const NV: usize, const PARTIAL: bool>(
 /// over the rows `p` of the block, with `MR × NV` vector accumulators. If `PARTIAL`
 /// (then `NV = 1`), the tile is the last `n − j < 8` columns, read through zero-padded vectors.
 #[inline(always)]
-fn bcast_tile<const MR: usize, const NV: usize, const PARTIAL: bool>(
+fn bcast_tile<I: Isa, const MR: usize, const NV: usize, const PARTIAL: bool>(
+    isa: I,
     a_cols: impl Iterator<Item = [f32; MR]>,
     blk: &Block<'_>,
     c: &mut [f32],
@@ -470,17 +645,17 @@ fn bcast_tile<const MR: usize, const NV: usize, const PARTIAL: bool>(
 ) {
     let n = blk.n;
     let width = if PARTIAL { n - j } else { NV * LANES };
-    let mut acc = [[f32x8::ZERO; NV]; MR];
+    let mut acc = [[isa.zero(); NV]; MR];
     let w_rows = blk.w[blk.k0 * n..blk.k1 * n].chunks_exact(n);
     for (ap, w_row) in a_cols.zip(w_rows) {
-        let wp: [f32x8; NV] = if PARTIAL {
-            array::from_fn(|_| load_padded(&w_row[j..]))
+        let wp: [I::F32x8; NV] = if PARTIAL {
+            array::from_fn(|_| load_padded(isa, &w_row[j..]))
         } else {
             let v = w_row[j..j + NV * LANES].as_chunks::<LANES>().0;
-            array::from_fn(|q| load(&v[q]))
+            array::from_fn(|q| isa.load(&v[q]))
         };
         for r in 0..MR {
-            let ar = f32x8::splat(ap[r]);
+            let ar = isa.splat(ap[r]);
             for q in 0..NV {
                 acc[r][q] = ar.mul_add(wp[q], acc[r][q]);
             }
@@ -491,7 +666,7 @@ fn bcast_tile<const MR: usize, const NV: usize, const PARTIAL: bool>(
         let row = &mut c[(i0 + r) * n + j..][..width];
         if PARTIAL {
             let sum = if blk.accumulate {
-                load_padded(row) + acc_r[0]
+                load_padded(isa, row) + acc_r[0]
             } else {
                 acc_r[0]
             };
@@ -500,7 +675,7 @@ fn bcast_tile<const MR: usize, const NV: usize, const PARTIAL: bool>(
             let v = row.as_chunks_mut::<LANES>().0;
             for q in 0..NV {
                 let sum = if blk.accumulate {
-                    load(&v[q]) + acc_r[q]
+                    isa.load(&v[q]) + acc_r[q]
                 } else {
                     acc_r[q]
                 };

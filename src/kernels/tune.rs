@@ -14,7 +14,7 @@
 //! current x86 cores). The cache blocks assume a 32 KiB L1 and ≥ 512 KiB L2 data cache.
 //! BENCHMARKS.md records what the sizes give; `benches/kernels.rs` measures them.
 
-/// f32 lanes in one SIMD vector (`wide::f32x8`).
+/// f32 lanes in one SIMD vector.
 pub(crate) const LANES: usize = 8;
 
 /// `dot`: independent vector accumulators. `dot` loads two vectors per FMA, so loads bound

@@ -2,6 +2,10 @@
 
 use super::{Clip, Optimizer, decays, gradient_scale, l1_gradient, l1_settle};
 use crate::error::Error;
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+use crate::kernels::simd::Simd;
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+use crate::kernels::vector::{F32x8, Isa, Kernel};
 use crate::layers::{Layer, Params};
 use crate::math;
 use crate::tensor::Zero;
@@ -241,11 +245,73 @@ fn update_scalar_with<const L1: bool>(
 
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 fn update(p: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], k: &Coeffs) {
+    update_at(Simd::selected(), p, g, m, v, k);
+}
+
+/// The pass at the level of `simd` (the common pass, without L1), or with `wide` at the
+/// build's target features (the pass with L1's rules).
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+fn update_at(simd: Simd, p: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], k: &Coeffs) {
+    struct Pass<'a> {
+        p: &'a mut [f32],
+        g: &'a mut [f32],
+        m: &'a mut [f32],
+        v: &'a mut [f32],
+        k: &'a Coeffs,
+    }
+    impl Kernel for Pass<'_> {
+        type Output = ();
+        #[inline(always)]
+        fn run<I: Isa>(self, isa: I) {
+            update_vector(isa, self.p, self.g, self.m, self.v, self.k);
+        }
+    }
     if k.l1 != 0.0 {
         update_simd::<true>(p, g, m, v, k);
     } else {
-        update_simd::<false>(p, g, m, v, k);
+        simd.run(Pass { p, g, m, v, k });
     }
+}
+
+/// The common pass (no L1) on `isa`'s vectors: the operations of `update_one`, in its
+/// order, none fused, so the bits are the scalar pass's on every level.
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+#[inline(always)]
+fn update_vector<I: Isa>(
+    isa: I,
+    p: &mut [f32],
+    g: &mut [f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    k: &Coeffs,
+) {
+    let n = p.len() / 8 * 8;
+    let (p8, pt) = p.split_at_mut(n);
+    let (g8, gt) = g.split_at_mut(n);
+    let (m8, mt) = m.split_at_mut(n);
+    let (v8, vt) = v.split_at_mut(n);
+    let s = |x: f32| isa.splat(x);
+    let (scale, lo, hi, l2, keep) = (s(k.scale), s(-k.clip), s(k.clip), s(k.l2), s(k.keep));
+    let (b1, ob1, b2, ob2) = (s(k.b1), s(k.one_minus_b1), s(k.b2), s(k.one_minus_b2));
+    let (ibc1, ibc2, lr, eps) = (s(k.inv_bc1), s(k.inv_bc2), s(k.lr), s(k.eps));
+    let chunks = p8.as_chunks_mut::<8>().0.iter_mut();
+    let chunks = chunks.zip(g8.as_chunks_mut::<8>().0);
+    let chunks = chunks.zip(m8.as_chunks_mut::<8>().0);
+    for (((p, g), m), v) in chunks.zip(v8.as_chunks_mut::<8>().0) {
+        let pv = isa.load(p);
+        let gv = (isa.load(g) * scale).max(lo).min(hi);
+        let gv = gv + l2 * pv;
+        let mv = b1 * isa.load(m) + ob1 * gv;
+        let vv = b2 * isa.load(v) + ob2 * (gv * gv);
+        let m_hat = mv * ibc1;
+        let v_hat = vv * ibc2;
+        let new = pv * keep - lr * m_hat / (v_hat.sqrt() + eps);
+        *p = new.to_array();
+        *m = mv.to_array();
+        *v = vv.to_array();
+        *g = [0.0; 8];
+    }
+    update_scalar_with::<false>(pt, gt, mt, vt, k);
 }
 
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
@@ -349,28 +415,32 @@ mod tests {
                 lr: 1e-3,
                 eps: 1e-8,
             };
-            let (mut p1, mut g1, mut m1, mut v1) = (p0, g0, m0, v0);
             let (mut p2, mut g2, mut m2, mut v2) = (p0, g0, m0, v0);
-            update(&mut p1, &mut g1, &mut m1, &mut v1, &k);
             if l1 == 0.0 {
                 update_scalar_with::<false>(&mut p2, &mut g2, &mut m2, &mut v2, &k);
             } else {
                 update_scalar_with::<true>(&mut p2, &mut g2, &mut m2, &mut v2, &k);
             }
-            assert_eq!(n, p1.len());
-            let mut zeros = 0;
-            for i in 0..n {
-                assert_eq!(p1[i].to_bits(), p2[i].to_bits(), "θ[{i}], λ₁ = {l1}");
-                assert_eq!(m1[i].to_bits(), m2[i].to_bits(), "m[{i}], λ₁ = {l1}");
-                assert_eq!(v1[i].to_bits(), v2[i].to_bits(), "v[{i}], λ₁ = {l1}");
-                assert_eq!(g1[i], 0.0);
-                zeros += usize::from(p1[i] == 0.0);
-                if l1 == 0.0 {
-                    assert_ne!(p1[i], p0[i]);
+            // Every SIMD level this CPU has (on x86-64: SSE2, and AVX2 where present).
+            for simd in Simd::available() {
+                let (mut p1, mut g1, mut m1, mut v1) = (p0, g0, m0, v0);
+                update_at(simd, &mut p1, &mut g1, &mut m1, &mut v1, &k);
+                assert_eq!(n, p1.len());
+                let at = simd.level();
+                let mut zeros = 0;
+                for i in 0..n {
+                    assert_eq!(p1[i].to_bits(), p2[i].to_bits(), "θ[{i}], λ₁ = {l1}, {at}");
+                    assert_eq!(m1[i].to_bits(), m2[i].to_bits(), "m[{i}], λ₁ = {l1}, {at}");
+                    assert_eq!(v1[i].to_bits(), v2[i].to_bits(), "v[{i}], λ₁ = {l1}, {at}");
+                    assert_eq!(g1[i], 0.0);
+                    zeros += usize::from(p1[i] == 0.0);
+                    if l1 == 0.0 {
+                        assert_ne!(p1[i], p0[i]);
+                    }
                 }
+                // Without L1 nothing lands on zero; with it, the tiny weights do.
+                assert_eq!(zeros > n / 10, l1 != 0.0, "{zeros} zeros, λ₁ = {l1}, {at}");
             }
-            // Without L1 nothing lands on zero; with it, the tiny weights do.
-            assert_eq!(zeros > n / 10, l1 != 0.0, "{zeros} zeros, λ₁ = {l1}");
         }
     }
 }

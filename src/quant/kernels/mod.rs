@@ -3,7 +3,7 @@
 //! | path | where | how |
 //! | --- | --- | --- |
 //! | [`reference`](mod@reference) | everywhere; [`Backend::Reference`](crate::kernels::Backend) | one row at a time, scalar |
-//! | `simd` | x86, x86-64, AArch64 | `wide`: bytes widened to `i16`, multiply-add pairs into `i32` (`vpmaddwd`), four rows per input load |
+//! | `simd` | x86, x86-64, AArch64 | bytes widened to `i16`, multiply-add pairs into `i32` (`vpmaddwd`), four rows per input load; on x86-64 AVX2 when the CPU has it ([`simd_level`](crate::kernels::simd_level)), else `wide` |
 //! | `dsp` | Cortex-M4/M7 (`thumbv7em`) | `SXTB16` + `SMLAD` in `asm!`, four rows per input word, eight columns per loop |
 //!
 //! Cortex-M0 and RISC-V run the reference. The products and sums are exact in `i32` (see
@@ -17,6 +17,8 @@ pub mod reference;
 mod simd;
 
 use super::requant::multiply_by_quantized_multiplier;
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+use crate::kernels::simd::Simd;
 use crate::kernels::{Backend, backend};
 
 /// The largest input length for which `bias + Σ w·x` cannot overflow `i32` when
@@ -98,7 +100,21 @@ fn fast<const IN: usize, const OUT: usize>(
     rq: &Requant<'_>,
     y: &mut [i8; OUT],
 ) {
-    simd::dense(w, x, rq, y);
+    simd::dense(Simd::selected(), w, x, rq, y);
+}
+
+/// [`dense`]'s SIMD path at the level of `simd`, whatever the global backend and level:
+/// for comparing every level with the reference.
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+#[inline]
+pub fn dense_at<const IN: usize, const OUT: usize>(
+    simd: Simd,
+    w: &[[i8; IN]; OUT],
+    x: &[i8; IN],
+    rq: &Requant<'_>,
+    y: &mut [i8; OUT],
+) {
+    simd::dense(simd, w, x, rq, y);
 }
 
 #[cfg(firmnet_arm_dsp)]
