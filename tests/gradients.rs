@@ -149,14 +149,14 @@ fn softmax_cross_entropy_through_a_network() {
     let labels: [u16; B] = [0, 3, 4, 1];
     let ctx = Context::new(30);
     let loss = |net: &mut ThreeLayer| -> f64 {
-        let mut cache = firmnet::boxed::zero::<<ThreeLayer as Layer>::Cache<B>>();
+        let mut cache = Box::new(<<ThreeLayer as Layer>::Cache<B> as Zero>::ZERO);
         let (mut y, mut d) = ([[0.0; 5]; B], [[0.0; 5]; B]);
         let mut c = ctx;
         net.forward_train(&x, &mut y, &mut cache, &mut c);
         f64::from(softmax_cross_entropy(&y, &labels, &mut d).unwrap())
     };
-    let mut cache = firmnet::boxed::zero::<<ThreeLayer as Layer>::Cache<B>>();
-    let mut grad = firmnet::boxed::zero::<<ThreeLayer as Layer>::Grad>();
+    let mut cache = Box::new(<<ThreeLayer as Layer>::Cache<B> as Zero>::ZERO);
+    let mut grad = Box::new(<<ThreeLayer as Layer>::Grad as Zero>::ZERO);
     let (mut y, mut d) = ([[0.0; 5]; B], [[0.0; 5]; B]);
     let mut c = ctx;
     net.forward_train(&x, &mut y, &mut cache, &mut c);

@@ -62,7 +62,7 @@ const N: usize = 1000;
 fn dropout_keeps_the_expectation_and_is_off_at_inference() {
     let mut layer = Dropout::<[f32; N]>::new(0.3);
     let x = Box::new([[1.0f32; N]; B]);
-    let mut y = firmnet::boxed::zero::<[[f32; N]; B]>();
+    let mut y = Box::new(<[[f32; N]; B] as Zero>::ZERO);
     let mut ctx = Context::new(42);
     let mut cache = None;
     layer.forward_train(&x, &mut y, &mut cache, &mut ctx);
@@ -79,7 +79,7 @@ fn dropout_keeps_the_expectation_and_is_off_at_inference() {
             .all(|&v| v == 0.0 || (v - 1.0 / 0.7).abs() < 1e-6)
     );
     // A second batch draws a different mask.
-    let mut y2 = firmnet::boxed::zero::<[[f32; N]; B]>();
+    let mut y2 = Box::new(<[[f32; N]; B] as Zero>::ZERO);
     layer.forward_train(&x, &mut y2, &mut cache, &mut ctx);
     assert_ne!(y.as_flattened(), y2.as_flattened());
     // Inference: the identity.
@@ -105,7 +105,7 @@ fn dropout_extremes() {
 fn gaussian_noise_has_the_stated_spread_in_training_only() {
     let mut layer = GaussianNoise::<[f32; N]>::new(0.25);
     let x = Box::new([[3.0f32; N]; B]);
-    let mut y = firmnet::boxed::zero::<[[f32; N]; B]>();
+    let mut y = Box::new(<[[f32; N]; B] as Zero>::ZERO);
     layer.forward_train(&x, &mut y, &mut (), &mut Context::new(9));
     let n = (B * N) as f64;
     let mean = y

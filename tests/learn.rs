@@ -113,7 +113,7 @@ fn learn_spirals<O: Optimizer<<SpiralNet as Layer>::Grad>>(mut opt: O, epochs: u
         Dense::ZERO
     ];
     net.init(Init::HeNormal, &mut Rng::new(5));
-    let mut buf = firmnet::boxed::zero::<TrainBuffers<SpiralNet, BATCH>>();
+    let mut buf = Box::new(<TrainBuffers<SpiralNet, BATCH> as Zero>::ZERO);
     let mut ctx = Context::new(6);
     let mut order: Vec<usize> = (0..x.len()).collect();
     let mut shuffle = Rng::new(7);

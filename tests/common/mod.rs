@@ -17,8 +17,8 @@ fn projected_loss<L: Layer, const B: usize>(
     r: &[L::Output; B],
     ctx: &Context,
 ) -> f64 {
-    let mut y: Box<[L::Output; B]> = firmnet::boxed::zero();
-    let mut cache: Box<L::Cache<B>> = firmnet::boxed::zero();
+    let mut y: Box<[L::Output; B]> = Box::new(Zero::ZERO);
+    let mut cache: Box<L::Cache<B>> = Box::new(Zero::ZERO);
     let mut c = *ctx;
     layer.forward_train(x, &mut y, &mut cache, &mut c);
     L::Output::batch_slice(&y)
@@ -42,20 +42,20 @@ pub fn check_layer<L: Layer, const B: usize>(
     h: f32,
 ) -> f64 {
     let ctx = Context::new(seed);
-    let mut r: Box<[L::Output; B]> = firmnet::boxed::zero();
+    let mut r: Box<[L::Output; B]> = Box::new(Zero::ZERO);
     fill(L::Output::batch_slice_mut(&mut r), seed ^ 0xABCD, 1.0);
 
     // Analytic gradients.
-    let mut y: Box<[L::Output; B]> = firmnet::boxed::zero();
-    let mut cache: Box<L::Cache<B>> = firmnet::boxed::zero();
-    let mut grad: Box<L::Grad> = firmnet::boxed::zero();
-    let mut dx: Box<[L::Input; B]> = firmnet::boxed::zero();
+    let mut y: Box<[L::Output; B]> = Box::new(Zero::ZERO);
+    let mut cache: Box<L::Cache<B>> = Box::new(Zero::ZERO);
+    let mut grad: Box<L::Grad> = Box::new(Zero::ZERO);
+    let mut dx: Box<[L::Input; B]> = Box::new(Zero::ZERO);
     let mut c = ctx;
     layer.forward_train(x, &mut y, &mut cache, &mut c);
     layer.backward(x, &y, &r, Some(&mut dx), &mut cache, &mut grad);
 
     let mut worst: f64 = 0.0;
-    let mut xp: Box<[L::Input; B]> = firmnet::boxed::zero();
+    let mut xp: Box<[L::Input; B]> = Box::new(Zero::ZERO);
     let n_in = L::Input::LEN * B;
     let step = (n_in / 97).max(1);
     for k in (0..n_in).step_by(step) {
