@@ -4,7 +4,7 @@
 //! this network in its `src/network.rs` — with every output compared with the host's.
 //!
 //! ```sh
-//! cargo run --release --example sine -- [--out DIR] [--seed S] [--no-firmware]
+//! cargo run --release --features std --example sine -- [--out DIR] [--seed S] [--no-firmware]
 //! ```
 //!
 //! It uses firmnet's public API only. Training is the generic trainer with the mean squared
