@@ -18,6 +18,10 @@
 //! | [`gemm_nn`] | `C = A·W` | input gradient `dX = dY·W` |
 //! | [`gemm_tn_acc`] | `C += Aᵀ·X` | weight gradient `dW += dYᵀ·X` |
 //!
+//! Convolutions reach these through [`conv`]: im2col turns a convolution into
+//! [`gemm_nt`] (and its gradients into [`gemm_tn_acc`], [`gemm_nn`] and col2im), and the
+//! depthwise loops are kernels of their own, vectorized over channels.
+//!
 //! # Backends
 //! [`Backend::Reference`] is plain scalar Rust, written to be obviously right: it is the
 //! yardstick the tests hold every fast path to, and the path on cores without float SIMD
@@ -71,6 +75,7 @@
 //! if they do not; that is a programming error, never a data error. Layers call them with
 //! sizes fixed by their types, so the layer API cannot reach those panics.
 
+pub mod conv;
 mod level;
 pub mod reference;
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
