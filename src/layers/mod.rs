@@ -39,7 +39,9 @@
 
 mod activation;
 mod batchnorm;
+mod conv;
 mod dense;
+mod depthwise;
 mod dropout;
 mod frozen;
 mod noise;
@@ -50,7 +52,9 @@ pub use activation::{
     SigmoidFn, Tanh, TanhFn,
 };
 pub use batchnorm::{BatchNorm, BatchNormCache, BatchNormGrad};
+pub use conv::{Conv2d, Conv2dCache, Padding, Patch, Patches, Same, Valid};
 pub use dense::Dense;
+pub use depthwise::DepthwiseConv2d;
 pub use dropout::Dropout;
 pub use frozen::Frozen;
 pub use noise::GaussianNoise;

@@ -1,0 +1,658 @@
+//! 2-D convolution of channels-last feature maps ([`Conv2d`]), and the padding rules of
+//! every windowed layer ([`Padding`]: [`Same`], [`Valid`]). The layout, the formula and the
+//! computation are documented on the types.
+
+use core::marker::PhantomData;
+
+use super::{Context, Layer, ParamInfo, ParamKind, Params, no_tensor};
+use crate::arena::{Both, Mapping, Place};
+use crate::init::Init;
+use crate::kernels;
+use crate::kernels::conv::{Window, output_len};
+use crate::net::Infer;
+use crate::rng::Rng;
+use crate::spec::{
+    Attr, AttrSpec, LayerData, LayerSpec, Primitive, Rule, TensorMut, TensorRef, TensorSpec,
+};
+use crate::tensor::{Shape, Tensor, Zero};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Same {}
+    impl Sealed for super::Valid {}
+}
+
+/// How a windowed layer pads its input: [`Same`] or [`Valid`], TensorFlow Lite's rules,
+/// the same for rows and columns (with `W`, `KW`, `OW` and `pad_left`):
+///
+/// | padding | output rows `OH` | zero rows before (`pad_top`) |
+/// | --- | --- | --- |
+/// | [`Valid`] | `(H − KH)/STRIDE + 1` | 0 |
+/// | [`Same`] | `⌈H/STRIDE⌉` | `max((OH − 1)·STRIDE + KH − H, 0) / 2`, the rest after |
+///
+/// [`kernels::conv::output_len`] and [`kernels::conv::pad_before`] compute them. Sealed.
+pub trait Padding:
+    sealed::Sealed + Copy + Default + core::fmt::Debug + PartialEq + Eq + Send + Sync + 'static
+{
+    /// Whether the input is zero-padded so that the output has `⌈H/STRIDE⌉` rows
+    /// ([`Same`]), or not padded at all ([`Valid`]).
+    const SAME: bool;
+    /// `"same"` or `"valid"`.
+    const NAME: &'static str;
+}
+
+/// Zero padding, split evenly before and after (the odd one after), so that the output
+/// has `⌈H/STRIDE⌉ × ⌈W/STRIDE⌉` pixels: TensorFlow Lite's `SAME`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Same;
+
+/// No padding: only windows entirely inside the input, `(H − KH)/STRIDE + 1` rows of them:
+/// TensorFlow Lite's `VALID`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Valid;
+
+impl Padding for Same {
+    const SAME: bool = true;
+    const NAME: &'static str = "same";
+}
+
+impl Padding for Valid {
+    const SAME: bool = false;
+    const NAME: &'static str = "valid";
+}
+
+/// 2-D convolution of an `H × W × C` map with `K` filters of `KH × KW`, stride `STRIDE`
+/// and padding `P`, into an `OH × OW × K` map. Its `Grad` is a `Conv2d` of the same shape.
+///
+/// # Layout
+/// A feature map of `H` rows, `W` columns and `C` channels is `[[[f32; C]; W]; H]` (HWC,
+/// as TensorFlow Lite and CMSIS-NN store it). The `K` filters are
+/// `weight: [[[[f32; C]; KW]; KH]; K]` — TensorFlow Lite's OHWI order, so each filter is
+/// one contiguous row of `KH·KW·C` — with one bias each. The layer computes
+///
+/// `y[oy][ox][k] = bias[k] + Σ_{i<KH, j<KW, ch<C} x[oy·STRIDE + i − pad_top][ox·STRIDE + j − pad_left][ch] · weight[k][i][j][ch]`
+///
+/// with `x` read as zero outside the map, and `OH`, `OW`, `pad_top`, `pad_left` given by
+/// the [`Padding`] rule. Stable Rust cannot compute `OH` and `OW` from the other
+/// parameters in a type, so they are stated, and a `const` assertion
+/// ([`WINDOW`](Self::WINDOW)) checks them where the layer is used: a wrong size does not
+/// compile, and the error names the layer and the size.
+///
+/// # Computation
+/// The *patch* of an output pixel is the `KH·KW·C` values its window sees (zero where it
+/// overhangs), in the order of a filter's weights, so a convolution is a matrix product of
+/// patches and filters (im2col, [`kernels::conv`]):
+///
+/// - **Inference** ([`Infer::forward_with`]) gathers patches into the layer's share of
+///   the inference arena — one patch, `KH·KW·C` values, is part of its
+///   [`Footprint`](Infer::Footprint), so [`Scratch`](crate::net::Scratch) has room for
+///   it; where a network's arena has room for more, it takes as many as fit — and
+///   computes their pixels' `K` outputs with one [`kernels::gemm_nt`], where the
+///   run-time SIMD dispatch applies. It gives the training pass's bits.
+/// - **Training** ([`Layer::forward_train`]) writes the patches of the whole batch into
+///   its [`Conv2dCache`] and computes every output with one [`kernels::gemm_nt`]
+///   (`B·OH·OW × K` from `B·OH·OW × KH·KW·C` patches and the `K × KH·KW·C` weights). The
+///   backward pass is three more products — `dW += dYᵀ·patches`
+///   ([`kernels::gemm_tn_acc`]), `db += Σ dY`, `dPatches = dY·W` ([`kernels::gemm_nn`]) —
+///   and col2im, which adds each patch gradient back where the patch came from.
+///
+/// # Examples
+///
+/// ```
+/// use firmnet::layers::Conv2d;
+/// use firmnet::prelude::*;
+///
+/// // One channel in, two 3×3 filters, stride 1, `Same` padding: 4×4×1 → 4×4×2.
+/// type C = Conv2d<4, 4, 1, 2, 3, 3, 4, 4>;
+/// let mut conv = C::ZERO;
+/// conv.weight[0][1][1] = [1.0]; // filter 0: the centre tap, the identity
+/// conv.weight[1] = [[[1.0]; 3]; 3]; // filter 1: the sum over the window
+/// conv.bias = [0.0, 0.5];
+/// let x = [[[1.0]; 4]; 4];
+/// let mut y = [[[0.0; 2]; 4]; 4];
+/// let mut scratch = Scratch::<C>::ZERO; // room for one 3×3×1 patch
+/// conv.forward(&x, &mut y, &mut scratch);
+/// assert_eq!(y[0][0], [1.0, 4.5]); // a corner: 4 taps inside the map
+/// assert_eq!(y[1][2], [1.0, 9.5]);
+/// assert_eq!(size_of::<Scratch<C>>(), 9 * 4);
+///
+/// // Stride 2 on 8×8 with `Same` padding: 4×4; with `Valid` padding and a 3×3 kernel: 3×3.
+/// static A: Conv2d<8, 8, 1, 4, 3, 3, 4, 4, 2> = Conv2d::ZERO;
+/// static B: Conv2d<8, 8, 1, 4, 3, 3, 3, 3, 2, Valid> = Conv2d::ZERO;
+/// # let _ = (&A, &B);
+/// ```
+///
+/// `OH` and `OW` must be what the padding rule gives, or the layer does not compile:
+///
+/// ```compile_fail
+/// use firmnet::layers::Conv2d;
+/// // `Same` padding keeps 8 rows: 7 is wrong, and the constant does not compile
+/// // ("Conv2d: OH does not match H, KH, STRIDE and the padding").
+/// static BAD: Conv2d<8, 8, 1, 4, 3, 3, 7, 8> = Conv2d::ZERO;
+/// ```
+#[derive(Debug, PartialEq)]
+pub struct Conv2d<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize = 1,
+    P: Padding = Same,
+> {
+    /// The filters, `[K][KH][KW][C]` (TensorFlow Lite's OHWI): filter `k` is one
+    /// contiguous row of `KH·KW·C` weights.
+    pub weight: [[[[f32; C]; KW]; KH]; K],
+    /// One bias per filter.
+    pub bias: [f32; K],
+    padding: PhantomData<P>,
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+> Conv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P>
+{
+    /// The layer's geometry, checked when the compiler evaluates it: every size at least
+    /// 1, and `OH`, `OW` those of the padding rule. Every constructor and computation of
+    /// the layer reads it, so a layer with wrong sizes does not compile.
+    pub const WINDOW: Window = {
+        assert!(
+            H > 0 && W > 0 && C > 0 && K > 0 && KH > 0 && KW > 0,
+            "Conv2d: every size must be at least 1"
+        );
+        assert!(STRIDE > 0, "Conv2d: STRIDE must be at least 1");
+        assert!(
+            OH == output_len(H, KH, STRIDE, P::SAME),
+            "Conv2d: OH does not match H, KH, STRIDE and the padding"
+        );
+        assert!(
+            OW == output_len(W, KW, STRIDE, P::SAME),
+            "Conv2d: OW does not match W, KW, STRIDE and the padding"
+        );
+        match Window::new(H, W, C, KH, KW, STRIDE, P::SAME) {
+            Some(window) => window,
+            None => panic!("Conv2d: the kernel is larger than the input"),
+        }
+    };
+
+    /// All weights and biases zero. Call [`Layer::init`] before training.
+    pub const ZERO: Self = Self::new([[[[0.0; C]; KW]; KH]; K], [0.0; K]);
+
+    /// The layer with these filters and biases.
+    pub const fn new(weight: [[[[f32; C]; KW]; KH]; K], bias: [f32; K]) -> Self {
+        let _window: Window = Self::WINDOW;
+        Conv2d {
+            weight,
+            bias,
+            padding: PhantomData,
+        }
+    }
+
+    /// The layer with these filters and biases, and the attributes its spec lists
+    /// (`stride`, `pad_top`, `pad_left`), which its type fixes: the constructor of Rust
+    /// source written by [`format::rust_source`](crate::format::rust_source).
+    ///
+    /// # Panics
+    /// If an attribute is not the type's (in a `const` or `static` item: a compile error).
+    pub const fn from_parts(
+        weight: [[[[f32; C]; KW]; KH]; K],
+        bias: [f32; K],
+        stride: i32,
+        pad_top: i32,
+        pad_left: i32,
+    ) -> Self {
+        assert!(
+            attrs_match(&Self::WINDOW, stride, pad_top, pad_left),
+            "Conv2d::from_parts: stride or padding differ from the layer type's"
+        );
+        Self::new(weight, bias)
+    }
+
+    /// The filters as one row-major `K × KH·KW·C` matrix.
+    #[inline]
+    pub fn weight_matrix(&self) -> &[f32] {
+        self.weight.as_flattened().as_flattened().as_flattened()
+    }
+
+    /// The filters as one row-major `K × KH·KW·C` matrix, mutably.
+    #[inline]
+    pub fn weight_matrix_mut(&mut self) -> &mut [f32] {
+        self.weight
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .as_flattened_mut()
+    }
+
+    /// Inference without a patch buffer (when the caller's scratch is shorter than a
+    /// patch): each output is its bias plus one dot product per kernel row, of the run
+    /// of the input row and the filter row inside the map.
+    fn forward_direct(&self, x: &[f32], y: &mut [[f32; K]]) {
+        let g = Self::WINDOW;
+        for (p, out) in y.iter_mut().enumerate() {
+            let (oy, ox) = (p / OW, p % OW);
+            let cols = g.cols(ox);
+            for (k, o) in out.iter_mut().enumerate() {
+                let mut s = self.bias[k];
+                if !cols.is_empty() {
+                    for i in g.rows(oy) {
+                        let at = (g.in_row(oy, i) * W + g.in_col(ox, cols.start)) * C;
+                        let run = &x[at..at + cols.len() * C];
+                        let filter =
+                            &self.weight[k][i].as_flattened()[cols.start * C..cols.end * C];
+                        s += kernels::dot(run, filter);
+                    }
+                }
+                *o = s;
+            }
+        }
+    }
+}
+
+/// Whether the attributes `stride`, `pad_top`, `pad_left` are those of window `g`.
+pub(crate) const fn attrs_match(g: &Window, stride: i32, pad_top: i32, pad_left: i32) -> bool {
+    stride as i64 == g.stride() as i64
+        && pad_top as i64 == g.pad_top() as i64
+        && pad_left as i64 == g.pad_left() as i64
+}
+
+/// Attribute `i` of a layer with window `g`: `stride`, `pad_top`, `pad_left`.
+pub(crate) const fn window_attr(g: &Window, i: usize) -> Option<Attr> {
+    let v = match i {
+        0 => g.stride(),
+        1 => g.pad_top(),
+        2 => g.pad_left(),
+        _ => return None,
+    };
+    Some(Attr::I32(v as i32))
+}
+
+/// The attributes of a windowed layer: its stride and padding, which its type fixes, so
+/// that a file says how the layer was computed.
+pub(crate) const WINDOW_ATTRS: [AttrSpec; 3] = [
+    AttrSpec::i32("stride", Rule::Any),
+    AttrSpec::i32("pad_top", Rule::Any),
+    AttrSpec::i32("pad_left", Rule::Any),
+];
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+> Clone for Conv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P>
+{
+    fn clone(&self) -> Self {
+        Self::new(self.weight, self.bias)
+    }
+
+    /// Array by array, with no copy of the whole layer on the stack.
+    fn clone_from(&mut self, source: &Self) {
+        self.weight.clone_from(&source.weight);
+        self.bias.clone_from(&source.bias);
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+> Zero for Conv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P>
+{
+    const ZERO: Self = Self::ZERO;
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+> Params for Conv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P>
+{
+    const TENSORS: usize = 2;
+    fn tensor(&self, i: usize) -> &[f32] {
+        match i {
+            0 => self.weight_matrix(),
+            1 => &self.bias,
+            _ => no_tensor(i),
+        }
+    }
+    fn tensor_mut(&mut self, i: usize) -> &mut [f32] {
+        match i {
+            0 => self.weight_matrix_mut(),
+            1 => &mut self.bias,
+            _ => no_tensor(i),
+        }
+    }
+    /// The weights as a `K × KH·KW·C` matrix, one row per filter (so that max-norm and
+    /// weight decay see one row per output channel), and the biases.
+    fn info(i: usize) -> ParamInfo {
+        let (name, kind, rows, cols) = match i {
+            0 => ("weight", ParamKind::Weight, K, KH * KW * C),
+            1 => ("bias", ParamKind::Bias, 1, K),
+            _ => no_tensor(i),
+        };
+        ParamInfo {
+            layer: 0,
+            name,
+            kind,
+            rows,
+            cols,
+        }
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+> Infer for Conv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P>
+{
+    type Input = [[[f32; C]; W]; H];
+    type Output = [[[f32; K]; OW]; OH];
+    /// The input and output where they live in the arena, and one patch.
+    type Footprint<I: Place, O: Place> =
+        Both<Mapping<I, O, Self::Input, Self::Output>, Patch<KH, KW, C>>;
+
+    /// Patches into `scratch`, as many whole ones as it holds (the footprint promises
+    /// one; inside a network the arena often has room for more), then one
+    /// [`kernels::gemm_nt`] for their pixels' outputs, block after block. `gemm_nt` sums
+    /// each output the same way whatever the block, so the bits do not depend on the
+    /// room, and are those of the training pass. With less scratch than a patch
+    /// (`KH·KW·C` values), the same outputs (to rounding) from dot products of the
+    /// input's runs, without a buffer.
+    #[inline]
+    fn forward_with(&self, x: &Self::Input, y: &mut Self::Output, scratch: &mut [f32]) {
+        let g = Self::WINDOW;
+        let n = g.patch_len();
+        let x = x.as_flattened().as_flattened();
+        let block = (scratch.len() / n).min(OH * OW);
+        if block == 0 {
+            return self.forward_direct(x, y.as_flattened_mut());
+        }
+        let w = self.weight_matrix();
+        let y = y.as_flattened_mut().as_flattened_mut();
+        for (first, out) in (0..).step_by(block).zip(y.chunks_mut(block * K)) {
+            let m = out.len() / K;
+            let patches = &mut scratch[..m * n];
+            for (q, patch) in (first..).zip(patches.chunks_exact_mut(n)) {
+                kernels::conv::patch(&g, x, q / OW, q % OW, patch);
+            }
+            kernels::gemm_nt(patches, w, &self.bias, out, m, K, n);
+        }
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+> Primitive for Conv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P>
+{
+    const SPEC: LayerSpec = LayerSpec {
+        kind: "conv2d",
+        input: Shape::rank3(H, W, C),
+        output: Shape::rank3(OH, OW, K),
+        tensors: &[
+            TensorSpec::learned("weight", ParamKind::Weight, Shape::rank4(K, KH, KW, C)),
+            TensorSpec::learned("bias", ParamKind::Bias, Shape::vector(K)),
+        ],
+        attrs: &WINDOW_ATTRS,
+        ordered: &[],
+        int8_io: false,
+    };
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+> LayerData for Conv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P>
+{
+    fn spec(&self) -> &'static LayerSpec {
+        &Self::SPEC
+    }
+    fn ctor(&self) -> &'static str {
+        "firmnet::layers::Conv2d::from_parts"
+    }
+    fn tensor(&self, i: usize) -> Option<TensorRef<'_>> {
+        match i {
+            0 => Some(TensorRef::F32(self.weight_matrix())),
+            1 => Some(TensorRef::F32(&self.bias)),
+            _ => None,
+        }
+    }
+    fn tensor_mut(&mut self, i: usize) -> Option<TensorMut<'_>> {
+        match i {
+            0 => Some(TensorMut::F32(self.weight_matrix_mut())),
+            1 => Some(TensorMut::F32(&mut self.bias)),
+            _ => None,
+        }
+    }
+    /// `stride`, `pad_top`, `pad_left`: fixed by the type.
+    fn attr(&self, i: usize) -> Option<Attr> {
+        window_attr(&Self::WINDOW, i)
+    }
+    /// Accepts only the type's own value (the stride and padding cannot change).
+    fn set_attr(&mut self, i: usize, value: Attr) -> bool {
+        self.attr(i) == Some(value)
+    }
+}
+
+/// One patch: the `KH × KW × C` values a window sees, in the order of a filter's weights.
+pub type Patch<const KH: usize, const KW: usize, const C: usize> = [[[f32; C]; KW]; KH];
+
+/// The patches of every output pixel of a batch of `B` samples: `B·OH·OW` rows of
+/// `KH·KW·C` values, contiguous, sample after sample and row-major by pixel.
+pub type Patches<
+    const B: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const C: usize,
+> = [[[Patch<KH, KW, C>; OW]; OH]; B];
+
+/// What [`Conv2d`] keeps between the training forward pass and the backward pass for a
+/// batch of `B`: the patches of every output pixel of every sample, and room for their
+/// gradients. Each is `B·OH·OW × KH·KW·C` values, row-major by pixel (sample after
+/// sample), as a nested array whose type states its size ([`Patches`]).
+#[derive(Debug, PartialEq)]
+pub struct Conv2dCache<
+    const B: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const C: usize,
+> {
+    /// The patches of the batch last passed to [`Layer::forward_train`].
+    pub patches: Patches<B, OH, OW, KH, KW, C>,
+    /// The gradient of the loss with respect to the patches (written by the backward
+    /// pass before col2im adds it into the input gradient).
+    pub dpatches: Patches<B, OH, OW, KH, KW, C>,
+}
+
+impl<
+    const B: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const C: usize,
+> Zero for Conv2dCache<B, OH, OW, KH, KW, C>
+{
+    const ZERO: Self = Conv2dCache {
+        patches: Zero::ZERO,
+        dpatches: Zero::ZERO,
+    };
+}
+
+/// A batch of patches as one flat slice.
+#[inline]
+fn flat<
+    const B: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const C: usize,
+>(
+    p: &Patches<B, OH, OW, KH, KW, C>,
+) -> &[f32] {
+    p.as_flattened()
+        .as_flattened()
+        .as_flattened()
+        .as_flattened()
+        .as_flattened()
+}
+
+/// A batch of patches as one flat mutable slice.
+#[inline]
+fn flat_mut<
+    const B: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const C: usize,
+>(
+    p: &mut Patches<B, OH, OW, KH, KW, C>,
+) -> &mut [f32] {
+    p.as_flattened_mut()
+        .as_flattened_mut()
+        .as_flattened_mut()
+        .as_flattened_mut()
+        .as_flattened_mut()
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+> Layer for Conv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P>
+{
+    type Grad = Self;
+    type Cache<const B: usize> = Conv2dCache<B, OH, OW, KH, KW, C>;
+
+    fn forward_train<const B: usize>(
+        &mut self,
+        x: &[Self::Input; B],
+        y: &mut [Self::Output; B],
+        cache: &mut Self::Cache<B>,
+        _: &mut Context,
+    ) {
+        let g = Self::WINDOW;
+        let patches = flat_mut(&mut cache.patches);
+        let per_sample = OH * OW * g.patch_len();
+        for (xb, pb) in x.iter().zip(patches.chunks_exact_mut(per_sample)) {
+            kernels::conv::im2col(&g, xb.as_flattened().as_flattened(), pb);
+        }
+        kernels::gemm_nt(
+            patches,
+            self.weight_matrix(),
+            &self.bias,
+            Self::Output::batch_slice_mut(y),
+            B * OH * OW,
+            K,
+            g.patch_len(),
+        );
+    }
+
+    fn backward<const B: usize>(
+        &self,
+        _: &[Self::Input; B],
+        _: &[Self::Output; B],
+        dy: &[Self::Output; B],
+        dx: Option<&mut [Self::Input; B]>,
+        cache: &mut Self::Cache<B>,
+        grad: &mut Self,
+    ) {
+        let g = Self::WINDOW;
+        let (m, n) = (B * OH * OW, g.patch_len());
+        let dy = Self::Output::batch_slice(dy);
+        // dW += dYᵀ·patches
+        kernels::gemm_tn_acc(dy, flat(&cache.patches), grad.weight_matrix_mut(), K, n, m);
+        // db += Σ dY, pixel after pixel
+        for row in dy.chunks_exact(K) {
+            for (d, v) in grad.bias.iter_mut().zip(row) {
+                *d += v;
+            }
+        }
+        // dX = col2im(dY·W)
+        if let Some(dx) = dx {
+            let dpatches = flat_mut(&mut cache.dpatches);
+            kernels::gemm_nn(dy, self.weight_matrix(), dpatches, m, n, K);
+            for (dxb, db) in dx.iter_mut().zip(dpatches.chunks_exact(OH * OW * n)) {
+                let dxb = dxb.as_flattened_mut().as_flattened_mut();
+                dxb.fill(0.0);
+                kernels::conv::col2im_add(&g, db, dxb);
+            }
+        }
+    }
+
+    /// Draws the filters with fan-in `KH·KW·C` (the inputs of one output) and fan-out
+    /// `KH·KW·K` (the outputs one input reaches, away from the borders); biases zero.
+    fn init(&mut self, scheme: Init, rng: &mut Rng) {
+        scheme.fill(self.weight_matrix_mut(), KH * KW * C, KH * KW * K, rng);
+        self.bias = [0.0; K];
+    }
+}
