@@ -43,6 +43,7 @@ mod dense;
 mod dropout;
 mod frozen;
 mod noise;
+mod padding;
 mod sparse;
 
 pub use activation::{
@@ -54,6 +55,8 @@ pub use dense::Dense;
 pub use dropout::Dropout;
 pub use frozen::Frozen;
 pub use noise::GaussianNoise;
+pub use padding::{Padding, Same, Valid};
+pub(crate) use padding::{output_size, pad_before};
 pub use sparse::ActivityL1;
 
 pub use crate::net::Infer;
