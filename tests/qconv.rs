@@ -1591,3 +1591,38 @@ fn borrowed_layers_compute_as_owned_ones() {
     assert_eq!(c, d);
     assert_eq!(view.tensor(0), c1.tensor(0));
 }
+
+/// The flat-matrix kernel against the reference on awkward sizes: every SIMD level, and
+/// the selected path.
+#[test]
+fn dense_flat_matches_the_reference_on_awkward_sizes() {
+    let mut rng = Rng::new(101);
+    for inputs in [1, 7, 8, 9, 15, 16, 17, 31, 33, 72, 783, 784] {
+        for outputs in [1, 3, 4, 5, 8, 9] {
+            let mut w = vec![0i8; inputs * outputs];
+            let mut x = vec![0i8; inputs];
+            bytes(&mut rng, &mut w);
+            bytes(&mut rng, &mut x);
+            let (bias, mult, shift) = channels(&mut rng, outputs, inputs, 0);
+            let rq = Requant {
+                bias: &bias,
+                multiplier: &mult,
+                shift: &shift,
+                zero_point: rng.next_u32() as i8 as i32 / 4,
+                min: -128,
+                max: 127,
+            };
+            let mut want = vec![0i8; outputs];
+            reference::dense(&w, &x, &rq, &mut want);
+            let mut y = vec![0i8; outputs];
+            firmnet::quant::kernels::dense_flat(&w, &x, &rq, &mut y);
+            assert_eq!(y, want, "{inputs}×{outputs}, selected path");
+            #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+            for simd in firmnet::kernels::simd::Simd::available() {
+                let mut y = vec![0i8; outputs];
+                firmnet::quant::kernels::dense_flat_at(simd, &w, &x, &rq, &mut y);
+                assert_eq!(y, want, "{inputs}×{outputs}, {}", simd.level());
+            }
+        }
+    }
+}

@@ -1,21 +1,21 @@
 //! How a convolution or pooling window meets the border: TensorFlow Lite's `SAME` and
-//! `VALID` padding.
-//!
-//! Along one dimension of `n` inputs, a window of `k` taps moved by `stride`:
-//!
-//! | padding | outputs | padding before |
-//! | --- | --- | --- |
-//! | [`Valid`] | `(n − k)/stride + 1` (every window inside the input; needs `k ≤ n`) | 0 |
-//! | [`Same`] | `⌈n/stride⌉` | `max((out − 1)·stride + k − n, 0) / 2` |
-//!
-//! The padding after is the rest of `max((out − 1)·stride + k − n, 0)`, so an odd total pads
-//! one more after than before, as TensorFlow Lite does. Output `o` reads the inputs
-//! `o·stride − before + t` for the taps `t` in `0..k`; those outside the input are the
-//! padding. The formula of the padding before gives 0 for [`Valid`] too, so one expression
-//! serves both.
+//! `VALID` padding. See [`Padding`] for the rules.
 
 /// Where windows may go: [`Same`] or [`Valid`], a type parameter of the convolution and
 /// pooling layers.
+///
+/// Along one dimension of `n` inputs, a window of `k` taps moved by `stride`:
+///
+/// | padding | outputs | padding before |
+/// | --- | --- | --- |
+/// | [`Valid`] | `(n − k)/stride + 1` (every window inside the input; needs `k ≤ n`) | 0 |
+/// | [`Same`] | `⌈n/stride⌉` | `max((out − 1)·stride + k − n, 0) / 2` |
+///
+/// The padding after is the rest of `max((out − 1)·stride + k − n, 0)`, so an odd total pads
+/// one more after than before, as TensorFlow Lite does. Output `o` reads the inputs
+/// `o·stride − before + t` for the taps `t` in `0..k`; those outside the input are the
+/// padding. The formula of the padding before gives 0 for [`Valid`] too, so one expression
+/// serves both.
 pub trait Padding {
     /// Whether the input is padded so that every position gets an output (`SAME`), or
     /// windows stay inside the input (`VALID`).
@@ -40,7 +40,7 @@ impl Padding for Valid {
 }
 
 /// The number of outputs along a dimension of `n` inputs for a window of `k` taps moved by
-/// `stride` (see the [module docs](self)); 0 for a `stride` of 0 or a [`Valid`] window
+/// `stride` (see [`Padding`]); 0 for a `stride` of 0 or a [`Valid`] window
 /// longer than the input.
 pub(crate) const fn output_size(n: usize, k: usize, stride: usize, same: bool) -> usize {
     if stride == 0 {
@@ -56,7 +56,7 @@ pub(crate) const fn output_size(n: usize, k: usize, stride: usize, same: bool) -
 }
 
 /// The padding before the first input along a dimension of `n` inputs for a window of `k`
-/// taps moved by `stride` (see the [module docs](self)).
+/// taps moved by `stride` (see [`Padding`]).
 pub(crate) const fn pad_before(n: usize, k: usize, stride: usize, same: bool) -> usize {
     let out = output_size(n, k, stride, same);
     if out == 0 {

@@ -23,6 +23,10 @@
 //! A layer without an int8 form does not convert: the network does not compile, and the
 //! error names the layer (see [`Quantize`]).
 //!
+//! Feature maps are channels-last (HWC), as TensorFlow Lite's, and the convolutions, pools
+//! and the residual add compute exactly what its int8 reference kernels compute
+//! ([`conv`], [`pool`], [`add`]).
+//!
 //! Every int8 layer takes a storage parameter ([`Store`]): [`Owned`] arrays for a network
 //! built on the host or compiled into a `static`, [`Borrowed`] ones for a view of a weight
 //! file in flash ([`format::view`](crate::format::view)). One type serves all three.
@@ -48,14 +52,14 @@
 //! # Ok::<(), firmnet::quant::QuantError>(())
 //! ```
 
-mod add;
-mod conv;
+pub mod add;
+pub mod conv;
 pub mod convert;
 mod dense;
 pub mod kernels;
 mod lut;
 mod net;
-mod pool;
+pub mod pool;
 pub mod requant;
 mod store;
 
