@@ -38,6 +38,7 @@
 
 use core::marker::PhantomData;
 
+use super::conv::bound;
 use super::dense::{Clamp, IO_ATTRS, io_attr, set_io_attr};
 use super::requant::{multiply_by_quantized_multiplier, quantize_multiplier};
 use super::{QParams, QuantError};
@@ -220,8 +221,8 @@ impl<T> QAdd<T> {
                 scale: output_scale,
                 zero_point: output_zero_point,
             },
-            min: clamp_i8(min),
-            max: clamp_i8(max),
+            min: bound(min),
+            max: bound(max),
             skip: QParams {
                 scale: skip_scale,
                 zero_point: skip_zero_point,
@@ -298,17 +299,6 @@ impl<T: Tensor<Elem = i8>> QAdd<T> {
     }
 }
 
-/// An `i32` clamped to `i8`.
-const fn clamp_i8(v: i32) -> i8 {
-    if v < -128 {
-        -128
-    } else if v > 127 {
-        127
-    } else {
-        v as i8
-    }
-}
-
 /// An exponent clamped to the range requantization takes, `−31..=30`.
 const fn clamp_shift(v: i32) -> i32 {
     if v < -31 {
@@ -377,8 +367,8 @@ impl<T: Tensor<Elem = i8>> LayerData for QAdd<T> {
     fn set_attr(&mut self, i: usize, value: Attr) -> bool {
         match (i, value) {
             (0..4, _) => return set_io_attr(&mut self.input, &mut self.output, i, value),
-            (4, Attr::I32(v)) => self.min = clamp_i8(v),
-            (5, Attr::I32(v)) => self.max = clamp_i8(v),
+            (4, Attr::I32(v)) => self.min = bound(v),
+            (5, Attr::I32(v)) => self.max = bound(v),
             (6, Attr::F32(v)) => self.skip.scale = v,
             (7, Attr::I32(v)) => self.skip.zero_point = v,
             (8, Attr::I32(v)) => self.input_multiplier = v,

@@ -176,8 +176,8 @@ pub(crate) fn set_window_attr(
     true
 }
 
-/// The clamp value of `min`/`max` given as `i32` (as Rust source and files hold them).
-const fn bound(v: i32) -> i8 {
+/// An `i32` clamped to `i8`: a clamp bound as Rust source and files hold it.
+pub(crate) const fn bound(v: i32) -> i8 {
     if v < -128 {
         -128
     } else if v > 127 {
@@ -187,8 +187,8 @@ const fn bound(v: i32) -> i8 {
     }
 }
 
-/// `Some(stride, pad_top, pad_left)` as given to a `from_parts`, checked against the type's.
-const fn same_geometry(given: [i32; 3], fixed: [usize; 3]) -> bool {
+/// Whether the `[stride, pad_top, pad_left]` given to a `from_parts` are the type's.
+pub(crate) const fn same_geometry(given: [i32; 3], fixed: [usize; 3]) -> bool {
     let mut i = 0;
     while i < 3 {
         if given[i] < 0 || given[i] as usize != fixed[i] {

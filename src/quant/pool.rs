@@ -41,7 +41,7 @@
 
 use core::marker::PhantomData;
 
-use super::conv::{CONV_ATTRS, Window, set_window_attr, window_attr};
+use super::conv::{CONV_ATTRS, Window, bound, same_geometry, set_window_attr, window_attr};
 use super::dense::{Clamp, IO_ATTRS};
 use super::store::{Owned, Store};
 use super::{QLayer, QParams, QuantError};
@@ -93,17 +93,6 @@ fn set_kept_attr(params: &mut QParams, i: usize, value: Attr) -> bool {
         _ => return false,
     }
     true
-}
-
-/// The clamp bound of an `i32` (as Rust source holds it).
-const fn bound(v: i32) -> i8 {
-    if v < -128 {
-        -128
-    } else if v > 127 {
-        127
-    } else {
-        v as i8
-    }
 }
 
 /// A windowed pool: the struct, its constructors, checks and description; the computation
@@ -234,10 +223,8 @@ macro_rules! window_pool {
                     same_params(params, output_scale, output_zero_point),
                     concat!(stringify!($name), "::from_parts: the output quantization must be the input's")
                 );
-                let g = Self::GEOMETRY;
                 assert!(
-                    stride as usize == g[0] && pad_top as usize == g[1] && pad_left as usize == g[2]
-                        && stride >= 0 && pad_top >= 0 && pad_left >= 0,
+                    same_geometry([stride, pad_top, pad_left], Self::GEOMETRY),
                     concat!(stringify!($name), "::from_parts: the stride or padding is not the type's")
                 );
                 $name {
