@@ -45,6 +45,7 @@ mod depthwise;
 mod dropout;
 mod frozen;
 mod noise;
+mod padding;
 mod sparse;
 
 pub use activation::{
@@ -58,6 +59,8 @@ pub use depthwise::DepthwiseConv2d;
 pub use dropout::Dropout;
 pub use frozen::Frozen;
 pub use noise::GaussianNoise;
+pub use padding::{Padding, Same, Valid};
+pub(crate) use padding::{output_size, pad_before};
 pub use sparse::ActivityL1;
 
 pub use crate::net::Infer;

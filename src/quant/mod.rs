@@ -23,6 +23,10 @@
 //! A layer without an int8 form does not convert: the network does not compile, and the
 //! error names the layer (see [`Quantize`]).
 //!
+//! Feature maps are channels-last (HWC), as TensorFlow Lite's, and the convolutions, pools
+//! and the residual add compute exactly what its int8 reference kernels compute
+//! ([`conv`], [`pool`], [`add`]).
+//!
 //! Every int8 layer takes a storage parameter ([`Store`]): [`Owned`] arrays for a network
 //! built on the host or compiled into a `static`, [`Borrowed`] ones for a view of a weight
 //! file in flash ([`format::view`](crate::format::view)). One type serves all three.
@@ -48,22 +52,28 @@
 //! # Ok::<(), firmnet::quant::QuantError>(())
 //! ```
 
+pub mod add;
+pub mod conv;
 pub mod convert;
 mod dense;
 pub mod kernels;
 mod lut;
 mod net;
+pub mod pool;
 pub mod requant;
 mod store;
 
+pub use add::{ADD_LEFT_SHIFT, QAdd};
+pub use conv::{DepthwiseConversion, QConv2d, QDepthwiseConv2d};
 pub use convert::{Int8, Quantize, Step, convert};
 pub use dense::{BnFold, Clamp, DenseConversion, QDense};
 pub use lut::QLut;
 pub use net::{QLayer, argmax_i8, probabilities, top_k};
+pub use pool::{QAvgPool2d, QFlatten, QGlobalAvgPool, QMaxPool2d};
 pub use requant::{
     multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot, srdhm,
 };
-pub use store::{Borrowed, Owned, QMatrix, Store};
+pub use store::{Borrowed, Owned, QFilters, QMatrix, Store};
 
 use core::fmt;
 
@@ -169,6 +179,16 @@ pub enum QuantError {
     },
     /// The values handed to a conversion do not have the sizes of the layer.
     Shape,
+    /// A layer that keeps its input quantization (a pool, a flatten) was given other
+    /// parameters for its output: TensorFlow Lite's pools do not rescale.
+    SameParams {
+        /// The layer's kind (`"qmax_pool2d"`, …).
+        kind: &'static str,
+    },
+    /// The scales of an int8 addition are beyond its fixed-point rescaling: the output
+    /// scale must exceed `2·max(s_a, s_b)/2²⁰`, and the operands' scales must be within a
+    /// factor 2³¹ of each other.
+    AddScale,
     /// The float and int8 networks do not line up: int8 layer `layer` (of kind
     /// `expected`) has no float layers to be made from, or they are of a kind it cannot
     /// take. The type-level conversion rules this out for `Int8<N>`; it reaches a
@@ -213,6 +233,13 @@ impl fmt::Display for QuantError {
             QuantError::Shape => {
                 f.write_str("cannot quantize: the values do not have the layer's sizes")
             }
+            QuantError::SameParams { kind } => write!(
+                f,
+                "cannot quantize: a {kind} layer's output keeps its input quantization, and was given other parameters"
+            ),
+            QuantError::AddScale => f.write_str(
+                "cannot quantize: an int8 add needs an output scale above 2·max(s_a, s_b)/2^20 and operand scales within a factor 2^31 of each other",
+            ),
             QuantError::Mismatch {
                 layer,
                 expected,

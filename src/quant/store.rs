@@ -25,6 +25,25 @@ impl<const IN: usize, const OUT: usize> Borrow<[[i8; IN]; OUT]> for QMatrix<IN, 
     }
 }
 
+/// The filters of a convolution with `K` output channels: `K` filters of `KH × KW × C`
+/// int8 weights (TensorFlow Lite's OHWI order), 4-byte aligned. Each filter is one
+/// contiguous row of `KH·KW·C` weights, so the whole is the `K × KH·KW·C` matrix of a
+/// convolution computed as patches times weightsᵀ — a nested array, because a length
+/// `KH·KW·C` cannot be written as a const generic argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[repr(C, align(4))]
+pub struct QFilters<const K: usize, const KH: usize, const KW: usize, const C: usize>(
+    pub [[[[i8; C]; KW]; KH]; K],
+);
+
+impl<const K: usize, const KH: usize, const KW: usize, const C: usize>
+    Borrow<[[[[i8; C]; KW]; KH]; K]> for QFilters<K, KH, KW, C>
+{
+    fn borrow(&self) -> &[[[[i8; C]; KW]; KH]; K] {
+        &self.0
+    }
+}
+
 /// Where the arrays of an int8 layer live. Implemented by [`Owned`] and [`Borrowed`].
 pub trait Store: Clone + Debug + PartialEq {
     /// An array of `N` values of `T`.
@@ -37,6 +56,11 @@ pub trait Store: Clone + Debug + PartialEq {
         + Clone
         + Debug
         + PartialEq;
+    /// The `K` filters of `KH × KW × C` weights of a convolution (see [`QFilters`]).
+    type Filters<const K: usize, const KH: usize, const KW: usize, const C: usize>: Borrow<[[[[i8; C]; KW]; KH]; K]>
+        + Clone
+        + Debug
+        + PartialEq;
     /// The array, mutably, if this storage owns it.
     fn array_mut<T: Copy + Debug + PartialEq + 'static, const N: usize>(
         a: &mut Self::Array<T, N>,
@@ -45,6 +69,10 @@ pub trait Store: Clone + Debug + PartialEq {
     fn matrix_mut<const IN: usize, const OUT: usize>(
         m: &mut Self::Matrix<IN, OUT>,
     ) -> Option<&mut [[i8; IN]; OUT]>;
+    /// The filters, mutably, if this storage owns them.
+    fn filters_mut<const K: usize, const KH: usize, const KW: usize, const C: usize>(
+        f: &mut Self::Filters<K, KH, KW, C>,
+    ) -> Option<&mut [[[[i8; C]; KW]; KH]; K]>;
 }
 
 /// The layer holds its arrays: a network built on the host, or a `static` compiled in.
@@ -69,6 +97,13 @@ impl Store for Owned {
     ) -> Option<&mut [[i8; IN]; OUT]> {
         Some(&mut m.0)
     }
+    type Filters<const K: usize, const KH: usize, const KW: usize, const C: usize> =
+        QFilters<K, KH, KW, C>;
+    fn filters_mut<const K: usize, const KH: usize, const KW: usize, const C: usize>(
+        f: &mut QFilters<K, KH, KW, C>,
+    ) -> Option<&mut [[[[i8; C]; KW]; KH]; K]> {
+        Some(&mut f.0)
+    }
 }
 
 impl<'a> Store for Borrowed<'a> {
@@ -82,6 +117,13 @@ impl<'a> Store for Borrowed<'a> {
     fn matrix_mut<'s, const IN: usize, const OUT: usize>(
         _: &'s mut &'a [[i8; IN]; OUT],
     ) -> Option<&'s mut [[i8; IN]; OUT]> {
+        None
+    }
+    type Filters<const K: usize, const KH: usize, const KW: usize, const C: usize> =
+        &'a [[[[i8; C]; KW]; KH]; K];
+    fn filters_mut<'s, const K: usize, const KH: usize, const KW: usize, const C: usize>(
+        _: &'s mut &'a [[[[i8; C]; KW]; KH]; K],
+    ) -> Option<&'s mut [[[[i8; C]; KW]; KH]; K]> {
         None
     }
 }

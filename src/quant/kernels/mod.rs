@@ -92,6 +92,49 @@ pub fn dense<const IN: usize, const OUT: usize>(
     }
 }
 
+/// [`dense`] for a matrix given as a flat row-major slice of `y.len()` rows of `x.len()`
+/// weights, on the path [`backend`] selects: the kernel of a convolution, whose row length
+/// `KH·KW·C` is not a const generic. The same paths and the same bits as [`dense`]; rows
+/// the slices do not hold are left as they are. Cannot panic.
+#[inline]
+pub fn dense_flat(w: &[i8], x: &[i8], rq: &Requant<'_>, y: &mut [i8]) {
+    match backend() {
+        Backend::Reference => reference::dense(w, x, rq, y),
+        Backend::Simd => fast_flat(w, x, rq, y),
+    }
+}
+
+/// [`dense_flat`]'s SIMD path at the level of `simd`, whatever the global backend and
+/// level: for comparing every level with the reference.
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+#[inline]
+pub fn dense_flat_at(simd: Simd, w: &[i8], x: &[i8], rq: &Requant<'_>, y: &mut [i8]) {
+    simd::dense_flat(simd, w, x, rq, y);
+}
+
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+#[inline]
+fn fast_flat(w: &[i8], x: &[i8], rq: &Requant<'_>, y: &mut [i8]) {
+    simd::dense_flat(Simd::selected(), w, x, rq, y);
+}
+
+#[cfg(firmnet_arm_dsp)]
+#[inline]
+fn fast_flat(w: &[i8], x: &[i8], rq: &Requant<'_>, y: &mut [i8]) {
+    dsp::dense(w, x, rq, y);
+}
+
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    firmnet_arm_dsp
+)))]
+#[inline]
+fn fast_flat(w: &[i8], x: &[i8], rq: &Requant<'_>, y: &mut [i8]) {
+    reference::dense(w, x, rq, y);
+}
+
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 #[inline]
 fn fast<const IN: usize, const OUT: usize>(
