@@ -45,7 +45,6 @@ mod depthwise;
 mod dropout;
 mod frozen;
 mod noise;
-mod padding;
 mod sparse;
 
 pub use activation::{
@@ -59,8 +58,7 @@ pub use depthwise::DepthwiseConv2d;
 pub use dropout::Dropout;
 pub use frozen::Frozen;
 pub use noise::GaussianNoise;
-pub use padding::{Padding, Same, Valid};
-pub(crate) use padding::{output_size, pad_before};
+pub(crate) use crate::kernels::conv::{output_len as output_size, pad_before};
 pub use sparse::ActivityL1;
 
 pub use crate::net::Infer;
