@@ -49,7 +49,7 @@ pub use activation::{
     Activation, ActivationFn, LeakyRelu, LeakyReluFn, Relu, Relu6, Relu6Fn, ReluFn, Sigmoid,
     SigmoidFn, Tanh, TanhFn,
 };
-pub use batchnorm::{BatchNorm, BatchNormCache, BatchNormGrad};
+pub use batchnorm::{BatchNorm, BatchNorm2d, BatchNormCache, BatchNormGrad};
 pub use dense::Dense;
 pub use dropout::Dropout;
 pub use frozen::Frozen;
