@@ -41,8 +41,11 @@ mod activation;
 mod batchnorm;
 mod dense;
 mod dropout;
+mod flatten;
 mod frozen;
 mod noise;
+pub(crate) mod padding;
+mod pool;
 mod sparse;
 
 pub use activation::{
@@ -52,8 +55,11 @@ pub use activation::{
 pub use batchnorm::{BatchNorm, BatchNorm2d, BatchNormCache, BatchNormGrad};
 pub use dense::Dense;
 pub use dropout::Dropout;
+pub use flatten::Flatten;
 pub use frozen::Frozen;
 pub use noise::GaussianNoise;
+pub use padding::{Padding, Same, Valid};
+pub use pool::{AvgPool2d, GlobalAvgPool, MaxPool2d, MaxPoolCache};
 pub use sparse::ActivityL1;
 
 pub use crate::net::Infer;
