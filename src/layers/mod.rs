@@ -43,22 +43,27 @@ mod conv;
 mod dense;
 mod depthwise;
 mod dropout;
+mod flatten;
 mod frozen;
 mod noise;
+pub(crate) mod padding;
+mod pool;
 mod sparse;
 
 pub use activation::{
     Activation, ActivationFn, LeakyRelu, LeakyReluFn, Relu, Relu6, Relu6Fn, ReluFn, Sigmoid,
     SigmoidFn, Tanh, TanhFn,
 };
-pub use batchnorm::{BatchNorm, BatchNormCache, BatchNormGrad};
+pub use batchnorm::{BatchNorm, BatchNorm2d, BatchNormCache, BatchNormGrad};
 pub use conv::{Conv2d, Conv2dCache, Padding, Patch, Patches, Same, Valid};
 pub use dense::Dense;
 pub use depthwise::DepthwiseConv2d;
 pub use dropout::Dropout;
+pub use flatten::Flatten;
 pub use frozen::Frozen;
 pub use noise::GaussianNoise;
 pub(crate) use crate::kernels::conv::{output_len as output_size, pad_before};
+pub use pool::{AvgPool2d, GlobalAvgPool, MaxPool2d, MaxPoolCache};
 pub use sparse::ActivityL1;
 
 pub use crate::net::Infer;
