@@ -226,6 +226,7 @@ pub mod prelude {
         ActivityL1, BatchNorm, Context, Dense, Dropout, Frozen, GaussianNoise, Layer, LeakyRelu,
         ParamInfo, ParamKind, Params, Relu, Relu6, Sigmoid, Tanh,
     };
+    pub use crate::layers::{Identity, Residual};
     pub use crate::loss::{argmax, mse, softmax, softmax_cross_entropy};
     pub use crate::net::{Chain, Infer, Scratch};
     pub use crate::optim::{Adam, AdamConfig, Clip, Optimizer, Sgd, SgdConfig};

@@ -43,6 +43,7 @@ mod dense;
 mod dropout;
 mod frozen;
 mod noise;
+mod residual;
 mod sparse;
 
 pub use activation::{
@@ -54,6 +55,7 @@ pub use dense::Dense;
 pub use dropout::Dropout;
 pub use frozen::Frozen;
 pub use noise::GaussianNoise;
+pub use residual::{Identity, Residual, ResidualCache, ResidualGrad};
 pub use sparse::ActivityL1;
 
 pub use crate::net::Infer;
