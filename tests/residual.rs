@@ -760,3 +760,42 @@ fn a_residual_network_learns() {
     let (first, last) = (mean(&losses[..20]), mean(&losses[280..]));
     assert!(last < 0.5 * first, "loss {first} → {last}");
 }
+
+type Golden = Net![
+    Dense<2, 3>,
+    Residual<Net![Dense<3, 3>, BatchNorm<3>], Dense<3, 3>>,
+    Residual<Net![Dense<3, 3>, Residual<Tanh<[f32; 3]>>]>,
+    Dense<3, 2>
+];
+
+fn golden() -> Golden {
+    let mut net: Golden = Zero::ZERO;
+    randomize(&mut net, 120);
+    net
+}
+
+/// The Rust source of [`golden`], as `rust_source` writes it; the compiler builds the
+/// network from it below. Run with `FIRMNET_WRITE_GOLDEN=1` to rewrite it after a
+/// deliberate change of the generated text.
+const GOLDEN_SOURCE: &str = include_str!("data/residual_float.rs");
+static GOLDEN_COMPILED: Golden = include!("data/residual_float.rs");
+
+#[test]
+fn rust_source_of_a_residual_network_compiles_back_to_it() {
+    let net = golden();
+    let source = format::rust_source(&net).unwrap();
+    if std::env::var_os("FIRMNET_WRITE_GOLDEN").is_some() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/residual_float.rs");
+        std::fs::write(path, &source).unwrap();
+    }
+    assert_eq!(
+        source, GOLDEN_SOURCE,
+        "the generated source changed; rewrite tests/data/residual_float.rs with FIRMNET_WRITE_GOLDEN=1 if that is intended"
+    );
+    assert!(source.contains("firmnet::layers::Residual::new(\n    firmnet::net![\n"));
+    assert!(source.contains("firmnet::layers::Identity::DEFAULT"));
+    assert_eq!(GOLDEN_COMPILED, net);
+    let x = sample::<2>(121);
+    assert_eq!(run(&GOLDEN_COMPILED, &x), run(&net, &x));
+}
