@@ -228,6 +228,7 @@ pub mod prelude {
     };
     pub use crate::layers::{AvgPool2d, BatchNorm2d, Flatten, GlobalAvgPool, MaxPool2d};
     pub use crate::layers::{Conv2d, DepthwiseConv2d, Same, Valid};
+    pub use crate::layers::{Identity, Residual};
     pub use crate::loss::{argmax, mse, softmax, softmax_cross_entropy};
     pub use crate::net::{Chain, Infer, Scratch};
     pub use crate::optim::{Adam, AdamConfig, Clip, Optimizer, Sgd, SgdConfig};

@@ -272,6 +272,11 @@ pub struct AttrSpec {
     pub dtype: Dtype,
     /// The rule its value obeys.
     pub rule: Rule,
+    /// The one value the layer's *type* allows, for an attribute that records a network's
+    /// structure rather than a learned or chosen value (a residual block's number of
+    /// layers per branch): a file must hold exactly this value, or it holds a network of
+    /// another structure. `None` for every other attribute.
+    pub exact: Option<i32>,
 }
 
 impl AttrSpec {
@@ -281,6 +286,7 @@ impl AttrSpec {
             name,
             dtype: Dtype::F32,
             rule,
+            exact: None,
         }
     }
 
@@ -290,16 +296,36 @@ impl AttrSpec {
             name,
             dtype: Dtype::I32,
             rule,
+            exact: None,
         }
     }
 
-    /// Whether `value` is of this attribute's type and obeys its rule.
+    /// An `i32` attribute whose value the layer's type fixes at `value` (saturated at
+    /// `i32::MAX`): a count that records the network's structure (see
+    /// [`exact`](Self::exact)).
+    pub const fn structure(name: &'static str, value: usize) -> Self {
+        let value = if value > i32::MAX as usize {
+            i32::MAX
+        } else {
+            value as i32
+        };
+        AttrSpec {
+            name,
+            dtype: Dtype::I32,
+            rule: Rule::Any,
+            exact: Some(value),
+        }
+    }
+
+    /// Whether `value` is of this attribute's type, obeys its rule and is the
+    /// [`exact`](Self::exact) value if the type fixes one.
     pub fn allows(&self, value: Attr) -> bool {
-        match (self.dtype, value) {
+        let fits = match (self.dtype, value) {
             (Dtype::F32, Attr::F32(v)) => self.rule.allows_f32(v),
             (Dtype::I32, Attr::I32(v)) => self.rule.allows_i32(v),
             _ => false,
-        }
+        };
+        fits && self.exact.is_none_or(|e| Attr::I32(e) == value)
     }
 }
 
@@ -360,7 +386,8 @@ impl Attr {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LayerSpec {
     /// The kind: `dense`, `batch_norm`, `relu`, `relu6`, `leaky_relu`, `tanh`, `sigmoid`,
-    /// `dropout`, `gaussian_noise`, `activity_l1`, `qdense`, `qlut`.
+    /// `dropout`, `gaussian_noise`, `activity_l1`, `qdense`, `qlut`; `residual` and `add`
+    /// open and close a residual block ([`Residual`](crate::layers::Residual)).
     pub kind: &'static str,
     /// Shape of one input sample.
     pub input: Shape,

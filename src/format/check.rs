@@ -48,12 +48,12 @@ pub(crate) fn breaking(
         .breaks(rule, dtype, index, bits)
 }
 
-/// Attribute `s` of layer `layer`, with the bits `bits`, against its rule.
+/// Attribute `s` of layer `layer`, with the bits `bits`, against its rule and, for an
+/// attribute that records the network's structure, the value the type fixes
+/// ([`AttrSpec::exact`]).
 pub(crate) fn check_attr(layer: usize, s: &'static AttrSpec, bits: u32) -> Result<(), FormatError> {
-    if s.rule.allows_bits(s.dtype, bits) {
-        Ok(())
-    } else {
-        Err(breaking(
+    if !s.rule.allows_bits(s.dtype, bits) {
+        return Err(breaking(
             ErrorCode::AttrValue,
             layer,
             s.name,
@@ -61,7 +61,14 @@ pub(crate) fn check_attr(layer: usize, s: &'static AttrSpec, bits: u32) -> Resul
             s.dtype,
             0,
             bits,
-        ))
+        ));
+    }
+    match s.exact {
+        Some(v) if v as u32 != bits => Err(FormatError::new(ErrorCode::Structure)
+            .at(layer)
+            .named(s.name)
+            .bits(v as u32, bits)),
+        _ => Ok(()),
     }
 }
 
@@ -522,7 +529,8 @@ impl File<'_> {
     /// [`FileKind`](ErrorCode::FileKind), [`LayerCount`](ErrorCode::LayerCount),
     /// [`LayerKind`](ErrorCode::LayerKind), [`LayerShape`](ErrorCode::LayerShape),
     /// [`Attr`](ErrorCode::Attr), [`AttrValue`](ErrorCode::AttrValue),
-    /// [`AttrOrder`](ErrorCode::AttrOrder), [`Link`](ErrorCode::Link),
+    /// [`AttrOrder`](ErrorCode::AttrOrder), [`Structure`](ErrorCode::Structure),
+    /// [`Link`](ErrorCode::Link),
     /// [`MissingTensor`](ErrorCode::MissingTensor), [`TensorKind`](ErrorCode::TensorKind),
     /// [`Dtype`](ErrorCode::Dtype), [`Shape`](ErrorCode::Shape),
     /// [`DataLength`](ErrorCode::DataLength), [`Value`](ErrorCode::Value),

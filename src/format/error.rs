@@ -91,6 +91,10 @@ pub enum ErrorCode {
     TooLarge,
     /// An int8 file that was not made from this float file.
     Source,
+    /// An attribute that records the network's structure (a residual block's number of
+    /// layers per branch) has another value: the file holds a network of another
+    /// structure.
+    Structure,
 }
 
 impl ErrorCode {
@@ -131,6 +135,7 @@ impl ErrorCode {
             BufferTooSmall => "buffer_too_small",
             TooLarge => "too_large",
             Source => "source",
+            Structure => "structure",
         }
     }
 }
@@ -716,6 +721,13 @@ impl fmt::Display for FormatError {
             Source => write!(
                 f,
                 "the int8 file was made from another float file (digest {exp:#010x}, this one is {found:#010x})"
+            ),
+            Structure => write!(
+                f,
+                "{}it is {} in the file, the network's structure has {}",
+                Where(self, "attribute"),
+                found as i32,
+                exp as i32
             ),
         }
     }

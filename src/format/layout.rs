@@ -310,7 +310,7 @@ impl fmt::Display for OptimizerKind {
 /// The layer kinds of firmnet's layers, so that an error can name a kind a file has
 /// (the error itself holds no strings from the file, only the kind's [`kind_signature`],
 /// which is different for each of these).
-pub const KNOWN_KINDS: [&str; 12] = [
+pub const KNOWN_KINDS: [&str; 27] = [
     "dense",
     "batch_norm",
     "relu",
@@ -323,6 +323,21 @@ pub const KNOWN_KINDS: [&str; 12] = [
     "activity_l1",
     "qdense",
     "qlut",
+    "residual",
+    "add",
+    "conv2d",
+    "depthwise_conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "global_avg_pool",
+    "flatten",
+    "qconv2d",
+    "qdepthwise_conv2d",
+    "qmax_pool2d",
+    "qavg_pool2d",
+    "qglobal_avg_pool",
+    "qflatten",
+    "qadd",
 ];
 
 /// A layer kind's signature, which an error holds in place of the name: its length and

@@ -3,7 +3,9 @@
 //! [`rust_source`] writes any network of firmnet's layers — int8 or float — as one Rust
 //! expression, `firmnet::net![…]` of each layer's `const` constructor
 //! ([`LayerData::ctor`](crate::spec::LayerData::ctor)) with every array written out and
-//! every `f32` as its exact bits, that a firmware embeds with `include!`:
+//! every `f32` as its exact bits (a residual block as
+//! `firmnet::layers::Residual::new(firmnet::net![…], …)` of its branches), that a firmware
+//! embeds with `include!`:
 //!
 //! ```text
 //! static NET: firmnet::quant::Int8<MyNet> = include!("model_int8.rs");
@@ -62,52 +64,93 @@ pub fn rust_source<N: Describe>(net: &N) -> Result<String, FormatError> {
     s.push_str(
         "\n// Embed it with `static NET: <the network's type> = include!(\"<this file>\");`.\n",
     );
-    let single = N::LAYERS == 1;
-    if !single {
+    let mut at = 0;
+    if N::LAYERS == 1 {
+        item(&mut s, net, &mut at, "");
+        s.push('\n');
+    } else {
         s.push_str("firmnet::net![\n");
+        items(&mut s, net, &mut at, N::LAYERS, "");
+        s.push_str("]\n");
     }
-    for i in 0..N::LAYERS {
-        let Some(layer) = net.layer(i) else { continue };
-        let spec = layer.spec();
-        let _ = write!(s, "{}(", layer.ctor());
-        let mut first = true;
-        let mut arg = |s: &mut String| {
-            if !first {
-                s.push(',');
+    Ok(s)
+}
+
+/// Writes the layers `*at..end` of `net` as the items of a `firmnet::net![…]`, each
+/// followed by `,` and a line break, their lines indented by `pad`.
+fn items<N: Describe>(s: &mut String, net: &N, at: &mut usize, end: usize, pad: &str) {
+    while *at < end {
+        if item(s, net, at, pad) {
+            s.push_str(",\n");
+        }
+    }
+}
+
+/// Writes layer `*at` of `net` as its constructor's call and moves past it; `false` if
+/// there is no such layer.
+///
+/// A layer whose attributes all record the network's structure
+/// ([`AttrSpec::exact`](crate::spec::AttrSpec::exact)) opens a block, a
+/// [`Residual`](crate::layers::Residual): its constructor takes, for each attribute, the
+/// network of that many following layers (the [`Identity`](crate::layers::Identity) for
+/// none), and the layer after them closes the block.
+fn item<N: Describe>(s: &mut String, net: &N, at: &mut usize, pad: &str) -> bool {
+    let i = *at;
+    *at += 1;
+    let Some(layer) = net.layer(i) else {
+        return false;
+    };
+    let spec = layer.spec();
+    let block = !spec.attrs.is_empty() && spec.attrs.iter().all(|a| a.exact.is_some());
+    let _ = write!(s, "{pad}{}(", layer.ctor());
+    let mut first = true;
+    let mut arg = |s: &mut String| {
+        if !first {
+            s.push(',');
+        }
+        s.push('\n');
+        s.push_str(pad);
+        s.push_str("    ");
+        first = false;
+    };
+    if block {
+        let inner = std::format!("{pad}        ");
+        for a in spec.attrs {
+            arg(s);
+            let n = a.exact.map_or(0, |n| usize::try_from(n).unwrap_or(0));
+            if n == 0 {
+                s.push_str("firmnet::layers::Identity::DEFAULT");
+            } else {
+                s.push_str("firmnet::net![\n");
+                items(s, net, at, at.saturating_add(n), &inner);
+                let _ = write!(s, "{pad}    ]");
             }
-            s.push_str("\n    ");
-            first = false;
-        };
+        }
+        *at += 1; // the layer that closes the block
+    } else {
         for (t, ts) in spec.tensors.iter().enumerate() {
-            arg(&mut s);
+            arg(s);
             if let Some(data) = layer.tensor(t) {
-                array(&mut s, &ts.shape, data, 0, &mut 0);
+                array(s, &ts.shape, data, 0, &mut 0);
             }
         }
         for a in 0..spec.attrs.len() {
-            arg(&mut s);
+            arg(s);
             match layer.attr(a) {
-                Some(Attr::F32(v)) => f32_bits(&mut s, v),
+                Some(Attr::F32(v)) => f32_bits(s, v),
                 Some(Attr::I32(v)) => {
                     let _ = write!(s, "{v}");
                 }
                 None => {}
             }
         }
-        if !first {
-            s.push('\n');
-        }
-        s.push(')');
-        if !single {
-            s.push_str(",\n");
-        }
     }
-    if !single {
-        s.push_str("]\n");
-    } else {
+    if !first {
         s.push('\n');
+        s.push_str(pad);
     }
-    Ok(s)
+    s.push(')');
+    true
 }
 
 /// The elements from `at` on, as nested arrays of `shape` from dimension `d`.

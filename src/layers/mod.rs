@@ -48,6 +48,7 @@ mod frozen;
 mod noise;
 pub(crate) mod padding;
 mod pool;
+mod residual;
 mod sparse;
 
 pub use activation::{
@@ -64,6 +65,7 @@ pub use frozen::Frozen;
 pub use noise::GaussianNoise;
 pub(crate) use crate::kernels::conv::{output_len as output_size, pad_before};
 pub use pool::{AvgPool2d, GlobalAvgPool, MaxPool2d, MaxPoolCache};
+pub use residual::{Identity, Residual, ResidualCache, ResidualGrad};
 pub use sparse::ActivityL1;
 
 pub use crate::net::Infer;
