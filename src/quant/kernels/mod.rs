@@ -23,6 +23,7 @@ mod simd;
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 use crate::kernels::simd::Simd;
 use crate::kernels::{Backend, backend};
+use crate::quant::requant::multiply_by_quantized_multiplier;
 
 /// The largest input length for which `bias + Σ w·x` cannot overflow `i32` when
 /// `|bias| ≤ 2³⁰`: each product is at most 128·128 = 2¹⁴ in magnitude.
@@ -49,12 +50,17 @@ pub struct Requant<'a> {
 
 impl Requant<'_> {
     /// The output for accumulator `acc` (bias included) of a channel with multiplier `m`
-    /// and shift `s` (`MultiplyByQuantizedMultiplier` as [`packed::requantize`] computes it). A `max` below `min` is not an error here: the result is then `max`
-    /// (only the file reader and the conversion create these parameters, and both refuse
-    /// it).
+    /// and shift `s` (TensorFlow Lite's `MultiplyByQuantizedMultiplier`). A `max` below
+    /// `min` is not an error here: the result is then `max` (only the file reader and the
+    /// conversion create these parameters, and both refuse it).
+    ///
+    /// The dense kernels keep the general function here: the convolutions' shorter
+    /// [`packed::requantize`] gives the same bits and saves about 2 % of the 784→256
+    /// layer's instructions on the Cortex-M4, but its two paths cost an inference-only
+    /// firmware 216 bytes of code.
     #[inline(always)]
     pub fn apply(&self, acc: i32, m: i32, s: i32) -> i8 {
-        let v = packed::requantize(acc, m, s).saturating_add(self.zero_point);
+        let v = multiply_by_quantized_multiplier(acc, m, s).saturating_add(self.zero_point);
         v.max(i32::from(self.min)).min(i32::from(self.max)) as i8
     }
 
