@@ -722,3 +722,33 @@ fn rust_source_of_an_int8_residual_network_compiles_back_to_it() {
     }
     assert!(outputs.len() > 10, "the outputs hardly vary");
 }
+
+#[test]
+fn files_link_quantizations_through_residual_blocks() {
+    // The add's second operand is the block's input for the identity, the shortcut's
+    // output for a projection: a network whose add says otherwise is not written.
+    let (q, _) = tiny();
+    assert!(format::save(&*q).is_ok());
+    let mut wrong = q.clone();
+    wrong.rest.first.add.skip.scale *= 2.0;
+    let err = format::save(&*wrong).unwrap_err();
+    assert_eq!(
+        (err.code(), err.layer(), err.name()),
+        (ErrorCode::Link, Some(3), "skip_scale")
+    );
+    let mut wrong = q.clone();
+    wrong.rest.rest.first.add.skip.zero_point += 1;
+    let err = format::save(&*wrong).unwrap_err();
+    assert_eq!(
+        (err.code(), err.layer(), err.name()),
+        (ErrorCode::Link, Some(7), "skip_zero_point")
+    );
+    // The shortcut's first layer takes the block's input, not the body's output.
+    let mut wrong = q.clone();
+    wrong.rest.rest.first.shortcut.input.scale *= 2.0;
+    let err = format::save(&*wrong).unwrap_err();
+    assert_eq!(
+        (err.code(), err.layer(), err.name()),
+        (ErrorCode::Link, Some(6), "input_scale")
+    );
+}
