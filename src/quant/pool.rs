@@ -45,6 +45,7 @@ use super::conv::{
     CLAMP_ATTRS, Window, bound, conv_attrs, same_geometry, set_window_attr, window_attr,
 };
 use super::dense::{Clamp, IO_ATTRS};
+use super::kernels::packed;
 use super::store::{Owned, Store};
 use super::{QLayer, QParams, QuantError};
 use crate::arena::{InPlace, Mapping, Place};
@@ -461,9 +462,60 @@ impl<
     type Footprint<I: Place, O: Place> = Mapping<I, O, Self::Input, Self::Output>;
 
     /// For each output pixel: the channels' maxima over the input pixels of the window,
-    /// pixel after pixel (contiguous), then the clamp. Cannot panic.
+    /// pixel after pixel (contiguous), then the clamp. On Cortex-M4/M7 with the
+    /// [`Simd`](crate::kernels::Backend::Simd) backend,
+    /// [`forward_packed`](QMaxPool2d::forward_packed). Cannot panic.
     fn forward_with(&self, x: &Self::Input, y: &mut Self::Output, _: &mut [i8]) {
         let () = Self::CHECK;
+        #[cfg(firmnet_arm_dsp)]
+        if crate::kernels::backend() == crate::kernels::Backend::Simd {
+            self.forward_packed(x, y);
+            return;
+        }
+        self.forward_reference(x, y);
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+    S: Store,
+> QMaxPool2d<H, W, C, KH, KW, OH, OW, STRIDE, P, S>
+{
+    /// Inference on the Cortex-M4/M7 DSP path, on every target (off the M4 with portable
+    /// twins of its instructions): four channels per word, `SSUB8` + `SEL` for the maxima
+    /// and the clamp ([`packed::max_words`]). Needs `C` a multiple of 4 and 4-byte aligned
+    /// `x` and `y`; otherwise the reference loops. The same bits. Cannot panic.
+    pub fn forward_packed(&self, x: &[[[i8; C]; W]; H], y: &mut [[[i8; C]; OW]; OH]) {
+        let () = Self::CHECK;
+        let aligned = (y.as_ptr() as usize).is_multiple_of(4);
+        let xw = packed::as_words(x.as_flattened().as_flattened());
+        let (Some(xw), true, 0) = (xw, aligned, C % 4) else {
+            self.forward_reference(x, y);
+            return;
+        };
+        let yw = packed::as_words_mut(y.as_flattened_mut().as_flattened_mut());
+        let (lo, hi) = (packed::splat(self.min), packed::splat(self.max));
+        let cw = C / 4;
+        for (o, out) in yw.chunks_exact_mut(cw.max(1)).enumerate().take(OH * OW) {
+            let (ys, ye, iy) = Self::ROWS.taps(o / OW);
+            let (xs, xe, ix) = Self::COLS.taps(o % OW);
+            let (rows, cols) = (ye - ys, xe - xs);
+            let window =
+                (0..rows * cols).map(|t| (iy + t / cols.max(1)) * W + ix + t % cols.max(1));
+            packed::max_words(xw, cw, window, lo, hi, out);
+        }
+    }
+
+    /// The reference loops of [`forward_with`](Infer::forward_with).
+    fn forward_reference(&self, x: &[[[i8; C]; W]; H], y: &mut [[[i8; C]; OW]; OH]) {
         for (oy, yrow) in y.iter_mut().enumerate() {
             let (ys, ye, iy) = Self::ROWS.taps(oy);
             for (ox, out) in yrow.iter_mut().enumerate() {
@@ -654,9 +706,43 @@ impl<const H: usize, const W: usize, const C: usize, S: Store> Infer
     type Footprint<I: Place, O: Place> = Mapping<I, O, Self::Input, [i8; C]>;
 
     /// For each channel: the `i32` sum over the `H·W` pixels, the rounded division, the
-    /// clamp. Cannot panic.
+    /// clamp. On Cortex-M4/M7 with the [`Simd`](crate::kernels::Backend::Simd) backend,
+    /// [`forward_packed`](QGlobalAvgPool::forward_packed). Cannot panic.
     fn forward_with(&self, x: &Self::Input, y: &mut [i8; C], _: &mut [i8]) {
         let () = Self::CHECK;
+        #[cfg(firmnet_arm_dsp)]
+        if crate::kernels::backend() == crate::kernels::Backend::Simd {
+            self.forward_packed(x, y);
+            return;
+        }
+        self.forward_reference(x, y);
+    }
+}
+
+impl<const H: usize, const W: usize, const C: usize, S: Store> QGlobalAvgPool<H, W, C, S> {
+    /// Inference on the Cortex-M4/M7 DSP path, on every target (off the M4 with portable
+    /// twins of its instructions): the sums four channels per word, `SXTAB16` into 16-bit
+    /// lanes ([`packed::sum_channels`]), then the reference's rounded division and clamp.
+    /// Needs `C` a multiple of 4 and `x` 4-byte aligned; otherwise the reference loops.
+    /// The same bits. Cannot panic.
+    pub fn forward_packed(&self, x: &[[[i8; C]; W]; H], y: &mut [i8; C]) {
+        let () = Self::CHECK;
+        let xw = packed::as_words(x.as_flattened().as_flattened());
+        let (Some(xw), 0) = (xw, C % 4) else {
+            self.forward_reference(x, y);
+            return;
+        };
+        let mut sums = [0i32; C];
+        packed::sum_channels(xw, &mut sums);
+        let n = (H * W) as i32;
+        let (min, max) = (i32::from(self.min), i32::from(self.max));
+        for (o, &sum) in y.iter_mut().zip(&sums) {
+            *o = rounded_average(sum, n).max(min).min(max) as i8;
+        }
+    }
+
+    /// The reference loops of [`forward_with`](Infer::forward_with).
+    fn forward_reference(&self, x: &[[[i8; C]; W]; H], y: &mut [i8; C]) {
         let n = (H * W) as i32;
         let (min, max) = (i32::from(self.min), i32::from(self.max));
         for (c, o) in y.iter_mut().enumerate() {
