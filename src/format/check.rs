@@ -101,7 +101,20 @@ pub(crate) fn check_link(
     before: [u32; 2],
     after: [u32; 2],
 ) -> Result<(), FormatError> {
-    for (k, attr) in spec.attrs.iter().take(2).enumerate() {
+    check_link_at(i, spec, 0, before, after)
+}
+
+/// [`check_link`] for the scale and zero point that are attributes `at` and `at + 1` of
+/// `spec` (a `qadd`'s second operand: attributes 6 and 7).
+#[inline(never)]
+fn check_link_at(
+    i: usize,
+    spec: &LayerSpec,
+    at: usize,
+    before: [u32; 2],
+    after: [u32; 2],
+) -> Result<(), FormatError> {
+    for (k, attr) in spec.attrs.iter().skip(at).take(2).enumerate() {
         let (o, n) = (before.get(k).copied(), after.get(k).copied());
         if o != n {
             return Err(FormatError::new(ErrorCode::Link)
@@ -112,6 +125,124 @@ pub(crate) fn check_link(
         }
     }
     Ok(())
+}
+
+/// How deep residual blocks may nest for their links to be checked (deeper blocks are
+/// read, and only their links not checked).
+const MAX_NESTING: usize = 8;
+
+/// A residual block being read: its input's quantization, where its shortcut and its
+/// `add` entry are, and its body's output quantization once the shortcut starts.
+#[derive(Clone, Copy, Debug, Default)]
+struct Block {
+    input: Option<[u32; 2]>,
+    shortcut_at: usize,
+    add_at: usize,
+    body_out: Option<[u32; 2]>,
+}
+
+/// The quantization links between int8 layers, front to back: each int8 layer's input
+/// quantization is the output quantization of the int8 layer before it — and through a
+/// residual block (a `residual` entry, its body's entries, its shortcut's, its `add`),
+/// the body's first layer and the shortcut's first layer both take the block's input, and
+/// a `qadd` takes the body's output (attributes 0 and 1) and the shortcut's (attributes 6
+/// and 7; the block's input for the identity).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Links {
+    /// The output quantization of the int8 layer before, if any.
+    before: Option<[u32; 2]>,
+    blocks: [Block; MAX_NESTING],
+    depth: usize,
+}
+
+impl Links {
+    /// At the input.
+    pub(crate) const fn new() -> Self {
+        Links {
+            before: None,
+            blocks: [Block {
+                input: None,
+                shortcut_at: 0,
+                add_at: 0,
+                body_out: None,
+            }; MAX_NESTING],
+            depth: 0,
+        }
+    }
+
+    /// Checks layer `i` of kind `spec`, whose attribute `a` has the bits `bits(a)`, against
+    /// the layers before it, and moves past it.
+    #[inline(never)]
+    pub(crate) fn step(
+        &mut self,
+        i: usize,
+        spec: &LayerSpec,
+        bits: impl Fn(usize) -> u32,
+    ) -> Result<(), FormatError> {
+        let top = self
+            .depth
+            .checked_sub(1)
+            .and_then(|d| self.blocks.get_mut(d));
+        let mut closing = None;
+        if let Some(block) = top {
+            if i == block.shortcut_at && i != block.add_at {
+                // The shortcut starts: it takes the block's input.
+                block.body_out = self.before;
+                self.before = block.input;
+            }
+            if i == block.add_at {
+                closing = Some(*block);
+            }
+        }
+        let input = [bits(0), bits(1)];
+        match closing {
+            Some(block) => {
+                self.depth -= 1;
+                let (branch, skip) = if block.shortcut_at != block.add_at {
+                    (block.body_out, self.before)
+                } else {
+                    (self.before, block.input)
+                };
+                if spec.int8_io {
+                    if let Some(b) = branch {
+                        check_link(i, spec, b, input)?;
+                    }
+                    if let Some(s) = skip {
+                        check_link_at(i, spec, 6, s, [bits(6), bits(7)])?;
+                    }
+                }
+            }
+            None => {
+                if let (Some(before), true) = (self.before, spec.int8_io) {
+                    check_link(i, spec, before, input)?;
+                }
+            }
+        }
+        if spec.kind == "residual" {
+            // The block's entries: its branches' counts, which the type fixes.
+            let count = |a: usize| {
+                spec.attrs
+                    .get(a)
+                    .and_then(|s| s.exact)
+                    .map_or(0, |n| usize::try_from(n).unwrap_or(0))
+            };
+            let shortcut_at = i + 1 + count(0);
+            if let Some(block) = self.blocks.get_mut(self.depth) {
+                *block = Block {
+                    input: self.before,
+                    shortcut_at,
+                    add_at: shortcut_at + count(1),
+                    body_out: None,
+                };
+                self.depth += 1;
+            } else {
+                self.before = None;
+            }
+        } else {
+            self.before = spec.int8_io.then(|| [bits(2), bits(3)]);
+        }
+        Ok(())
+    }
 }
 
 /// A layer record, checked against its spec: where its attributes and tensors are, to
@@ -138,12 +269,6 @@ impl<'a> Checked<'a> {
     /// Attribute `a` as the spec's type.
     pub(crate) fn attr(&self, spec: &LayerSpec, a: usize) -> Option<Attr> {
         Attr::from_bits(spec.attrs.get(a)?.dtype, self.attr_bits(a))
-    }
-
-    /// The bits of the input (`side` 0) or output (1) scale and zero point of an int8
-    /// layer.
-    fn io(&self, side: usize) -> [u32; 2] {
-        [self.attr_bits(2 * side), self.attr_bits(2 * side + 1)]
     }
 
     /// The data of tensor `k` of the record (empty past the end).
@@ -242,8 +367,8 @@ pub struct Walk<'a> {
     pos: usize,
     index: usize,
     sections: Sections,
-    /// The output quantization of the layer before, if it is an int8 layer.
-    before: Option<[u32; 2]>,
+    /// The links between int8 layers so far.
+    links: Links,
     /// Why [`next`](Self::next) or a view's construction last failed.
     pub(crate) error: FormatError,
 }
@@ -256,7 +381,7 @@ impl<'a> Walk<'a> {
             pos: HEADER_LEN,
             index: 0,
             sections: head.sections(),
-            before: None,
+            links: Links::new(),
             error: FormatError::new(ErrorCode::LayerCount),
         }
     }
@@ -307,9 +432,7 @@ impl<'a> Walk<'a> {
         if let Err(e) = check_order(i, spec, |a| checked.attr_bits(a)) {
             return self.fail(e);
         }
-        if let (Some(before), true) = (self.before, spec.int8_io)
-            && let Err(e) = check_link(i, spec, before, checked.io(0))
-        {
+        if let Err(e) = self.links.step(i, spec, |a| checked.attr_bits(a)) {
             return self.fail(e);
         }
         // Tensors, section by section, in spec order.
@@ -333,7 +456,6 @@ impl<'a> Walk<'a> {
         }
         self.pos = start + len;
         self.index += 1;
-        self.before = spec.int8_io.then(|| checked.io(1));
         Some(Checked {
             record: r.get(..len).unwrap_or_default(),
             ..checked
@@ -545,17 +667,13 @@ impl File<'_> {
 /// the ordered attributes and the links between int8 layers — as a reader would, so that
 /// what is written loads.
 pub(crate) fn check_network<N: Describe>(net: &N, section: Section) -> Result<(), FormatError> {
-    let mut before: Option<[u32; 2]> = None;
+    let mut links = Links::new();
     for i in 0..N::LAYERS {
         let layer = net
             .layer(i)
             .ok_or(FormatError::new(ErrorCode::LayerCount))?;
         let bits = check_layer_values(i, layer, section)?;
-        let spec = layer.spec();
-        if let (Some(before), true) = (before, spec.int8_io) {
-            check_link(i, spec, before, [bits(0), bits(1)])?;
-        }
-        before = spec.int8_io.then(|| [bits(2), bits(3)]);
+        links.step(i, layer.spec(), &bits)?;
     }
     Ok(())
 }

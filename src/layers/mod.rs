@@ -48,7 +48,7 @@ mod frozen;
 mod noise;
 pub(crate) mod padding;
 mod pool;
-mod residual;
+pub(crate) mod residual;
 mod sparse;
 
 pub(crate) use crate::kernels::conv::{output_len as output_size, pad_before};

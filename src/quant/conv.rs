@@ -117,36 +117,38 @@ impl Window {
     }
 }
 
-/// The attributes of a convolution after its quantization (attributes 0–3): the clamp
-/// bounds, the stride and the padding before, in this order. The pools share them.
-pub(crate) const WINDOW_ATTRS: [AttrSpec; 5] = [
+/// The clamp bounds of an int8 layer, after its quantization (attributes 4 and 5).
+pub(crate) const CLAMP_ATTRS: [AttrSpec; 2] = [
     AttrSpec::i32("min", Rule::Int8),
     AttrSpec::i32("max", Rule::Int8),
-    AttrSpec::i32("stride", Rule::Any),
-    AttrSpec::i32("pad_top", Rule::Any),
-    AttrSpec::i32("pad_left", Rule::Any),
 ];
 
-/// The attributes of a windowed int8 layer: quantization, clamp bounds, stride, padding.
-pub(crate) const CONV_ATTRS: [AttrSpec; 9] = [
-    IO_ATTRS[0],
-    IO_ATTRS[1],
-    IO_ATTRS[2],
-    IO_ATTRS[3],
-    WINDOW_ATTRS[0],
-    WINDOW_ATTRS[1],
-    WINDOW_ATTRS[2],
-    WINDOW_ATTRS[3],
-    WINDOW_ATTRS[4],
-];
+/// The attributes of a windowed int8 layer: quantization, clamp bounds, then `geometry` —
+/// stride, padding before the first row and column and, for a pool, the window's height
+/// and width — whose values the layer's type fixes ([`AttrSpec::structure`]): a file of
+/// a layer of other geometry is refused.
+pub(crate) const fn conv_attrs<const N: usize>(geometry: &[usize]) -> [AttrSpec; N] {
+    const NAMES: [&str; 5] = ["stride", "pad_top", "pad_left", "pool_height", "pool_width"];
+    let mut attrs = [CLAMP_ATTRS[0]; N];
+    let mut i = 0;
+    while i < N {
+        attrs[i] = match i {
+            0..4 => IO_ATTRS[i],
+            4 | 5 => CLAMP_ATTRS[i - 4],
+            _ => AttrSpec::structure(NAMES[i - 6], geometry[i - 6]),
+        };
+        i += 1;
+    }
+    attrs
+}
 
-/// Attribute `i` (4 to 8) of [`CONV_ATTRS`]: the clamp bounds, then `fixed`, the stride and
-/// padding the layer's type fixes.
-pub(crate) fn window_attr(min: i8, max: i8, fixed: [usize; 3], i: usize) -> Option<Attr> {
+/// Attribute `i` (from 4) of [`conv_attrs`]: the clamp bounds, then `fixed`, the
+/// geometry the layer's type fixes.
+pub(crate) fn window_attr(min: i8, max: i8, fixed: &[usize], i: usize) -> Option<Attr> {
     match i {
         4 => Some(Attr::I32(i32::from(min))),
         5 => Some(Attr::I32(i32::from(max))),
-        6..=8 => {
+        6.. => {
             let v = *fixed.get(i - 6)?;
             Some(Attr::I32(i32::try_from(v).unwrap_or(i32::MAX)))
         }
@@ -154,19 +156,19 @@ pub(crate) fn window_attr(min: i8, max: i8, fixed: [usize; 3], i: usize) -> Opti
     }
 }
 
-/// Sets attribute `i` (4 to 8) of [`CONV_ATTRS`]: the clamp bounds are set; the stride and
-/// padding, which the type fixes, are only accepted (`true`) if they are the type's.
+/// Sets attribute `i` (from 4) of [`conv_attrs`]: the clamp bounds are set; the geometry,
+/// which the type fixes, is only accepted (`true`) if it is the type's.
 pub(crate) fn set_window_attr(
     min: &mut i8,
     max: &mut i8,
-    fixed: [usize; 3],
+    fixed: &[usize],
     i: usize,
     value: Attr,
 ) -> bool {
     match (i, value) {
         (4, Attr::I32(v)) => *min = v.clamp(-128, 127) as i8,
         (5, Attr::I32(v)) => *max = v.clamp(-128, 127) as i8,
-        (6..=8, Attr::I32(v)) => {
+        (6.., Attr::I32(v)) => {
             return fixed
                 .get(i - 6)
                 .is_some_and(|&f| usize::try_from(v) == Ok(f));
@@ -187,10 +189,11 @@ pub(crate) const fn bound(v: i32) -> i8 {
     }
 }
 
-/// Whether the `[stride, pad_top, pad_left]` given to a `from_parts` are the type's.
-pub(crate) const fn same_geometry(given: [i32; 3], fixed: [usize; 3]) -> bool {
+/// Whether the geometry (`[stride, pad_top, pad_left, …]`) given to a `from_parts` is the
+/// type's.
+pub(crate) const fn same_geometry<const N: usize>(given: [i32; N], fixed: [usize; N]) -> bool {
     let mut i = 0;
-    while i < 3 {
+    while i < N {
         if given[i] < 0 || given[i] as usize != fixed[i] {
             return false;
         }
@@ -830,7 +833,7 @@ conv_impl!(impl[S: Store] (Primitive for QConv2d<H, W, C, K, KH, KW, OH, OW, STR
                 multiplier,
                 shift,
             ],
-            attrs: &CONV_ATTRS,
+            attrs: &conv_attrs::<9>(&Self::GEOMETRY),
             ordered: &[(4, 5)],
             int8_io: true,
         }
@@ -869,13 +872,13 @@ conv_impl!(impl[S: Store] (LayerData for QConv2d<H, W, C, K, KH, KW, OH, OW, STR
     }
     fn attr(&self, i: usize) -> Option<Attr> {
         io_attr(self.input, self.output, i)
-            .or_else(|| window_attr(self.min, self.max, Self::GEOMETRY, i))
+            .or_else(|| window_attr(self.min, self.max, &Self::GEOMETRY, i))
     }
     fn set_attr(&mut self, i: usize, value: Attr) -> bool {
         if i < 4 {
             return set_io_attr(&mut self.input, &mut self.output, i, value);
         }
-        set_window_attr(&mut self.min, &mut self.max, Self::GEOMETRY, i, value)
+        set_window_attr(&mut self.min, &mut self.max, &Self::GEOMETRY, i, value)
     }
 });
 
@@ -1252,7 +1255,7 @@ depthwise_impl!(impl[S: Store] (Primitive for QDepthwiseConv2d<H, W, C, KH, KW, 
                 multiplier,
                 shift,
             ],
-            attrs: &CONV_ATTRS,
+            attrs: &conv_attrs::<9>(&Self::GEOMETRY),
             ordered: &[(4, 5)],
             int8_io: true,
         }
@@ -1290,13 +1293,13 @@ depthwise_impl!(impl[S: Store] (LayerData for QDepthwiseConv2d<H, W, C, KH, KW, 
     }
     fn attr(&self, i: usize) -> Option<Attr> {
         io_attr(self.input, self.output, i)
-            .or_else(|| window_attr(self.min, self.max, Self::GEOMETRY, i))
+            .or_else(|| window_attr(self.min, self.max, &Self::GEOMETRY, i))
     }
     fn set_attr(&mut self, i: usize, value: Attr) -> bool {
         if i < 4 {
             return set_io_attr(&mut self.input, &mut self.output, i, value);
         }
-        set_window_attr(&mut self.min, &mut self.max, Self::GEOMETRY, i, value)
+        set_window_attr(&mut self.min, &mut self.max, &Self::GEOMETRY, i, value)
     }
 });
 

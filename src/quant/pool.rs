@@ -41,7 +41,9 @@
 
 use core::marker::PhantomData;
 
-use super::conv::{CONV_ATTRS, Window, bound, same_geometry, set_window_attr, window_attr};
+use super::conv::{
+    CLAMP_ATTRS, Window, bound, conv_attrs, same_geometry, set_window_attr, window_attr,
+};
 use super::dense::{Clamp, IO_ATTRS};
 use super::kernels::packed;
 use super::store::{Owned, Store};
@@ -142,7 +144,8 @@ macro_rules! window_pool {
 
             const ROWS: Window = Window::new(H, KH, STRIDE, P::SAME);
             const COLS: Window = Window::new(W, KW, STRIDE, P::SAME);
-            const GEOMETRY: [usize; 3] = [STRIDE, Self::PAD_TOP, Self::PAD_LEFT];
+            /// Stride, padding before the first row and column, window height and width.
+            const GEOMETRY: [usize; 5] = [STRIDE, Self::PAD_TOP, Self::PAD_LEFT, KH, KW];
 
             /// The compile-time checks of the sizes.
             const CHECK: () = {
@@ -201,8 +204,8 @@ macro_rules! window_pool {
             /// source written by [`format::rust_source`](crate::format::rust_source)).
             ///
             /// # Panics
-            /// If the output quantization is not the input's, or the stride or padding not
-            /// the type's — in a `const` or `static`, a compile error.
+            /// If the output quantization is not the input's, or the stride, padding or
+            /// window not the type's — in a `const` or `static`, a compile error.
             #[allow(clippy::too_many_arguments)]
             pub const fn from_parts(
                 input_scale: f32,
@@ -214,6 +217,8 @@ macro_rules! window_pool {
                 stride: i32,
                 pad_top: i32,
                 pad_left: i32,
+                pool_height: i32,
+                pool_width: i32,
             ) -> Self {
                 let () = Self::CHECK;
                 let params = QParams {
@@ -225,8 +230,8 @@ macro_rules! window_pool {
                     concat!(stringify!($name), "::from_parts: the output quantization must be the input's")
                 );
                 assert!(
-                    same_geometry([stride, pad_top, pad_left], Self::GEOMETRY),
-                    concat!(stringify!($name), "::from_parts: the stride or padding is not the type's")
+                    same_geometry([stride, pad_top, pad_left, pool_height, pool_width], Self::GEOMETRY),
+                    concat!(stringify!($name), "::from_parts: the stride or padding (or the window) is not the type's")
                 );
                 $name {
                     params,
@@ -359,7 +364,7 @@ macro_rules! window_pool {
                     input: Shape::rank3(H, W, C),
                     output: Shape::rank3(OH, OW, C),
                     tensors: &[],
-                    attrs: &CONV_ATTRS,
+                    attrs: &conv_attrs::<11>(&Self::GEOMETRY),
                     ordered: &[(4, 5)],
                     int8_io: true,
                 }
@@ -393,13 +398,13 @@ macro_rules! window_pool {
             }
             fn attr(&self, i: usize) -> Option<Attr> {
                 kept_attr(self.params, i)
-                    .or_else(|| window_attr(self.min, self.max, Self::GEOMETRY, i))
+                    .or_else(|| window_attr(self.min, self.max, &Self::GEOMETRY, i))
             }
             fn set_attr(&mut self, i: usize, value: Attr) -> bool {
                 if i < 4 {
                     return set_kept_attr(&mut self.params, i, value);
                 }
-                set_window_attr(&mut self.min, &mut self.max, Self::GEOMETRY, i, value)
+                set_window_attr(&mut self.min, &mut self.max, &Self::GEOMETRY, i, value)
             }
         }
     };
@@ -777,8 +782,8 @@ impl<const H: usize, const W: usize, const C: usize, S: Store> Primitive
                 IO_ATTRS[1],
                 IO_ATTRS[2],
                 IO_ATTRS[3],
-                CONV_ATTRS[4],
-                CONV_ATTRS[5],
+                CLAMP_ATTRS[0],
+                CLAMP_ATTRS[1],
             ],
             ordered: &[(4, 5)],
             int8_io: true,
@@ -804,14 +809,14 @@ impl<const H: usize, const W: usize, const C: usize, S: Store> LayerData
     fn attr(&self, i: usize) -> Option<Attr> {
         match i {
             0..4 => kept_attr(self.params, i),
-            4 | 5 => window_attr(self.min, self.max, [0; 3], i),
+            4 | 5 => window_attr(self.min, self.max, &[], i),
             _ => None,
         }
     }
     fn set_attr(&mut self, i: usize, value: Attr) -> bool {
         match i {
             0..4 => set_kept_attr(&mut self.params, i, value),
-            4 | 5 => set_window_attr(&mut self.min, &mut self.max, [0; 3], i, value),
+            4 | 5 => set_window_attr(&mut self.min, &mut self.max, &[], i, value),
             _ => false,
         }
     }
