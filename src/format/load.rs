@@ -60,7 +60,7 @@ fn copy<N: Describe>(head: &Header<'_>, section: Section, net: &mut N) -> Result
         }
     }
     let sections = head.sections();
-    let mut walk = Walk::new(head);
+    let mut walk = Walk::new(head, N::BLOCKS);
     for i in 0..N::LAYERS {
         let layer = net
             .layer_mut(i)
@@ -180,7 +180,7 @@ pub fn load_training<L: Layer, O: OptimizerState<L::Grad>>(
         copy(head, Section::Best, best)?;
     }
     let sections = head.sections();
-    let mut walk = Walk::new(head);
+    let mut walk = Walk::new(head, L::BLOCKS);
     let mut first = 0; // the layer's first learned tensor, as `Params` numbers them
     for i in 0..L::LAYERS {
         let spec = L::layer_spec(i).ok_or(FormatError::new(ErrorCode::LayerCount))?;
@@ -246,7 +246,7 @@ pub fn view<'a, N: View<'a>>(bytes: &'a [u8]) -> Result<N, FormatError> {
         let detail = if cfg!(target_endian = "big") { 1 } else { 2 };
         return Err(FormatError::new(ErrorCode::Unborrowable).detail(detail));
     }
-    let mut walk = Walk::new(&head);
+    let mut walk = Walk::new(&head, N::BLOCKS);
     let Some(net) = N::from_walk(&mut walk) else {
         return Err(walk.error);
     };

@@ -118,7 +118,7 @@ fn item<N: Describe>(s: &mut String, net: &N, at: &mut usize, pad: &str) -> bool
         let inner = std::format!("{pad}        ");
         for a in spec.attrs {
             arg(s);
-            let n = a.exact.map_or(0, |n| usize::try_from(n).unwrap_or(0));
+            let n = a.exact().map_or(0, |n| usize::try_from(n).unwrap_or(0));
             if n == 0 {
                 s.push_str("firmnet::layers::Identity::DEFAULT");
             } else {

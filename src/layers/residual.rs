@@ -324,7 +324,7 @@ impl<B: Infer + Describe, S: Describe> Open<B, S> {
 
     /// Attribute `i`: the number of entries of the body (0) or the shortcut (1).
     fn attr(i: usize) -> Option<Attr> {
-        Self::SPEC.attrs.get(i)?.exact.map(Attr::I32)
+        Self::SPEC.attrs.get(i)?.exact().map(Attr::I32)
     }
 }
 
@@ -398,6 +398,7 @@ where
     S: Infer<Input = B::Input, Output = B::Output> + Describe,
 {
     const LAYERS: usize = B::LAYERS + S::LAYERS + 2;
+    const BLOCKS: bool = true;
 
     fn layer_spec(i: usize) -> Option<&'static LayerSpec> {
         match Part::of(i, B::LAYERS, S::LAYERS)? {

@@ -578,7 +578,7 @@ pub const MAX_NESTING: usize = 8;
 fn branch_len(spec: &LayerSpec, a: usize) -> usize {
     spec.attrs
         .get(a)
-        .and_then(|s| s.exact)
+        .and_then(|s| s.exact())
         .map_or(0, |n| usize::try_from(n).unwrap_or(0))
 }
 
@@ -947,7 +947,7 @@ fn valid(params: QParams, which: &'static str) -> Result<QParams, QuantError> {
 /// window) is that of int8 layer `dst`, which lists it after its quantization and clamp
 /// bounds. Layers without geometry agree.
 fn same_geometry(src: &dyn LayerData, dst: &dyn LayerData) -> bool {
-    let fixed = |spec: &LayerSpec| spec.attrs.iter().filter(|a| a.exact.is_some()).count();
+    let fixed = |spec: &LayerSpec| spec.attrs.iter().filter(|a| a.exact().is_some()).count();
     let (n, m) = (fixed(src.spec()), fixed(dst.spec()));
     let offset = dst.spec().attrs.len() - m;
     n == m

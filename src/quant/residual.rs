@@ -123,6 +123,7 @@ where
     S: Describe,
 {
     const LAYERS: usize = B::LAYERS + S::LAYERS + 2;
+    const BLOCKS: bool = true;
 
     fn layer_spec(i: usize) -> Option<&'static LayerSpec> {
         match Part::of(i, B::LAYERS, S::LAYERS)? {
