@@ -515,8 +515,40 @@ fn depthwise_case<
             "{H}×{W}×{C}, {KH}×{KW}, stride {S}, same {}",
             P::SAME
         );
+        // The DSP path (portable twins off the Cortex-M4): the input read as words
+        // (aligned) and as bytes (one byte off), the scratch at every alignment.
+        let aligned = Box::new(Aligned(x));
+        let shifted = Box::new(Shifted(0, x));
+        let mut buf =
+            vec![0i8; size_of::<Scratch<QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, S, P>>>()];
+        for (input, how) in [(&aligned.0, "aligned"), (&shifted.1, "shifted")] {
+            for offset in 0..4 {
+                let mut y = [[[0i8; C]; OW]; OH];
+                q.forward_packed(input, &mut y, &mut buf[offset..]);
+                assert_eq!(
+                    flat(&y),
+                    &want[..],
+                    "packed, {how} input, scratch offset {offset}: {H}×{W}×{C}, {KH}×{KW}, stride {S}, same {}",
+                    P::SAME
+                );
+            }
+        }
+        // The network entry (the packed path on a Cortex-M4) with its own scratch.
+        let mut y = [[[0i8; C]; OW]; OH];
+        let mut scratch =
+            Box::new(Scratch::<QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, S, P>>::ZERO);
+        q.forward(&x, &mut y, &mut scratch);
+        assert_eq!(flat(&y), &want[..]);
     }
 }
+
+/// A value at a 4-byte aligned address.
+#[repr(C, align(4))]
+struct Aligned<T>(T);
+
+/// A value one byte past a 4-byte aligned address.
+#[repr(C, align(4))]
+struct Shifted<T>(i8, T);
 
 #[test]
 fn depthwise_conv2d_is_tensorflow_lites_reference() {
@@ -527,6 +559,8 @@ fn depthwise_conv2d_is_tensorflow_lites_reference() {
     depthwise_case::<6, 6, 8, 5, 5, 3, 3, 2, Same>(24);
     depthwise_case::<5, 5, 2, 1, 1, 5, 5, 1, Valid>(25);
     depthwise_case::<5, 9, 3, 2, 5, 2, 3, 3, Same>(26);
+    // The Cortex-M4 count's shape.
+    depthwise_case::<25, 5, 64, 3, 3, 25, 5, 1, Same>(27);
 }
 
 fn pool_case<

@@ -1023,6 +1023,134 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
         );
     };
 
+    /// Inference by the reference loops: for each output pixel and channel, the bias plus the window's
+    /// products in `i32` (taps outside the input read as the input zero point), then the
+    /// channel's requantization. Cannot panic.
+    pub fn forward_reference(&self, x: &[[[i8; C]; W]; H], y: &mut [[[i8; C]; OW]; OH]) {
+        let () = Self::CHECK;
+        let weight: &[[[i8; C]; KW]; KH] = self.weight.borrow();
+        let bias: &[i32; C] = self.bias.borrow();
+        let rq = self.requant();
+        let z = i32::from(self.input.zero_point.clamp(-128, 127) as i8);
+        for (oy, yrow) in y.iter_mut().enumerate() {
+            let (ys, ye, iy) = Self::ROWS.taps(oy);
+            for (ox, out) in yrow.iter_mut().enumerate() {
+                let (xs, xe, ix) = Self::COLS.taps(ox);
+                for (c, (o, &b)) in out.iter_mut().zip(bias).enumerate() {
+                    let mut acc = b;
+                    for (ky, taps) in weight.iter().enumerate() {
+                        let row = if (ys..ye).contains(&ky) {
+                            x.get(iy + ky - ys)
+                        } else {
+                            None
+                        };
+                        for (kx, tap) in taps.iter().enumerate() {
+                            let v = if (xs..xe).contains(&kx) {
+                                row.and_then(|r| r.get(ix + kx - xs))
+                                    .and_then(|p| p.get(c))
+                                    .map_or(z, |&v| i32::from(v))
+                            } else {
+                                z
+                            };
+                            let w = tap.get(c).map_or(0, |&w| i32::from(w));
+                            acc = acc.wrapping_add(w * v);
+                        }
+                    }
+                    *o = rq.output(c, acc);
+                }
+            }
+        }
+    }
+
+    /// Inference on the Cortex-M4/M7 DSP path ([`packed::depthwise_pixel`]), which runs on
+    /// every target (off the M4 with portable twins of its instructions), so that tests
+    /// can hold it to the reference: the filters widened once per call into `scratch` as
+    /// (tap, next tap) 16-bit pairs per channel, then per output pixel the byte offset of
+    /// each tap's input pixel (padding taps marked [`packed::OUTSIDE`] and read as the
+    /// input zero point, so border pixels run the same loop), and per four channels one
+    /// `SMLAD` per pair of taps and channel. The input is read a word at a time when `C` is
+    /// a multiple of 4 and the input 4-byte aligned, four bytes at a time otherwise.
+    /// `scratch` needs the layer's footprint (about `2·KH·KW·C + 2·C + 10·KH·KW + 26`
+    /// bytes); with less, [`forward_reference`](Self::forward_reference) computes
+    /// instead. The same bits as the reference. Cannot panic.
+    pub fn forward_packed(
+        &self,
+        x: &[[[i8; C]; W]; H],
+        y: &mut [[[i8; C]; OW]; OH],
+        scratch: &mut [i8],
+    ) {
+        let () = Self::CHECK;
+        let taps = KH * KW;
+        let pairs = taps.div_ceil(2);
+        let groups = C.div_ceil(4);
+        let bytes = x.as_flattened().as_flattened();
+        let at = scratch.as_ptr().align_offset(4);
+        let words = packed::as_words_mut(scratch.get_mut(at..).unwrap_or_default());
+        let room = words.split_at_mut_checked(4 * groups * pairs);
+        let (Some((wide, rest)), true) = (room, bytes.len() < (packed::OUTSIDE / 2) as usize)
+        else {
+            self.forward_reference(x, y);
+            return;
+        };
+        let Some(idx) = rest.get_mut(..2 * pairs) else {
+            self.forward_reference(x, y);
+            return;
+        };
+        packed::widen_depthwise(self.weight.borrow().as_flattened().as_flattened(), C, wide);
+        let rq = self.requant();
+        let z = packed::splat(self.input.zero_point.clamp(-128, 127) as i8);
+        // Where each tap's pixel starts, in words of the input or in bytes.
+        let aligned = packed::as_words(bytes).filter(|_| C.is_multiple_of(4));
+        let unit = if aligned.is_some() { C / 4 } else { C };
+        for (oy, yrow) in y.iter_mut().enumerate() {
+            let (ys, ye, iy) = Self::ROWS.taps(oy);
+            for (ox, out) in yrow.iter_mut().enumerate() {
+                let (xs, xe, ix) = Self::COLS.taps(ox);
+                for (t, i) in idx.iter_mut().enumerate() {
+                    let (ky, kx) = (t / KW, t % KW);
+                    *i = if t < taps && (ys..ye).contains(&ky) && (xs..xe).contains(&kx) {
+                        (((iy + ky - ys) * W + ix + kx - xs) * unit) as u32
+                    } else {
+                        packed::OUTSIDE
+                    };
+                }
+                match aligned {
+                    Some(xw) => packed::depthwise_pixel(
+                        |i, g| xw.get((i as usize).wrapping_add(g)).copied().unwrap_or(z),
+                        idx,
+                        wide,
+                        &rq,
+                        out,
+                    ),
+                    None => packed::depthwise_pixel(
+                        |i, g| {
+                            if i == packed::OUTSIDE {
+                                return z;
+                            }
+                            let s = (i as usize).wrapping_add(4 * g);
+                            match bytes.get(s..s.wrapping_add(4)) {
+                                Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d].map(|v| v as u8)),
+                                // The last pixel's last channels: the bytes past the input
+                                // only feed outputs past the last channel.
+                                _ => {
+                                    let mut w = [0u8; 4];
+                                    for (d, &v) in w.iter_mut().zip(bytes.get(s..).unwrap_or_default()) {
+                                        *d = v as u8;
+                                    }
+                                    u32::from_le_bytes(w)
+                                }
+                            }
+                        },
+                        idx,
+                        wide,
+                        &rq,
+                        out,
+                    ),
+                }
+            }
+        }
+    }
+
     /// The requantization parameters, one entry per channel.
     #[inline]
     pub fn requant(&self) -> Requant<'_> {
@@ -1184,45 +1312,26 @@ depthwise_impl!(impl<'a> [] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE, P
 depthwise_impl!(impl[S: Store] (Infer for QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE, P, S>) {
     type Input = [[[i8; C]; W]; H];
     type Output = [[[i8; C]; OW]; OH];
-    type Footprint<I: Place, O: Place> = Mapping<I, O, Self::Input, Self::Output>;
+    /// The input and output where they live, and room for the widened filters and the
+    /// window's tap offsets ([`forward_packed`](QDepthwiseConv2d::forward_packed)).
+    type Footprint<I: Place, O: Place> = Both<
+        Mapping<I, O, Self::Input, Self::Output>,
+        Both<Both<Patches<C, KH, KW>, [[i8; C]; 2]>, Both<[[[i8; 10]; KW]; KH], [i8; 16]>>,
+    >;
 
-    /// The reference loops: for each output pixel and channel, the bias plus the window's
-    /// products in `i32` (taps outside the input read as the input zero point), then the
-    /// channel's requantization. Cannot panic.
-    fn forward_with(&self, x: &Self::Input, y: &mut Self::Output, _: &mut [i8]) {
-        let () = Self::CHECK;
-        let weight: &[[[i8; C]; KW]; KH] = self.weight.borrow();
-        let bias: &[i32; C] = self.bias.borrow();
-        let rq = self.requant();
-        let z = i32::from(self.input.zero_point.clamp(-128, 127) as i8);
-        for (oy, yrow) in y.iter_mut().enumerate() {
-            let (ys, ye, iy) = Self::ROWS.taps(oy);
-            for (ox, out) in yrow.iter_mut().enumerate() {
-                let (xs, xe, ix) = Self::COLS.taps(ox);
-                for (c, (o, &b)) in out.iter_mut().zip(bias).enumerate() {
-                    let mut acc = b;
-                    for (ky, taps) in weight.iter().enumerate() {
-                        let row = if (ys..ye).contains(&ky) {
-                            x.get(iy + ky - ys)
-                        } else {
-                            None
-                        };
-                        for (kx, tap) in taps.iter().enumerate() {
-                            let v = if (xs..xe).contains(&kx) {
-                                row.and_then(|r| r.get(ix + kx - xs))
-                                    .and_then(|p| p.get(c))
-                                    .map_or(z, |&v| i32::from(v))
-                            } else {
-                                z
-                            };
-                            let w = tap.get(c).map_or(0, |&w| i32::from(w));
-                            acc = acc.wrapping_add(w * v);
-                        }
-                    }
-                    *o = rq.output(c, acc);
-                }
-            }
+    /// On Cortex-M4/M7 with the [`Simd`](crate::kernels::Backend::Simd) backend,
+    /// [`forward_packed`](QDepthwiseConv2d::forward_packed); elsewhere
+    /// [`forward_reference`](QDepthwiseConv2d::forward_reference). The same bits either
+    /// way.
+    #[inline]
+    fn forward_with(&self, x: &Self::Input, y: &mut Self::Output, scratch: &mut [i8]) {
+        #[cfg(firmnet_arm_dsp)]
+        if crate::kernels::backend() == crate::kernels::Backend::Simd {
+            self.forward_packed(x, y, scratch);
+            return;
         }
+        let _ = scratch;
+        self.forward_reference(x, y);
     }
 });
 

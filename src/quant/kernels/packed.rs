@@ -1,6 +1,6 @@
 //! The Cortex-M4/M7 DSP paths of the int8 convolutions, pools and add, written once for
 //! every target: on a `thumbv7em` core each primitive below is one DSP instruction
-//! (`SXTB16`, `SMLAD`, `SXTAB16`, `SSUB8` + `SEL`), elsewhere an exact portable
+//! (`SXTB16`, `SMLAD`, `SXTAB16`, `PKHBT`, `SSUB8` + `SEL`), elsewhere an exact portable
 //! twin. So the host runs the very blocking, packing and requantization the Cortex-M4
 //! runs, and the tests (`tests/qconv_dsp.rs`) hold them to the scalar reference bit for
 //! bit; the firmware `targets/qemu-cortex-m4` (`count.sh`) checks them on the core itself.
@@ -10,7 +10,8 @@
 //! | kernel | what | how |
 //! | --- | --- | --- |
 //! | [`conv_pairs`] | a convolution's output pixels two at a time | both patches widened once to 16-bit pairs; the loop takes two filters per step, each filter word split by `SXTB16` once and used for both pixels (`SMLAD` ×8 per four taps); requantization per filter pair |
-//! //! | [`max_words`] | the largest of words of four `i8` | `SSUB8` + `SEL` |
+//! | [`depthwise_pixel`] | a depthwise convolution's output pixel, four channels at a time | filters widened once per call to (tap, next tap) pairs per channel; each input word split by `SXTB16`, regrouped by `PKHBT`/`PKHTB`, `SMLAD` ×4 per two taps of four channels; padding taps read the input zero point |
+//! | [`max_words`] | the largest of words of four `i8` | `SSUB8` + `SEL` |
 //! | [`sum_channels`] | per-channel sums over pixels | `SXTAB16` into 16-bit lanes, flushed to `i32` every 256 pixels |
 //! | [`requantize`] | TensorFlow Lite's `MultiplyByQuantizedMultiplier` | one 64-bit product and a rounding shift, for the usual multipliers (positive) and exponents (−31 to 0); the general function otherwise |
 //!
@@ -102,6 +103,46 @@ pub fn sxtab16_ror8(acc: u32, x: u32) -> u32 {
     #[cfg(not(firmnet_arm_dsp))]
     {
         add16(acc, sxtb16_ror8(x))
+    }
+}
+
+/// `PKHBT r, a, b, LSL #16`: the low half of `a` as the low half, the low half of `b` as
+/// the high half.
+#[inline(always)]
+pub fn pack_lo(a: u32, b: u32) -> u32 {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let r: u32;
+        // SAFETY: as `sxtb16`.
+        unsafe {
+            core::arch::asm!("pkhbt {r}, {a}, {b}, lsl #16", r = lateout(reg) r, a = in(reg) a,
+                b = in(reg) b, options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        (a & 0xffff) | b << 16
+    }
+}
+
+/// `PKHTB r, b, a, ASR #16`: the high half of `a` as the low half, the high half of `b`
+/// as the high half.
+#[inline(always)]
+pub fn pack_hi(a: u32, b: u32) -> u32 {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let r: u32;
+        // SAFETY: as `sxtb16`.
+        unsafe {
+            core::arch::asm!("pkhtb {r}, {b}, {a}, asr #16", r = lateout(reg) r, a = in(reg) a,
+                b = in(reg) b, options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        a >> 16 | (b & 0xffff_0000)
     }
 }
 
@@ -424,6 +465,86 @@ fn mul(rq: &Requant<'_>, k: usize) -> i32 {
 #[inline(always)]
 fn sh(rq: &Requant<'_>, k: usize) -> i32 {
     rq.shift.get(k).copied().unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------
+// Depthwise convolution: channels four at a time, taps two at a time
+
+/// A tap index that reads the padding value: past every input (inputs of fewer than
+/// `OUTSIDE / 2` bytes), with room to add a channel offset without wrapping, even where
+/// `usize` has 32 bits.
+pub const OUTSIDE: u32 = u32::MAX / 2;
+
+/// Widens the depthwise filters `w` (`taps × c`, tap-major: TensorFlow Lite's
+/// `[1, KH, KW, C]`) into `wide` as [`depthwise_pixel`] reads them: for each group of four
+/// channels `4g..4g+4`, for each pair of taps `(2j, 2j+1)`, four words — channels `4g`,
+/// `4g+2`, `4g+1`, `4g+3` (the order `SXTB16` splits an input word into) — each the 16-bit
+/// pair (tap `2j`, tap `2j+1`). Taps and channels past the filters' ends are 0. Writes as
+/// far as `wide` reaches.
+pub fn widen_depthwise(w: &[i8], c: usize, wide: &mut [u32]) {
+    if c == 0 {
+        return;
+    }
+    let taps = w.len() / c;
+    let pairs = taps.div_ceil(2);
+    let at = |t: usize, ch: usize| -> u8 {
+        if ch < c && t < taps {
+            w.get(t * c + ch).map_or(0, |&v| v as u8)
+        } else {
+            0
+        }
+    };
+    for (i, out) in wide.iter_mut().enumerate().take(4 * c.div_ceil(4) * pairs) {
+        let (g, j, lane) = (i / (4 * pairs), i / 4 % pairs, i % 4);
+        let ch = 4 * g + [0, 2, 1, 3][lane];
+        *out = pack(at(2 * j, ch), at(2 * j + 1, ch));
+    }
+}
+
+/// One output pixel of a depthwise convolution: `y[ch]` for every channel `ch` it holds,
+/// four channels at a time. `idx` holds, for each tap of the window (an even number; a
+/// last odd tap pairs with a zero weight), where the tap's pixel starts; `load(i, g)`
+/// returns channels `4g..4g+4` of the pixel at `i` as a word (the padding's bytes for
+/// [`OUTSIDE`]). `wide` holds the weights as [`widen_depthwise`] writes them. Per pair of
+/// taps and four channels: two words split by `SXTB16` into even and odd channels,
+/// regrouped by `PKHBT`/`PKHTB` into (tap, next tap) pairs per channel, four `SMLAD`s.
+/// Cannot panic; outputs past what `wide` or `rq` hold keep their value.
+#[inline(always)]
+pub fn depthwise_pixel(
+    load: impl Fn(u32, usize) -> u32,
+    idx: &[u32],
+    wide: &[u32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    let pairs = idx.len() / 2;
+    if pairs == 0 {
+        return;
+    }
+    for (g, (out, wg)) in y
+        .chunks_mut(4)
+        .zip(wide.chunks_exact(4 * pairs))
+        .enumerate()
+    {
+        let c = 4 * g;
+        let bias = |k: usize| rq.bias.get(k).copied().unwrap_or(0);
+        let (mut a0, mut a1, mut a2, mut a3) = (bias(c), bias(c + 1), bias(c + 2), bias(c + 3));
+        for (t, w) in idx.chunks_exact(2).zip(wg.chunks_exact(4)) {
+            let (&[i0, i1], &[w0, w2, w1, w3]) = (t, w) else {
+                break;
+            };
+            let (u, v) = (load(i0, g), load(i1, g));
+            let (ue, ve) = (sxtb16(u), sxtb16(v));
+            a0 = smlad(pack_lo(ue, ve), w0, a0);
+            a2 = smlad(pack_hi(ue, ve), w2, a2);
+            let (uo, vo) = (sxtb16_ror8(u), sxtb16_ror8(v));
+            a1 = smlad(pack_lo(uo, vo), w1, a1);
+            a3 = smlad(pack_hi(uo, vo), w3, a3);
+        }
+        for (k, (o, acc)) in out.iter_mut().zip([a0, a1, a2, a3]).enumerate() {
+            *o = output(rq, acc, mul(rq, c + k), sh(rq, c + k));
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
