@@ -1449,9 +1449,13 @@ fn small_net() -> Small {
 fn a_convolutional_network_is_its_layers_in_sequence() {
     let net = small_net();
     assert_eq!(<Small as Describe>::LAYERS, 7);
-    // The arena: the largest input + output (+ patch and its alignment slack) of a layer
-    // inside the network: the depthwise convolution's, 6·6·4 bytes each.
-    assert_eq!(size_of::<Scratch<Small>>(), 2 * 144);
+    // The arena: the largest input + output (+ scratch) of a layer inside the network: the
+    // depthwise convolution's, 6·6·4 bytes each, and room for its widened filters and tap
+    // offsets (2·9·4 + 2·4 + 10·9 + 16 bytes), rounded to the arena's 4-byte alignment.
+    assert_eq!(
+        size_of::<Scratch<Small>>(),
+        (2 * 144 + 2 * 9 * 4 + 2 * 4 + 10 * 9 + 16usize).next_multiple_of(4)
+    );
     let Chain {
         first: c1,
         rest:
