@@ -640,7 +640,7 @@ fn gradients_accumulate_and_input_gradient_is_optional() {
 fn windows() -> Vec<Window> {
     let mut v = vec![];
     for &(h, w) in &[(7, 5), (1, 1), (6, 6), (49, 10), (3, 2), (9, 4)] {
-        for &c in &[1, 3, 8, 9, 17] {
+        for &c in &[1, 3, 8, 9, 17, 43] {
             for &(kh, kw) in &[(3, 3), (1, 1), (2, 4), (10, 4), (5, 5)] {
                 for stride in 1..=3 {
                     for same in [true, false] {

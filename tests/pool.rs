@@ -1138,3 +1138,73 @@ fn image_layers_round_trip_through_the_weight_format() {
     assert!(source.contains("firmnet::layers::GlobalAvgPool::from_parts()"));
     assert!(source.contains("firmnet::layers::BatchNorm2d::from_parts("));
 }
+
+#[test]
+fn max_pool_over_many_channels_equals_a_naive_scan() {
+    // 19 channels (two whole 8-lane vectors and a rest), values drawn from five levels so
+    // that ties are frequent, and NaNs sprinkled in: the outputs' bits and the winners
+    // must be those of a plain scan of each window, first maximum (or first NaN) winning.
+    const C: usize = 19;
+    let g = Geometry {
+        h: 6,
+        w: 6,
+        c: C,
+        kh: 3,
+        kw: 3,
+        stride: 2,
+        same: true,
+    };
+    let mut x = [[[[0.0f32; C]; 6]; 6]; 1];
+    for (ih, row) in x[0].iter_mut().enumerate() {
+        for (iw, px) in row.iter_mut().enumerate() {
+            for (c, v) in px.iter_mut().enumerate() {
+                let n = (ih * 6 + iw) * C + c;
+                *v = if n % 23 == 5 {
+                    f32::NAN
+                } else {
+                    ((n * 7919) % 5) as f32 - 2.0
+                };
+            }
+        }
+    }
+    let mut pool = MaxPool2d::<6, 6, C, 3, 3, 3, 3, 2, Same>::DEFAULT;
+    let mut y = [[[[0.0; C]; 3]; 3]; 1];
+    let mut cache = MaxPoolCache::ZERO;
+    pool.forward_train(&x, &mut y, &mut cache, &mut Context::new(0));
+    let mut y_infer = [[[0.0; C]; 3]; 3];
+    pool.forward_with(&x[0], &mut y_infer, &mut []);
+    let (pt, pl) = g.pads();
+    let mut nans = 0;
+    for oh in 0..3 {
+        for ow in 0..3 {
+            for c in 0..C {
+                let mut best: Option<(f32, usize)> = None;
+                for r in 0..3 {
+                    for s in 0..3 {
+                        let (ih, iw) = (
+                            (oh * 2 + r) as isize - pt as isize,
+                            (ow * 2 + s) as isize - pl as isize,
+                        );
+                        if !(0..6).contains(&ih) || !(0..6).contains(&iw) {
+                            continue;
+                        }
+                        let v = x[0][ih as usize][iw as usize][c];
+                        let k = r * 3 + s;
+                        best = match best {
+                            None => Some((v, k)),
+                            Some((b, _)) if v > b || (v.is_nan() && !b.is_nan()) => Some((v, k)),
+                            keep => keep,
+                        };
+                    }
+                }
+                let (want, k) = best.unwrap();
+                nans += usize::from(want.is_nan());
+                let at = format!("({oh}, {ow}, {c})");
+                assert_eq!(y[0][oh][ow][c].to_bits(), want.to_bits(), "{at}");
+                assert_eq!(y_infer[oh][ow][c].to_bits(), want.to_bits(), "{at}");
+                assert_eq!(usize::from(cache.argmax[0][oh][ow][c]), k, "{at}");
+            }
+        }
+    }
+    assert!(nans > 0 && nans < 9 * C, "{nans} NaN outputs");
+}

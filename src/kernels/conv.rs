@@ -47,7 +47,10 @@
 //!   [`simd::Simd`](super::simd::Simd), where the target has float SIMD). Both visit the
 //!   window taps in the same order (`i`, then `j`, skipping those outside the map), and
 //!   the sums over pixels in the same order (`oy`, then `ox`), so the SSE2 level gives the
-//!   reference's bits and the AVX2 level the same sums with fused multiply–adds.
+//!   reference's bits and the AVX2 level the same sums with fused multiply–adds. (The SIMD
+//!   input gradient gathers: each input pixel sums in registers the products of the
+//!   outputs that read it, in increasing `(oy, ox)`, the order in which the reference's
+//!   scatter adds them to its zeroed `dx`.)
 //!
 //! # Panics
 //! The kernels panic if a slice's length disagrees with the window (a programming error;
@@ -560,58 +563,155 @@ pub mod reference {
 /// The depthwise kernels on 8-lane vectors, one method of [`Simd`] each.
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 mod fast {
-    use core::cmp::min;
+    use core::cmp::{max, min};
 
     use super::super::simd::Simd;
     use super::super::tune::LANES;
     use super::super::vector::{F32x8, Isa, Kernel};
+    use core::ops::Range;
+
     use super::{Window, check_depthwise};
 
-    /// Up to eight floats as a vector, zero-padded.
+    /// `n` (≤ 8) floats of `s` from `at` as a vector, zero-padded. With `n = 8` (the
+    /// bodies pass a constant, so the test folds away) one whole-vector load and nothing
+    /// else: no copy through the stack, which would keep the accumulators out of registers.
     #[inline(always)]
-    fn load<I: Isa>(isa: I, s: &[f32]) -> I::F32x8 {
-        match <&[f32; LANES]>::try_from(s) {
-            Ok(v) => isa.load(v),
-            Err(_) => {
-                let mut t = [0.0; LANES];
-                t[..s.len()].copy_from_slice(s);
-                isa.load(&t)
+    fn load<I: Isa>(isa: I, s: &[f32], at: usize, n: usize) -> I::F32x8 {
+        let s = s.get(at..).unwrap_or_default();
+        if n == LANES {
+            return s.first_chunk::<LANES>().map_or(isa.zero(), |v| isa.load(v));
+        }
+        let mut t = [0.0; LANES];
+        for (t, &v) in t.iter_mut().zip(s).take(n) {
+            *t = v;
+        }
+        isa.load(&t)
+    }
+
+    /// `NB` vectors of `n` lanes of `s` from `at` (see [`load`]): with `n = 8`, one
+    /// bounds check for all of them.
+    #[inline(always)]
+    fn loads<I: Isa, const NB: usize>(isa: I, s: &[f32], at: usize, n: usize) -> [I::F32x8; NB] {
+        let mut out = [isa.zero(); NB];
+        if n == LANES {
+            if let Some(s) = s.get(at..at + NB * LANES) {
+                for (o, v) in out.iter_mut().zip(s.chunks_exact(LANES)) {
+                    *o = load(isa, v, 0, LANES);
+                }
             }
+        } else {
+            for (v, o) in out.iter_mut().enumerate() {
+                *o = load(isa, s, at + v * LANES, n);
+            }
+        }
+        out
+    }
+
+    /// The first `n` (≤ 8) lanes of `v` into `s` from `at`.
+    #[inline(always)]
+    fn store<V: F32x8>(v: V, s: &mut [f32], at: usize, n: usize) {
+        if let Some(out) = s.get_mut(at..at + n) {
+            out.copy_from_slice(&v.to_array()[..n]);
         }
     }
 
-    /// The first `out.len()` (≤ 8) lanes of `v` into `out`.
-    #[inline(always)]
-    fn store<V: F32x8>(v: V, out: &mut [f32]) {
-        let n = out.len();
-        out.copy_from_slice(&v.to_array()[..n]);
+    /// Vectors kept in registers at once: four (32 channels) amortize the index arithmetic
+    /// of a tap over four fused multiply–adds and leave room for the operands in the 16
+    /// registers of AVX2.
+    const GROUP: usize = 4;
+
+    /// One block of channels: `NB` vectors of `n` lanes from channel `c0` (`n < 8` only
+    /// for the last, partial block, with `NB = 1`).
+    trait Block {
+        fn block<const NB: usize>(&mut self, c0: usize, n: usize);
     }
 
-    /// The channel blocks: `(start, len)` of at most eight channels each.
+    /// Runs `b` over channels `0..c`: groups of [`GROUP`] whole vectors, then single
+    /// whole vectors, then the partial rest.
     #[inline(always)]
-    fn blocks(c: usize) -> impl Iterator<Item = (usize, usize)> {
-        (0..c)
-            .step_by(LANES)
-            .map(move |c0| (c0, min(LANES, c - c0)))
+    fn each_block<B: Block>(c: usize, b: &mut B) {
+        let mut c0 = 0;
+        while c0 + GROUP * LANES <= c {
+            b.block::<GROUP>(c0, LANES);
+            c0 += GROUP * LANES;
+        }
+        while c0 + LANES <= c {
+            b.block::<1>(c0, LANES);
+            c0 += LANES;
+        }
+        if c0 < c {
+            b.block::<1>(c0, c - c0);
+        }
+    }
+
+    /// The outputs `o < len` whose tap `t = at + pad − o·stride` falls in `0..k` (the
+    /// outputs that read input row, or column, `at`), and `at + pad`, from which
+    /// `t = at + pad − o·stride`.
+    #[inline(always)]
+    fn readers(
+        at: usize,
+        k: usize,
+        pad: usize,
+        stride: usize,
+        len: usize,
+    ) -> (Range<usize>, usize) {
+        let top = at + pad;
+        let o0 = (top + 1).saturating_sub(k).div_ceil(stride);
+        let o1 = min(len, top / stride + 1);
+        (o0..max(o0, o1), top)
     }
 
     #[inline(always)]
     fn forward_body<I: Isa>(isa: I, g: &Window, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
-        let c = g.c();
-        for (p, out) in y.chunks_exact_mut(c).enumerate() {
-            let (oy, ox) = (p / g.ow(), p % g.ow());
-            let (rows, cols) = (g.rows(oy), g.cols(ox));
-            for (c0, n) in blocks(c) {
-                let mut acc = isa.zero();
-                for i in rows.clone() {
-                    let row = g.in_row(oy, i) * g.w();
-                    for j in cols.clone() {
-                        let xv = load(isa, &x[(row + g.in_col(ox, j)) * c + c0..][..n]);
-                        let wv = load(isa, &w[(i * g.kw() + j) * c + c0..][..n]);
-                        acc = xv.mul_add(wv, acc);
+        struct Pixel<'a, I> {
+            isa: I,
+            g: &'a Window,
+            x: &'a [f32],
+            w: &'a [f32],
+            b: &'a [f32],
+            y: &'a mut [f32],
+            oy: usize,
+            ox: usize,
+        }
+        impl<I: Isa> Block for Pixel<'_, I> {
+            #[inline(always)]
+            fn block<const NB: usize>(&mut self, c0: usize, n: usize) {
+                let (g, isa) = (self.g, self.isa);
+                let c = g.c();
+                let mut acc = [isa.zero(); NB];
+                for i in g.rows(self.oy) {
+                    let row = g.in_row(self.oy, i) * g.w();
+                    for j in g.cols(self.ox) {
+                        let xs = (row + g.in_col(self.ox, j)) * c + c0;
+                        let ws = (i * g.kw() + j) * c + c0;
+                        let xv = loads::<I, NB>(isa, self.x, xs, n);
+                        let wv = loads::<I, NB>(isa, self.w, ws, n);
+                        for ((a, xv), wv) in acc.iter_mut().zip(xv).zip(wv) {
+                            *a = xv.mul_add(wv, *a);
+                        }
                     }
                 }
-                store(load(isa, &b[c0..c0 + n]) + acc, &mut out[c0..c0 + n]);
+                let at = (self.oy * g.ow() + self.ox) * c + c0;
+                for (v, a) in acc.into_iter().enumerate() {
+                    let bv = load(isa, self.b, c0 + v * LANES, n);
+                    store(bv + a, self.y, at + v * LANES, n);
+                }
+            }
+        }
+        let mut k = Pixel {
+            isa,
+            g,
+            x,
+            w,
+            b,
+            y,
+            oy: 0,
+            ox: 0,
+        };
+        for oy in 0..g.oh() {
+            for ox in 0..g.ow() {
+                (k.oy, k.ox) = (oy, ox);
+                each_block(g.c(), &mut k);
             }
         }
     }
@@ -625,54 +725,141 @@ mod fast {
         dw: &mut [f32],
         db: &mut [f32],
     ) {
-        let c = g.c();
-        for i in 0..g.kh() {
-            let oys = g.out_rows(i);
-            for j in 0..g.kw() {
-                let oxs = g.out_cols(j);
-                let tap = &mut dw[(i * g.kw() + j) * c..][..c];
-                for (c0, n) in blocks(c) {
-                    let mut acc = isa.zero();
-                    for oy in oys.clone() {
-                        let row = g.in_row(oy, i) * g.w();
-                        for ox in oxs.clone() {
-                            let d = load(isa, &dy[(oy * g.ow() + ox) * c + c0..][..n]);
-                            let xv = load(isa, &x[(row + g.in_col(ox, j)) * c + c0..][..n]);
-                            acc = d.mul_add(xv, acc);
+        struct Tap<'a, I> {
+            isa: I,
+            g: &'a Window,
+            x: &'a [f32],
+            dy: &'a [f32],
+            dw: &'a mut [f32],
+            i: usize,
+            j: usize,
+        }
+        impl<I: Isa> Block for Tap<'_, I> {
+            #[inline(always)]
+            fn block<const NB: usize>(&mut self, c0: usize, n: usize) {
+                let (g, isa, (i, j)) = (self.g, self.isa, (self.i, self.j));
+                let c = g.c();
+                let mut acc = [isa.zero(); NB];
+                for oy in g.out_rows(i) {
+                    let row = g.in_row(oy, i) * g.w();
+                    for ox in g.out_cols(j) {
+                        let ds = (oy * g.ow() + ox) * c + c0;
+                        let xs = (row + g.in_col(ox, j)) * c + c0;
+                        let d = loads::<I, NB>(isa, self.dy, ds, n);
+                        let xv = loads::<I, NB>(isa, self.x, xs, n);
+                        for ((a, d), xv) in acc.iter_mut().zip(d).zip(xv) {
+                            *a = d.mul_add(xv, *a);
                         }
                     }
-                    let t = &mut tap[c0..c0 + n];
-                    store(load(isa, t) + acc, t);
+                }
+                let at = (i * g.kw() + j) * c + c0;
+                for (v, a) in acc.into_iter().enumerate() {
+                    let t = at + v * LANES;
+                    store(load(isa, self.dw, t, n) + a, self.dw, t, n);
                 }
             }
         }
-        for (c0, n) in blocks(c) {
-            let mut acc = isa.zero();
-            for pixel in dy.chunks_exact(c) {
-                acc = acc + load(isa, &pixel[c0..c0 + n]);
+        struct Bias<'a, I> {
+            isa: I,
+            c: usize,
+            dy: &'a [f32],
+            db: &'a mut [f32],
+        }
+        impl<I: Isa> Block for Bias<'_, I> {
+            #[inline(always)]
+            fn block<const NB: usize>(&mut self, c0: usize, n: usize) {
+                let isa = self.isa;
+                let mut acc = [isa.zero(); NB];
+                for p in (0..self.dy.len()).step_by(self.c) {
+                    let d = loads::<I, NB>(isa, self.dy, p + c0, n);
+                    for (a, d) in acc.iter_mut().zip(d) {
+                        *a = *a + d;
+                    }
+                }
+                for (v, a) in acc.into_iter().enumerate() {
+                    let t = c0 + v * LANES;
+                    store(load(isa, self.db, t, n) + a, self.db, t, n);
+                }
             }
-            let t = &mut db[c0..c0 + n];
-            store(load(isa, t) + acc, t);
+        }
+        let c = g.c();
+        let mut k = Tap {
+            isa,
+            g,
+            x,
+            dy,
+            dw,
+            i: 0,
+            j: 0,
+        };
+        for i in 0..g.kh() {
+            for j in 0..g.kw() {
+                (k.i, k.j) = (i, j);
+                each_block(c, &mut k);
+            }
+        }
+        if c > 0 {
+            each_block(c, &mut Bias { isa, c, dy, db });
         }
     }
 
+    /// Gathers rather than scatters: each input pixel sums, in registers, the products of
+    /// the outputs that read it in increasing `(oy, ox)` — the order in which the
+    /// reference's scatter adds them to its zeroed `dx` — and is stored once.
     #[inline(always)]
     fn input_grad_body<I: Isa>(isa: I, g: &Window, w: &[f32], dy: &[f32], dx: &mut [f32]) {
-        let c = g.c();
-        dx.fill(0.0);
-        for (p, d) in dy.chunks_exact(c).enumerate() {
-            let (oy, ox) = (p / g.ow(), p % g.ow());
-            let cols = g.cols(ox);
-            for i in g.rows(oy) {
-                let row = g.in_row(oy, i) * g.w();
-                for j in cols.clone() {
-                    let at = (row + g.in_col(ox, j)) * c;
-                    for (c0, n) in blocks(c) {
-                        let t = &mut dx[at + c0..at + c0 + n];
-                        let wv = load(isa, &w[(i * g.kw() + j) * c + c0..][..n]);
-                        store(load(isa, &d[c0..c0 + n]).mul_add(wv, load(isa, t)), t);
+        struct Pixel<'a, I> {
+            isa: I,
+            g: &'a Window,
+            w: &'a [f32],
+            dy: &'a [f32],
+            dx: &'a mut [f32],
+            /// Where the block goes in `dx`.
+            at: usize,
+            /// [`readers`] of the pixel's row and column.
+            rows: (Range<usize>, usize),
+            cols: (Range<usize>, usize),
+        }
+        impl<I: Isa> Block for Pixel<'_, I> {
+            #[inline(always)]
+            fn block<const NB: usize>(&mut self, c0: usize, n: usize) {
+                let (g, isa) = (self.g, self.isa);
+                let (c, stride) = (g.c(), g.stride());
+                let mut acc = [isa.zero(); NB];
+                let ((oys, top), (oxs, left)) = (self.rows.clone(), self.cols.clone());
+                for oy in oys {
+                    let (drow, wrow) = (oy * g.ow(), (top - oy * stride) * g.kw());
+                    for ox in oxs.clone() {
+                        let ds = (drow + ox) * c + c0;
+                        let ws = (wrow + left - ox * stride) * c + c0;
+                        let d = loads::<I, NB>(isa, self.dy, ds, n);
+                        let wv = loads::<I, NB>(isa, self.w, ws, n);
+                        for ((a, d), wv) in acc.iter_mut().zip(d).zip(wv) {
+                            *a = d.mul_add(wv, *a);
+                        }
                     }
                 }
+                for (v, a) in acc.into_iter().enumerate() {
+                    store(a, self.dx, self.at + c0 + v * LANES, n);
+                }
+            }
+        }
+        let mut k = Pixel {
+            isa,
+            g,
+            w,
+            dy,
+            dx,
+            at: 0,
+            rows: (0..0, 0),
+            cols: (0..0, 0),
+        };
+        for iy in 0..g.h() {
+            k.rows = readers(iy, g.kh(), g.pad_top(), g.stride(), g.oh());
+            for ix in 0..g.w() {
+                k.cols = readers(ix, g.kw(), g.pad_left(), g.stride(), g.ow());
+                k.at = (iy * g.w() + ix) * g.c();
+                each_block(g.c(), &mut k);
             }
         }
     }

@@ -46,10 +46,34 @@ const fn attr_i32(n: usize) -> i32 {
     }
 }
 
-/// Whether `v` replaces `best` as a window's maximum: larger, or the first NaN.
-#[inline]
+/// Whether `v` replaces `best` as a window's maximum: larger, or the first NaN. Without
+/// branches (`&`, `|` on the comparisons), so that the loops over a pixel's channels
+/// compile to whole-vector compares and selects.
+#[inline(always)]
 fn takes(v: f32, best: f32) -> bool {
-    v > best || (v.is_nan() && !best.is_nan())
+    #[allow(clippy::eq_op)] // `x != x`: `x` is NaN
+    let (v_nan, best_num) = (v != v, best == best);
+    (v > best) | (v_nan & best_num)
+}
+
+/// Folds one window position `v` (channel by channel) into the running maxima `out` and,
+/// when given, their positions `arg` (position `k`); the earlier one keeps a tie.
+#[inline(always)]
+fn fold_max<const C: usize>(out: &mut [f32; C], arg: Option<&mut [u16; C]>, v: &[f32; C], k: u16) {
+    match arg {
+        Some(a) => {
+            for ((o, i), &v) in out.iter_mut().zip(a.iter_mut()).zip(v) {
+                let t = takes(v, *o);
+                *o = if t { v } else { *o };
+                *i = if t { k } else { *i };
+            }
+        }
+        None => {
+            for (o, &v) in out.iter_mut().zip(v) {
+                *o = if takes(v, *o) { v } else { *o };
+            }
+        }
+    }
 }
 
 /// The items `MaxPool2d` and `AvgPool2d` share: geometry constants, constructors, the
@@ -419,21 +443,7 @@ impl<
                                 }
                                 first = false;
                             }
-                            (false, Some(a)) => {
-                                for ((o, i), &v) in out.iter_mut().zip(a.iter_mut()).zip(v) {
-                                    if takes(v, *o) {
-                                        *o = v;
-                                        *i = k;
-                                    }
-                                }
-                            }
-                            (false, None) => {
-                                for (o, &v) in out.iter_mut().zip(v) {
-                                    if takes(v, *o) {
-                                        *o = v;
-                                    }
-                                }
-                            }
+                            (false, a) => fold_max(out, a, v, k),
                         }
                     }
                 }
