@@ -9,8 +9,11 @@
 //! | --- | --- |
 //! | `Dense<I, O>`, `BatchNorm<O>` | `Dense<I, O>` with the normalization folded into its weights and biases |
 //! | `Dense<I, O>` alone | `Dense<I, O>` |
-//! | a `BatchNorm` after anything else | itself |
-//! | activations | themselves |
+//! | `Conv2d<…>` or `DepthwiseConv2d<…>`, `BatchNorm2d<…>` | the convolution, with the normalization folded into each output channel's weights and bias |
+//! | `Conv2d<…>` or `DepthwiseConv2d<…>` alone | itself |
+//! | a `BatchNorm` or `BatchNorm2d` after anything else | itself |
+//! | activations, pools, `Flatten` | themselves |
+//! | `Residual<B, S>` | `Residual<Deployed<B>, Deployed<S>>` (the identity stays) |
 //! | `Dropout`, `GaussianNoise`, `ActivityL1` | — |
 //! | `Frozen<L>` | as `L` |
 //!
@@ -40,12 +43,17 @@
 
 use core::fmt;
 
+use core::marker::PhantomData;
+
 use crate::layers::{
-    Activation, ActivationFn, ActivityL1, BatchNorm, Dense, Dropout, Frozen, GaussianNoise,
+    Activation, ActivationFn, ActivityL1, AvgPool2d, BatchNorm, BatchNorm2d, Conv2d, Dense,
+    DepthwiseConv2d, Dropout, Flatten, Frozen, GaussianNoise, GlobalAvgPool, Identity, MaxPool2d,
+    Padding, Residual,
 };
 use crate::net::{Chain, Infer};
+use crate::quant::convert::MAX_NESTING;
 use crate::quant::convert::{Cons, List, Nil, ToNet};
-use crate::spec::{Describe, LayerData, TensorMut, TensorRef};
+use crate::spec::{Attr, Describe, LayerData, TensorMut, TensorRef};
 
 /// Nothing pending.
 #[derive(Debug)]
@@ -69,12 +77,21 @@ impl<const IN: usize, const OUT: usize> Pending for PendingDense<IN, OUT> {
     type Flush = Cons<Dense<IN, OUT>, Nil>;
 }
 
+/// A convolution `L` waits for a batch normalization to fold in.
+#[derive(Debug)]
+pub struct PendingConv<L>(PhantomData<L>);
+
+impl<L> Pending for PendingConv<L> {
+    type Flush = Cons<L, Nil>;
+}
+
 /// One float layer (or chain) read by the deployment conversion in state `P`: the
 /// deployed layers it closes and what stays pending (see the [module docs](self)).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no float deployment form",
-    note = "the deployment form keeps Dense, BatchNorm and activations, and drops Dropout, \
-            GaussianNoise and ActivityL1 (see firmnet::deploy)"
+    note = "the deployment form keeps Dense, convolutions, BatchNorm, BatchNorm2d, \
+            activations, pools and Flatten, and drops Dropout, GaussianNoise and ActivityL1 \
+            (see firmnet::deploy)"
 )]
 pub trait DeployStep<P> {
     /// The deployed layers this layer closes.
@@ -97,6 +114,97 @@ impl<const N: usize> DeployStep<Idle> for BatchNorm<N> {
     type Emit = Cons<BatchNorm<N>, Nil>;
     type Next = Idle;
 }
+
+impl<
+    Pd: Pending,
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+> DeployStep<Pd> for Conv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P>
+{
+    type Emit = Pd::Flush;
+    type Next = PendingConv<Self>;
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+> DeployStep<PendingConv<Conv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P>>>
+    for BatchNorm2d<OH, OW, K>
+{
+    type Emit = Cons<Conv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P>, Nil>;
+    type Next = Idle;
+}
+
+impl<
+    Pd: Pending,
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+> DeployStep<Pd> for DepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE, P>
+{
+    type Emit = Pd::Flush;
+    type Next = PendingConv<Self>;
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+> DeployStep<PendingConv<DepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE, P>>>
+    for BatchNorm2d<OH, OW, C>
+{
+    type Emit = Cons<DepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE, P>, Nil>;
+    type Next = Idle;
+}
+
+impl<const H: usize, const W: usize, const C: usize> DeployStep<Idle> for BatchNorm2d<H, W, C> {
+    type Emit = Cons<Self, Nil>;
+    type Next = Idle;
+}
+
+/// Layers that deploy as themselves, closing what is pending: pools and flatten.
+macro_rules! kept {
+    ($ty:ident < $($c:ident),* > $(, $p:ident)?) => {
+        impl<Pd: Pending, $(const $c: usize,)* $($p: Padding)?> DeployStep<Pd>
+            for $ty<$($c,)* $($p)?>
+        {
+            type Emit = <Pd::Flush as List>::Concat<Cons<Self, Nil>>;
+            type Next = Idle;
+        }
+    };
+}
+kept!(MaxPool2d<H, W, C, KH, KW, OH, OW, STRIDE>, P);
+kept!(AvgPool2d<H, W, C, KH, KW, OH, OW, STRIDE>, P);
+kept!(GlobalAvgPool<H, W, C>);
+kept!(Flatten<H, W, C, N>);
 
 impl<P: Pending, T, F: ActivationFn> DeployStep<P> for Activation<T, F> {
     type Emit = <P::Flush as List>::Concat<Cons<Activation<T, F>, Nil>>;
@@ -130,6 +238,33 @@ where
     type Next = R::Next;
 }
 
+/// The deployment form of a residual block's shortcut: the [`Identity`] stays, a
+/// projection deploys as any network.
+pub trait DeployShortcut {
+    /// The deployed shortcut.
+    type Deployed;
+}
+
+impl<T> DeployShortcut for Identity<T> {
+    type Deployed = Identity<T>;
+}
+
+impl<N: Deploy<Layers: ToNet>> DeployShortcut for N {
+    type Deployed = Deployed<N>;
+}
+
+/// A residual block: the block of its branches' deployment forms, each deployed on its
+/// own.
+impl<Pd: Pending, B, S> DeployStep<Pd> for Residual<B, S>
+where
+    B: Infer + Deploy<Layers: ToNet<Net: Infer<Input = B::Input, Output = B::Output>>>,
+    S: Infer<Input = B::Input, Output = B::Output>
+        + DeployShortcut<Deployed: Infer<Input = B::Input, Output = B::Output>>,
+{
+    type Emit = <Pd::Flush as List>::Concat<Cons<Residual<Deployed<B>, S::Deployed>, Nil>>;
+    type Next = Idle;
+}
+
 /// A float network with a deployment form: implemented by the compiler for every network
 /// of firmnet's float layers. Use [`Deployed<N>`](Deployed) for the type.
 pub trait Deploy {
@@ -158,7 +293,7 @@ pub enum DeployError {
     },
     /// A folded weight or bias is not finite (a batch normalization with a huge `γ/σ`).
     NonFinite {
-        /// Index of the float dense layer.
+        /// Index of the float dense layer or convolution.
         layer: usize,
     },
 }
@@ -172,7 +307,7 @@ impl fmt::Display for DeployError {
             ),
             DeployError::NonFinite { layer } => write!(
                 f,
-                "folding batch normalization into dense layer {layer} gives a value that is not finite"
+                "folding batch normalization into float layer {layer} gives a value that is not finite"
             ),
         }
     }
@@ -192,8 +327,21 @@ pub fn deploy<N: Describe, D: Describe>(net: &N, out: &mut D) -> Result<(), Depl
     let mut k = 0;
     let mut pending: Option<usize> = None;
     let mut i = 0;
+    // The residual blocks open: where their shortcuts and `add` entries are.
+    let mut blocks = [(0, 0); MAX_NESTING];
+    let mut depth: usize = 0;
     while let Some(layer) = net.layer(i) {
         let kind = layer.spec().kind;
+        let top = depth.checked_sub(1).and_then(|d| blocks.get(d));
+        if let Some(&(shortcut, add)) = top
+            && i == shortcut
+            && i != add
+            && let Some(d) = pending.take()
+        {
+            // The body's last layer: nothing of the shortcut folds into it.
+            flush(net, out, d, k)?;
+            k += 1;
+        }
         match kind {
             "dropout" | "gaussian_noise" | "activity_l1" => {}
             "batch_norm" if pending.is_some() => {
@@ -212,8 +360,29 @@ pub fn deploy<N: Describe, D: Describe>(net: &N, out: &mut D) -> Result<(), Depl
                     flush(net, out, d, k)?;
                     k += 1;
                 }
-                if kind == "dense" {
+                if matches!(kind, "dense" | "conv2d" | "depthwise_conv2d") {
                     pending = Some(i);
+                } else if matches!(kind, "residual" | "add") {
+                    // The block's entries: the deployed block's have their own counts.
+                    let mismatch = DeployError::Mismatch { layer: k, float: i };
+                    let dst = out.layer_mut(k).ok_or(mismatch)?;
+                    if dst.spec().kind != kind || !dst.spec().input.same(&layer.spec().input) {
+                        return Err(mismatch);
+                    }
+                    if kind == "residual" {
+                        let slot = blocks.get_mut(depth).ok_or(mismatch)?;
+                        let count = |a: usize| {
+                            layer
+                                .attr(a)
+                                .and_then(Attr::i32)
+                                .map_or(0, |n| usize::try_from(n).unwrap_or(0))
+                        };
+                        *slot = (i + 1 + count(0), i + 1 + count(0) + count(1));
+                        depth += 1;
+                    } else {
+                        depth = depth.saturating_sub(1);
+                    }
+                    k += 1;
                 } else {
                     let dst = out
                         .layer_mut(k)
@@ -281,7 +450,10 @@ fn f32s(l: &dyn LayerData, t: usize) -> Option<&[f32]> {
     l.tensor(t).and_then(TensorRef::f32s)
 }
 
-/// Writes dense layer `src`, with the batch normalization `bn` folded in, into `dst`.
+/// Writes dense layer or convolution `src`, with the batch normalization `bn` folded into
+/// each output channel, into `dst`. The channel of a weight is its row for a dense layer
+/// or a convolution (one filter per output channel), its position within the last
+/// dimension for a depthwise convolution (`[KH][KW][C]`).
 fn fold(
     src: &dyn LayerData,
     bn: Option<&dyn LayerData>,
@@ -291,16 +463,21 @@ fn fold(
 ) -> Result<(), DeployError> {
     let mismatch = DeployError::Mismatch { layer: k, float: i };
     let spec = src.spec();
-    let same_shape = dst.spec().kind == "dense"
+    let same_shape = dst.spec().kind == spec.kind
+        && matches!(spec.kind, "dense" | "conv2d" | "depthwise_conv2d")
         && dst.spec().input.same(&spec.input)
-        && dst.spec().output.same(&spec.output);
+        && dst.spec().output.same(&spec.output)
+        && (0..spec.attrs.len()).all(|a| src.attr(a).is_some_and(|v| dst.set_attr(a, v)));
     if !same_shape {
         return Err(mismatch);
     }
     let (Some(w), Some(b)) = (f32s(src, 0), f32s(src, 1)) else {
         return Err(mismatch);
     };
-    let inputs = spec.input.len();
+    let channels = b.len().max(1);
+    let row = (w.len() / channels).max(1);
+    let depthwise = spec.kind == "depthwise_conv2d";
+    let channel = |at: usize| if depthwise { at % channels } else { at / row };
     let affine = |j: usize| -> (f64, f64) {
         let Some(bn) = bn else { return (1.0, 0.0) };
         let (Some(g), Some(be), Some(m), Some(v)) = (
@@ -326,15 +503,9 @@ fn fold(
     };
     match dst.tensor_mut(0) {
         Some(TensorMut::F32(dw)) if dw.len() == w.len() => {
-            for (j, (drow, row)) in dw
-                .chunks_exact_mut(inputs.max(1))
-                .zip(w.chunks_exact(inputs.max(1)))
-                .enumerate()
-            {
-                let (kj, _) = affine(j);
-                for (d, &s) in drow.iter_mut().zip(row) {
-                    *d = finite(kj * f64::from(s))?;
-                }
+            for (at, (d, &s)) in dw.iter_mut().zip(w).enumerate() {
+                let (kj, _) = affine(channel(at));
+                *d = finite(kj * f64::from(s))?;
             }
         }
         _ => return Err(mismatch),

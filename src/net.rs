@@ -256,6 +256,7 @@ impl<A: Infer, B: Infer<Input = A::Output>> Infer for Chain<A, B> {
 
 impl<A: Infer + Describe, B: Infer<Input = A::Output> + Describe> Describe for Chain<A, B> {
     const LAYERS: usize = A::LAYERS + B::LAYERS;
+    const BLOCKS: bool = A::BLOCKS || B::BLOCKS;
     fn layer_spec(i: usize) -> Option<&'static LayerSpec> {
         if i < A::LAYERS {
             A::layer_spec(i)

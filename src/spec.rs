@@ -272,21 +272,32 @@ pub struct AttrSpec {
     pub dtype: Dtype,
     /// The rule its value obeys.
     pub rule: Rule,
-    /// The one value the layer's *type* allows, for an attribute that records a network's
-    /// structure rather than a learned or chosen value (a residual block's number of
-    /// layers per branch): a file must hold exactly this value, or it holds a network of
-    /// another structure. `None` for every other attribute.
-    pub exact: Option<i32>,
+    /// [`exact`](Self::exact), with `i32::MIN` for none (no structure is negative): four
+    /// bytes rather than an `Option`'s eight in every spec a firmware carries.
+    fixed: i32,
 }
 
 impl AttrSpec {
+    /// The one value the layer's *type* allows, for an attribute that records a network's
+    /// structure rather than a learned or chosen value (a residual block's number of
+    /// layers per branch, a convolution's stride and padding): a file must hold exactly
+    /// this value, or it holds a network of another structure. `None` for every other
+    /// attribute.
+    pub const fn exact(&self) -> Option<i32> {
+        if self.fixed == i32::MIN {
+            None
+        } else {
+            Some(self.fixed)
+        }
+    }
+
     /// An `f32` attribute.
     pub const fn f32(name: &'static str, rule: Rule) -> Self {
         AttrSpec {
             name,
             dtype: Dtype::F32,
             rule,
-            exact: None,
+            fixed: i32::MIN,
         }
     }
 
@@ -296,7 +307,7 @@ impl AttrSpec {
             name,
             dtype: Dtype::I32,
             rule,
-            exact: None,
+            fixed: i32::MIN,
         }
     }
 
@@ -313,7 +324,7 @@ impl AttrSpec {
             name,
             dtype: Dtype::I32,
             rule: Rule::Any,
-            exact: Some(value),
+            fixed: value,
         }
     }
 
@@ -325,7 +336,7 @@ impl AttrSpec {
             (Dtype::I32, Attr::I32(v)) => self.rule.allows_i32(v),
             _ => false,
         };
-        fits && self.exact.is_none_or(|e| Attr::I32(e) == value)
+        fits && self.exact().is_none_or(|e| Attr::I32(e) == value)
     }
 }
 
@@ -572,6 +583,10 @@ pub trait Primitive: LayerData + Sized {
 pub trait Describe {
     /// Number of primitive layers.
     const LAYERS: usize;
+    /// Whether it holds residual blocks. The file reader follows quantization links
+    /// through blocks only where a network has them, so the reader of a network without
+    /// any (an inference-only firmware's) carries no code for them.
+    const BLOCKS: bool = false;
     /// The spec of primitive layer `i` (for a type, without a value); `None` past the end.
     fn layer_spec(i: usize) -> Option<&'static LayerSpec>;
     /// Primitive layer `i`; `None` past the end.

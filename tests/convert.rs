@@ -86,6 +86,44 @@ fn the_type_and_the_conversion_group_alike() {
         ["qdense", "qdense"]
     );
     agree!(Dense<4, 2>, ["qdense"]);
+    // Convolutional networks (more in tests/convert_cnn.rs).
+    type Map<const C: usize> = [[[f32; C]; 4]; 4];
+    agree!(
+        Net![
+            Conv2d<4, 4, 1, 2, 3, 3, 4, 4>,
+            BatchNorm2d<4, 4, 2>,
+            Relu<Map<2>>,
+            DepthwiseConv2d<4, 4, 2, 3, 3, 4, 4>,
+            Relu6<Map<2>>,
+            MaxPool2d<4, 4, 2, 2, 2, 2, 2, 2>,
+            Flatten<2, 2, 2, 8>,
+            Dense<8, 2>
+        ],
+        [
+            "qconv2d",
+            "qdepthwise_conv2d",
+            "qmax_pool2d",
+            "qflatten",
+            "qdense"
+        ]
+    );
+    agree!(
+        Net![
+            Conv2d<4, 4, 1, 2, 3, 3, 4, 4>,
+            Residual<Net![Conv2d<4, 4, 2, 2, 3, 3, 4, 4>, Relu<Map<2>>, Dropout<Map<2>>]>,
+            Relu<Map<2>>,
+            GlobalAvgPool<4, 4, 2>,
+            Dense<2, 2>
+        ],
+        [
+            "qconv2d",
+            "residual",
+            "qconv2d",
+            "qadd",
+            "qglobal_avg_pool",
+            "qdense"
+        ]
+    );
     // The step the compiler takes for each layer is public: a user's tooling can name it.
     fn takes_a_step<L: Step<P>, P>() {}
     takes_a_step::<Dense<4, 2>, firmnet::quant::convert::Idle>();

@@ -1362,7 +1362,8 @@ fn specs_record_the_geometry() {
 #[test]
 #[should_panic(expected = "stride or padding")]
 fn from_parts_refuses_another_geometry() {
-    let _ = QMaxPool2d::<4, 4, 1, 2, 2, 2, 2, 2>::from_parts(1.0, 0, 1.0, 0, -128, 127, 1, 0, 0);
+    let _ =
+        QMaxPool2d::<4, 4, 1, 2, 2, 2, 2, 2>::from_parts(1.0, 0, 1.0, 0, -128, 127, 1, 0, 0, 2, 2);
 }
 
 type Small = Net![
@@ -1546,6 +1547,8 @@ fn from_parts_takes_the_spec_order() {
         attr_i(m3, 6),
         attr_i(m3, 7),
         attr_i(m3, 8),
+        attr_i(m3, 9),
+        attr_i(m3, 10),
     );
     assert_eq!(&again, m3);
 }

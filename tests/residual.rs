@@ -459,7 +459,7 @@ fn describe_lists_the_block_between_residual_and_add() {
     assert_eq!(open.input, open.output);
     assert_eq!(open.input.dims(), [6]);
     assert!(open.tensors.is_empty());
-    let attrs: Vec<_> = open.attrs.iter().map(|a| (a.name, a.exact)).collect();
+    let attrs: Vec<_> = open.attrs.iter().map(|a| (a.name, a.exact())).collect();
     assert_eq!(
         attrs,
         [("body_layers", Some(5)), ("shortcut_layers", Some(2))]
@@ -490,8 +490,8 @@ fn describe_lists_the_block_between_residual_and_add() {
     assert_eq!(<Identity<[f32; 8]> as Describe>::LAYERS, 0);
     assert_eq!(Block8::LAYERS, 5);
     let open = Block8::layer_spec(0).unwrap();
-    assert_eq!(open.attrs[0].exact, Some(3));
-    assert_eq!(open.attrs[1].exact, Some(0));
+    assert_eq!(open.attrs[0].exact(), Some(3));
+    assert_eq!(open.attrs[1].exact(), Some(0));
     assert_eq!(Block8::layer_spec(4).unwrap().kind, "add");
     assert_eq!(IdentityNet::LAYERS, 1 + 5 + 2);
 }

@@ -63,7 +63,7 @@ pub(crate) fn check_attr(layer: usize, s: &'static AttrSpec, bits: u32) -> Resul
             bits,
         ));
     }
-    match s.exact {
+    match s.exact() {
         Some(v) if v as u32 != bits => Err(FormatError::new(ErrorCode::Structure)
             .at(layer)
             .named(s.name)
@@ -91,27 +91,202 @@ pub(crate) fn check_order(
     Ok(())
 }
 
-/// The link between int8 layers `i − 1` and `i` ([`LayerSpec::int8_io`]): the bits of the
-/// output scale and zero point of the one before, `before`, are those of the input
-/// quantization of this one, `after` (attributes 0 and 1 of `spec`).
-#[inline(never)]
-pub(crate) fn check_link(
+/// The output quantization of an int8 layer — the bits of its scale and zero point — or
+/// [`UNKNOWN`] where there is none to link to (a plain pair rather than an `Option`, so
+/// that following links is a few register moves in an inference-only firmware's reader).
+type Quant = [u32; 2];
+
+/// No int8 layer before (a valid scale is never 0, so no layer has these bits).
+const UNKNOWN: Quant = [0; 2];
+
+/// The quantization of attributes `at` and `at + 1` of a record.
+fn quant(bits: &impl Fn(usize) -> u32, at: usize) -> Quant {
+    [bits(at), bits(at + 1)]
+}
+
+/// The link into int8 layer `i` of kind `spec`: its input quantization (attributes `at`
+/// and `at + 1`: 0 and 1, or a `qadd`'s second operand 6 and 7), `after`, is the output
+/// quantization `before` of the layer that feeds it, when that is known.
+#[inline(always)]
+fn check_link_at(
     i: usize,
     spec: &LayerSpec,
-    before: [u32; 2],
-    after: [u32; 2],
+    at: usize,
+    before: Quant,
+    after: Quant,
 ) -> Result<(), FormatError> {
-    for (k, attr) in spec.attrs.iter().take(2).enumerate() {
-        let (o, n) = (before.get(k).copied(), after.get(k).copied());
+    if before == UNKNOWN {
+        return Ok(());
+    }
+    for (k, attr) in spec.attrs.iter().skip(at).take(2).enumerate() {
+        let (o, n) = (before[k & 1], after[k & 1]);
         if o != n {
             return Err(FormatError::new(ErrorCode::Link)
                 .at(i)
                 .named(attr.name)
-                .bits(o.unwrap_or(0), n.unwrap_or(0))
+                .bits(o, n)
                 .detail(attr.dtype.code()));
         }
     }
     Ok(())
+}
+
+/// A residual block being read: its input's quantization, where its shortcut and its
+/// `add` entry are, and its body's output quantization once the shortcut starts.
+#[derive(Clone, Copy, Debug)]
+struct Block {
+    input: Quant,
+    body_out: Quant,
+    shortcut_at: usize,
+    add_at: usize,
+}
+
+/// The quantization links between int8 layers, front to back: each int8 layer's input
+/// quantization is the output quantization of the int8 layer before it — and through a
+/// residual block (a `residual` entry, its body's entries, its shortcut's, its `add`),
+/// the body's first layer and the shortcut's first layer both take the block's input, and
+/// a `qadd` takes the body's output (attributes 0 and 1) and the shortcut's (attributes 6
+/// and 7; the block's input for the identity).
+///
+/// One block is followed at a time, which serves the usual networks (ResNet, MobileNetV2:
+/// blocks in sequence) and keeps the reader small; inside a block nested in another, the
+/// links are not checked (everything else is).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Links {
+    /// The output quantization of the int8 layer before, or [`UNKNOWN`].
+    before: Quant,
+    /// The block being followed.
+    open: Option<Block>,
+    /// The `add` entry of a nested block whose links are not followed (0: none).
+    blind_until: usize,
+}
+
+impl Links {
+    /// At the input.
+    pub(crate) const fn new() -> Self {
+        Links {
+            before: UNKNOWN,
+            open: None,
+            blind_until: 0,
+        }
+    }
+
+    /// Checks layer `i` of kind `spec`, whose attribute `a` has the bits `bits(a)`, against
+    /// the layers before it, and moves past it.
+    #[inline(never)]
+    pub(crate) fn step(
+        &mut self,
+        i: usize,
+        spec: &LayerSpec,
+        bits: impl Fn(usize) -> u32,
+    ) -> Result<(), FormatError> {
+        let opens = is_residual(spec).then(|| block_span(i, spec));
+        if i <= self.blind_until {
+            // Inside a nested block: nothing is checked until its add, whose output the
+            // layers after it take.
+            if let Some((_, add_at)) = opens {
+                self.blind_until = self.blind_until.max(add_at);
+            }
+            let end = i == self.blind_until && spec.int8_io;
+            self.before = if end { quant(&bits, 2) } else { UNKNOWN };
+            return Ok(());
+        }
+        // The second operand of a block's `add`, when layer `i` closes the block.
+        let mut skip = UNKNOWN;
+        if let Some(block) = &mut self.open {
+            if i == block.add_at {
+                // The add: the body's output, and the shortcut's (or the block's input).
+                skip = block.input;
+                if block.shortcut_at != block.add_at {
+                    skip = self.before;
+                    self.before = block.body_out;
+                }
+            } else if i == block.shortcut_at {
+                // The shortcut starts: it takes the block's input.
+                block.body_out = self.before;
+                self.before = block.input;
+            }
+        }
+        if self.open.is_some_and(|b| b.add_at == i) {
+            self.open = None;
+        }
+        if spec.int8_io {
+            check_link_at(i, spec, 0, self.before, quant(&bits, 0))?;
+            if skip != UNKNOWN {
+                check_link_at(i, spec, 6, skip, quant(&bits, 6))?;
+            }
+        }
+        self.before = match opens {
+            Some((shortcut_at, add_at)) if self.open.is_none() => {
+                self.open = Some(Block {
+                    input: self.before,
+                    body_out: UNKNOWN,
+                    shortcut_at,
+                    add_at,
+                });
+                self.before
+            }
+            Some((_, add_at)) => {
+                self.blind_until = add_at;
+                UNKNOWN
+            }
+            None if spec.int8_io => quant(&bits, 2),
+            None => UNKNOWN,
+        };
+        Ok(())
+    }
+}
+
+/// Where the shortcut and the `add` entry of the residual block that `spec`, entry `i`,
+/// opens are: from its branches' entry counts, which the type fixes.
+fn block_span(i: usize, spec: &LayerSpec) -> (usize, usize) {
+    let count = |a: usize| {
+        let n = spec.attrs.get(a).and_then(|s| s.exact()).unwrap_or(0);
+        usize::try_from(n).unwrap_or(0)
+    };
+    let shortcut_at = i + 1 + count(0);
+    (shortcut_at, shortcut_at + count(1))
+}
+
+/// How a [`Walk`] follows the links into layer `i`.
+type Linker = fn(&mut Links, usize, &LayerSpec, &Checked<'_>) -> Result<(), FormatError>;
+
+/// [`Links::step`]: through residual blocks.
+fn link_blocks(
+    links: &mut Links,
+    i: usize,
+    spec: &LayerSpec,
+    checked: &Checked<'_>,
+) -> Result<(), FormatError> {
+    links.step(i, spec, |a| checked.attr_bits(a))
+}
+
+/// The links of a network without residual blocks: each int8 layer's input is the output
+/// of the int8 layer before it.
+#[inline(always)]
+fn link_chain(
+    links: &mut Links,
+    i: usize,
+    spec: &LayerSpec,
+    checked: &Checked<'_>,
+) -> Result<(), FormatError> {
+    let bits = |a| checked.attr_bits(a);
+    links.before = if spec.int8_io {
+        check_link_at(i, spec, 0, links.before, quant(&bits, 0))?;
+        quant(&bits, 2)
+    } else {
+        UNKNOWN
+    };
+    Ok(())
+}
+
+/// Whether `spec` opens a residual block (kind `residual`), compared as one word rather
+/// than through `memcmp`: the file checker of an inference-only firmware stays small.
+fn is_residual(spec: &LayerSpec) -> bool {
+    let kind = spec.kind.as_bytes();
+    kind.len() == 8
+        && kind.first_chunk::<8>().map(|k| u64::from_le_bytes(*k))
+            == Some(u64::from_le_bytes(*b"residual"))
 }
 
 /// A layer record, checked against its spec: where its attributes and tensors are, to
@@ -138,12 +313,6 @@ impl<'a> Checked<'a> {
     /// Attribute `a` as the spec's type.
     pub(crate) fn attr(&self, spec: &LayerSpec, a: usize) -> Option<Attr> {
         Attr::from_bits(spec.attrs.get(a)?.dtype, self.attr_bits(a))
-    }
-
-    /// The bits of the input (`side` 0) or output (1) scale and zero point of an int8
-    /// layer.
-    fn io(&self, side: usize) -> [u32; 2] {
-        [self.attr_bits(2 * side), self.attr_bits(2 * side + 1)]
     }
 
     /// The data of tensor `k` of the record (empty past the end).
@@ -242,21 +411,28 @@ pub struct Walk<'a> {
     pos: usize,
     index: usize,
     sections: Sections,
-    /// The output quantization of the layer before, if it is an int8 layer.
-    before: Option<[u32; 2]>,
+    /// The links between int8 layers so far.
+    links: Links,
+    /// How they are followed: [`link_blocks`] for a network with residual blocks,
+    /// `None` for [`link_chain`] (chosen when the walk starts, from the network's type).
+    link: Option<Linker>,
     /// Why [`next`](Self::next) or a view's construction last failed.
     pub(crate) error: FormatError,
 }
 
 impl<'a> Walk<'a> {
-    /// A walk over the layer records of the file `head`.
-    pub(crate) fn new(head: &Header<'a>) -> Self {
+    /// A walk over the layer records of the file `head`, for a network that holds
+    /// residual blocks if `blocks` ([`Describe::BLOCKS`](crate::spec::Describe::BLOCKS)).
+    /// Always inlined: with `blocks` a constant, only the linker it names is linked in.
+    #[inline(always)]
+    pub(crate) fn new(head: &Header<'a>, blocks: bool) -> Self {
         Walk {
             body: head.body,
             pos: HEADER_LEN,
             index: 0,
             sections: head.sections(),
-            before: None,
+            links: Links::new(),
+            link: if blocks { Some(link_blocks) } else { None },
             error: FormatError::new(ErrorCode::LayerCount),
         }
     }
@@ -307,9 +483,11 @@ impl<'a> Walk<'a> {
         if let Err(e) = check_order(i, spec, |a| checked.attr_bits(a)) {
             return self.fail(e);
         }
-        if let (Some(before), true) = (self.before, spec.int8_io)
-            && let Err(e) = check_link(i, spec, before, checked.io(0))
-        {
+        let linked = match self.link {
+            Some(link) => link(&mut self.links, i, spec, &checked),
+            None => link_chain(&mut self.links, i, spec, &checked),
+        };
+        if let Err(e) = linked {
             return self.fail(e);
         }
         // Tensors, section by section, in spec order.
@@ -333,7 +511,6 @@ impl<'a> Walk<'a> {
         }
         self.pos = start + len;
         self.index += 1;
-        self.before = spec.int8_io.then(|| checked.io(1));
         Some(Checked {
             record: r.get(..len).unwrap_or_default(),
             ..checked
@@ -507,7 +684,7 @@ pub(crate) fn check_kind(
 /// Checks every layer record of `head` against `N`'s specs, and that nothing but the
 /// checkpoint's scalars follows them; returns where the scalars start.
 pub(crate) fn check_layers<N: Describe>(head: &Header<'_>) -> Result<usize, FormatError> {
-    let mut walk = Walk::new(head);
+    let mut walk = Walk::new(head, N::BLOCKS);
     for i in 0..N::LAYERS {
         let spec = N::layer_spec(i).ok_or(FormatError::new(ErrorCode::LayerCount))?;
         walk.layer(spec)?;
@@ -545,17 +722,13 @@ impl File<'_> {
 /// the ordered attributes and the links between int8 layers — as a reader would, so that
 /// what is written loads.
 pub(crate) fn check_network<N: Describe>(net: &N, section: Section) -> Result<(), FormatError> {
-    let mut before: Option<[u32; 2]> = None;
+    let mut links = Links::new();
     for i in 0..N::LAYERS {
         let layer = net
             .layer(i)
             .ok_or(FormatError::new(ErrorCode::LayerCount))?;
         let bits = check_layer_values(i, layer, section)?;
-        let spec = layer.spec();
-        if let (Some(before), true) = (before, spec.int8_io) {
-            check_link(i, spec, before, [bits(0), bits(1)])?;
-        }
-        before = spec.int8_io.then(|| [bits(2), bits(3)]);
+        links.step(i, layer.spec(), &bits)?;
     }
     Ok(())
 }

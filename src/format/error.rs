@@ -92,8 +92,8 @@ pub enum ErrorCode {
     /// An int8 file that was not made from this float file.
     Source,
     /// An attribute that records the network's structure (a residual block's number of
-    /// layers per branch) has another value: the file holds a network of another
-    /// structure.
+    /// layers per branch, a convolution's or pool's stride, padding or window) has another
+    /// value: the file holds a network of another structure.
     Structure,
 }
 

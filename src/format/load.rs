@@ -7,9 +7,15 @@ use super::file::{File, Header, header, u32_at};
 use super::layout::{FileKind, Section};
 use super::state::{OptimizerState, RunState};
 use super::write::{STOP_SCALARS, kind_of};
+use crate::layers::Identity;
+use crate::layers::Padding;
+use crate::layers::residual::Open;
 use crate::layers::{Layer, Params};
 use crate::net::{Chain, Infer};
-use crate::quant::{Borrowed, QDense, QLut, QParams};
+use crate::quant::{
+    Borrowed, QAdd, QAvgPool2d, QConv2d, QDense, QDepthwiseConv2d, QFlatten, QGlobalAvgPool, QLut,
+    QMaxPool2d, QParams, QResidual,
+};
 use crate::spec::{Describe, LayerData, LayerSpec, Primitive, TensorMut};
 use crate::tensor::{Scalar, Tensor};
 
@@ -54,7 +60,7 @@ fn copy<N: Describe>(head: &Header<'_>, section: Section, net: &mut N) -> Result
         }
     }
     let sections = head.sections();
-    let mut walk = Walk::new(head);
+    let mut walk = Walk::new(head, N::BLOCKS);
     for i in 0..N::LAYERS {
         let layer = net
             .layer_mut(i)
@@ -174,7 +180,7 @@ pub fn load_training<L: Layer, O: OptimizerState<L::Grad>>(
         copy(head, Section::Best, best)?;
     }
     let sections = head.sections();
-    let mut walk = Walk::new(head);
+    let mut walk = Walk::new(head, L::BLOCKS);
     let mut first = 0; // the layer's first learned tensor, as `Params` numbers them
     for i in 0..L::LAYERS {
         let spec = L::layer_spec(i).ok_or(FormatError::new(ErrorCode::LayerCount))?;
@@ -240,7 +246,7 @@ pub fn view<'a, N: View<'a>>(bytes: &'a [u8]) -> Result<N, FormatError> {
         let detail = if cfg!(target_endian = "big") { 1 } else { 2 };
         return Err(FormatError::new(ErrorCode::Unborrowable).detail(detail));
     }
-    let mut walk = Walk::new(&head);
+    let mut walk = Walk::new(&head, N::BLOCKS);
     let Some(net) = N::from_walk(&mut walk) else {
         return Err(walk.error);
     };
@@ -345,4 +351,174 @@ impl<'a, T: Tensor<Elem = i8>> View<'a> for QLut<T, Borrowed<'a>> {
             p.io[1],
         ))
     }
+}
+
+impl<
+    'a,
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+> View<'a> for QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, Borrowed<'a>>
+{
+    fn from_walk(walk: &mut Walk<'a>) -> Option<Self> {
+        let mut p = Parts::EMPTY;
+        if !p.read(walk, &<Self as Primitive>::SPEC) {
+            return None;
+        }
+        // The lengths are the spec's (checked), so these conversions succeed.
+        let [bias, multiplier, shift] = p.words;
+        Some(QConv2d::borrowed(
+            bytemuck::try_from_bytes(p.bytes).ok()?,
+            bias.try_into().ok()?,
+            multiplier.try_into().ok()?,
+            shift.try_into().ok()?,
+            p.io[0],
+            p.io[1],
+            p.bounds[0],
+            p.bounds[1],
+        ))
+    }
+}
+
+impl<
+    'a,
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+> View<'a> for QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE, P, Borrowed<'a>>
+{
+    fn from_walk(walk: &mut Walk<'a>) -> Option<Self> {
+        let mut p = Parts::EMPTY;
+        if !p.read(walk, &<Self as Primitive>::SPEC) {
+            return None;
+        }
+        let [bias, multiplier, shift] = p.words;
+        Some(QDepthwiseConv2d::borrowed(
+            bytemuck::try_from_bytes(p.bytes).ok()?,
+            bias.try_into().ok()?,
+            multiplier.try_into().ok()?,
+            shift.try_into().ok()?,
+            p.io[0],
+            p.io[1],
+            p.bounds[0],
+            p.bounds[1],
+        ))
+    }
+}
+
+/// Reads the record of a layer without arrays that keeps its input quantization (a pool,
+/// a flatten): its quantization and clamp bounds, or `None` (the reason in the walk) if the
+/// record is refused or its output quantization is not its input's.
+#[inline(never)]
+fn kept_parts(walk: &mut Walk<'_>, spec: &'static LayerSpec) -> Option<(QParams, [i8; 2])> {
+    let mut p = Parts::EMPTY;
+    if !p.read(walk, spec) {
+        return None;
+    }
+    let [input, output] = p.io;
+    if input != output {
+        walk.error = FormatError::new(ErrorCode::Link)
+            .named("output_scale")
+            .bits(input.scale.to_bits(), output.scale.to_bits());
+        return None;
+    }
+    Some((input, p.bounds))
+}
+
+/// `View` for the windowed int8 pools, which borrow nothing.
+macro_rules! view_pool {
+    ($name:ident) => {
+        impl<
+            'a,
+            const H: usize,
+            const W: usize,
+            const C: usize,
+            const KH: usize,
+            const KW: usize,
+            const OH: usize,
+            const OW: usize,
+            const STRIDE: usize,
+            P: Padding,
+        > View<'a> for $name<H, W, C, KH, KW, OH, OW, STRIDE, P, Borrowed<'a>>
+        {
+            fn from_walk(walk: &mut Walk<'a>) -> Option<Self> {
+                let (params, [min, max]) = kept_parts(walk, &<Self as Primitive>::SPEC)?;
+                let mut layer = Self::ZERO;
+                (layer.params, layer.min, layer.max) = (params, min, max);
+                Some(layer)
+            }
+        }
+    };
+}
+view_pool!(QMaxPool2d);
+view_pool!(QAvgPool2d);
+
+impl<'a, const H: usize, const W: usize, const C: usize> View<'a>
+    for QGlobalAvgPool<H, W, C, Borrowed<'a>>
+{
+    fn from_walk(walk: &mut Walk<'a>) -> Option<Self> {
+        let (params, [min, max]) = kept_parts(walk, &<Self as Primitive>::SPEC)?;
+        let mut layer = Self::ZERO;
+        (layer.params, layer.min, layer.max) = (params, min, max);
+        Some(layer)
+    }
+}
+
+impl<'a, const H: usize, const W: usize, const C: usize, const N: usize> View<'a>
+    for QFlatten<H, W, C, N, Borrowed<'a>>
+{
+    fn from_walk(walk: &mut Walk<'a>) -> Option<Self> {
+        let (params, _) = kept_parts(walk, &<Self as Primitive>::SPEC)?;
+        let mut layer = Self::ZERO;
+        layer.params = params;
+        Some(layer)
+    }
+}
+
+/// The identity shortcut of a residual block: no record.
+impl<'a, T: Tensor> View<'a> for Identity<T> {
+    fn from_walk(_: &mut Walk<'a>) -> Option<Self> {
+        Some(Identity::DEFAULT)
+    }
+}
+
+/// A residual block: its `residual` record, its branches' records, its `qadd` record.
+impl<'a, B, S> View<'a> for QResidual<B, S>
+where
+    B: View<'a> + Infer<Input: Tensor<Elem = i8>>,
+    S: View<'a> + Infer<Input = B::Input, Output = B::Output>,
+{
+    fn from_walk(walk: &mut Walk<'a>) -> Option<Self> {
+        walk.next(&Open::<B, S>::SPEC)?;
+        let body = B::from_walk(walk)?;
+        let shortcut = S::from_walk(walk)?;
+        let add = read_add(walk)?;
+        Some(QResidual::new(body, shortcut, add))
+    }
+}
+
+/// The `qadd` record that closes a residual block, checked and read.
+fn read_add<T: Tensor<Elem = i8>>(walk: &mut Walk<'_>) -> Option<QAdd<T>> {
+    let spec = &<QAdd<T> as Primitive>::SPEC;
+    let checked = walk.next(spec)?;
+    let mut add = QAdd::ZERO;
+    for a in 0..spec.attrs.len() {
+        if let Some(v) = checked.attr(spec, a) {
+            add.set_attr(a, v);
+        }
+    }
+    Some(add)
 }

@@ -94,7 +94,11 @@
 //! bits, then the name (`m` bytes + pad). Attributes are stored in the order of the layer's
 //! spec: batch normalization's `eps` and `momentum`, dropout's `rate`, leaky ReLU's
 //! `slope`, an int8 layer's `input_scale`, `input_zero_point`, `output_scale`,
-//! `output_zero_point` (and `min`, `max` for `qdense`).
+//! `output_zero_point` (and `min`, `max` for `qdense`), a convolution's or pool's `stride`,
+//! `pad_top`, `pad_left` (and a pool's `pool_height`, `pool_width`), a residual block's
+//! `body_layers` and `shortcut_layers`. These last record the network's structure: the
+//! layer's type fixes them, and a file that holds other values is refused
+//! ([`ErrorCode::Structure`]) even where every shape agrees.
 //!
 //! A **tensor record**:
 //!

@@ -89,11 +89,12 @@ fn items<N: Describe>(s: &mut String, net: &N, at: &mut usize, end: usize, pad: 
 /// Writes layer `*at` of `net` as its constructor's call and moves past it; `false` if
 /// there is no such layer.
 ///
-/// A layer whose attributes all record the network's structure
-/// ([`AttrSpec::exact`](crate::spec::AttrSpec::exact)) opens a block, a
-/// [`Residual`](crate::layers::Residual): its constructor takes, for each attribute, the
+/// A `residual` layer opens a block, a [`Residual`](crate::layers::Residual) or a
+/// [`QResidual`](crate::quant::QResidual): its constructor takes, for each attribute (which
+/// records the network's structure, [`AttrSpec::exact`](crate::spec::AttrSpec::exact)), the
 /// network of that many following layers (the [`Identity`](crate::layers::Identity) for
-/// none), and the layer after them closes the block.
+/// none), and the layer after them closes the block — as one more argument if it holds
+/// values (an int8 block's `qadd`).
 fn item<N: Describe>(s: &mut String, net: &N, at: &mut usize, pad: &str) -> bool {
     let i = *at;
     *at += 1;
@@ -101,7 +102,7 @@ fn item<N: Describe>(s: &mut String, net: &N, at: &mut usize, pad: &str) -> bool
         return false;
     };
     let spec = layer.spec();
-    let block = !spec.attrs.is_empty() && spec.attrs.iter().all(|a| a.exact.is_some());
+    let block = spec.kind == "residual";
     let _ = write!(s, "{pad}{}(", layer.ctor());
     let mut first = true;
     let mut arg = |s: &mut String| {
@@ -117,7 +118,7 @@ fn item<N: Describe>(s: &mut String, net: &N, at: &mut usize, pad: &str) -> bool
         let inner = std::format!("{pad}        ");
         for a in spec.attrs {
             arg(s);
-            let n = a.exact.map_or(0, |n| usize::try_from(n).unwrap_or(0));
+            let n = a.exact().map_or(0, |n| usize::try_from(n).unwrap_or(0));
             if n == 0 {
                 s.push_str("firmnet::layers::Identity::DEFAULT");
             } else {
@@ -126,7 +127,15 @@ fn item<N: Describe>(s: &mut String, net: &N, at: &mut usize, pad: &str) -> bool
                 let _ = write!(s, "{pad}    ]");
             }
         }
-        *at += 1; // the layer that closes the block
+        // The layer that closes the block.
+        let close = net.layer(*at).map(|l| l.spec());
+        if close.is_some_and(|c| !c.attrs.is_empty() || !c.tensors.is_empty()) {
+            arg(s);
+            s.truncate(s.len() - pad.len() - 4);
+            item(s, net, at, &std::format!("{pad}    "));
+        } else {
+            *at += 1;
+        }
     } else {
         for (t, ts) in spec.tensors.iter().enumerate() {
             arg(s);

@@ -30,7 +30,7 @@ use super::trainer::{Evaluation, Samples, tally_sample};
 use crate::layers::{Context, Layer};
 use crate::loss::softmax_cross_entropy;
 use crate::net::Scratch;
-use crate::quant::convert::{ToNet, groups};
+use crate::quant::convert::{Build, ToNet, groups};
 use crate::quant::{Int8, QLayer, QParams, QuantError, Quantize, argmax_i8, convert};
 use crate::rng::Rng;
 use crate::spec::Describe;
@@ -183,7 +183,9 @@ impl Calibration {
     const BATCH: usize = 32;
 
     /// Runs `net` in inference mode over `samples` (inputs as the network takes them) and
-    /// records its input and the output of every float layer that ends an int8 layer.
+    /// records its input and the output of every float layer that ends an int8 layer (but
+    /// pools, flatten and the entries that open residual blocks, whose int8 layers keep
+    /// their input's quantization: they get no range of their own).
     ///
     /// # Errors
     /// [`QuantError::Calibration`] for no samples or a value that is not finite;
@@ -195,9 +197,14 @@ impl Calibration {
         if samples.is_empty() {
             return Err(QuantError::Calibration { layer: usize::MAX });
         }
+        // The boundaries with a range of their own: not those of pools and flatten, which
+        // keep their input's quantization.
         let mut ends = Vec::new();
         for g in groups::<N>() {
-            ends.push(g?.last);
+            let g = g?;
+            if !g.kind.keeps_quantization() {
+                ends.push(g.last);
+            }
         }
         let mut cal = Calibration {
             input: Collector::new(1),
@@ -274,7 +281,7 @@ impl Calibration {
     pub fn quantize<N>(&self, net: &N, method: RangeMethod) -> Result<Box<Int8<N>>, QuantError>
     where
         N: Layer + Quantize,
-        N::Layers<crate::quant::Owned>: ToNet<Net: Describe + Zero>,
+        N::Layers: Build<crate::quant::Owned, Out: ToNet<Net: Describe + Zero>>,
     {
         let mut q: Box<Int8<N>> = crate::boxed::zero();
         self.quantize_into(net, &mut *q, method)?;
@@ -321,7 +328,7 @@ pub fn quantize<N>(
 ) -> Result<Box<Int8<N>>, QuantError>
 where
     N: Layer + Quantize + Clone + Zero,
-    N::Layers<crate::quant::Owned>: ToNet<Net: Describe + Zero>,
+    N::Layers: Build<crate::quant::Owned, Out: ToNet<Net: Describe + Zero>>,
 {
     Calibration::record(net, samples)?.quantize(net, method)
 }

@@ -12,7 +12,7 @@ use crate::kernels::conv::{Window, output_len};
 use crate::net::Infer;
 use crate::rng::Rng;
 use crate::spec::{
-    Attr, AttrSpec, LayerData, LayerSpec, Primitive, Rule, TensorMut, TensorRef, TensorSpec,
+    Attr, AttrSpec, LayerData, LayerSpec, Primitive, TensorMut, TensorRef, TensorSpec,
 };
 use crate::tensor::{Shape, Tensor, Zero};
 
@@ -278,13 +278,16 @@ pub(crate) const fn window_attr(g: &Window, i: usize) -> Option<Attr> {
     Some(Attr::I32(v as i32))
 }
 
-/// The attributes of a windowed layer: its stride and padding, which its type fixes, so
-/// that a file says how the layer was computed.
-pub(crate) const WINDOW_ATTRS: [AttrSpec; 3] = [
-    AttrSpec::i32("stride", Rule::Any),
-    AttrSpec::i32("pad_top", Rule::Any),
-    AttrSpec::i32("pad_left", Rule::Any),
-];
+/// The attributes of a layer with window `g`: its stride and padding, which its type
+/// fixes ([`AttrSpec::structure`]), so that a file says how the layer was computed and a
+/// file of other geometry is refused.
+pub(crate) const fn window_attrs(g: &Window) -> [AttrSpec; 3] {
+    [
+        AttrSpec::structure("stride", g.stride()),
+        AttrSpec::structure("pad_top", g.pad_top()),
+        AttrSpec::structure("pad_left", g.pad_left()),
+    ]
+}
 
 impl<
     const H: usize,
@@ -441,7 +444,7 @@ impl<
             TensorSpec::learned("weight", ParamKind::Weight, Shape::rank4(K, KH, KW, C)),
             TensorSpec::learned("bias", ParamKind::Bias, Shape::vector(K)),
         ],
-        attrs: &WINDOW_ATTRS,
+        attrs: &window_attrs(&Self::WINDOW),
         ordered: &[],
         int8_io: false,
     };

@@ -4,7 +4,7 @@
 use core::marker::PhantomData;
 
 use super::Padding;
-use super::conv::{WINDOW_ATTRS, attrs_match, window_attr};
+use super::conv::{attrs_match, window_attr, window_attrs};
 use super::{Context, Layer, ParamInfo, ParamKind, Params, Same, no_tensor};
 use crate::arena::{Mapping, Place};
 use crate::init::Init;
@@ -287,7 +287,7 @@ impl<
             TensorSpec::learned("weight", ParamKind::Weight, Shape::rank3(KH, KW, C)),
             TensorSpec::learned("bias", ParamKind::Bias, Shape::vector(C)),
         ],
-        attrs: &WINDOW_ATTRS,
+        attrs: &window_attrs(&Self::WINDOW),
         ordered: &[],
         int8_io: false,
     };

@@ -113,6 +113,7 @@ impl<L: Infer> Infer for Frozen<L> {
 /// A frozen layer is stored as the layer it freezes.
 impl<L: Describe> Describe for Frozen<L> {
     const LAYERS: usize = L::LAYERS;
+    const BLOCKS: bool = L::BLOCKS;
     fn layer_spec(i: usize) -> Option<&'static LayerSpec> {
         L::layer_spec(i)
     }

@@ -48,9 +48,10 @@ mod frozen;
 mod noise;
 pub(crate) mod padding;
 mod pool;
-mod residual;
+pub(crate) mod residual;
 mod sparse;
 
+pub(crate) use crate::kernels::conv::{output_len as output_size, pad_before};
 pub use activation::{
     Activation, ActivationFn, LeakyRelu, LeakyReluFn, Relu, Relu6, Relu6Fn, ReluFn, Sigmoid,
     SigmoidFn, Tanh, TanhFn,
@@ -63,7 +64,6 @@ pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use frozen::Frozen;
 pub use noise::GaussianNoise;
-pub(crate) use crate::kernels::conv::{output_len as output_size, pad_before};
 pub use pool::{AvgPool2d, GlobalAvgPool, MaxPool2d, MaxPoolCache};
 pub use residual::{Identity, Residual, ResidualCache, ResidualGrad};
 pub use sparse::ActivityL1;

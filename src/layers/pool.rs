@@ -21,18 +21,21 @@ use super::padding::{pad_before, window, window_checks};
 use super::{Context, Layer, no_params};
 use crate::arena::{Mapping, Place};
 use crate::net::Infer;
-use crate::spec::{Attr, AttrSpec, LayerData, LayerSpec, Primitive, Rule, TensorMut, TensorRef};
+use crate::spec::{Attr, AttrSpec, LayerData, LayerSpec, Primitive, TensorMut, TensorRef};
 use crate::tensor::{Shape, Zero};
 
-/// The attributes of the windowed pools, in this order; their values follow from the
-/// type.
-const POOL_ATTRS: [AttrSpec; 5] = [
-    AttrSpec::i32("stride", Rule::Any),
-    AttrSpec::i32("pad_top", Rule::Any),
-    AttrSpec::i32("pad_left", Rule::Any),
-    AttrSpec::i32("pool_height", Rule::Any),
-    AttrSpec::i32("pool_width", Rule::Any),
-];
+/// The attributes of a windowed pool — stride, padding before, window — in this order:
+/// their values follow from the type ([`AttrSpec::structure`]), so a file of a pool of
+/// other geometry is refused.
+pub(crate) const fn pool_attrs(geometry: [usize; 5]) -> [AttrSpec; 5] {
+    [
+        AttrSpec::structure("stride", geometry[0]),
+        AttrSpec::structure("pad_top", geometry[1]),
+        AttrSpec::structure("pad_left", geometry[2]),
+        AttrSpec::structure("pool_height", geometry[3]),
+        AttrSpec::structure("pool_width", geometry[4]),
+    ]
+}
 
 /// `n` as an `i32` attribute (saturated; no layer is that large).
 const fn attr_i32(n: usize) -> i32 {
@@ -109,7 +112,7 @@ macro_rules! windowed_pool {
                 Self::DEFAULT
             }
 
-            /// Attribute `i` ([`POOL_ATTRS`] order).
+            /// Attribute `i` ([`pool_attrs`] order).
             const fn attr_value(i: usize) -> Option<i32> {
                 match i {
                     0 => Some(attr_i32(STRIDE)),
@@ -244,7 +247,7 @@ macro_rules! windowed_pool {
                     input: Shape::rank3(H, W, C),
                     output: Shape::rank3(OH, OW, C),
                     tensors: &[],
-                    attrs: &POOL_ATTRS,
+                    attrs: &pool_attrs([STRIDE, Self::PAD_TOP, Self::PAD_LEFT, KH, KW]),
                     ordered: &[],
                     int8_io: false,
                 }

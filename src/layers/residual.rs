@@ -10,8 +10,8 @@ use crate::arena::{Both, Either, InPlace, Inside, Outside, Place, at_side};
 use crate::init::Init;
 use crate::net::{Dst, Infer, Src};
 use crate::rng::Rng;
-use crate::spec::{Attr, AttrSpec, Describe, LayerData, LayerSpec, TensorMut, TensorRef};
-use crate::tensor::{Tensor, Zero, copy};
+use crate::spec::{Attr, AttrSpec, Describe, Dtype, LayerData, LayerSpec, TensorMut, TensorRef};
+use crate::tensor::{Scalar, Tensor, Zero, copy};
 
 /// The identity on tensors of type `T`: the default shortcut of a [`Residual`] block.
 ///
@@ -274,7 +274,7 @@ where
 
 /// Where entry `i` of a block's list of layers is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Part {
+pub(crate) enum Part {
     /// The `residual` entry.
     Open,
     /// The body's entry.
@@ -288,7 +288,7 @@ enum Part {
 impl Part {
     /// Entry `i` of a block whose branches have `body` and `shortcut` entries; `None` past
     /// the end.
-    const fn of(i: usize, body: usize, shortcut: usize) -> Option<Part> {
+    pub(crate) const fn of(i: usize, body: usize, shortcut: usize) -> Option<Part> {
         if i == 0 {
             Some(Part::Open)
         } else if i <= body {
@@ -306,10 +306,10 @@ impl Part {
 /// The `residual` entry of a block with body `B` and shortcut `S`, for [`Describe`]. It
 /// holds nothing (its attributes are the type's), so a block hands it out as an empty
 /// array of it: `&mut []` is a mutable reference Rust makes without a place to borrow.
-struct Open<B, S>(PhantomData<fn() -> (B, S)>);
+pub(crate) struct Open<B, S>(PhantomData<fn() -> (B, S)>);
 
 impl<B: Infer + Describe, S: Describe> Open<B, S> {
-    const SPEC: LayerSpec = LayerSpec {
+    pub(crate) const SPEC: LayerSpec = LayerSpec {
         kind: "residual",
         input: <B::Input as Tensor>::SHAPE,
         output: <B::Input as Tensor>::SHAPE,
@@ -324,7 +324,7 @@ impl<B: Infer + Describe, S: Describe> Open<B, S> {
 
     /// Attribute `i`: the number of entries of the body (0) or the shortcut (1).
     fn attr(i: usize) -> Option<Attr> {
-        Self::SPEC.attrs.get(i)?.exact.map(Attr::I32)
+        Self::SPEC.attrs.get(i)?.exact().map(Attr::I32)
     }
 }
 
@@ -332,8 +332,12 @@ impl<B: Infer + Describe, S: Describe> LayerData for [Open<B, S>; 0] {
     fn spec(&self) -> &'static LayerSpec {
         &Open::<B, S>::SPEC
     }
+    /// `Residual::new` for a float block, `QResidual::new` for an int8 one.
     fn ctor(&self) -> &'static str {
-        "firmnet::layers::Residual::new"
+        match <<B::Input as Tensor>::Elem as Scalar>::DTYPE {
+            Dtype::I8 => "firmnet::quant::QResidual::new",
+            _ => "firmnet::layers::Residual::new",
+        }
     }
     fn tensor(&self, _: usize) -> Option<TensorRef<'_>> {
         None
@@ -394,6 +398,7 @@ where
     S: Infer<Input = B::Input, Output = B::Output> + Describe,
 {
     const LAYERS: usize = B::LAYERS + S::LAYERS + 2;
+    const BLOCKS: bool = true;
 
     fn layer_spec(i: usize) -> Option<&'static LayerSpec> {
         match Part::of(i, B::LAYERS, S::LAYERS)? {

@@ -19,7 +19,9 @@
 //!
 //! `QuantizeMultiplierSmallerThanOneExp` is [`quantize_multiplier`] for a real multiplier
 //! in `(0, 1)` (so every exponent is ≤ 0), and the multiplication is
-//! [`multiply_by_quantized_multiplier`] with that exponent. `(x − z)·2²⁰` stays below 2²⁸
+//! [`multiply_by_quantized_multiplier`](super::multiply_by_quantized_multiplier) with that
+//! exponent (computed by [`requantize`], the same bits in fewer instructions).
+//! `(x − z)·2²⁰` stays below 2²⁸
 //! and the scaled operands below 2²⁷ each, so nothing overflows. The multipliers are
 //! computed once, in `f64` as TensorFlow Lite does, when the parameters are made
 //! ([`QAdd::new`]), and stored: inference is integer-only.
@@ -40,7 +42,8 @@ use core::marker::PhantomData;
 
 use super::conv::bound;
 use super::dense::{Clamp, IO_ATTRS, io_attr, set_io_attr};
-use super::requant::{multiply_by_quantized_multiplier, quantize_multiplier};
+use super::kernels::packed::requantize;
+use super::requant::quantize_multiplier;
 use super::{QParams, QuantError};
 use crate::spec::{Attr, AttrSpec, LayerData, LayerSpec, Primitive, Rule, TensorMut, TensorRef};
 use crate::tensor::Tensor;
@@ -266,7 +269,7 @@ impl<T> QAdd<T> {
             self.skip_shift,
         );
         let sum = a.wrapping_add(b);
-        let y = multiply_by_quantized_multiplier(sum, self.output_multiplier, self.output_shift)
+        let y = requantize(sum, self.output_multiplier, self.output_shift)
             .saturating_add(self.output.zero_point);
         y.max(i32::from(self.min)).min(i32::from(self.max)) as i8
     }
@@ -277,7 +280,7 @@ impl<T> QAdd<T> {
         let shifted = i32::from(q)
             .wrapping_sub(zero_point)
             .wrapping_mul(1 << ADD_LEFT_SHIFT);
-        multiply_by_quantized_multiplier(shifted, m, shift)
+        requantize(shifted, m, shift)
     }
 }
 

@@ -67,7 +67,7 @@ use core::marker::PhantomData;
 
 use super::dense::{BnFold, Clamp, DenseConversion, IO_ATTRS, io_attr, set_io_attr};
 use super::kernels::reference::dot;
-use super::kernels::{self, Requant};
+use super::kernels::{self, Requant, packed};
 use super::requant::quantize_multiplier;
 use super::store::{Borrowed, Owned, QFilters, Store};
 use super::{QLayer, QParams, QuantError};
@@ -117,36 +117,38 @@ impl Window {
     }
 }
 
-/// The attributes of a convolution after its quantization (attributes 0–3): the clamp
-/// bounds, the stride and the padding before, in this order. The pools share them.
-pub(crate) const WINDOW_ATTRS: [AttrSpec; 5] = [
+/// The clamp bounds of an int8 layer, after its quantization (attributes 4 and 5).
+pub(crate) const CLAMP_ATTRS: [AttrSpec; 2] = [
     AttrSpec::i32("min", Rule::Int8),
     AttrSpec::i32("max", Rule::Int8),
-    AttrSpec::i32("stride", Rule::Any),
-    AttrSpec::i32("pad_top", Rule::Any),
-    AttrSpec::i32("pad_left", Rule::Any),
 ];
 
-/// The attributes of a windowed int8 layer: quantization, clamp bounds, stride, padding.
-pub(crate) const CONV_ATTRS: [AttrSpec; 9] = [
-    IO_ATTRS[0],
-    IO_ATTRS[1],
-    IO_ATTRS[2],
-    IO_ATTRS[3],
-    WINDOW_ATTRS[0],
-    WINDOW_ATTRS[1],
-    WINDOW_ATTRS[2],
-    WINDOW_ATTRS[3],
-    WINDOW_ATTRS[4],
-];
+/// The attributes of a windowed int8 layer: quantization, clamp bounds, then `geometry` —
+/// stride, padding before the first row and column and, for a pool, the window's height
+/// and width — whose values the layer's type fixes ([`AttrSpec::structure`]): a file of
+/// a layer of other geometry is refused.
+pub(crate) const fn conv_attrs<const N: usize>(geometry: &[usize]) -> [AttrSpec; N] {
+    const NAMES: [&str; 5] = ["stride", "pad_top", "pad_left", "pool_height", "pool_width"];
+    let mut attrs = [CLAMP_ATTRS[0]; N];
+    let mut i = 0;
+    while i < N {
+        attrs[i] = match i {
+            0..4 => IO_ATTRS[i],
+            4 | 5 => CLAMP_ATTRS[i - 4],
+            _ => AttrSpec::structure(NAMES[i - 6], geometry[i - 6]),
+        };
+        i += 1;
+    }
+    attrs
+}
 
-/// Attribute `i` (4 to 8) of [`CONV_ATTRS`]: the clamp bounds, then `fixed`, the stride and
-/// padding the layer's type fixes.
-pub(crate) fn window_attr(min: i8, max: i8, fixed: [usize; 3], i: usize) -> Option<Attr> {
+/// Attribute `i` (from 4) of [`conv_attrs`]: the clamp bounds, then `fixed`, the
+/// geometry the layer's type fixes.
+pub(crate) fn window_attr(min: i8, max: i8, fixed: &[usize], i: usize) -> Option<Attr> {
     match i {
         4 => Some(Attr::I32(i32::from(min))),
         5 => Some(Attr::I32(i32::from(max))),
-        6..=8 => {
+        6.. => {
             let v = *fixed.get(i - 6)?;
             Some(Attr::I32(i32::try_from(v).unwrap_or(i32::MAX)))
         }
@@ -154,19 +156,19 @@ pub(crate) fn window_attr(min: i8, max: i8, fixed: [usize; 3], i: usize) -> Opti
     }
 }
 
-/// Sets attribute `i` (4 to 8) of [`CONV_ATTRS`]: the clamp bounds are set; the stride and
-/// padding, which the type fixes, are only accepted (`true`) if they are the type's.
+/// Sets attribute `i` (from 4) of [`conv_attrs`]: the clamp bounds are set; the geometry,
+/// which the type fixes, is only accepted (`true`) if it is the type's.
 pub(crate) fn set_window_attr(
     min: &mut i8,
     max: &mut i8,
-    fixed: [usize; 3],
+    fixed: &[usize],
     i: usize,
     value: Attr,
 ) -> bool {
     match (i, value) {
         (4, Attr::I32(v)) => *min = v.clamp(-128, 127) as i8,
         (5, Attr::I32(v)) => *max = v.clamp(-128, 127) as i8,
-        (6..=8, Attr::I32(v)) => {
+        (6.., Attr::I32(v)) => {
             return fixed
                 .get(i - 6)
                 .is_some_and(|&f| usize::try_from(v) == Ok(f));
@@ -187,10 +189,11 @@ pub(crate) const fn bound(v: i32) -> i8 {
     }
 }
 
-/// Whether the `[stride, pad_top, pad_left]` given to a `from_parts` are the type's.
-pub(crate) const fn same_geometry(given: [i32; 3], fixed: [usize; 3]) -> bool {
+/// Whether the geometry (`[stride, pad_top, pad_left, …]`) given to a `from_parts` is the
+/// type's.
+pub(crate) const fn same_geometry<const N: usize>(given: [i32; N], fixed: [usize; N]) -> bool {
     let mut i = 0;
-    while i < 3 {
+    while i < N {
         if given[i] < 0 || given[i] as usize != fixed[i] {
             return false;
         }
@@ -416,6 +419,89 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
         }
     }
 
+    /// Inference on the Cortex-M4/M7 DSP path ([`packed::conv_pairs`]), which runs on
+    /// every target (off the M4 with portable twins of its instructions), so that tests
+    /// can hold it to the reference: output pixels two at a time, each pixel's patch
+    /// gathered once and widened once to 16-bit pairs (a 1×1 convolution widens the input
+    /// pixel itself), then every filter pair against both patches, requantization
+    /// included. `scratch` needs `6·KH·KW·C + 24` bytes (the layer's footprint); with
+    /// less, [`forward_with_kernel`](Self::forward_with_kernel) with the reference computes
+    /// instead. The same bits as the reference. Cannot panic.
+    pub fn forward_packed(
+        &self,
+        x: &[[[i8; C]; W]; H],
+        y: &mut [[[i8; K]; OW]; OH],
+        scratch: &mut [i8],
+    ) {
+        let () = Self::CHECK;
+        let w = self.weight.borrow().as_flattened().as_flattened().as_flattened();
+        let rq = self.requant();
+        let n = Self::PATCH;
+        let split = packed::splits(w, n);
+        let slot = n.next_multiple_of(4);
+        let at = scratch.as_ptr().align_offset(4);
+        let room = scratch.get_mut(at..).and_then(|s| s.split_at_mut_checked(2 * slot));
+        let Some((bytes, rest)) = room else {
+            self.forward_with_kernel(x, y, scratch, kernels::reference::dense);
+            return;
+        };
+        let wide = packed::as_words_mut(rest);
+        if wide.len() < 4 * n.div_ceil(4) {
+            self.forward_with_kernel(x, y, scratch, kernels::reference::dense);
+            return;
+        }
+        let (b0, b1) = bytes.split_at_mut(slot);
+        let z = self.pad_value();
+        let pixels = y.as_flattened_mut();
+        let total = pixels.len();
+        let mut spare = [0i8; K];
+        let mut p = 0;
+        while p < total {
+            let q = (p + 1).min(total - 1);
+            for (slot, (b, o)) in [(&mut *b0, p), (&mut *b1, q)].into_iter().enumerate() {
+                let (oy, ox) = (o / OW, o % OW);
+                if KH == 1 && KW == 1 {
+                    // A 1×1 window never pads: the input pixel is the patch.
+                    let pixel = x.get(oy * STRIDE).and_then(|r| r.get(ox * STRIDE));
+                    packed::widen_patch(pixel.map_or(&[][..], |p| p), wide, slot, split);
+                } else if C.is_multiple_of(4) {
+                    // Whole groups of four taps per pixel: widen straight from the input.
+                    let (ys, ye, iy) = Self::ROWS.taps(oy);
+                    let (xs, xe, ix) = Self::COLS.taps(ox);
+                    let row_groups = KW * C / 4;
+                    for ky in 0..KH {
+                        let at = wide.get_mut(4 * ky * row_groups..).unwrap_or_default();
+                        let src = if (ys..ye).contains(&ky) {
+                            x.get(iy + ky - ys).and_then(|r| r.get(ix..ix + xe - xs))
+                        } else {
+                            None
+                        };
+                        let Some(src) = src else {
+                            packed::fill_patch(z, row_groups, at, slot);
+                            continue;
+                        };
+                        let (before, inside) = (xs * C / 4, (xe - xs) * C / 4);
+                        packed::fill_patch(z, before, at, slot);
+                        let at = at.get_mut(4 * before..).unwrap_or_default();
+                        packed::widen_patch(src.as_flattened(), at, slot, split);
+                        let at = at.get_mut(4 * inside..).unwrap_or_default();
+                        packed::fill_patch(z, row_groups - before - inside, at, slot);
+                    }
+                } else {
+                    let patch = b.get_mut(..n).unwrap_or_default();
+                    gather::<H, W, C, KW>(x, Self::ROWS.taps(oy), Self::COLS.taps(ox), z, patch);
+                    packed::widen_patch(patch, wide, slot, split);
+                }
+            }
+            let (first, second) = pixels.split_at_mut(p + 1);
+            let (Some(y0), y1) = (first.last_mut(), second.first_mut()) else {
+                return;
+            };
+            packed::conv_pairs(w, n, wide, split, &rq, y0, y1.unwrap_or(&mut spare));
+            p += 2;
+        }
+    }
+
     /// The direct loops: each output channel's sum over the window, taps outside the input
     /// read as the input zero point. Used when the scratch cannot hold a patch.
     fn direct(&self, x: &[[[i8; C]; W]; H], y: &mut [[[i8; K]; OW]; OH]) {
@@ -483,6 +569,10 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
         Some(real * f64::from(self.output.scale) / f64::from(self.input.scale))
     }
 });
+
+/// Room for two patches.
+type Patches<const C: usize, const KH: usize, const KW: usize> =
+    Both<[[[i8; C]; KW]; KH], [[[i8; C]; KW]; KH]>;
 
 /// Fills `patch` (rows of `KW·C`) with the window of `x` whose in-bounds taps are `rows`
 /// and `cols` (as [`Window::taps`] gives them), and `z` at the taps outside the input.
@@ -665,11 +755,24 @@ conv_impl!(impl[S: Store] (Infer for QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE,
     type Input = [[[i8; C]; W]; H];
     type Output = [[[i8; K]; OW]; OH];
     /// The input and output where they live, and the patch with 3 bytes to align it.
-    type Footprint<I: Place, O: Place> =
-        Both<Mapping<I, O, Self::Input, Self::Output>, Both<[[[i8; C]; KW]; KH], [i8; 3]>>;
+    /// The input and output where they live, and room for two patches as bytes and as
+    /// 16-bit pairs ([`forward_packed`](QConv2d::forward_packed)), aligned: `6·KH·KW·C + 24`
+    /// bytes.
+    type Footprint<I: Place, O: Place> = Both<
+        Mapping<I, O, Self::Input, Self::Output>,
+        Both<Both<Patches<C, KH, KW>, Patches<C, KH, KW>>, Both<Patches<C, KH, KW>, [i8; 24]>>,
+    >;
 
+    /// On Cortex-M4/M7 with the [`Simd`](crate::kernels::Backend::Simd) backend,
+    /// [`forward_packed`](QConv2d::forward_packed); elsewhere the patches and
+    /// [`kernels::dense_flat`]. The same bits either way.
     #[inline]
     fn forward_with(&self, x: &Self::Input, y: &mut Self::Output, scratch: &mut [i8]) {
+        #[cfg(firmnet_arm_dsp)]
+        if crate::kernels::backend() == crate::kernels::Backend::Simd {
+            self.forward_packed(x, y, scratch);
+            return;
+        }
         self.forward_with_kernel(x, y, scratch, kernels::dense_flat);
     }
 });
@@ -730,7 +833,7 @@ conv_impl!(impl[S: Store] (Primitive for QConv2d<H, W, C, K, KH, KW, OH, OW, STR
                 multiplier,
                 shift,
             ],
-            attrs: &CONV_ATTRS,
+            attrs: &conv_attrs::<9>(&Self::GEOMETRY),
             ordered: &[(4, 5)],
             int8_io: true,
         }
@@ -769,13 +872,13 @@ conv_impl!(impl[S: Store] (LayerData for QConv2d<H, W, C, K, KH, KW, OH, OW, STR
     }
     fn attr(&self, i: usize) -> Option<Attr> {
         io_attr(self.input, self.output, i)
-            .or_else(|| window_attr(self.min, self.max, Self::GEOMETRY, i))
+            .or_else(|| window_attr(self.min, self.max, &Self::GEOMETRY, i))
     }
     fn set_attr(&mut self, i: usize, value: Attr) -> bool {
         if i < 4 {
             return set_io_attr(&mut self.input, &mut self.output, i, value);
         }
-        set_window_attr(&mut self.min, &mut self.max, Self::GEOMETRY, i, value)
+        set_window_attr(&mut self.min, &mut self.max, &Self::GEOMETRY, i, value)
     }
 });
 
@@ -1152,7 +1255,7 @@ depthwise_impl!(impl[S: Store] (Primitive for QDepthwiseConv2d<H, W, C, KH, KW, 
                 multiplier,
                 shift,
             ],
-            attrs: &CONV_ATTRS,
+            attrs: &conv_attrs::<9>(&Self::GEOMETRY),
             ordered: &[(4, 5)],
             int8_io: true,
         }
@@ -1190,13 +1293,13 @@ depthwise_impl!(impl[S: Store] (LayerData for QDepthwiseConv2d<H, W, C, KH, KW, 
     }
     fn attr(&self, i: usize) -> Option<Attr> {
         io_attr(self.input, self.output, i)
-            .or_else(|| window_attr(self.min, self.max, Self::GEOMETRY, i))
+            .or_else(|| window_attr(self.min, self.max, &Self::GEOMETRY, i))
     }
     fn set_attr(&mut self, i: usize, value: Attr) -> bool {
         if i < 4 {
             return set_io_attr(&mut self.input, &mut self.output, i, value);
         }
-        set_window_attr(&mut self.min, &mut self.max, Self::GEOMETRY, i, value)
+        set_window_attr(&mut self.min, &mut self.max, &Self::GEOMETRY, i, value)
     }
 });
 

@@ -3,10 +3,12 @@
 //! A float network trained on the host becomes its int8 twin — a network of the same
 //! compile-time sizes, whose type the compiler derives from the float one
 //! ([`Int8<N>`](Int8)) — in one call ([`quantize`], on the host):
-//! 1. batch normalization is folded into the dense layer before it, ReLU and ReLU6 become
-//!    the layer's output clamp, dropout, noise and activity penalties disappear (they are
-//!    the identity at inference), and tanh, sigmoid and leaky ReLU become 256-entry
-//!    lookup tables ([`QLut`]);
+//! 1. batch normalization is folded into the dense layer or convolution before it, ReLU
+//!    and ReLU6 become the layer's output clamp, dropout, noise and activity penalties
+//!    disappear (they are the identity at inference), tanh, sigmoid and leaky ReLU become
+//!    256-entry lookup tables ([`QLut`]), pools and flatten keep their input's
+//!    quantization, and a residual block becomes the int8 twins of its branches joined by
+//!    TensorFlow Lite's add ([`QResidual`]);
 //! 2. weights become symmetric int8 **per output channel** (`w = s_w[o]·q`,
 //!    `q ∈ [−127, 127]`);
 //! 3. activations become asymmetric int8 ([`QParams`]: `x = s·(q − z)`), with ranges
@@ -61,6 +63,7 @@ mod lut;
 mod net;
 pub mod pool;
 pub mod requant;
+pub mod residual;
 mod store;
 
 pub use add::{ADD_LEFT_SHIFT, QAdd};
@@ -73,6 +76,7 @@ pub use pool::{QAvgPool2d, QFlatten, QGlobalAvgPool, QMaxPool2d};
 pub use requant::{
     multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot, srdhm,
 };
+pub use residual::QResidual;
 pub use store::{Borrowed, Owned, QFilters, QMatrix, Store};
 
 use core::fmt;

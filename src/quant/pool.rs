@@ -41,8 +41,11 @@
 
 use core::marker::PhantomData;
 
-use super::conv::{CONV_ATTRS, Window, bound, same_geometry, set_window_attr, window_attr};
+use super::conv::{
+    CLAMP_ATTRS, Window, bound, conv_attrs, same_geometry, set_window_attr, window_attr,
+};
 use super::dense::{Clamp, IO_ATTRS};
+use super::kernels::packed;
 use super::store::{Owned, Store};
 use super::{QLayer, QParams, QuantError};
 use crate::arena::{InPlace, Mapping, Place};
@@ -141,7 +144,8 @@ macro_rules! window_pool {
 
             const ROWS: Window = Window::new(H, KH, STRIDE, P::SAME);
             const COLS: Window = Window::new(W, KW, STRIDE, P::SAME);
-            const GEOMETRY: [usize; 3] = [STRIDE, Self::PAD_TOP, Self::PAD_LEFT];
+            /// Stride, padding before the first row and column, window height and width.
+            const GEOMETRY: [usize; 5] = [STRIDE, Self::PAD_TOP, Self::PAD_LEFT, KH, KW];
 
             /// The compile-time checks of the sizes.
             const CHECK: () = {
@@ -200,8 +204,8 @@ macro_rules! window_pool {
             /// source written by [`format::rust_source`](crate::format::rust_source)).
             ///
             /// # Panics
-            /// If the output quantization is not the input's, or the stride or padding not
-            /// the type's — in a `const` or `static`, a compile error.
+            /// If the output quantization is not the input's, or the stride, padding or
+            /// window not the type's — in a `const` or `static`, a compile error.
             #[allow(clippy::too_many_arguments)]
             pub const fn from_parts(
                 input_scale: f32,
@@ -213,6 +217,8 @@ macro_rules! window_pool {
                 stride: i32,
                 pad_top: i32,
                 pad_left: i32,
+                pool_height: i32,
+                pool_width: i32,
             ) -> Self {
                 let () = Self::CHECK;
                 let params = QParams {
@@ -224,8 +230,8 @@ macro_rules! window_pool {
                     concat!(stringify!($name), "::from_parts: the output quantization must be the input's")
                 );
                 assert!(
-                    same_geometry([stride, pad_top, pad_left], Self::GEOMETRY),
-                    concat!(stringify!($name), "::from_parts: the stride or padding is not the type's")
+                    same_geometry([stride, pad_top, pad_left, pool_height, pool_width], Self::GEOMETRY),
+                    concat!(stringify!($name), "::from_parts: the stride or padding (or the window) is not the type's")
                 );
                 $name {
                     params,
@@ -358,7 +364,7 @@ macro_rules! window_pool {
                     input: Shape::rank3(H, W, C),
                     output: Shape::rank3(OH, OW, C),
                     tensors: &[],
-                    attrs: &CONV_ATTRS,
+                    attrs: &conv_attrs::<11>(&Self::GEOMETRY),
                     ordered: &[(4, 5)],
                     int8_io: true,
                 }
@@ -392,13 +398,13 @@ macro_rules! window_pool {
             }
             fn attr(&self, i: usize) -> Option<Attr> {
                 kept_attr(self.params, i)
-                    .or_else(|| window_attr(self.min, self.max, Self::GEOMETRY, i))
+                    .or_else(|| window_attr(self.min, self.max, &Self::GEOMETRY, i))
             }
             fn set_attr(&mut self, i: usize, value: Attr) -> bool {
                 if i < 4 {
                     return set_kept_attr(&mut self.params, i, value);
                 }
-                set_window_attr(&mut self.min, &mut self.max, Self::GEOMETRY, i, value)
+                set_window_attr(&mut self.min, &mut self.max, &Self::GEOMETRY, i, value)
             }
         }
     };
@@ -456,9 +462,60 @@ impl<
     type Footprint<I: Place, O: Place> = Mapping<I, O, Self::Input, Self::Output>;
 
     /// For each output pixel: the channels' maxima over the input pixels of the window,
-    /// pixel after pixel (contiguous), then the clamp. Cannot panic.
+    /// pixel after pixel (contiguous), then the clamp. On Cortex-M4/M7 with the
+    /// [`Simd`](crate::kernels::Backend::Simd) backend,
+    /// [`forward_packed`](QMaxPool2d::forward_packed). Cannot panic.
     fn forward_with(&self, x: &Self::Input, y: &mut Self::Output, _: &mut [i8]) {
         let () = Self::CHECK;
+        #[cfg(firmnet_arm_dsp)]
+        if crate::kernels::backend() == crate::kernels::Backend::Simd {
+            self.forward_packed(x, y);
+            return;
+        }
+        self.forward_reference(x, y);
+    }
+}
+
+impl<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const STRIDE: usize,
+    P: Padding,
+    S: Store,
+> QMaxPool2d<H, W, C, KH, KW, OH, OW, STRIDE, P, S>
+{
+    /// Inference on the Cortex-M4/M7 DSP path, on every target (off the M4 with portable
+    /// twins of its instructions): four channels per word, `SSUB8` + `SEL` for the maxima
+    /// and the clamp ([`packed::max_words`]). Needs `C` a multiple of 4 and 4-byte aligned
+    /// `x` and `y`; otherwise the reference loops. The same bits. Cannot panic.
+    pub fn forward_packed(&self, x: &[[[i8; C]; W]; H], y: &mut [[[i8; C]; OW]; OH]) {
+        let () = Self::CHECK;
+        let aligned = (y.as_ptr() as usize).is_multiple_of(4);
+        let xw = packed::as_words(x.as_flattened().as_flattened());
+        let (Some(xw), true, 0) = (xw, aligned, C % 4) else {
+            self.forward_reference(x, y);
+            return;
+        };
+        let yw = packed::as_words_mut(y.as_flattened_mut().as_flattened_mut());
+        let (lo, hi) = (packed::splat(self.min), packed::splat(self.max));
+        let cw = C / 4;
+        for (o, out) in yw.chunks_exact_mut(cw.max(1)).enumerate().take(OH * OW) {
+            let (ys, ye, iy) = Self::ROWS.taps(o / OW);
+            let (xs, xe, ix) = Self::COLS.taps(o % OW);
+            let (rows, cols) = (ye - ys, xe - xs);
+            let window =
+                (0..rows * cols).map(|t| (iy + t / cols.max(1)) * W + ix + t % cols.max(1));
+            packed::max_words(xw, cw, window, lo, hi, out);
+        }
+    }
+
+    /// The reference loops of [`forward_with`](Infer::forward_with).
+    fn forward_reference(&self, x: &[[[i8; C]; W]; H], y: &mut [[[i8; C]; OW]; OH]) {
         for (oy, yrow) in y.iter_mut().enumerate() {
             let (ys, ye, iy) = Self::ROWS.taps(oy);
             for (ox, out) in yrow.iter_mut().enumerate() {
@@ -649,9 +706,43 @@ impl<const H: usize, const W: usize, const C: usize, S: Store> Infer
     type Footprint<I: Place, O: Place> = Mapping<I, O, Self::Input, [i8; C]>;
 
     /// For each channel: the `i32` sum over the `H·W` pixels, the rounded division, the
-    /// clamp. Cannot panic.
+    /// clamp. On Cortex-M4/M7 with the [`Simd`](crate::kernels::Backend::Simd) backend,
+    /// [`forward_packed`](QGlobalAvgPool::forward_packed). Cannot panic.
     fn forward_with(&self, x: &Self::Input, y: &mut [i8; C], _: &mut [i8]) {
         let () = Self::CHECK;
+        #[cfg(firmnet_arm_dsp)]
+        if crate::kernels::backend() == crate::kernels::Backend::Simd {
+            self.forward_packed(x, y);
+            return;
+        }
+        self.forward_reference(x, y);
+    }
+}
+
+impl<const H: usize, const W: usize, const C: usize, S: Store> QGlobalAvgPool<H, W, C, S> {
+    /// Inference on the Cortex-M4/M7 DSP path, on every target (off the M4 with portable
+    /// twins of its instructions): the sums four channels per word, `SXTAB16` into 16-bit
+    /// lanes ([`packed::sum_channels`]), then the reference's rounded division and clamp.
+    /// Needs `C` a multiple of 4 and `x` 4-byte aligned; otherwise the reference loops.
+    /// The same bits. Cannot panic.
+    pub fn forward_packed(&self, x: &[[[i8; C]; W]; H], y: &mut [i8; C]) {
+        let () = Self::CHECK;
+        let xw = packed::as_words(x.as_flattened().as_flattened());
+        let (Some(xw), 0) = (xw, C % 4) else {
+            self.forward_reference(x, y);
+            return;
+        };
+        let mut sums = [0i32; C];
+        packed::sum_channels(xw, &mut sums);
+        let n = (H * W) as i32;
+        let (min, max) = (i32::from(self.min), i32::from(self.max));
+        for (o, &sum) in y.iter_mut().zip(&sums) {
+            *o = rounded_average(sum, n).max(min).min(max) as i8;
+        }
+    }
+
+    /// The reference loops of [`forward_with`](Infer::forward_with).
+    fn forward_reference(&self, x: &[[[i8; C]; W]; H], y: &mut [i8; C]) {
         let n = (H * W) as i32;
         let (min, max) = (i32::from(self.min), i32::from(self.max));
         for (c, o) in y.iter_mut().enumerate() {
@@ -691,8 +782,8 @@ impl<const H: usize, const W: usize, const C: usize, S: Store> Primitive
                 IO_ATTRS[1],
                 IO_ATTRS[2],
                 IO_ATTRS[3],
-                CONV_ATTRS[4],
-                CONV_ATTRS[5],
+                CLAMP_ATTRS[0],
+                CLAMP_ATTRS[1],
             ],
             ordered: &[(4, 5)],
             int8_io: true,
@@ -718,14 +809,14 @@ impl<const H: usize, const W: usize, const C: usize, S: Store> LayerData
     fn attr(&self, i: usize) -> Option<Attr> {
         match i {
             0..4 => kept_attr(self.params, i),
-            4 | 5 => window_attr(self.min, self.max, [0; 3], i),
+            4 | 5 => window_attr(self.min, self.max, &[], i),
             _ => None,
         }
     }
     fn set_attr(&mut self, i: usize, value: Attr) -> bool {
         match i {
             0..4 => set_kept_attr(&mut self.params, i, value),
-            4 | 5 => set_window_attr(&mut self.min, &mut self.max, [0; 3], i, value),
+            4 | 5 => set_window_attr(&mut self.min, &mut self.max, &[], i, value),
             _ => false,
         }
     }

@@ -9,11 +9,17 @@
 # markers' own cost) and prints instructions per multiply-accumulate for each layer of the
 # Fashion-MNIST int8 MLP and for the whole network, and the instructions it takes to check
 # the network's weight file at boot. Needs qemu-system-arm and llvm-nm.
+#
+# Then the same for src/bin/count_cnn.rs: the int8 convolutional layers of
+# targets/common/src/cnn_kernels.rs, with instructions per MAC for the convolutions, per
+# input element for the pools and per output for the add, beside CMSIS-NN 19.1's counts
+# (arm-none-eabi-gcc 12.2 -O3, counted the same way). That program checks every layer's
+# output against the host's checksum and fails if one differs; so does this script.
 set -eu
 cd "$(dirname "$0")"
 mkdir -p target
 gcc -O2 -shared -fPIC -fvisibility=hidden -o target/libinsnwin.so tools/insnwin.c
-cargo build --release --quiet --bin count
+cargo build --release --quiet --bin count --bin count_cnn
 elf=target/thumbv7em-none-eabihf/release/count
 nm=${NM:-llvm-nm}
 start=$($nm "$elf" | awk '$3=="bench_start"{print "0x"$1}')
@@ -40,3 +46,31 @@ awk -v file_bytes="$file_bytes" '
         printf "COUNT check_file bytes=%d instructions=%d per_byte=%.3f\n", file_bytes, n, n / file_bytes > "/dev/stderr"
         printf "(marker overhead %d instructions, subtracted)\n", w[0]
     }' target/count.log
+
+# The convolutional layers.
+elf=target/thumbv7em-none-eabihf/release/count_cnn
+start=$($nm "$elf" | awk '$3=="bench_start"{print "0x"$1}')
+end=$($nm "$elf" | awk '$3=="bench_end"{print "0x"$1}')
+status=0
+timeout 120 qemu-system-arm -plugin "target/libinsnwin.so,start=$start,end=$end" \
+    -machine mps2-an386 -cpu cortex-m4 -nographic -monitor none -serial none \
+    -semihosting-config enable=on,target=native -kernel "$elf" > target/count_cnn.out 2> target/count_cnn.log || status=$?
+cat target/count_cnn.out
+# `cnn NAME WORK CHECKSUM ok|differs` per layer, in window order (window 0 is empty).
+awk '
+    FNR == NR && $1 == "cnn" { n++; name[n] = $2; work[n] = $3; check[n] = $5; next }
+    /insnwin: window/ { w[$3] = $5 }
+    END {
+        split("2.18 2.09 11.2 3.63 8.33 11.2 6.4 81.7", cmsis, " ")
+        split("MAC MAC MAC MAC MAC input input output", unit, " ")
+        printf "%-10s %8s %12s %10s %8s %8s\n", "layer", "work", "instructions", "per unit", "CMSIS-NN", "output"
+        for (i = 1; i <= n; i++) {
+            c = w[i] - w[0]
+            printf "%-10s %8d %12d %10.3f %8s %8s  (per %s)\n", name[i], work[i], c, c / work[i], cmsis[i], check[i], unit[i]
+            printf "COUNT cnn=%s work=%d instructions=%d per_unit=%.3f output=%s\n", name[i], work[i], c, c / work[i], check[i] > "/dev/stderr"
+        }
+    }' target/count_cnn.out target/count_cnn.log
+if [ "$status" -ne 0 ]; then
+    echo "count_cnn: exit status $status (an output differs from the host's, or the program failed)" >&2
+    exit 1
+fi

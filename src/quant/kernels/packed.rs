@@ -1,0 +1,491 @@
+//! The Cortex-M4/M7 DSP paths of the int8 convolutions, pools and add, written once for
+//! every target: on a `thumbv7em` core each primitive below is one DSP instruction
+//! (`SXTB16`, `SMLAD`, `SXTAB16`, `SSUB8` + `SEL`), elsewhere an exact portable
+//! twin. So the host runs the very blocking, packing and requantization the Cortex-M4
+//! runs, and the tests (`tests/qconv_dsp.rs`) hold them to the scalar reference bit for
+//! bit; the firmware `targets/qemu-cortex-m4` (`count.sh`) checks them on the core itself.
+//! Integer sums do not depend on their order, so regrouping the products into 16-bit pairs
+//! changes no bit.
+//!
+//! | kernel | what | how |
+//! | --- | --- | --- |
+//! | [`conv_pairs`] | a convolution's output pixels two at a time | both patches widened once to 16-bit pairs; the loop takes two filters per step, each filter word split by `SXTB16` once and used for both pixels (`SMLAD` ×8 per four taps); requantization per filter pair |
+//! //! | [`max_words`] | the largest of words of four `i8` | `SSUB8` + `SEL` |
+//! | [`sum_channels`] | per-channel sums over pixels | `SXTAB16` into 16-bit lanes, flushed to `i32` every 256 pixels |
+//! | [`requantize`] | TensorFlow Lite's `MultiplyByQuantizedMultiplier` | one 64-bit product and a rounding shift, for the usual multipliers (positive) and exponents (−31 to 0); the general function otherwise |
+//!
+//! Every function here is safe and cannot panic: slices it cannot use whole are computed as
+//! far as they reach, the rest left as it is.
+
+#![allow(unsafe_code)]
+
+use super::Requant;
+use crate::quant::requant::multiply_by_quantized_multiplier;
+
+// ---------------------------------------------------------------------------------------
+// Primitives
+
+/// `SXTB16 x`: bytes 0 and 2 of `x`, sign-extended, as the low and high 16-bit halves.
+#[inline(always)]
+pub fn sxtb16(x: u32) -> u32 {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let r: u32;
+        // SAFETY: one register-to-register instruction of the DSP extension, which this
+        // target has; it touches no memory, stack or flags.
+        unsafe {
+            core::arch::asm!("sxtb16 {r}, {x}", r = lateout(reg) r, x = in(reg) x,
+                options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        let lo = x as u8 as i8 as i16 as u16 as u32;
+        let hi = (x >> 16) as u8 as i8 as i16 as u16 as u32;
+        lo | hi << 16
+    }
+}
+
+/// `SXTB16 x, ROR #8`: bytes 1 and 3 of `x`, sign-extended, as the two halves.
+#[inline(always)]
+pub fn sxtb16_ror8(x: u32) -> u32 {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let r: u32;
+        // SAFETY: as `sxtb16`.
+        unsafe {
+            core::arch::asm!("sxtb16 {r}, {x}, ror #8", r = lateout(reg) r, x = in(reg) x,
+                options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        sxtb16(x >> 8)
+    }
+}
+
+/// `SXTAB16 acc, acc, x`: `acc`'s two 16-bit halves plus bytes 0 and 2 of `x`,
+/// sign-extended, each half wrapping.
+#[inline(always)]
+pub fn sxtab16(acc: u32, x: u32) -> u32 {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let mut a = acc;
+        // SAFETY: as `sxtb16`.
+        unsafe {
+            core::arch::asm!("sxtab16 {a}, {a}, {x}", a = inout(reg) a, x = in(reg) x,
+                options(pure, nomem, nostack, preserves_flags));
+        }
+        a
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        add16(acc, sxtb16(x))
+    }
+}
+
+/// `SXTAB16 acc, acc, x, ROR #8`: `acc`'s halves plus bytes 1 and 3 of `x`.
+#[inline(always)]
+pub fn sxtab16_ror8(acc: u32, x: u32) -> u32 {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let mut a = acc;
+        // SAFETY: as `sxtb16`.
+        unsafe {
+            core::arch::asm!("sxtab16 {a}, {a}, {x}, ror #8", a = inout(reg) a, x = in(reg) x,
+                options(pure, nomem, nostack, preserves_flags));
+        }
+        a
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        add16(acc, sxtb16_ror8(x))
+    }
+}
+
+/// Two 16-bit additions, each wrapping.
+#[cfg(not(firmnet_arm_dsp))]
+#[inline(always)]
+fn add16(a: u32, b: u32) -> u32 {
+    let lo = (a as u16).wrapping_add(b as u16) as u32;
+    let hi = ((a >> 16) as u16).wrapping_add((b >> 16) as u16) as u32;
+    lo | hi << 16
+}
+
+/// The halves of a word as `i16`s: (low, high).
+#[cfg(not(firmnet_arm_dsp))]
+#[inline(always)]
+fn halves(x: u32) -> (i32, i32) {
+    (
+        i32::from(x as u16 as i16),
+        i32::from((x >> 16) as u16 as i16),
+    )
+}
+
+/// `SMLAD acc, x, y`: `acc + x.lo·y.lo + x.hi·y.hi` with signed 16-bit halves (wrapping;
+/// the sums here never overflow).
+#[inline(always)]
+pub fn smlad(x: u32, y: u32, acc: i32) -> i32 {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let mut a = acc;
+        // SAFETY: one DSP instruction on registers; it may set the Q flag, which no Rust
+        // code reads.
+        unsafe {
+            core::arch::asm!("smlad {a}, {x}, {y}, {a}", a = inout(reg) a, x = in(reg) x,
+                y = in(reg) y, options(pure, nomem, nostack));
+        }
+        a
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        let ((xl, xh), (yl, yh)) = (halves(x), halves(y));
+        acc.wrapping_add(xl * yl).wrapping_add(xh * yh)
+    }
+}
+
+/// The larger of each of the four signed bytes of `a` and `b` (`SSUB8` sets a flag per
+/// byte, `SEL` picks by them).
+#[inline(always)]
+pub fn max_i8x4(a: u32, b: u32) -> u32 {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let r: u32;
+        // SAFETY: two DSP instructions on registers; the GE flags they use are set by the
+        // first and read by the second within the block.
+        unsafe {
+            core::arch::asm!("ssub8 {r}, {a}, {b}", "sel {r}, {a}, {b}", r = out(reg) r,
+                a = in(reg) a, b = in(reg) b, options(pure, nomem, nostack));
+        }
+        r
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        u32::from_le_bytes(core::array::from_fn(|i| {
+            let (x, y) = (a.to_le_bytes()[i] as i8, b.to_le_bytes()[i] as i8);
+            x.max(y) as u8
+        }))
+    }
+}
+
+/// The smaller of each of the four signed bytes of `a` and `b`.
+#[inline(always)]
+pub fn min_i8x4(a: u32, b: u32) -> u32 {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let r: u32;
+        // SAFETY: as `max_i8x4`.
+        unsafe {
+            core::arch::asm!("ssub8 {r}, {a}, {b}", "sel {r}, {b}, {a}", r = out(reg) r,
+                a = in(reg) a, b = in(reg) b, options(pure, nomem, nostack));
+        }
+        r
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        u32::from_le_bytes(core::array::from_fn(|i| {
+            let (x, y) = (a.to_le_bytes()[i] as i8, b.to_le_bytes()[i] as i8);
+            x.min(y) as u8
+        }))
+    }
+}
+
+/// `bytes` as words, if it starts 4-byte aligned (the last `len mod 4` bytes left out):
+/// one `LDR` per word, where a word assembled from bytes takes seven instructions.
+#[inline(always)]
+pub fn as_words(bytes: &[i8]) -> Option<&[u32]> {
+    // SAFETY: every bit pattern is a valid `u32` and a valid `[i8; 4]`, and `align_to`
+    // returns only the properly aligned middle part as `u32`s.
+    let (head, words, _) = unsafe { bytes.align_to::<u32>() };
+    head.is_empty().then_some(words)
+}
+
+/// The 4-byte aligned part of `bytes` as words (possibly empty).
+#[inline(always)]
+pub fn as_words_mut(bytes: &mut [i8]) -> &mut [u32] {
+    // SAFETY: as `as_words`; the middle part is a distinct, aligned region of `bytes`.
+    let (_, words, _) = unsafe { bytes.align_to_mut::<u32>() };
+    words
+}
+
+/// Whether a convolution's filter matrix `w` of rows of `n` weights can be read a word at
+/// a time: `n` a multiple of 4 and `w` 4-byte aligned. Then [`widen_patch`] and
+/// [`conv_pairs`] take `split`.
+#[inline]
+pub fn splits(w: &[i8], n: usize) -> bool {
+    n.is_multiple_of(4) && as_words(w).is_some()
+}
+
+// ---------------------------------------------------------------------------------------
+// Requantization
+
+/// `MultiplyByQuantizedMultiplier(acc, m, shift)`, bit for bit, in about nine
+/// instructions for a positive `m` and a `shift` in `−31..=0` (every multiplier and almost
+/// every exponent a conversion makes); the general function otherwise.
+///
+/// The doubling high multiply `(acc·m + 2³⁰) >> 31` (floor) equals gemmlowp's nudge and
+/// division truncating towards zero for every product but `i32::MIN²`. The rounding
+/// divide by `2^e`, half away from zero, is `((s + (s >> 31)) >> (e − 1)) + 1 >> 1`: the
+/// floor of `(s + 2^(e−1))/2^e` for `s ≥ 0`, of `(s − 1 + 2^(e−1))/2^e` for `s < 0`. With
+/// `0 < m < 2³¹`, `s` lies strictly between `i32::MIN` and `i32::MAX`, so nothing wraps.
+#[inline(always)]
+pub fn requantize(acc: i32, m: i32, shift: i32) -> i32 {
+    if m > 0 && (-31..=0).contains(&shift) {
+        let s = ((i64::from(acc) * i64::from(m) + (1 << 30)) >> 31) as i32;
+        if shift == 0 {
+            return s;
+        }
+        let t = (s + (s >> 31)) >> ((-shift - 1) as u32);
+        (t + 1) >> 1
+    } else {
+        multiply_by_quantized_multiplier(acc, m, shift)
+    }
+}
+
+/// [`Requant::apply`] through [`requantize`]: the same bits.
+#[inline(always)]
+fn output(rq: &Requant<'_>, acc: i32, m: i32, shift: i32) -> i8 {
+    let v = requantize(acc, m, shift).saturating_add(rq.zero_point);
+    v.max(i32::from(rq.min)).min(i32::from(rq.max)) as i8
+}
+
+// ---------------------------------------------------------------------------------------
+// Convolution: two pixels at a time
+
+/// Writes the patch `bytes` (a convolution's `KH·KW·C` window values) as 16-bit pairs into
+/// slot `slot` (0 or 1) of `wide`, where each group of four taps `4j..4j+4` takes words
+/// `4j + 2·slot` and `4j + 2·slot + 1`: bytes 0 and 2 then 1 and 3 (`SXTB16`'s order),
+/// when `split` — the weights are read a word at a time and split the same way — or
+/// (0, 1) then (2, 3) otherwise. Taps past the patch's end are 0. Writes as far as `wide`
+/// reaches.
+#[inline(never)]
+pub fn widen_patch(bytes: &[i8], wide: &mut [u32], slot: usize, split: bool) {
+    let wide = wide.get_mut(2 * (slot & 1)..).unwrap_or_default();
+    let full = bytes.len() / 4;
+    let mut done = 0;
+    if let (true, Some(words)) = (split, as_words(bytes)) {
+        // The common case: one LDR, two SXTB16, two STR per four taps.
+        for (&x, pair) in words.iter().zip(wide.chunks_mut(4)) {
+            if let [a, b, ..] = pair {
+                (*a, *b) = (sxtb16(x), sxtb16_ror8(x));
+            }
+        }
+        done = full;
+    }
+    let groups = bytes.len().div_ceil(4);
+    for (j, pair) in wide.chunks_mut(4).enumerate().take(groups).skip(done) {
+        let mut b = [0u8; 4];
+        for (d, s) in b.iter_mut().zip(bytes.iter().skip(4 * j)) {
+            *d = *s as u8;
+        }
+        let x = u32::from_le_bytes(b);
+        let (lo, hi) = if split {
+            (sxtb16(x), sxtb16_ror8(x))
+        } else {
+            (pack(b[0], b[1]), pack(b[2], b[3]))
+        };
+        if let [p, q, ..] = pair {
+            (*p, *q) = (lo, hi);
+        }
+    }
+}
+
+/// Writes `groups` groups of four taps of value `z` into slot `slot` of `wide`, in the
+/// layout of [`widen_patch`]: a window's padding.
+#[inline]
+pub fn fill_patch(z: i8, groups: usize, wide: &mut [u32], slot: usize) {
+    // (z, z) is the same pair in either order.
+    let pair = pack(z as u8, z as u8);
+    let wide = wide.get_mut(2 * (slot & 1)..).unwrap_or_default();
+    for g in wide.chunks_mut(4).take(groups) {
+        if let [a, b, ..] = g {
+            (*a, *b) = (pair, pair);
+        }
+    }
+}
+
+/// Two bytes as a pair of sign-extended 16-bit halves: `a` low, `b` high.
+#[inline(always)]
+fn pack(a: u8, b: u8) -> u32 {
+    (a as i8 as i16 as u16 as u32) | ((b as i8 as i16 as u16 as u32) << 16)
+}
+
+/// Weights `4j..4j+4` of `row` as two 16-bit pairs in (0, 1), (2, 3) order.
+#[inline(always)]
+fn weight_pairs(row: &[i8], j: usize) -> (u32, u32) {
+    {
+        match row.get(4 * j..4 * j + 4) {
+            Some(&[a, b, c, d]) => (pack(a as u8, b as u8), pack(c as u8, d as u8)),
+            _ => {
+                // The last, partial group: taps past the filter's end are 0.
+                let t = |i: usize| row.get(4 * j + i).map_or(0, |&v| v as u8);
+                (pack(t(0), t(1)), pack(t(2), t(3)))
+            }
+        }
+    }
+}
+
+/// One convolution step for two output pixels: `y0[k]` and `y1[k]` for every filter `k`
+/// of the row-major `y0.len() × n` matrix `w`, from the two patches of `n` values that
+/// [`widen_patch`] wrote into `wide` (`⌈n/4⌉` groups of four words), with `split` as it
+/// was there. `split` needs `n` a multiple of 4 and `w`
+/// 4-byte aligned (the filters are read a word at a time); either way the bits are the
+/// reference's. Filters two at a time, the last alone; outputs the slices do not hold are
+/// left as they are. Cannot panic.
+#[inline(never)]
+pub fn conv_pairs(
+    w: &[i8],
+    n: usize,
+    wide: &[u32],
+    split: bool,
+    rq: &Requant<'_>,
+    y0: &mut [i8],
+    y1: &mut [i8],
+) {
+    let k_out = y0.len().min(y1.len());
+    if n == 0 || !rq.fits(n, w.len(), k_out) {
+        return;
+    }
+    let groups = n.div_ceil(4);
+    let wide = wide.get(..4 * groups).unwrap_or_default();
+    let words = match as_words(w) {
+        Some(words) if split && n.is_multiple_of(4) => words,
+        _ if split => return,
+        _ => &[],
+    };
+    let mut k = 0;
+    while k < k_out {
+        let k1 = (k + 1).min(k_out - 1);
+        let b0 = rq.bias.get(k).copied().unwrap_or(0);
+        let b1 = rq.bias.get(k1).copied().unwrap_or(0);
+        let (mut a00, mut a01, mut a10, mut a11) = (b0, b0, b1, b1);
+        if split {
+            let (Some(r0), Some(r1)) = (
+                words.get(k * groups..(k + 1) * groups),
+                words.get(k1 * groups..(k1 + 1) * groups),
+            ) else {
+                return;
+            };
+            for ((g, &w0), &w1) in wide.chunks_exact(4).zip(r0).zip(r1) {
+                let &[p0a, p0b, p1a, p1b] = g else { break };
+                let (wa, wb) = (sxtb16(w0), sxtb16_ror8(w0));
+                a00 = smlad(p0a, wa, a00);
+                a01 = smlad(p1a, wa, a01);
+                a00 = smlad(p0b, wb, a00);
+                a01 = smlad(p1b, wb, a01);
+                let (wa, wb) = (sxtb16(w1), sxtb16_ror8(w1));
+                a10 = smlad(p0a, wa, a10);
+                a11 = smlad(p1a, wa, a11);
+                a10 = smlad(p0b, wb, a10);
+                a11 = smlad(p1b, wb, a11);
+            }
+        } else {
+            let (Some(r0), Some(r1)) = (w.get(k * n..(k + 1) * n), w.get(k1 * n..(k1 + 1) * n))
+            else {
+                return;
+            };
+            for (j, g) in wide.chunks_exact(4).enumerate() {
+                let &[p0a, p0b, p1a, p1b] = g else { break };
+                let (wa, wb) = weight_pairs(r0, j);
+                a00 = smlad(p0a, wa, a00);
+                a01 = smlad(p1a, wa, a01);
+                a00 = smlad(p0b, wb, a00);
+                a01 = smlad(p1b, wb, a01);
+                let (wa, wb) = weight_pairs(r1, j);
+                a10 = smlad(p0a, wa, a10);
+                a11 = smlad(p1a, wa, a11);
+                a10 = smlad(p0b, wb, a10);
+                a11 = smlad(p1b, wb, a11);
+            }
+        }
+        let (m0, s0) = (mul(rq, k), sh(rq, k));
+        let (m1, s1) = (mul(rq, k1), sh(rq, k1));
+        if let (Some(o00), Some(o10)) = (y0.get_mut(k), y1.get_mut(k)) {
+            *o00 = output(rq, a00, m0, s0);
+            *o10 = output(rq, a01, m0, s0);
+        }
+        if let (true, Some(o01), Some(o11)) = (k1 != k, y0.get_mut(k1), y1.get_mut(k1)) {
+            *o01 = output(rq, a10, m1, s1);
+            *o11 = output(rq, a11, m1, s1);
+        }
+        k += 2;
+    }
+}
+
+/// Channel `k`'s multiplier.
+#[inline(always)]
+fn mul(rq: &Requant<'_>, k: usize) -> i32 {
+    rq.multiplier.get(k).copied().unwrap_or(0)
+}
+
+/// Channel `k`'s shift.
+#[inline(always)]
+fn sh(rq: &Requant<'_>, k: usize) -> i32 {
+    rq.shift.get(k).copied().unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------
+// Pools
+
+/// Four copies of the byte `v`.
+#[inline(always)]
+pub fn splat(v: i8) -> u32 {
+    u32::from(v as u8) * 0x0101_0101
+}
+
+/// `out[i] = clamp(max over the pixels of x[p·cw + i], lo, hi)` four channels at a time:
+/// the words of `x` are pixels of `cw` words, `pixels` the indices of a window's pixels
+/// (at least one), `lo` and `hi` the clamp's bounds [`splat`]ted.
+#[inline(always)]
+pub fn max_words(
+    x: &[u32],
+    cw: usize,
+    mut pixels: impl Iterator<Item = usize> + Clone,
+    lo: u32,
+    hi: u32,
+    out: &mut [u32],
+) {
+    let Some(first) = pixels.next() else {
+        return;
+    };
+    for (i, o) in out.iter_mut().enumerate().take(cw) {
+        let mut m = x.get(first * cw + i).copied().unwrap_or(0x8080_8080);
+        for p in pixels.clone() {
+            m = max_i8x4(m, x.get(p * cw + i).copied().unwrap_or(0x8080_8080));
+        }
+        *o = min_i8x4(max_i8x4(m, lo), hi);
+    }
+}
+
+/// Adds to `sums[4g + j]` the sum of channel `4g + j` over every pixel of `x`, pixels of
+/// `sums.len() / 4` words (four channels each): `SXTAB16` into 16-bit lanes, which cannot
+/// overflow within 256 pixels, flushed to `i32` after every 256.
+#[inline(never)]
+pub fn sum_channels(x: &[u32], sums: &mut [i32]) {
+    let cw = sums.len() / 4;
+    if cw == 0 {
+        return;
+    }
+    let pixels = x.len() / cw;
+    for (g, s) in sums.chunks_exact_mut(4).enumerate() {
+        let mut start = 0;
+        while start < pixels {
+            let end = (start + 256).min(pixels);
+            let (mut even, mut odd) = (0u32, 0u32);
+            for p in start..end {
+                let w = x.get(p * cw + g).copied().unwrap_or(0);
+                even = sxtab16(even, w);
+                odd = sxtab16_ror8(odd, w);
+            }
+            if let [s0, s1, s2, s3] = s {
+                *s0 = s0.wrapping_add(i32::from(even as u16 as i16));
+                *s2 = s2.wrapping_add(i32::from((even >> 16) as u16 as i16));
+                *s1 = s1.wrapping_add(i32::from(odd as u16 as i16));
+                *s3 = s3.wrapping_add(i32::from((odd >> 16) as u16 as i16));
+            }
+            start = end;
+        }
+    }
+}

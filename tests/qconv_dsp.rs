@@ -1,0 +1,277 @@
+//! The Cortex-M4 DSP paths of the int8 convolutions, pools and add, held to the scalar
+//! reference on the host, and the checksums the instruction-count firmware checks.
+//!
+//! `firmnet::quant::kernels::packed` is the arithmetic of those paths, written once: on a
+//! `thumbv7em` core each primitive is its DSP instruction, elsewhere an exact portable
+//! twin. So the host runs the very blocking, gathering and requantization the Cortex-M4
+//! runs, and these tests hold them to the reference kernels bit for bit on awkward shapes.
+//! `targets/qemu-cortex-m4/count.sh` runs them on the M4 itself and checks the checksums
+//! of [`cnn_kernels::EXPECTED`], which [`expected_checksums_are_the_references`] computes
+//! here with the reference kernels.
+
+use firmnet::kernels::{Backend, set_backend};
+use firmnet_demo::cnn_kernels::{self as cnn, Workspace};
+
+/// The checksums of the instruction-count layers, computed with the reference kernels,
+/// are the ones the firmware checks.
+#[test]
+fn expected_checksums_are_the_references() {
+    set_backend(Backend::Reference);
+    let mut ws = Box::new(Workspace::ZERO);
+    cnn::fill(&mut ws);
+    let mut sums = [0u32; 8];
+    for (i, s) in sums.iter_mut().enumerate() {
+        cnn::run(&mut ws, i);
+        let y = cnn::output(&ws, i);
+        *s = cnn::checksum(y);
+        let mut seen = [false; 256];
+        y.iter().for_each(|&v| seen[v as u8 as usize] = true);
+        let distinct = seen.iter().filter(|&&s| s).count();
+        assert!(
+            distinct >= (y.len() / 3).min(40),
+            "{}: only {distinct} distinct outputs",
+            cnn::NAMES[i]
+        );
+    }
+    set_backend(Backend::Simd);
+    assert_eq!(sums, cnn::EXPECTED, "{sums:#010x?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// The packed paths against the reference
+
+use firmnet::layers::{Padding, Same, Valid};
+use firmnet::prelude::*;
+use firmnet::quant::kernels::{packed, reference};
+use firmnet::quant::{QConv2d, multiply_by_quantized_multiplier};
+
+/// Random bytes.
+fn bytes(rng: &mut Rng, out: &mut [i8]) {
+    out.iter_mut().for_each(|v| *v = rng.next_u32() as i8);
+}
+
+/// A layer's requantization: Q31 multipliers, shifts that spread the outputs (some
+/// saturate), now and then a positive shift or exponent 0 (the general path).
+fn requant(rng: &mut Rng, bias: &mut [i32], mult: &mut [i32], shift: &mut [i32], right: i32) {
+    for ((b, m), s) in bias.iter_mut().zip(mult.iter_mut()).zip(shift.iter_mut()) {
+        *b = (rng.next_u32() as i32) >> 14;
+        *m = (1 << 30) + (rng.next_u32() >> 2) as i32;
+        *s = match rng.below(16) {
+            0 => 1,
+            1 => 0,
+            _ => -right - rng.below(4) as i32,
+        };
+    }
+}
+
+#[test]
+fn requantize_is_multiply_by_quantized_multiplier() {
+    let mut rng = Rng::new(3);
+    let special = [
+        0,
+        1,
+        -1,
+        i32::MAX,
+        i32::MIN,
+        i32::MIN + 1,
+        1 << 30,
+        -(1 << 30),
+    ];
+    for i in 0..400_000u32 {
+        let acc = if i % 7 == 0 {
+            special[rng.below(8) as usize]
+        } else {
+            (rng.next_u32() as i32) >> rng.below(32)
+        };
+        let m = match i % 5 {
+            0 => special[rng.below(8) as usize],
+            1 => rng.next_u32() as i32,
+            _ => (1 << 30) + (rng.next_u32() >> 2) as i32,
+        };
+        let shift = rng.below(64) as i32 - 32;
+        assert_eq!(
+            packed::requantize(acc, m, shift),
+            multiply_by_quantized_multiplier(acc, m, shift),
+            "acc {acc}, m {m}, shift {shift}"
+        );
+    }
+    // Ties of the rounding divide, both signs.
+    for e in 1..=31 {
+        for acc in [3 << 20, -(3 << 20), 5, -5, 1 << 29, -(1 << 29)] {
+            let m = 1 << 30;
+            let shift = -e;
+            assert_eq!(
+                packed::requantize(acc, m, shift),
+                multiply_by_quantized_multiplier(acc, m, shift)
+            );
+        }
+    }
+}
+
+/// The packed path of one convolution against the reference kernel, on random layers with
+/// scratch at every alignment.
+fn conv_case<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const S: usize,
+    P: Padding,
+>(
+    seed: u64,
+) {
+    for trial in 0..3 {
+        let mut rng = Rng::new(seed * 10 + trial);
+        let mut q = Box::new(QConv2d::<H, W, C, K, KH, KW, OH, OW, S, P>::ZERO);
+        bytes(
+            &mut rng,
+            q.weight
+                .0
+                .as_flattened_mut()
+                .as_flattened_mut()
+                .as_flattened_mut(),
+        );
+        let right = 6 + (KH * KW * C).ilog2() as i32 / 2;
+        requant(
+            &mut rng,
+            &mut q.bias,
+            &mut q.multiplier,
+            &mut q.shift,
+            right,
+        );
+        q.input.zero_point = rng.below(256) as i32 - 128;
+        q.output.zero_point = rng.below(40) as i32 - 20;
+        (q.min, q.max) = if trial == 1 {
+            (q.output.zero_point as i8, 100)
+        } else {
+            (-128, 127)
+        };
+        let mut x = [[[0i8; C]; W]; H];
+        bytes(&mut rng, x.as_flattened_mut().as_flattened_mut());
+        let mut want = [[[0i8; K]; OW]; OH];
+        let mut buf = vec![0i8; 6 * KH * KW * C + 32];
+        q.forward_with_kernel(&x, &mut want, &mut buf, reference::dense);
+        for offset in 0..4 {
+            let mut y = [[[0i8; K]; OW]; OH];
+            q.forward_packed(&x, &mut y, &mut buf[offset..]);
+            assert_eq!(
+                y,
+                want,
+                "{H}×{W}×{C} → {OH}×{OW}×{K}, {KH}×{KW}, stride {S}, same {}, offset {offset}",
+                P::SAME
+            );
+        }
+        // The network entry (the packed path on a Cortex-M4), with its own scratch.
+        let mut y = [[[0i8; K]; OW]; OH];
+        let mut scratch = Box::new(Scratch::<QConv2d<H, W, C, K, KH, KW, OH, OW, S, P>>::ZERO);
+        q.forward(&x, &mut y, &mut scratch);
+        assert_eq!(y, want);
+    }
+}
+
+#[test]
+fn packed_convolutions_are_the_reference() {
+    conv_case::<14, 14, 16, 32, 3, 3, 14, 14, 1, Same>(1);
+    conv_case::<5, 3, 64, 64, 1, 1, 5, 3, 1, Same>(2);
+    conv_case::<9, 7, 1, 16, 3, 3, 9, 7, 1, Same>(3);
+    conv_case::<49, 10, 1, 8, 10, 4, 25, 5, 2, Same>(4);
+    conv_case::<49, 10, 1, 8, 10, 4, 20, 4, 2, Valid>(5);
+    // Odd channel counts and filter counts, patches that are not multiples of 4.
+    conv_case::<7, 5, 3, 5, 3, 3, 7, 5, 1, Same>(6);
+    conv_case::<7, 5, 3, 5, 3, 3, 3, 2, 2, Valid>(7);
+    conv_case::<9, 7, 3, 6, 3, 3, 5, 4, 2, Same>(8);
+    conv_case::<7, 5, 3, 4, 1, 1, 4, 3, 2, Valid>(9);
+    conv_case::<6, 6, 8, 1, 1, 1, 6, 6, 1, Same>(10);
+    conv_case::<5, 9, 2, 3, 2, 5, 2, 3, 3, Same>(11);
+    conv_case::<4, 4, 1, 1, 4, 4, 1, 1, 1, Valid>(12);
+    conv_case::<4, 4, 1, 2, 4, 4, 4, 4, 1, Same>(13);
+    conv_case::<1, 1, 5, 3, 1, 1, 1, 1, 1, Same>(14);
+}
+
+use firmnet::quant::{Clamp, QGlobalAvgPool, QMaxPool2d, QParams};
+
+/// The packed max pool against the reference loops (the backend switched to the
+/// reference), with a clamp, at every shape the tests of `tests/qconv.rs` use and more.
+fn max_case<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const S: usize,
+    P: Padding,
+>(
+    seed: u64,
+) {
+    let mut rng = Rng::new(seed);
+    let p = QParams {
+        scale: 0.1,
+        zero_point: -3,
+    };
+    let mut pool = QMaxPool2d::<H, W, C, KH, KW, OH, OW, S, P>::new(p, p, Clamp::None).unwrap();
+    for trial in 0..3 {
+        (pool.min, pool.max) = [(-128, 127), (-3, 90), (-50, -10)][trial];
+        let mut x = Box::new([[[0i8; C]; W]; H]);
+        bytes(&mut rng, x.as_flattened_mut().as_flattened_mut());
+        let mut want = Box::new([[[0i8; C]; OW]; OH]);
+        let mut y = Box::new([[[0i8; C]; OW]; OH]);
+        set_backend(Backend::Reference);
+        pool.forward_with(&x, &mut want, &mut []);
+        set_backend(Backend::Simd);
+        pool.forward_packed(&x, &mut y);
+        assert_eq!(y, want, "max pool {H}×{W}×{C}, {KH}×{KW}/{S}");
+    }
+}
+
+fn global_case<const H: usize, const W: usize, const C: usize>(seed: u64) {
+    let mut rng = Rng::new(seed);
+    let p = QParams {
+        scale: 0.1,
+        zero_point: 5,
+    };
+    let mut pool = QGlobalAvgPool::<H, W, C>::new(p, p, Clamp::None).unwrap();
+    for trial in 0..4 {
+        (pool.min, pool.max) = [(-128, 127), (5, 90), (-50, -10), (-128, 127)][trial];
+        let mut x = Box::new([[[0i8; C]; W]; H]);
+        bytes(&mut rng, x.as_flattened_mut().as_flattened_mut());
+        if trial == 3 {
+            // Extremes: the 16-bit lanes at their limits.
+            for (i, v) in x
+                .as_flattened_mut()
+                .as_flattened_mut()
+                .iter_mut()
+                .enumerate()
+            {
+                *v = if i % C < C / 2 { -128 } else { 127 };
+            }
+        }
+        let mut want = [0i8; C];
+        let mut y = [0i8; C];
+        set_backend(Backend::Reference);
+        pool.forward_with(&x, &mut want, &mut []);
+        set_backend(Backend::Simd);
+        pool.forward_packed(&x, &mut y);
+        assert_eq!(y, want, "global average {H}×{W}×{C}, trial {trial}");
+    }
+}
+
+#[test]
+fn packed_pools_are_the_reference() {
+    max_case::<28, 28, 16, 2, 2, 14, 14, 2, Valid>(1);
+    max_case::<7, 5, 4, 3, 3, 4, 3, 2, Same>(2);
+    max_case::<7, 5, 3, 3, 3, 4, 3, 2, Same>(3);
+    max_case::<9, 9, 8, 3, 3, 4, 4, 2, Valid>(4);
+    max_case::<5, 7, 12, 3, 2, 5, 7, 1, Same>(5);
+    global_case::<25, 5, 64>(6);
+    global_case::<3, 3, 4>(7);
+    global_case::<1, 3, 3>(8);
+    // More than 256 pixels: the 16-bit lanes are flushed.
+    global_case::<23, 29, 8>(9);
+    global_case::<32, 32, 4>(10);
+}
