@@ -47,7 +47,7 @@ pub type Image = [[[f32; 1]; 28]; 28];
 /// | --- | --- | --- |
 /// | 1 | 3×3 convolution 1 → 16 (`Same`), batch normalization, ReLU, 2×2 max-pool | 14×14×16 |
 /// | 2 | 3×3 convolution 16 → 32 (`Same`), batch normalization, ReLU, 2×2 max-pool | 7×7×32 |
-/// | head | flatten, dropout 0.25, dense 1,568 → 48, batch normalization, ReLU, dropout 0.25, dense 48 → 10 | 10 |
+/// | head | flatten, dropout 0.1, dense 1,568 → 48, batch normalization, ReLU, dense 48 → 10 | 10 |
 ///
 /// Every layer has an int8 form: batch normalization folds into the convolution or dense
 /// layer before it, ReLU into its clamp, dropout disappears. Its int8 twin is
@@ -66,12 +66,11 @@ pub type FashionCnn = Net![
     Dense<1568, 48>,
     BatchNorm<48>,
     Relu<[f32; 48]>,
-    Dropout<[f32; 48]>,
     Dense<48, 10>
 ];
 
 /// [`FashionCnn`] before initialization: zero weights, identity batch normalization,
-/// dropout 0.25. Call [`Layer::init`](crate::layers::Layer::init) before training.
+/// dropout 0.1. Call [`Layer::init`](crate::layers::Layer::init) before training.
 pub const FASHION_CNN: FashionCnn = net![
     Conv2d::ZERO,
     BatchNorm2d::DEFAULT,
@@ -82,11 +81,10 @@ pub const FASHION_CNN: FashionCnn = net![
     Relu::DEFAULT,
     MaxPool2d::DEFAULT,
     Flatten::DEFAULT,
-    Dropout::new(0.25),
+    Dropout::new(0.1),
     Dense::ZERO,
     BatchNorm::DEFAULT,
     Relu::DEFAULT,
-    Dropout::new(0.25),
     Dense::ZERO
 ];
 
