@@ -3,12 +3,13 @@
 //! row viewed in place as the network's input.
 
 use firmnet::host::{
-    Augment, LrSchedule, Regularization, Samples, Schedule, TrainConfig, Trainer, as_input,
-    evaluate, evaluate_ensemble, evaluate_fgsm, evaluate_with,
+    Augment, LrSchedule, RangeMethod, Regularization, Samples, Schedule, TrainConfig, Trainer,
+    as_input, evaluate, evaluate_ensemble, evaluate_fgsm, evaluate_int8, evaluate_with, quantize,
 };
 use firmnet::layers::{BatchNorm2d, Conv2d, Flatten, MaxPool2d};
 use firmnet::loss::SoftmaxCrossEntropy;
 use firmnet::prelude::*;
+use firmnet::quant::{Int8, QLayer, argmax_i8};
 use firmnet::train::Fgsm;
 
 type Map = [[[f32; 1]; 6]; 6];
@@ -153,5 +154,19 @@ fn a_cnn_learns_from_rows() {
     for (i, &p) in result.predictions.iter().enumerate() {
         t.net.forward(val.input(i), &mut out, &mut scratch);
         assert_eq!(usize::from(p), argmax(&out));
+    }
+
+    // Its int8 twin, calibrated on the rows as maps, evaluated on the rows: the same
+    // predictions as quantizing and running each map by hand.
+    let q: Box<Int8<Cnn>> = quantize(&*t.net, &train.inputs::<Map>(), RangeMethod::MinMax).unwrap();
+    let int8 = evaluate_int8(&*q, &val);
+    assert!(int8.accuracy >= 0.9, "int8 accuracy {}", int8.accuracy);
+    let mut scratch = Scratch::<Int8<Cnn>>::ZERO;
+    let (mut xq, mut yq) = ([[[0i8; 1]; 6]; 6], [0i8; 2]);
+    for (i, &p) in int8.predictions.iter().enumerate() {
+        q.input_params()
+            .quantize_slice(&val.x[i], xq.as_flattened_mut().as_flattened_mut());
+        q.forward(&xq, &mut yq, &mut scratch);
+        assert_eq!(usize::from(p), argmax_i8(&yq));
     }
 }
