@@ -8,8 +8,9 @@
 //!
 //! 1. **The network.** `model_int8.fnet` and `model.fnet` from the main job's folder
 //!    (`out/fashion_mnist/`), checked to belong together (the int8 file records the float
-//!    file's checksum); if they are missing, the main job is run first
-//!    (`cargo run --release --features charts --example fashion_mnist`, about half a minute).
+//!    file's checksum); if they are missing, the main job is run first for the MLP
+//!    (`cargo run --release --features host --example fashion_mnist -- --model mlp`, about
+//!    half a minute).
 //! 2. **The bundle** (`out/deploy/`): the int8 network (also as Rust source,
 //!    `model_int8.rs`), the float network's deployment form (`model_float.fnet`: batch
 //!    normalization folded, dropout gone, `firmnet::deploy`), the first 1,000
@@ -384,7 +385,7 @@ fn verify(args: &Args) -> Result<bool, BoxError> {
 /// Runs the main job, which writes the networks.
 fn train(args: &Args, int8_path: &Path) -> Result<(), BoxError> {
     println!(
-        "no trained network at {}: running the main job first (cargo run --release --features charts --example fashion_mnist)",
+        "no trained network at {}: running the main job first (cargo run --release --features host --example fashion_mnist -- --model mlp)",
         int8_path.display()
     );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -393,10 +394,12 @@ fn train(args: &Args, int8_path: &Path) -> Result<(), BoxError> {
             "run",
             "--release",
             "--features",
-            "charts",
+            "host",
             "--example",
             "fashion_mnist",
             "--",
+            "--model",
+            "mlp",
         ])
         .arg("--data")
         .arg(&args.data)

@@ -2,7 +2,7 @@
 
 use std::prelude::rust_2024::*;
 
-use super::trainer::{Evaluation, Samples, evaluate};
+use super::trainer::{Evaluation, Samples, as_row, evaluate};
 use crate::layers::{Context, Layer, Params};
 use crate::tensor::Zero;
 use crate::train::{Fgsm, TrainBuffers, fgsm};
@@ -13,14 +13,15 @@ use crate::train::{Fgsm, TrainBuffers, fgsm};
 /// perturbed samples are classified by that same network. White-box, one step.
 ///
 /// The gradients are computed `B` samples at a time; a last partial batch is padded with
-/// repeats whose results are dropped. `net` is not changed.
+/// repeats whose results are dropped. `net` is not changed. The network's input is any
+/// float tensor of `D` elements ([`as_input`](super::trainer::as_input)).
 pub fn evaluate_fgsm<L, const D: usize, const C: usize, const B: usize>(
     net: &L,
     data: &Samples<D>,
     attack: &Fgsm,
 ) -> Evaluation
 where
-    L: Layer<Input = [f32; D], Output = [f32; C]> + Clone + Zero,
+    L: Layer<Output = [f32; C]> + Clone + Zero,
 {
     let adversarial = fgsm_examples::<L, D, C, B>(net, data, attack);
     evaluate(net, &adversarial)
@@ -34,13 +35,13 @@ pub fn fgsm_examples<L, const D: usize, const C: usize, const B: usize>(
     attack: &Fgsm,
 ) -> Samples<D>
 where
-    L: Layer<Input = [f32; D], Output = [f32; C]> + Clone + Zero,
+    L: Layer<Output = [f32; C]> + Clone + Zero,
 {
     let mut net = crate::boxed::clone(net);
     let mut buf = crate::boxed::zero::<TrainBuffers<L, B>>();
     let mut ctx = Context::inference();
-    let mut x = crate::boxed::zero::<[[f32; D]; B]>();
-    let mut adv = crate::boxed::zero::<[[f32; D]; B]>();
+    let mut x = crate::boxed::zero::<[L::Input; B]>();
+    let mut adv = crate::boxed::zero::<[L::Input; B]>();
     let mut y = [0u16; B];
     let mut out = Samples {
         x: Vec::with_capacity(data.len()),
@@ -52,7 +53,7 @@ where
         for k in 0..B {
             // Pad a last partial batch by cycling through its samples.
             let i = start + k % n;
-            x[k] = data.x[i];
+            x[k] = *data.input(i);
             y[k] = data.y[i];
         }
         // A label out of range or a non-finite loss leaves that batch unperturbed.
@@ -60,7 +61,7 @@ where
             adv.copy_from_slice(&x[..]);
         }
         buf.grad.zero_all();
-        out.x.extend_from_slice(&adv[..n]);
+        out.x.extend(adv[..n].iter().map(as_row::<L::Input, D>));
         start += n;
     }
     out

@@ -6,7 +6,7 @@
 
 use std::prelude::rust_2024::*;
 
-use super::trainer::{Evaluation, Samples, TrainError};
+use super::trainer::{Evaluation, Samples, TrainError, as_input};
 use crate::layers::Layer;
 use crate::loss::{argmax, softmax};
 
@@ -14,7 +14,8 @@ use crate::loss::{argmax, softmax};
 /// prediction is the mean of the members' softmax probabilities. The loss is the
 /// cross-entropy of that mean, `−ln p̄(y)`.
 ///
-/// An ensemble of identical members predicts exactly what one of them predicts.
+/// An ensemble of identical members predicts exactly what one of them predicts. The
+/// members' input is any float tensor of `D` elements ([`as_input`]).
 ///
 /// # Errors
 /// [`TrainError::Empty`] if there are no members.
@@ -23,7 +24,7 @@ pub fn evaluate_ensemble<L, const D: usize, const C: usize>(
     data: &Samples<D>,
 ) -> Result<Evaluation, TrainError>
 where
-    L: Layer<Input = [f32; D], Output = [f32; C]>,
+    L: Layer<Output = [f32; C]>,
 {
     if members.is_empty() {
         return Err(TrainError::Empty { what: "ensemble" });
@@ -38,7 +39,7 @@ where
     for (x, &y) in data.x.iter().zip(&data.y) {
         let mut mean = [0.0f64; C];
         for net in members {
-            net.forward(x, &mut logits, &mut scratch);
+            net.forward(as_input(x), &mut logits, &mut scratch);
             softmax(&logits, &mut p);
             for (m, &pc) in mean.iter_mut().zip(&p) {
                 *m += f64::from(pc);

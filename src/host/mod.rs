@@ -33,5 +33,5 @@ pub use search::{Search, Trial, grid_search};
 pub use table::{At, Column, CsvHeader, Table, TableError};
 pub use trainer::{
     Adversarial, Best, EpochRecord, Evaluation, FitSummary, Regularization, Samples, TrainConfig,
-    TrainError, Trainer, evaluate, evaluate_with,
+    TrainError, Trainer, as_input, evaluate, evaluate_with,
 };

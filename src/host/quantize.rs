@@ -337,23 +337,25 @@ where
 /// is quantized with the network's [`input_params`](QLayer::input_params), and the int8
 /// outputs are dequantized with its [`output_params`](QLayer::output_params) before they
 /// are measured — what the firmware's outputs mean. For a classifier this gives the same
-/// accuracy as [`evaluate_int8`].
+/// accuracy as [`evaluate_int8`]. The network's input is any int8 tensor of `D` elements,
+/// in the order of the rows (row-major, channels last).
 pub fn evaluate_int8_with<Q, T, const D: usize, const N: usize>(
     net: &Q,
     data: &Samples<D, T::Target>,
     loss: &T,
 ) -> Metrics
 where
-    Q: QLayer<Input = [i8; D], Output = [i8; N]>,
+    Q: QLayer<Output = [i8; N]>,
     T: Task<N>,
 {
+    input_len::<Q::Input, D>();
     let mut scratch = crate::boxed::zero::<Scratch<Q>>();
     let (input, output) = (net.input_params(), net.output_params());
-    let mut xq = [0i8; D];
+    let mut xq = Q::Input::ZERO;
     let mut yq = [0i8; N];
     let mut tally = Tally::new();
     for (x, y) in data.x.iter().zip(&data.y) {
-        input.quantize_slice(x, &mut xq);
+        input.quantize_slice(x, xq.as_mut_slice());
         net.forward(&xq, &mut yq, &mut scratch);
         tally_sample(loss, &yq.map(|q| output.dequantize(q)), y, &mut tally);
     }
@@ -362,19 +364,21 @@ where
 
 /// Evaluates an int8 classifier on float samples: each input is quantized with the
 /// network's [`input_params`](QLayer::input_params), the prediction is the argmax of the
-/// int8 logits, and the loss the cross-entropy of the dequantized logits.
+/// int8 logits, and the loss the cross-entropy of the dequantized logits. The network's
+/// input is any int8 tensor of `D` elements, as for [`evaluate_int8_with`].
 pub fn evaluate_int8<Q, const D: usize, const C: usize>(net: &Q, data: &Samples<D>) -> Evaluation
 where
-    Q: QLayer<Input = [i8; D], Output = [i8; C]>,
+    Q: QLayer<Output = [i8; C]>,
 {
+    input_len::<Q::Input, D>();
     let mut scratch = crate::boxed::zero::<Scratch<Q>>();
     let (input, output) = (net.input_params(), net.output_params());
-    let mut xq = [0i8; D];
+    let mut xq = Q::Input::ZERO;
     let mut yq = [0i8; C];
     let (mut total, mut correct) = (0.0f64, 0usize);
     let mut predictions = vec![0u16; data.len()];
     for ((x, &y), p) in data.x.iter().zip(&data.y).zip(predictions.iter_mut()) {
-        input.quantize_slice(x, &mut xq);
+        input.quantize_slice(x, xq.as_mut_slice());
         net.forward(&xq, &mut yq, &mut scratch);
         let logits = [yq.map(|q| output.dequantize(q))];
         let mut d = [[0.0; C]];
@@ -387,5 +391,15 @@ where
         loss: (total / n) as f32,
         accuracy: (correct as f64 / n) as f32,
         predictions,
+    }
+}
+
+/// Checks at compile time that the int8 input `I` has the `D` elements of a sample row.
+const fn input_len<I: Tensor, const D: usize>() {
+    const {
+        assert!(
+            I::LEN == D,
+            "the samples' rows and the network's input differ in length"
+        );
     }
 }

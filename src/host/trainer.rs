@@ -51,12 +51,28 @@ use crate::layers::{Context, Layer, ParamKind, Params};
 use crate::loss::{SoftmaxCrossEntropy, argmax};
 use crate::net::Scratch;
 use crate::optim::{Optimizer, max_norm, perturb_weights};
-use crate::tensor::Zero;
+use crate::tensor::{Tensor, Zero};
 use crate::train::{Fgsm, TrainBuffers, adversarial, check_weight, gradients};
 
 /// Samples ready for a network with `D` inputs: `f32` rows and one target each — a class
 /// label (`T = u16`, the default) or a vector of `N` values (`T = [f32; N]`: regression,
 /// multi-label).
+///
+/// A row is the network's input flattened in row-major order, whatever the input's shape:
+/// a network of any float input tensor `I` with `I::LEN == D` elements trains and
+/// evaluates on these rows, each viewed in place as an `I` ([`Samples::input`]) — an
+/// image of 28×28 pixels is one row of 784 values for a dense network taking `[f32; 784]`
+/// and for a convolutional one taking `[[[f32; 1]; 28]; 28]` alike. A size that differs
+/// does not compile.
+///
+/// ```
+/// use firmnet::host::Samples;
+///
+/// let data = Samples::new(vec![[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]], vec![0]).unwrap();
+/// // The row as a 2×3 map of one channel, channels last.
+/// let image: &[[[f32; 1]; 3]; 2] = data.input(0);
+/// assert_eq!(image[1][0], [4.0]);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Samples<const D: usize, T = u16> {
     /// One input per sample.
@@ -131,6 +147,22 @@ impl<const D: usize, T: Clone> Samples<D, T> {
         self.x.len()
     }
 
+    /// The input of sample `i` viewed in place as the tensor `I` of the same number of
+    /// elements (see [`as_input`]).
+    ///
+    /// # Panics
+    /// If `i` is out of range.
+    pub fn input<I: Tensor<Elem = f32>>(&self, i: usize) -> &I {
+        as_input(&self.x[i])
+    }
+
+    /// Every input as the tensor `I` of the same number of elements, copied: e.g. the
+    /// calibration samples of [`Calibration::record`](super::Calibration::record), which
+    /// takes the network's inputs.
+    pub fn inputs<I: Tensor<Elem = f32>>(&self) -> Vec<I> {
+        self.x.iter().map(|row| *as_input::<I, D>(row)).collect()
+    }
+
     /// Whether there are no samples.
     pub fn is_empty(&self) -> bool {
         self.x.is_empty()
@@ -171,6 +203,38 @@ impl<const D: usize> Samples<D> {
             x,
             y: split.labels.clone(),
         })
+    }
+}
+
+/// A sample row of `D` values viewed in place as the network input `I`, a tensor of `D`
+/// elements in row-major order (channels last for a feature map). That `I` has `D`
+/// elements is checked at compile time: a row of another length does not compile.
+pub fn as_input<I: Tensor<Elem = f32>, const D: usize>(row: &[f32; D]) -> &I {
+    const {
+        assert!(
+            I::LEN == D,
+            "the samples' rows and the network's input differ in length"
+        );
+    }
+    match I::view(row) {
+        Some(x) => x,
+        // `view` refuses only a slice shorter than `I::LEN`, ruled out above.
+        None => unreachable!(),
+    }
+}
+
+/// A network input `I` as its sample row of `D` values (the inverse of [`as_input`]).
+pub(crate) fn as_row<I: Tensor<Elem = f32>, const D: usize>(x: &I) -> &[f32; D] {
+    const {
+        assert!(
+            I::LEN == D,
+            "the samples' rows and the network's input differ in length"
+        );
+    }
+    match x.as_slice().try_into() {
+        Ok(row) => row,
+        // `as_slice` has `I::LEN` elements, which is `D`.
+        Err(_) => unreachable!(),
     }
 }
 
@@ -435,10 +499,12 @@ pub struct Evaluation {
 }
 
 /// Evaluates a classifier on `data` one sample at a time (inference mode): its
-/// cross-entropy, accuracy and predictions. [`evaluate_with`] takes any task.
+/// cross-entropy, accuracy and predictions. [`evaluate_with`] takes any task. The
+/// network's input is any float tensor of `D` elements, each row viewed as one
+/// ([`as_input`]).
 pub fn evaluate<L, const D: usize, const C: usize>(net: &L, data: &Samples<D>) -> Evaluation
 where
-    L: Layer<Input = [f32; D], Output = [f32; C]>,
+    L: Layer<Output = [f32; C]>,
 {
     let mut predictions = Vec::with_capacity(data.len());
     let metrics = evaluate_each(net, data, &SoftmaxCrossEntropy, |out| {
@@ -452,14 +518,15 @@ where
 }
 
 /// The metrics of `net` on `data` for the task of `loss`, one sample at a time (inference
-/// mode). A sample whose target the loss refuses counts with an infinite loss.
+/// mode). A sample whose target the loss refuses counts with an infinite loss. The
+/// network's input is any float tensor of `D` elements ([`as_input`]).
 pub fn evaluate_with<L, T, const D: usize, const N: usize>(
     net: &L,
     data: &Samples<D, T::Target>,
     loss: &T,
 ) -> Metrics
 where
-    L: Layer<Input = [f32; D], Output = [f32; N]>,
+    L: Layer<Output = [f32; N]>,
     T: Task<N>,
 {
     evaluate_each(net, data, loss, |_| {})
@@ -472,14 +539,14 @@ fn evaluate_each<L, T, const D: usize, const N: usize>(
     mut each: impl FnMut(&[f32; N]),
 ) -> Metrics
 where
-    L: Layer<Input = [f32; D], Output = [f32; N]>,
+    L: Layer<Output = [f32; N]>,
     T: Task<N>,
 {
     let mut scratch = crate::boxed::zero::<Scratch<L>>();
     let mut out = [0.0; N];
     let mut tally = Tally::new();
     for (x, y) in data.x.iter().zip(&data.y) {
-        net.forward(x, &mut out, &mut scratch);
+        net.forward(as_input(x), &mut out, &mut scratch);
         tally_sample(loss, &out, y, &mut tally);
         each(&out);
     }
@@ -537,9 +604,9 @@ pub struct Best<L> {
     pub since: usize,
 }
 
-impl<L, O, const D: usize, const C: usize, const B: usize> Trainer<L, O, B>
+impl<L, O, const C: usize, const B: usize> Trainer<L, O, B>
 where
-    L: Layer<Input = [f32; D], Output = [f32; C]> + Clone + Zero,
+    L: Layer<Output = [f32; C]> + Clone + Zero,
     O: Optimizer<L::Grad>,
 {
     /// A trainer of a classifier (softmax cross-entropy) for `net` with `optimizer`;
@@ -549,9 +616,9 @@ where
     }
 }
 
-impl<L, O, T, const D: usize, const N: usize, const B: usize> Trainer<L, O, B, T>
+impl<L, O, T, const N: usize, const B: usize> Trainer<L, O, B, T>
 where
-    L: Layer<Input = [f32; D], Output = [f32; N]> + Clone + Zero,
+    L: Layer<Output = [f32; N]> + Clone + Zero,
     O: Optimizer<L::Grad>,
     T: Task<N>,
 {
@@ -628,13 +695,16 @@ where
     /// `B` (the last `len % B` samples of each shuffled order are skipped that epoch).
     /// `on_epoch` sees each record as it is made.
     ///
+    /// The network's input is any float tensor of `D` elements: each batch is assembled
+    /// by copying its rows into `B` input tensors ([`as_input`]), as for a vector input.
+    ///
     /// # Errors
     /// [`TrainError::Step`] naming the epoch and step where a loss or gradient was not
     /// finite (the network holds the weights from before that step);
     /// [`TrainError::TooFew`] if the training set has fewer samples than one batch,
     /// [`TrainError::Empty`] if the validation set is empty, [`TrainError::Config`] for a
     /// setting that does not fit the network or the task.
-    pub fn fit(
+    pub fn fit<const D: usize>(
         &mut self,
         train: &Samples<D, T::Target>,
         val: &Samples<D, T::Target>,
@@ -651,7 +721,7 @@ where
     ///
     /// # Errors
     /// As [`fit`](Self::fit).
-    pub fn fit_until(
+    pub fn fit_until<const D: usize>(
         &mut self,
         train: &Samples<D, T::Target>,
         val: &Samples<D, T::Target>,
@@ -659,6 +729,12 @@ where
         until: usize,
         mut on_epoch: impl FnMut(&EpochRecord),
     ) -> Result<FitSummary, TrainError> {
+        const {
+            assert!(
+                L::Input::LEN == D,
+                "the samples' rows and the network's input differ in length"
+            );
+        }
         let until = until.min(config.epochs);
         if train.len() < B {
             return Err(TrainError::TooFew {
@@ -702,8 +778,8 @@ where
         }
         let steps = train.len() / B;
         let mut order: Vec<usize> = (0..train.len()).collect();
-        let mut x = crate::boxed::zero::<[[f32; D]; B]>();
-        let mut adv = crate::boxed::zero::<[[f32; D]; B]>();
+        let mut x = crate::boxed::zero::<[L::Input; B]>();
+        let mut adv = crate::boxed::zero::<[L::Input; B]>();
         let mut clean = Vec::new();
         let mut y: Box<[T::Target; B]> = Box::new(core::array::from_fn(|_| train.y[0]));
         let mut history = Vec::new();
@@ -729,9 +805,10 @@ where
                 lr = config.schedule.rate(epoch, step, steps, config.epochs);
                 self.optimizer.set_learning_rate(lr);
                 for (k, &i) in order[step * B..(step + 1) * B].iter().enumerate() {
+                    let input = x[k].as_mut_slice();
                     match &reg.augment {
-                        Some(a) => a.apply(&train.x[i], &mut x[k], &mut self.ctx.rng),
-                        None => x[k] = train.x[i],
+                        Some(a) => a.apply(&train.x[i], input, &mut self.ctx.rng),
+                        None => input.copy_from_slice(&train.x[i]),
                     }
                     y[k] = train.y[i];
                 }
@@ -824,10 +901,10 @@ where
     /// One optimizer step on a prepared batch, with the loop's regularizers.
     fn train_step(
         &mut self,
-        x: &[[f32; D]; B],
+        x: &[L::Input; B],
         y: &[T::Target; B],
         reg: &Regularization,
-        adv: &mut [[f32; D]; B],
+        adv: &mut [L::Input; B],
         clean: &mut Vec<f32>,
         tally: &mut Tally<N>,
     ) -> Result<f32, Error> {
