@@ -12,6 +12,7 @@
 //! | [`fashion`] | the main job's int8 Fashion-MNIST network over embedded test images | every target (`--features deploy`) |
 //! | [`finetune`] | that network's last layer fine-tuned with Adam on the device | `qemu-cortex-m4` |
 //! | [`cnn_kernels`] | int8 convolutions, pools and the residual add on seeded values, with checksums | `qemu-cortex-m4` (`count_cnn`) |
+//! | [`bench`] | the markers of instruction-counting windows | `qemu-cortex-m4` (`count`, `count_cnn`) |
 //! | [`report`] | output lines written without `core::fmt` | every target |
 //! | `bundle` (feature `build`) | the build scripts' search for the deployment bundle | the firmware's `build.rs` |
 
@@ -21,6 +22,7 @@
 #[cfg(feature = "build")]
 extern crate std;
 
+pub mod bench;
 #[cfg(feature = "build")]
 pub mod bundle;
 pub mod cnn_kernels;

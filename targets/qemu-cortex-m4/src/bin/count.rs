@@ -15,7 +15,6 @@
 #![no_main]
 
 use core::hint::black_box;
-use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
@@ -25,30 +24,12 @@ use firmnet::net::{Infer, Scratch};
 use firmnet::quant::{Borrowed, Int8, QDense};
 use firmnet::rng::Rng;
 use firmnet::tensor::Zero;
+use firmnet_demo::bench::{bench_end, bench_start};
 
 board::handlers!();
 
 /// The network as a zero-copy view of its weight file.
 type FashionRef<'a> = Int8<FashionMlp, Borrowed<'a>>;
-
-static MARK: AtomicU32 = AtomicU32::new(0);
-
-/// Opens a counting window.
-#[unsafe(no_mangle)]
-#[inline(never)]
-pub extern "C" fn bench_start() {
-    MARK.store(1, Ordering::SeqCst);
-    // The store must happen: nothing else reads MARK.
-    black_box(&MARK);
-}
-
-/// Closes a counting window.
-#[unsafe(no_mangle)]
-#[inline(never)]
-pub extern "C" fn bench_end() {
-    MARK.store(2, Ordering::SeqCst);
-    black_box(&MARK);
-}
 
 /// Fills a layer with seeded weights and a requantization of the usual magnitudes.
 fn fill<const IN: usize, const OUT: usize>(layer: &mut QDense<IN, OUT>, rng: &mut Rng) {

@@ -14,31 +14,13 @@
 #![no_main]
 
 use core::hint::black_box;
-use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
+use firmnet_demo::bench::{bench_end, bench_start};
 use firmnet_demo::cnn_kernels::{self as cnn, Workspace};
 
 board::handlers!();
-
-static MARK: AtomicU32 = AtomicU32::new(0);
-
-/// Opens a counting window.
-#[unsafe(no_mangle)]
-#[inline(never)]
-pub extern "C" fn bench_start() {
-    MARK.store(1, Ordering::SeqCst);
-    black_box(&MARK);
-}
-
-/// Closes a counting window.
-#[unsafe(no_mangle)]
-#[inline(never)]
-pub extern "C" fn bench_end() {
-    MARK.store(2, Ordering::SeqCst);
-    black_box(&MARK);
-}
 
 #[entry]
 fn main() -> ! {
