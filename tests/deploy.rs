@@ -6,7 +6,7 @@
 
 use firmnet::format::{self, Aligned};
 use firmnet::host::{RangeMethod, quantize};
-use firmnet::models::{FASHION_MLP, FashionMlp};
+use firmnet::models::{FASHION_CNN, FASHION_MLP, FashionCnn, FashionMlp, Image};
 use firmnet::prelude::*;
 use firmnet::quant::Int8;
 use firmnet_demo::{fashion, finetune, report};
@@ -63,7 +63,7 @@ fn network_file() -> (Box<Aligned<[u8; 250_000]>>, usize) {
 fn classification_checks_its_inputs_and_matches_the_owned_network() {
     let (blob, len) = network_file();
     let bytes = &blob.0[..len];
-    let net = fashion::network(bytes).unwrap();
+    let net = fashion::network::<finetune::Network>(bytes).unwrap();
     let mut owned: Box<Int8<FashionMlp>> = firmnet::boxed::zero();
     format::load(bytes, &mut *owned).unwrap();
 
@@ -98,8 +98,54 @@ fn classification_checks_its_inputs_and_matches_the_owned_network() {
         assert_eq!(calls, 0);
     }
     // A file that is not this network.
-    let err = fashion::network(&bytes[..bytes.len() - 1]).unwrap_err();
+    let err = fashion::network::<finetune::Network>(&bytes[..bytes.len() - 1]).unwrap_err();
     assert!(matches!(err, fashion::Error::Format(_)), "{err}");
+}
+
+/// The CNN through the same code as the MLP: its 28×28×1 input filled from the same 784
+/// bytes in the same order, every image's logits those of the owned network.
+#[test]
+fn the_cnn_runs_through_the_same_classification() {
+    let mut rng = Rng::new(11);
+    let mut float = firmnet::boxed!(FASHION_CNN);
+    float.init(Init::HeNormal, &mut rng);
+    let pixels: Vec<Image> = (0..16)
+        .map(|_| core::array::from_fn(|_| core::array::from_fn(|_| [rng.below(256) as f32])))
+        .collect();
+    let int8: Box<Int8<FashionCnn>> = quantize(&*float, &pixels, RangeMethod::MinMax).unwrap();
+    let bytes = format::save(&*int8).unwrap();
+    let mut blob = Box::new(Aligned([0u8; 100_000]));
+    blob.0[..bytes.len()].copy_from_slice(&bytes);
+    let net = fashion::network::<fashion::Network<'_, FashionCnn>>(&blob.0[..bytes.len()]).unwrap();
+    // An MLP's file is not this network.
+    let (mlp, len) = network_file();
+    let err = fashion::network::<fashion::Network<'_, FashionCnn>>(&mlp.0[..len]).unwrap_err();
+    assert!(matches!(err, fashion::Error::Format(_)), "{err}");
+
+    let images: Vec<u8> = (0..3 * 784).map(|_| rng.below(256) as u8).collect();
+    let labels = [4u8, 5, 6];
+    let mut buf = Box::new(fashion::Buffers::ZERO);
+    let mut seen = Vec::new();
+    let outcome =
+        fashion::run(&net, &images, &labels, &mut buf, |i, l| seen.push((i, *l))).unwrap();
+    assert_eq!((outcome.images, seen.len()), (3, 3));
+    let mut digest = fashion::Fnv1a::NEW;
+    let mut s = Box::new(Scratch::<Int8<FashionCnn>>::ZERO);
+    for (k, (i, logits)) in seen.iter().enumerate() {
+        assert_eq!(*i, k);
+        let x: [[[i8; 1]; 28]; 28] = core::array::from_fn(|r| {
+            core::array::from_fn(|c| [(i32::from(images[k * 784 + r * 28 + c]) - 128) as i8])
+        });
+        let mut y = [0i8; 10];
+        int8.forward(&x, &mut y, &mut s);
+        assert_eq!(*logits, y, "image {k}");
+        assert_ne!(
+            y, [y[0]; 10],
+            "image {k}: the logits should not all be equal"
+        );
+        digest.update(y.iter().map(|&v| v as u8));
+    }
+    assert_eq!(outcome.digest, digest.value());
 }
 
 #[test]
@@ -123,7 +169,7 @@ fn the_shift_is_a_quarter_turn_clockwise() {
 #[test]
 fn the_dequantized_head_reproduces_the_int8_logits() {
     let (blob, len) = network_file();
-    let net = fashion::network(&blob.0[..len]).unwrap();
+    let net = fashion::network::<finetune::Network>(&blob.0[..len]).unwrap();
     let mut head = firmnet::boxed::zero::<finetune::Head>();
     finetune::dequantized_head(&net, &mut head);
     let last = &net.rest.rest;

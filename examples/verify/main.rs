@@ -3,15 +3,21 @@
 //! identical run.
 //!
 //! ```sh
-//! cargo run --release --features std --example verify -- [--data DIR] [--models DIR] [--out DIR]
+//! cargo run --release --features std --example verify -- [--model cnn|mlp] [--data DIR] [--models DIR] [--out DIR]
 //! ```
 //!
+//! `--model cnn` (the default, as for the main job) deploys the convolutional network
+//! (`FashionCnn`), `--model mlp` the MLP (`FashionMlp`). Steps marked *MLP* run for the MLP
+//! only.
+//!
 //! 1. **The network.** `model_int8.fnet` and `model.fnet` from the main job's folder
-//!    (`out/fashion_mnist/`), checked to belong together (the int8 file records the float
-//!    file's checksum); if they are missing, the main job is run first for the MLP
-//!    (`cargo run --release --features host --example fashion_mnist -- --model mlp`, about
-//!    half a minute).
-//! 2. **The bundle** (`out/deploy/`): the int8 network (also as Rust source,
+//!    (`out/fashion_mnist/cnn/` for the CNN, `out/fashion_mnist/` for the MLP, or
+//!    `--models`), checked to belong together (the int8 file records the float file's
+//!    checksum); if they are missing, the main job is run first for that model
+//!    (`cargo run --release --features host --example fashion_mnist -- --model cnn|mlp`).
+//! 2. **The bundle** (`out/deploy/`): which float network it holds (`model.rs`,
+//!    `pub type Model = firmnet::models::FashionCnn;`, which the firmware `include!`s, so
+//!    its code is compiled for that network), the int8 network (also as Rust source,
 //!    `model_int8.rs`), the float network's deployment form (`model_float.fnet`: batch
 //!    normalization folded, dropout gone, `firmnet::deploy`), the first 1,000
 //!    Fashion-MNIST test images with their labels, and the fine-tuning task's samples (see
@@ -26,21 +32,26 @@
 //!      boot;
 //!    - `classify_static`: the same with the network compiled in from Rust source
 //!      (`firmnet::format::rust_source`, `include!`): the smallest footprint;
-//!    - `fashion_float`: the float deployment form's logits, bit for bit with the host's —
+//!    - `count_model`: instructions per inference, counted exactly by the QEMU plugin
+//!      `tools/insnwin.c` over the first images, whose logits must match too;
+//!    - *MLP* `fashion_float`: the float deployment form's logits, bit for bit with the host's —
 //!      the host computes with firmnet's reference kernels, as the Cortex-M4F does;
-//!    - `finetune`: the last layer fine-tuned with Adam on the device; every loss and both
+//!    - *MLP* `finetune`: the last layer fine-tuned with Adam on the device; every loss and both
 //!      accuracies within [`LEARN_REL_TOL`] of the host's identical run.
-//! 4. **The same int8 network** on the Cortex-M0 (`microbit`, 16 KB RAM) and on RISC-V
-//!    (`virt`), each over the images that fit its flash, compared bit for bit.
+//! 4. **The same int8 network** on RISC-V (`virt`) and, if its activation buffers fit in
+//!    the 8 KB of RAM that the stack leaves, on the Cortex-M0 (`microbit`, 16 KB RAM), each
+//!    over the images that fit its flash, compared bit for bit. The CNN's buffers do not
+//!    fit; the report says by how much and what would make them fit.
 //! 5. **The footprint** of the inference-only build: flash split into code, constants and
 //!    weights, RAM into static data (of which the activation buffers) and the stack's
-//!    high-water mark, measured by painting the stack; the fine-tuning state's RAM computed
-//!    from the types and checked against the ELF's symbol table. Written to
-//!    `out/deploy/footprint.md` and printed.
+//!    high-water mark, measured by painting the stack; the instructions per inference; for
+//!    the CNN, why it does not fit the Cortex-M0 and what would; for the MLP, the
+//!    fine-tuning state's RAM computed from the types and checked against the ELF's symbol
+//!    table. Written to `out/deploy/footprint.md` and printed.
 //!
-//! The last line is `RESULT verify images=… mismatches=… target=…`; the exit status is
+//! The last line is `RESULT verify images=… mismatches=… target=… … model=cnn|mlp`; the exit status is
 //! non-zero if any output differs, any firmware fails or is missing an output, fine-tuning
-//! does not raise the held-out accuracy, or the footprint cannot be measured (a static's
+//! (MLP) does not raise the held-out accuracy, the instructions cannot be counted, or the footprint cannot be measured (a static's
 //! size in the ELF differs from its type's). The size targets — code ≤ 8 KB excluding
 //! weights, RAM ≤ the activation buffers + 2 KB — are reported, met or missed.
 
@@ -54,13 +65,14 @@ use firmnet::deploy::{Deployed, deploy};
 use firmnet::format;
 use firmnet::host::{Dataset, FASHION_MNIST_DIR};
 use firmnet::kernels::{self, Backend};
-use firmnet::models::{FASHION_MLP, FashionMlp};
+use firmnet::models::{FASHION_MLP, FashionCnn, FashionMlp};
 use firmnet::prelude::*;
-use firmnet::quant::Int8;
+use firmnet::quant::{Int8, QLayer};
 use firmnet_demo::{fashion, finetune};
 use object::{Object, ObjectSection, ObjectSymbol};
 
 mod compare;
+mod count;
 #[path = "../../tests/qemu/mod.rs"]
 #[allow(dead_code)]
 mod qemu;
@@ -78,13 +90,35 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 const CODE_TARGET: usize = 8 * 1024;
 /// RAM target beyond the activation buffers.
 const RAM_SLACK: usize = 2 * 1024;
+/// The Cortex-M0's RAM (micro:bit v1).
+const M0_RAM: usize = 16 * 1024;
+/// What the Cortex-M0's `memory.x` leaves for `.data` and `.bss`: 8 KB of its 16 KB are
+/// the stack's.
+const M0_STATIC_RAM: usize = M0_RAM - 8 * 1024;
 
 use compare::{
     BoxError, HostInt8, LEARN_REL_TOL, Tally, Values, compare_float, compare_int8,
     compare_learning, parse_summary,
 };
 
+/// Which of the main job's networks to deploy.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Cnn,
+    Mlp,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Cnn => "cnn",
+            Kind::Mlp => "mlp",
+        }
+    }
+}
+
 struct Args {
+    model: Kind,
     data: PathBuf,
     models: PathBuf,
     out: PathBuf,
@@ -92,23 +126,40 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
+        model: Kind::Cnn,
         data: PathBuf::from(FASHION_MNIST_DIR),
-        models: Path::new(ROOT).join("out/fashion_mnist"),
+        models: PathBuf::new(),
         out: Path::new(ROOT).join("out/deploy"),
     };
+    let mut models = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
         match flag.as_str() {
             "--data" => args.data = value("--data")?.into(),
-            "--models" => args.models = value("--models")?.into(),
+            "--model" => {
+                args.model = match value("--model")?.as_str() {
+                    "cnn" => Kind::Cnn,
+                    "mlp" => Kind::Mlp,
+                    other => return Err(format!("--model {other:?}: expected cnn or mlp")),
+                }
+            }
+            "--models" => models = Some(value("--models")?.into()),
             "--out" => args.out = value("--out")?.into(),
             "-h" | "--help" => {
-                return Err("usage: verify [--data DIR] [--models DIR] [--out DIR]".into());
+                return Err(
+                    "usage: verify [--model cnn|mlp] [--data DIR] [--models DIR] [--out DIR]"
+                        .into(),
+                );
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
     }
+    // Where the main job writes the model by default.
+    args.models = models.unwrap_or_else(|| match args.model {
+        Kind::Cnn => Path::new(ROOT).join("out/fashion_mnist/cnn"),
+        Kind::Mlp => Path::new(ROOT).join("out/fashion_mnist"),
+    });
     Ok(args)
 }
 
@@ -129,6 +180,13 @@ fn run() -> Result<bool, String> {
 }
 
 fn verify(args: &Args) -> Result<bool, BoxError> {
+    match args.model {
+        Kind::Cnn => verify_model::<FashionCnn>(args),
+        Kind::Mlp => verify_model::<FashionMlp>(args),
+    }
+}
+
+fn verify_model<M: HostModel>(args: &Args) -> Result<bool, BoxError> {
     let int8_path = args.models.join("model_int8.fnet");
     let float_path = args.models.join("model.fnet");
     if !int8_path.is_file() || !float_path.is_file() {
@@ -144,23 +202,23 @@ fn verify(args: &Args) -> Result<bool, BoxError> {
         )
     })?;
 
-    // The bundle.
+    // The bundle: the network as Rust source too, for the firmware that embeds it with
+    // `include!`, and the float network's deployment form, for the float firmware.
     let data = Dataset::load_mnist_dir(&args.data, 10)?;
     let bundle = Bundle::new(&data)?;
-    // The network as Rust source too, for the firmware that embeds it with `include!`.
-    let mut owned: Box<Int8<FashionMlp>> = firmnet::boxed::zero();
-    format::load(&int8_bytes, &mut *owned)?;
-    let source = format::rust_source(&*owned)?;
-    // The float network's deployment form, for the float firmware.
-    let mut trained = firmnet::boxed!(FASHION_MLP);
-    format::load(&float_bytes, &mut *trained)?;
-    let mut deployed: Box<Deployed<FashionMlp>> = firmnet::boxed::zero();
-    deploy(&*trained, &mut *deployed)?;
-    let deployed_bytes = format::save(&*deployed)?;
-    bundle.write(&args.out, &int8_bytes, &deployed_bytes, &source)?;
+    let source = M::rust_source(&int8_bytes)?;
+    let deployed_bytes = M::deployed(&float_bytes)?;
+    bundle.write(
+        &args.out,
+        &M::model_rs(),
+        &int8_bytes,
+        &deployed_bytes,
+        &source,
+    )?;
     println!(
-        "bundle: {} ({} test images, {} + {} fine-tuning samples: {})",
+        "bundle: {} ({}: {} test images, {} + {} fine-tuning samples: {})",
         args.out.display(),
+        M::TYPE,
         TEST_IMAGES,
         finetune::TRAIN,
         finetune::EVAL,
@@ -169,16 +227,22 @@ fn verify(args: &Args) -> Result<bool, BoxError> {
 
     // The host's outputs.
     let model = aligned(&int8_bytes);
-    let net = fashion::network(model.bytes()).map_err(|e| e.to_string())?;
-    let host = host_int8(&net, &bundle.test_images, &bundle.test_labels)?;
+    let host = M::host_int8(model.bytes(), &bundle.test_images, &bundle.test_labels)?;
     println!(
         "host int8: accuracy {}/{} digest {:#010x}",
         host.outcome.correct, host.outcome.images, host.outcome.digest
     );
     kernels::set_backend(Backend::Reference);
-    let host_float = host_float(&deployed, &bundle.test_images)?;
-    let trained_agree = agreement(&trained, &deployed, &bundle.test_images);
-    let host_learn = host_finetune(&net, &bundle)?;
+    let float = M::host_float(&float_bytes, &bundle.test_images)?;
+    // Fine-tuning on the device is the MLP's.
+    let host_learn = match args.model {
+        Kind::Mlp => {
+            let net = fashion::network::<finetune::Network<'_>>(model.bytes())
+                .map_err(|e| e.to_string())?;
+            Some(host_finetune(&net, &bundle)?)
+        }
+        Kind::Cnn => None,
+    };
 
     // The Cortex-M4F.
     let m4 = Path::new(ROOT).join("targets/qemu-cortex-m4");
@@ -231,57 +295,43 @@ fn verify(args: &Args) -> Result<bool, BoxError> {
         classify.stack,
         m4_stack_print
     );
-
-    let float_out = run_firmware(&runner, &elf("fashion_float")?)?;
-    let (float_tally, float_worst, float_identical) = compare_float(&float_out, &host_float)?;
+    let instructions = count::instructions(&m4, &runner, &elf("count_model")?, &host, &mut int8)?;
     println!(
-        "cortex-m4 float (deployment form): {} logits compared bit for bit, {} identical, {} differ (largest relative difference {float_worst:.2e}); against the trained network on the host: largest relative difference {:.2e}, same class for {}/{} images",
-        float_tally.compared,
-        float_identical,
-        float_tally.mismatches,
-        trained_agree.0,
-        trained_agree.1,
-        bundle.test_labels.len()
+        "cortex-m4: {} instructions per inference (image 0; {}–{} over the first {} images, counted by tools/insnwin.c)",
+        instructions.first, instructions.min, instructions.max, instructions.images
     );
 
-    let learn_out = run_firmware(&runner, &elf("finetune")?)?;
-    let (learn_tally, learn_worst) = compare_learning(&learn_out, &host_learn)?;
-    let learn_stack = learn_out
-        .lines()
-        .find_map(|l| l.strip_prefix("stack ")?.trim().parse::<usize>().ok())
-        .ok_or("the fine-tuning firmware did not report its stack")?;
-    let before = host_learn
-        .get(&("accuracy".into(), 0))
-        .copied()
-        .unwrap_or(f32::NAN);
-    let after = host_learn
-        .get(&("accuracy".into(), 1))
-        .copied()
-        .unwrap_or(f32::NAN);
-    println!(
-        "cortex-m4 fine-tuning: accuracy on {} held-out shifted images {:.1} % -> {:.1} % over {} Adam steps; {} values, largest relative difference {learn_worst:.2e} (tolerance {LEARN_REL_TOL:e}), {} outside",
-        finetune::EVAL,
-        100.0 * before,
-        100.0 * after,
-        finetune::STEPS,
-        learn_tally.compared,
-        learn_tally.mismatches
-    );
-    print_losses(&learn_out);
+    let float_tally = check_float(&runner, &elf("fashion_float")?, &float)?;
+    let learned = match &host_learn {
+        Some(host) => Some(check_learning(&runner, &elf("finetune")?, host)?),
+        None => {
+            println!("cortex-m4: fine-tuning on the device is checked for the MLP (--model mlp)");
+            None
+        }
+    };
 
     // The other targets, over the images that fit.
     let mut targets = vec!["cortex-m4".to_string()];
     let mut images = host.outcome.images;
+    let buffers = M::buffers();
+    let mut m0_fit = None;
     for other in OTHER_TARGETS {
+        if other.name == "cortex-m0" && buffers > M0_STATIC_RAM {
+            let fit = M0Fit::new::<M>(classify.stack);
+            println!("cortex-m0: not run — {}", fit.describe());
+            m0_fit = Some(fit);
+            continue;
+        }
         let n = other.images.min(TEST_IMAGES);
-        let sub = host_int8(
-            &net,
+        let sub = M::host_int8(
+            model.bytes(),
             &bundle.test_images[..n * fashion::PIXELS],
             &bundle.test_labels[..n],
         )?;
         let dir = args.out.join(other.name);
         std::fs::create_dir_all(&dir)?;
         for (name, bytes) in [
+            ("model.rs", M::model_rs().as_bytes()),
             ("model_int8.fnet", &int8_bytes[..]),
             (
                 "test_images.bin",
@@ -315,32 +365,36 @@ fn verify(args: &Args) -> Result<bool, BoxError> {
     }
 
     // The footprint.
-    let footprint = Footprint::measure(
+    let footprint = Footprint::measure::<M>(
         [
             &elf("classify")?,
             &elf("classify_static")?,
             &elf("fashion")?,
-            &elf("finetune")?,
         ],
+        match &learned {
+            Some(l) => Some((elf("finetune")?, l.stack)),
+            None => None,
+        },
         Stacks {
             stack: classify.stack,
             static_stack: compiled.stack,
             print_stack: m4_stack_print,
-            learn_stack,
         },
         int8_bytes.len(),
         bundle.test_images.len() + bundle.test_labels.len(),
+        instructions,
+        m0_fit,
     )?;
-    let report = footprint.report();
+    let report = footprint.report::<M>();
     format::write_atomic(args.out.join("footprint.md"), report.as_bytes())?;
     println!("\n{report}");
 
     let mut ok = true;
-    for (what, t) in [
-        ("int8 outputs", &int8),
-        ("float logits", &float_tally),
-        ("fine-tuning values", &learn_tally),
-    ] {
+    let mut tallies = vec![("int8 outputs", &int8), ("float logits", &float_tally)];
+    if let Some(l) = &learned {
+        tallies.push(("fine-tuning values", &l.learn));
+    }
+    for (what, t) in tallies {
         if t.mismatches > 0 {
             ok = false;
             eprintln!(
@@ -361,7 +415,9 @@ fn verify(args: &Args) -> Result<bool, BoxError> {
         println!("TARGET MISSED: {miss}");
     }
     // NaN (a missing accuracy) counts as no gain.
-    if after.partial_cmp(&before) != Some(std::cmp::Ordering::Greater) {
+    if let Some(l) = &learned
+        && l.after.partial_cmp(&l.before) != Some(std::cmp::Ordering::Greater)
+    {
         ok = false;
         eprintln!("LEARNING: fine-tuning did not raise the held-out accuracy");
     }
@@ -369,23 +425,35 @@ fn verify(args: &Args) -> Result<bool, BoxError> {
         "int8: {} outputs compared bit for bit, {} differ",
         int8.compared, int8.mismatches
     );
+    // Without fine-tuning (the CNN), its fields say `none`.
+    let (learn_mismatches, before, after) = match &learned {
+        Some(l) => (
+            l.learn.mismatches,
+            format!("{:.4}", l.before),
+            format!("{:.4}", l.after),
+        ),
+        None => (0, "none".into(), "none".into()),
+    };
+    let float_mismatches = float_tally.mismatches + learn_mismatches;
     println!(
-        "RESULT verify images={images} mismatches={} target={} float_mismatches={} finetune_accuracy_before={before:.4} finetune_accuracy_after={after:.4} code_bytes={} ram_bytes={} file_code_bytes={} file_ram_bytes={}",
+        "RESULT verify images={images} mismatches={} target={} float_mismatches={float_mismatches} finetune_accuracy_before={before} finetune_accuracy_after={after} code_bytes={} ram_bytes={} file_code_bytes={} file_ram_bytes={} instructions_per_inference={} model={}",
         int8.mismatches,
         targets.join(","),
-        float_tally.mismatches + learn_tally.mismatches,
         footprint.compiled.code(),
         footprint.compiled.ram(),
         footprint.file.code(),
         footprint.file.ram(),
+        footprint.instructions.first,
+        M::NAME,
     );
     Ok(ok)
 }
 
-/// Runs the main job, which writes the networks.
+/// Runs the main job for the model, which writes the networks.
 fn train(args: &Args, int8_path: &Path) -> Result<(), BoxError> {
+    let model = args.model.name();
     println!(
-        "no trained network at {}: running the main job first (cargo run --release --features host --example fashion_mnist -- --model mlp)",
+        "no trained network at {}: running the main job first (cargo run --release --features host --example fashion_mnist -- --model {model})",
         int8_path.display()
     );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -399,7 +467,7 @@ fn train(args: &Args, int8_path: &Path) -> Result<(), BoxError> {
             "fashion_mnist",
             "--",
             "--model",
-            "mlp",
+            model,
         ])
         .arg("--data")
         .arg(&args.data)
@@ -474,10 +542,18 @@ impl Bundle {
         })
     }
 
-    fn write(&self, dir: &Path, int8: &[u8], float: &[u8], source: &str) -> Result<(), BoxError> {
+    fn write(
+        &self,
+        dir: &Path,
+        model_rs: &str,
+        int8: &[u8],
+        float: &[u8],
+        source: &str,
+    ) -> Result<(), BoxError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         for (name, bytes) in [
+            ("model.rs", model_rs.as_bytes()),
             ("model_int8.fnet", int8),
             ("model_int8.rs", source.as_bytes()),
             ("model_float.fnet", float),
@@ -522,12 +598,240 @@ impl AlignedCopy {
 // ---------------------------------------------------------------------------------------
 // The host
 
-fn host_int8(
-    net: &fashion::Network<'_>,
+/// What the host does with one of the main job's networks, by its float type; one body for
+/// both (`host_model!`), so the CNN and the MLP go through the same checks.
+trait HostModel {
+    /// `cnn` or `mlp`, as `--model` names it.
+    const NAME: &'static str;
+    /// The float type's path, which the bundle's `model.rs` names.
+    const TYPE: &'static str;
+    /// The network in words, for the footprint.
+    const DESCRIPTION: &'static str;
+    /// The int8 network as Rust source (`firmnet::format::rust_source`).
+    fn rust_source(int8: &[u8]) -> Result<String, BoxError>;
+    /// The float network's deployment form, saved.
+    fn deployed(float: &[u8]) -> Result<Vec<u8>, BoxError>;
+    /// The float network's deployment form over the images, with the kernels the caller
+    /// selected, and its agreement with the trained network (largest relative difference
+    /// of a logit, images classified alike).
+    fn host_float(float: &[u8], images: &[u8]) -> Result<HostFloat, BoxError>;
+    /// The int8 network borrowed from `int8` (aligned), run over the images as the
+    /// firmware runs it.
+    fn host_int8(int8: &[u8], images: &[u8], labels: &[u8]) -> Result<HostInt8, BoxError>;
+    /// Bytes of the activation buffers (`fashion::Buffers`): input, arena, logits.
+    fn buffers() -> usize;
+    /// Bytes of the network's arena alone.
+    fn arena() -> usize;
+    /// Bytes of the int8 network compiled in (owned arrays).
+    fn net_size() -> usize;
+
+    /// The bundle's `model.rs`: which network it holds, for the firmware to `include!`.
+    fn model_rs() -> String {
+        format!(
+            "// Written by `cargo run --release --example verify -- --model {}`: the float \
+             network whose int8 twin this bundle holds.\npub type Model = {};\n",
+            Self::NAME,
+            Self::TYPE
+        )
+    }
+}
+
+macro_rules! host_model {
+    ($model:ty, $init:expr, $name:literal, $description:literal) => {
+        impl HostModel for $model {
+            const NAME: &'static str = $name;
+            const TYPE: &'static str = concat!("firmnet::models::", stringify!($model));
+            const DESCRIPTION: &'static str = $description;
+
+            fn rust_source(int8: &[u8]) -> Result<String, BoxError> {
+                let mut owned: Box<Int8<$model>> = firmnet::boxed::zero();
+                format::load(int8, &mut *owned)?;
+                Ok(format::rust_source(&*owned)?)
+            }
+
+            fn deployed(float: &[u8]) -> Result<Vec<u8>, BoxError> {
+                let mut trained = firmnet::boxed!($init);
+                format::load(float, &mut *trained)?;
+                let mut deployed: Box<Deployed<$model>> = firmnet::boxed::zero();
+                deploy(&*trained, &mut *deployed)?;
+                Ok(format::save(&*deployed)?)
+            }
+
+            fn host_float(float: &[u8], images: &[u8]) -> Result<HostFloat, BoxError> {
+                let mut trained = firmnet::boxed!($init);
+                format::load(float, &mut *trained)?;
+                let mut deployed: Box<Deployed<$model>> = firmnet::boxed::zero();
+                deploy(&*trained, &mut *deployed)?;
+                Ok(HostFloat {
+                    logits: host_float(&*deployed, images)?,
+                    agree: agreement(&*trained, &*deployed, images),
+                })
+            }
+
+            fn host_int8(int8: &[u8], images: &[u8], labels: &[u8]) -> Result<HostInt8, BoxError> {
+                let net = fashion::network::<fashion::Network<'_, $model>>(int8)
+                    .map_err(|e| e.to_string())?;
+                host_int8(&net, images, labels)
+            }
+
+            fn buffers() -> usize {
+                std::mem::size_of::<fashion::Buffers<fashion::Network<'static, $model>>>()
+            }
+
+            fn arena() -> usize {
+                std::mem::size_of::<Scratch<fashion::Network<'static, $model>>>()
+            }
+
+            fn net_size() -> usize {
+                std::mem::size_of::<Int8<$model>>()
+            }
+        }
+    };
+}
+
+host_model!(
+    FashionCnn,
+    firmnet::models::FASHION_CNN,
+    "cnn",
+    "CNN (3×3 convolution 1→16, 2×2 max-pool, 3×3 convolution 16→32, 2×2 max-pool, dense 1568-48-10)"
+);
+host_model!(FashionMlp, FASHION_MLP, "mlp", "MLP (784-256-128-10)");
+
+/// The float deployment form's logits on the host, and how it agrees with the trained
+/// network: the largest relative difference of a logit, the images both classify alike.
+struct HostFloat {
+    logits: Vec<[f32; 10]>,
+    agree: (f64, usize),
+}
+
+/// What the MLP's fine-tuning firmware did.
+struct Learned {
+    learn: Tally,
+    before: f32,
+    after: f32,
+    stack: usize,
+}
+
+/// Runs `fashion_float` and compares every logit with the host's, bit for bit.
+fn check_float(runner: &[String], elf: &Path, host: &HostFloat) -> Result<Tally, BoxError> {
+    let float_out = run_firmware(runner, elf)?;
+    let (float, float_worst, float_identical) = compare_float(&float_out, &host.logits)?;
+    println!(
+        "cortex-m4 float (deployment form): {} logits compared bit for bit, {} identical, {} differ (largest relative difference {float_worst:.2e}); against the trained network on the host: largest relative difference {:.2e}, same class for {}/{} images",
+        float.compared,
+        float_identical,
+        float.mismatches,
+        host.agree.0,
+        host.agree.1,
+        host.logits.len()
+    );
+    Ok(float)
+}
+
+/// Runs `finetune` and compares every value with the host's identical run.
+fn check_learning(runner: &[String], elf: &Path, host: &Values) -> Result<Learned, BoxError> {
+    let learn_out = run_firmware(runner, elf)?;
+    let (learn, learn_worst) = compare_learning(&learn_out, host)?;
+    let stack = learn_out
+        .lines()
+        .find_map(|l| l.strip_prefix("stack ")?.trim().parse::<usize>().ok())
+        .ok_or("the fine-tuning firmware did not report its stack")?;
+    let at = |i| {
+        host.get(&("accuracy".into(), i))
+            .copied()
+            .unwrap_or(f32::NAN)
+    };
+    let (before, after) = (at(0), at(1));
+    println!(
+        "cortex-m4 fine-tuning: accuracy on {} held-out shifted images {:.1} % -> {:.1} % over {} Adam steps; {} values, largest relative difference {learn_worst:.2e} (tolerance {LEARN_REL_TOL:e}), {} outside",
+        finetune::EVAL,
+        100.0 * before,
+        100.0 * after,
+        finetune::STEPS,
+        learn.compared,
+        learn.mismatches
+    );
+    print_losses(&learn_out);
+    Ok(Learned {
+        learn,
+        before,
+        after,
+        stack,
+    })
+}
+
+/// Whether the network's activation buffers fit in the Cortex-M0's RAM beside the stack,
+/// and what would make the CNN's fit.
+struct M0Fit {
+    buffers: usize,
+    arena: usize,
+    /// The Cortex-M4F's inference-only stack, for the total.
+    stack: usize,
+    /// The CNN's arena with each convolution fused with its 2×2 max-pool.
+    fused_arena: usize,
+}
+
+/// The CNN's feature maps (int8, one byte each): the 28×28 image, 16 channels after the
+/// first convolution, 14×14 after its pool, 32 channels after the second, 7×7 after its
+/// pool, 48 hidden units of the head.
+const CNN_CONV1: usize = 28 * 28 * 16;
+const CNN_POOL1: usize = 14 * 14 * 16;
+const CNN_CONV2: usize = 14 * 14 * 32;
+const CNN_POOL2: usize = 7 * 7 * 32;
+const CNN_HIDDEN: usize = 48;
+
+impl M0Fit {
+    fn new<M: HostModel>(stack: usize) -> M0Fit {
+        // Fused, a convolution computes the four outputs under each 2×2 window and keeps
+        // their maximum (the requantization is monotonic, so it is the pool's output): only
+        // pooled maps are ever held. The largest moment is the second block, reading the
+        // first pooled map and writing the second.
+        let fused_arena = (CNN_POOL1 + CNN_POOL2).max(CNN_POOL2 + CNN_HIDDEN);
+        M0Fit {
+            buffers: M::buffers(),
+            arena: M::arena(),
+            stack,
+            fused_arena,
+        }
+    }
+
+    fn fused_buffers(&self) -> usize {
+        self.buffers - self.arena + self.fused_arena
+    }
+
+    /// Why the network does not run on the Cortex-M0 and what would make it fit, in
+    /// words, for the console and the footprint.
+    fn describe(&self) -> String {
+        format!(
+            "the activation buffers are {} B (arena {} B: the first convolution's \
+             {CNN_CONV1}-byte output beside its {CNN_POOL1}-byte pooled map; input {}, logits \
+             {}), above the {M0_STATIC_RAM} B of its {M0_RAM} B of RAM that `memory.x` leaves \
+             beside the stack's 8 KB; with the Cortex-M4F's {} B inference stack the network \
+             needs {} B. Fusing each 3×3 convolution with its 2×2 max-pool — each pooled output \
+             the maximum of the four convolution outputs under its window, computed on the fly \
+             — holds only the pooled maps (the second convolution's {CNN_CONV2}-byte output is \
+             never held either): an arena of {CNN_POOL1} + {CNN_POOL2} = {} B instead of {}, \
+             buffers of {} B, which fit with {} B to spare.",
+            self.buffers,
+            self.arena,
+            fashion::PIXELS,
+            fashion::CLASSES,
+            self.stack,
+            self.buffers + self.stack,
+            self.fused_arena,
+            self.arena,
+            self.fused_buffers(),
+            M0_STATIC_RAM.saturating_sub(self.fused_buffers())
+        )
+    }
+}
+
+fn host_int8<N: QLayer<Output = [i8; fashion::CLASSES]>>(
+    net: &N,
     images: &[u8],
     labels: &[u8],
 ) -> Result<HostInt8, BoxError> {
-    let mut buf = Box::new(fashion::Buffers::ZERO);
+    let mut buf = Box::new(fashion::Buffers::<N>::ZERO);
     let mut logits = Vec::new();
     let outcome = fashion::run(net, images, labels, &mut buf, |_, l| logits.push(*l))
         .map_err(|e| e.to_string())?;
@@ -535,11 +839,14 @@ fn host_int8(
 }
 
 /// The deployment form's logits for every image (with the kernels the caller selected).
-fn host_float(net: &Deployed<FashionMlp>, images: &[u8]) -> Result<Vec<[f32; 10]>, BoxError> {
-    let mut scratch = firmnet::boxed::zero::<Scratch<Deployed<FashionMlp>>>();
+fn host_float<N: Infer<Input: Tensor<Elem = f32>, Output = [f32; 10]>>(
+    net: &N,
+    images: &[u8],
+) -> Result<Vec<[f32; 10]>, BoxError> {
+    let mut scratch = firmnet::boxed::zero::<Scratch<N>>();
     let mut out = Vec::new();
     for image in images.chunks_exact(fashion::PIXELS) {
-        let x: [f32; 784] = core::array::from_fn(|j| f32::from(image[j]));
+        let x = float_image::<N::Input>(image);
         let mut y = [0.0f32; 10];
         net.forward(&x, &mut y, &mut scratch);
         out.push(y);
@@ -549,12 +856,16 @@ fn host_float(net: &Deployed<FashionMlp>, images: &[u8]) -> Result<Vec<[f32; 10]
 
 /// The deployment form against the trained network it was folded from: the largest
 /// relative difference of a logit, and the number of images both classify alike.
-fn agreement(trained: &FashionMlp, deployed: &Deployed<FashionMlp>, images: &[u8]) -> (f64, usize) {
-    let mut scratch = firmnet::boxed::zero::<Scratch<FashionMlp>>();
+fn agreement<T, D>(trained: &T, deployed: &D, images: &[u8]) -> (f64, usize)
+where
+    T: Infer<Input: Tensor<Elem = f32>, Output = [f32; 10]>,
+    D: Infer<Input: Tensor<Elem = f32>, Output = [f32; 10]>,
+{
+    let mut scratch = firmnet::boxed::zero::<Scratch<T>>();
     let folded = host_float(deployed, images).unwrap_or_default();
     let (mut worst, mut same) = (0.0f64, 0);
     for (image, d) in images.chunks_exact(fashion::PIXELS).zip(&folded) {
-        let x: [f32; 784] = core::array::from_fn(|j| f32::from(image[j]));
+        let x = float_image::<T::Input>(image);
         let mut y = [0.0f32; 10];
         trained.forward(&x, &mut y, &mut scratch);
         for (a, b) in y.iter().zip(d) {
@@ -565,12 +876,21 @@ fn agreement(trained: &FashionMlp, deployed: &Deployed<FashionMlp>, images: &[u8
     (worst, same)
 }
 
-fn host_finetune(net: &fashion::Network<'_>, b: &Bundle) -> Result<Values, BoxError> {
+/// Raw pixels 0–255 as a float network's input, in its shape (the same order).
+fn float_image<X: Tensor<Elem = f32>>(image: &[u8]) -> Box<X> {
+    let mut x = firmnet::boxed::zero::<X>();
+    for (v, &p) in x.as_mut_slice().iter_mut().zip(image) {
+        *v = f32::from(p);
+    }
+    x
+}
+
+fn host_finetune(net: &finetune::Network<'_>, b: &Bundle) -> Result<Values, BoxError> {
     let mut head = firmnet::boxed::zero::<finetune::Head>();
     let mut adam = finetune::Optimizer::boxed(finetune::OPTIMIZER.config);
     let mut buf = firmnet::boxed::zero::<finetune::Buffers>();
     let mut features = firmnet::boxed::zero::<[[f32; finetune::FEATURES]; finetune::BATCH]>();
-    let mut act = Box::new(fashion::Buffers::ZERO);
+    let mut act = Box::new(finetune::Activations::ZERO);
     let mut ws = finetune::Workspace {
         head: &mut head,
         adam: &mut adam,
@@ -702,8 +1022,6 @@ struct Stacks {
     static_stack: usize,
     /// `fashion`.
     print_stack: usize,
-    /// `finetune`.
-    learn_stack: usize,
 }
 
 /// The flash and RAM of one inference-only build.
@@ -738,26 +1056,31 @@ struct Footprint {
     activations: usize,
     print_text: usize,
     print_stack: usize,
-    learn: Vec<Item>,
-    learn_static: usize,
-    learn_stack: usize,
+    /// Fine-tuning's RAM by part, `.data` + `.bss` and stack (the MLP's).
+    learn: Option<(Vec<Item>, usize, usize)>,
+    instructions: count::Counts,
+    /// Why the network does not run on the Cortex-M0, and what would make it.
+    m0: Option<M0Fit>,
     problems: Vec<String>,
     misses: Vec<String>,
 }
 
 impl Footprint {
-    fn measure(
-        [classify, compiled, fashion_elf, finetune_elf]: [&Path; 4],
+    #[allow(clippy::too_many_arguments)]
+    fn measure<M: HostModel>(
+        [classify, compiled, fashion_elf]: [&Path; 3],
+        finetune: Option<(PathBuf, usize)>,
         stacks: Stacks,
         file_len: usize,
         test_data: usize,
+        instructions: count::Counts,
+        m0: Option<M0Fit>,
     ) -> Result<Footprint, BoxError> {
         let c = Elf::read(classify)?;
         let s = Elf::read(compiled)?;
         let p = Elf::read(fashion_elf)?;
-        let l = Elf::read(finetune_elf)?;
-        let activations = std::mem::size_of::<fashion::Buffers>();
-        let net_size = std::mem::size_of::<Int8<FashionMlp>>();
+        let activations = M::buffers();
+        let net_size = M::net_size();
         let mut problems = Vec::new();
         let mut build = |e: &Elf, name: &str, weights: usize, stack: usize| {
             let rodata = e.section(".rodata");
@@ -791,7 +1114,56 @@ impl Footprint {
                 s.symbol("NET")
             ));
         }
-        let learn = vec![
+        let learn = match finetune {
+            Some((elf, stack)) => {
+                let l = Elf::read(&elf)?;
+                let items = Self::learn_items(&l);
+                for item in &items {
+                    if item.from_elf != Some(item.from_type) {
+                        problems.push(format!(
+                            "fine-tuning {}: {} B by type, {:?} B in the ELF",
+                            item.symbol, item.from_type, item.from_elf
+                        ));
+                    }
+                }
+                Some((items, l.section(".data") + l.section(".bss"), stack))
+            }
+            None => None,
+        };
+        let mut misses = Vec::new();
+        for (name, b) in [("classify", &file), ("classify_static", &compiled)] {
+            if b.code() > CODE_TARGET {
+                misses.push(format!(
+                    "{name}: code and constants are {} B, above the {CODE_TARGET} B target",
+                    b.code()
+                ));
+            }
+            if b.ram() > activations + RAM_SLACK {
+                misses.push(format!(
+                    "{name}: RAM is {} B, above the activation buffers + {RAM_SLACK} B = {} B",
+                    b.ram(),
+                    activations + RAM_SLACK
+                ));
+            }
+        }
+        Ok(Footprint {
+            file,
+            compiled,
+            test_data,
+            activations,
+            print_text: p.section(".text") + p.section(".vector_table"),
+            print_stack: stacks.print_stack,
+            learn,
+            instructions,
+            m0,
+            problems,
+            misses,
+        })
+    }
+
+    /// The fine-tuning's statics, by type and in `l`, the `finetune` ELF.
+    fn learn_items(l: &Elf) -> Vec<Item> {
+        vec![
             Item {
                 what: "weights (`Dense<128, 10>`)",
                 symbol: "HEAD",
@@ -819,58 +1191,23 @@ impl Footprint {
             Item {
                 what: "int8 activations of the frozen layers",
                 symbol: "ACT",
-                from_type: activations,
+                from_type: std::mem::size_of::<finetune::Activations>(),
                 from_elf: l.symbol("ACT"),
             },
-        ];
-        for item in &learn {
-            if item.from_elf != Some(item.from_type) {
-                problems.push(format!(
-                    "fine-tuning {}: {} B by type, {:?} B in the ELF",
-                    item.symbol, item.from_type, item.from_elf
-                ));
-            }
-        }
-        let mut misses = Vec::new();
-        for (name, b) in [("classify", &file), ("classify_static", &compiled)] {
-            if b.code() > CODE_TARGET {
-                misses.push(format!(
-                    "{name}: code and constants are {} B, above the {CODE_TARGET} B target",
-                    b.code()
-                ));
-            }
-            if b.ram() > activations + RAM_SLACK {
-                misses.push(format!(
-                    "{name}: RAM is {} B, above the activation buffers + {RAM_SLACK} B = {} B",
-                    b.ram(),
-                    activations + RAM_SLACK
-                ));
-            }
-        }
-        Ok(Footprint {
-            file,
-            compiled,
-            test_data,
-            activations,
-            print_text: p.section(".text") + p.section(".vector_table"),
-            print_stack: stacks.print_stack,
-            learn,
-            learn_static: l.section(".data") + l.section(".bss"),
-            learn_stack: stacks.learn_stack,
-            problems,
-            misses,
-        })
+        ]
     }
 
-    fn report(&self) -> String {
+    fn report<M: HostModel>(&self) -> String {
         let (f, c) = (&self.file, &self.compiled);
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "Fashion-MNIST int8 MLP (784-256-128-10) on the Cortex-M4F, inference-only builds of \
-             `targets/qemu-cortex-m4`, measured by `cargo run --release --features std --example verify` \
+            "Fashion-MNIST int8 {} on the Cortex-M4F, inference-only builds of \
+             `targets/qemu-cortex-m4`, measured by `cargo run --release --features std --example verify -- --model {}` \
              (bytes; `classify`: the weight file in flash, checked at boot and borrowed in place; \
-             `classify_static`: the network compiled in from `model_int8.rs`):\n"
+             `classify_static`: the network compiled in from `model_int8.rs`):\n",
+            M::DESCRIPTION,
+            M::NAME
         );
         let _ = writeln!(s, "| memory | part | `classify` | `classify_static` |");
         let _ = writeln!(s, "| --- | --- | ---: | ---: |");
@@ -921,7 +1258,12 @@ impl Footprint {
         );
         row(
             "RAM",
-            "… of which activation buffers (input 784, hidden 256 and 128, logits 10)",
+            &format!(
+                "… of which activation buffers (input {}, arena {}, logits {})",
+                fashion::PIXELS,
+                M::arena(),
+                fashion::CLASSES
+            ),
             self.activations.to_string(),
             self.activations.to_string(),
         );
@@ -946,6 +1288,25 @@ impl Footprint {
              vectors and a {} B stack.",
             self.print_text, self.print_stack
         );
+        let n = &self.instructions;
+        let _ = writeln!(
+            s,
+            "\nInstructions per inference on the Cortex-M4F (`count_model`: pixels quantized, \
+             network run from flash, class chosen; counted exactly by QEMU's plugin \
+             `tools/insnwin.c`, the markers' cost subtracted): **{}** for the first test image, \
+             {}–{} over the first {}.",
+            n.first, n.min, n.max, n.images
+        );
+        if let Some(m0) = &self.m0 {
+            let _ = writeln!(
+                s,
+                "\nThe Cortex-M0 (`microbit`) does not run this network: {}",
+                m0.describe()
+            );
+        }
+        let Some((items, learn_static, learn_stack)) = &self.learn else {
+            return s;
+        };
         let _ = writeln!(
             s,
             "\nFine-tuning the last layer on the device (`finetune`), RAM by part — size from the \
@@ -954,7 +1315,7 @@ impl Footprint {
         let _ = writeln!(s, "| part | static | bytes (type) | bytes (ELF) |");
         let _ = writeln!(s, "| --- | --- | ---: | ---: |");
         let mut total = 0;
-        for i in &self.learn {
+        for i in items {
             total += i.from_type;
             let _ = writeln!(
                 s,
@@ -967,13 +1328,11 @@ impl Footprint {
         }
         let _ = writeln!(
             s,
-            "| **statics** | | **{total}** | `.data` + `.bss` = {} |",
-            self.learn_static
+            "| **statics** | | **{total}** | `.data` + `.bss` = {learn_static} |"
         );
         let _ = writeln!(
             s,
-            "| stack high-water mark (painted; loading, training, evaluating, printing) | | | {} |",
-            self.learn_stack
+            "| stack high-water mark (painted; loading, training, evaluating, printing) | | | {learn_stack} |"
         );
         s
     }

@@ -14,6 +14,7 @@ fn main() {
     bundle::find(
         "",
         &[
+            "model.rs",
             "model_int8.fnet",
             "model_int8.rs",
             "model_float.fnet",

@@ -15,6 +15,11 @@ fn main() {
     // The deployment firmware (`--features deploy`, src/bin/fashion.rs) embeds these.
     bundle::find(
         "riscv32",
-        &["model_int8.fnet", "test_images.bin", "test_labels.bin"],
+        &[
+            "model.rs",
+            "model_int8.fnet",
+            "test_images.bin",
+            "test_labels.bin",
+        ],
     );
 }

@@ -1,6 +1,8 @@
 //! For the firmware crates' build scripts (`firmnet-demo` with feature `build` as a
 //! build-dependency): finds the deployment bundle that `cargo run --release --example
-//! verify` writes, for firmware built with `--features deploy`.
+//! verify` writes, for firmware built with `--features deploy`. Its `model.rs` names the
+//! float network whose int8 twin it holds (`pub type Model = firmnet::models::FashionCnn;`),
+//! which the firmware `include!`s.
 //!
 //! The bundle is the folder named by `FIRMNET_DEPLOY_DIR`, or else the one `verify` writes
 //! for the crate's target: `out/deploy/` at the repository root for the Cortex-M4F,
@@ -36,8 +38,9 @@ pub fn find(subfolder: &str, files: &[&str]) {
             eprintln!(
                 "error: the deployment bundle has no {}.\n\
                  Write it with `cargo run --release --example verify` at the repository root \
-                 (it trains the network first if out/fashion_mnist/model_int8.fnet is missing), \
-                 or point FIRMNET_DEPLOY_DIR at a folder holding {}.",
+                 (the CNN; `-- --model mlp` for the MLP; it trains the network first if the \
+                 main job's output is missing), or point FIRMNET_DEPLOY_DIR at a folder \
+                 holding {}.",
                 file.display(),
                 files.join(", ")
             );

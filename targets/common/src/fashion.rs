@@ -4,47 +4,52 @@
 //! the firmware prints and the host compares.
 //!
 //! The network is the main job's `model_int8.fnet`, borrowed in place by
-//! [`firmnet::format::view`] as `Int8<FashionMlp, Borrowed>` — the type the compiler
-//! derives from the float network, with borrowed storage: the weights and per-channel
-//! arrays stay in flash, and RAM holds only [`Buffers`] — the quantized image, the
-//! network's arena (the two hidden activations) and the logits.
+//! [`firmnet::format::view`] as [`Network<'_, M>`] = `Int8<M, Borrowed>` — the type the
+//! compiler derives from the float network `M` ([`FashionCnn`](firmnet::models::FashionCnn)
+//! or [`FashionMlp`](firmnet::models::FashionMlp)), with borrowed storage: the weights and
+//! per-channel arrays stay in flash, and RAM holds only [`Buffers`] — the quantized image,
+//! the network's arena and the logits.
+//!
+//! Every function here is generic over the int8 network, so one body serves both: the
+//! MLP takes the image as a vector `[i8; 784]`, the CNN as a 28×28×1 map
+//! `[[[i8; 1]; 28]; 28]` — the same 784 bytes in the same order. The firmware learns which
+//! float network its bundle holds from the bundle's `model.rs`
+//! (`pub type Model = firmnet::models::FashionCnn;`, written by `verify`), which it
+//! `include!`s; a weight file of another network is refused when it is viewed.
 
-use firmnet::format::FormatError;
-use firmnet::models::FashionMlp;
+use firmnet::format::{FormatError, View};
 use firmnet::net::{Infer, Scratch};
-use firmnet::quant::{Borrowed, Int8, QLayer, QParams, Store, argmax_i8};
+use firmnet::quant::{Borrowed, Int8, Owned, QLayer, QParams, argmax_i8};
+use firmnet::tensor::Tensor;
 
 /// Pixels per image (28 × 28).
 pub const PIXELS: usize = 784;
 /// Classes.
 pub const CLASSES: usize = 10;
 
-/// The deployed network with its arrays stored as `S`: borrowed from the file's bytes
-/// ([`Network`]), or owned by a `static` the compiler builds from Rust source
-/// (`firmnet::format::rust_source`). One type, named once.
-pub type Model<S> = Int8<FashionMlp, S>;
+/// The int8 twin of the float network `M`, borrowed from the weight file's bytes.
+pub type Network<'a, M> = Int8<M, Borrowed<'a>>;
 
-/// The deployed network, borrowed from the file's bytes.
-pub type Network<'a> = Model<Borrowed<'a>>;
+/// The int8 twin of the float network `M` compiled in: owned arrays in a `static` the
+/// compiler builds from Rust source (`firmnet::format::rust_source`). The same layers as
+/// [`Network`], the same arena.
+pub type Compiled<M> = Int8<M, Owned>;
 
-/// The network's arena: its two hidden activations (384 bytes), whatever the storage.
-pub type Arena = Scratch<Network<'static>>;
-
-/// Everything [`run`] writes: the activation buffers of one inference.
-pub struct Buffers {
-    /// The image, quantized.
-    pub input: [i8; PIXELS],
+/// Everything [`run`] writes for the network `N`: the activation buffers of one inference.
+pub struct Buffers<N: Infer> {
+    /// The image, quantized, in the network's input shape.
+    pub input: N::Input,
     /// The network's arena: the hidden layers' outputs.
-    pub scratch: Arena,
+    pub scratch: Scratch<N>,
     /// The output.
     pub logits: [i8; CLASSES],
 }
 
-impl Buffers {
+impl<N: Infer> Buffers<N> {
     /// All zero; for a `static`.
-    pub const ZERO: Buffers = Buffers {
-        input: [0; PIXELS],
-        scratch: Arena::ZERO,
+    pub const ZERO: Buffers<N> = Buffers {
+        input: firmnet::tensor::Zero::ZERO,
+        scratch: Scratch::<N>::ZERO,
         logits: [0; CLASSES],
     };
 }
@@ -85,13 +90,13 @@ impl core::fmt::Display for Error {
     }
 }
 
-/// The network in `bytes`, checked and borrowed in place.
+/// The int8 network `N` (a [`Network`]) in `bytes`, checked and borrowed in place.
 ///
 /// # Errors
 /// [`Error::Format`] for a file that is not this network, [`Error::Input`] for one that does
 /// not take raw pixels.
-pub fn network(bytes: &[u8]) -> Result<Network<'_>, Error> {
-    let net: Network<'_> = firmnet::format::view(bytes).map_err(Error::Format)?;
+pub fn network<'a, N: View<'a> + QLayer>(bytes: &'a [u8]) -> Result<N, Error> {
+    let net: N = firmnet::format::view(bytes).map_err(Error::Format)?;
     if net.input_params() != QParams::PIXELS {
         return Err(Error::Input(net.input_params()));
     }
@@ -132,8 +137,18 @@ impl Fnv1a {
 
 /// Classifies one image: raw pixels 0–255 quantized as [`QParams::PIXELS`] (`p − 128`), the
 /// network run, the largest logit's class returned; the logits are left in `buf.logits`.
-pub fn classify<S: Store>(net: &Model<S>, image: &[u8; PIXELS], buf: &mut Buffers) -> usize {
-    for (q, &p) in buf.input.iter_mut().zip(image) {
+pub fn classify<N: QLayer<Output = [i8; CLASSES]>>(
+    net: &N,
+    image: &[u8; PIXELS],
+    buf: &mut Buffers<N>,
+) -> usize {
+    const {
+        assert!(
+            <N::Input as Tensor>::LEN == PIXELS,
+            "the network does not take 784 pixels"
+        )
+    };
+    for (q, &p) in buf.input.as_mut_slice().iter_mut().zip(image) {
         *q = (p ^ 0x80) as i8;
     }
     net.forward(&buf.input, &mut buf.logits, &mut buf.scratch);
@@ -148,11 +163,11 @@ pub fn classify<S: Store>(net: &Model<S>, image: &[u8; PIXELS], buf: &mut Buffer
 ///
 /// # Errors
 /// [`Error::Data`] if `images` is not whole images, one per label; nothing is classified.
-pub fn run<S: Store>(
-    net: &Model<S>,
+pub fn run<N: QLayer<Output = [i8; CLASSES]>>(
+    net: &N,
     images: &[u8],
     labels: &[u8],
-    buf: &mut Buffers,
+    buf: &mut Buffers<N>,
     mut each: impl FnMut(usize, &[i8; CLASSES]),
 ) -> Result<Outcome, Error> {
     let chunks = images.chunks_exact(PIXELS);

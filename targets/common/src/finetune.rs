@@ -19,7 +19,15 @@ use firmnet::prelude::*;
 use firmnet::tensor::Tensor;
 use firmnet::train::{TrainBuffers, classification_step};
 
-use super::fashion::{self, Network, PIXELS};
+use firmnet::models::FashionMlp;
+
+use super::fashion::{self, PIXELS};
+
+/// The deployed network this fine-tuning works on: the main job's int8 MLP, borrowed from
+/// its weight file (its second hidden layer is the head's input).
+pub type Network<'a> = fashion::Network<'a, FashionMlp>;
+/// Its activation buffers.
+pub type Activations = fashion::Buffers<Network<'static>>;
 
 /// The features the head learns from: the second hidden layer.
 pub const FEATURES: usize = 128;
@@ -75,7 +83,7 @@ pub struct Workspace<'a> {
     /// The batch's features.
     pub features: &'a mut [[f32; FEATURES]; BATCH],
     /// The int8 network's activation buffers.
-    pub act: &'a mut fashion::Buffers,
+    pub act: &'a mut Activations,
 }
 
 /// The shifted image: `image` turned a quarter turn clockwise.
@@ -89,12 +97,7 @@ pub fn shift(image: &[u8; PIXELS]) -> [u8; PIXELS] {
 /// The 128 features of a raw image: the int8 network's first two layers, dequantized. The
 /// two hidden activations live in the network's arena, the first at its front and the
 /// second at its back, as the whole network's inference places them.
-fn features(
-    net: &Network<'_>,
-    image: &[u8],
-    act: &mut fashion::Buffers,
-    out: &mut [f32; FEATURES],
-) {
+fn features(net: &Network<'_>, image: &[u8], act: &mut Activations, out: &mut [f32; FEATURES]) {
     for (q, &p) in act.input.iter_mut().zip(image) {
         *q = (p ^ 0x80) as i8;
     }

@@ -9,10 +9,10 @@
 //! | --- | --- | --- |
 //! | [`training`] | a small classifier trained with Adam on the device, in `static`s | `qemu-cortex-m4` |
 //! | [`int8`] | int8 layers and networks in RAM and flash, a float network converted to int8 on the device | `qemu-cortex-m0`, `qemu-riscv32` |
-//! | [`fashion`] | the main job's int8 Fashion-MNIST network over embedded test images | every target (`--features deploy`) |
-//! | [`finetune`] | that network's last layer fine-tuned with Adam on the device | `qemu-cortex-m4` |
+//! | [`fashion`] | the main job's int8 Fashion-MNIST network (CNN or MLP) over embedded test images | every target (`--features deploy`) |
+//! | [`finetune`] | the MLP's last layer fine-tuned with Adam on the device | `qemu-cortex-m4` |
 //! | [`cnn_kernels`] | int8 convolutions, pools and the residual add on seeded values, with checksums | `qemu-cortex-m4` (`count_cnn`) |
-//! | [`bench`] | the markers of instruction-counting windows | `qemu-cortex-m4` (`count`, `count_cnn`) |
+//! | [`bench`] | the markers of instruction-counting windows | `qemu-cortex-m4` (`count`, `count_cnn`, `count_model`) |
 //! | [`report`] | output lines written without `core::fmt` | every target |
 //! | `bundle` (feature `build`) | the build scripts' search for the deployment bundle | the firmware's `build.rs` |
 

@@ -16,15 +16,18 @@ use cortex_m_rt::entry;
 use firmnet_demo::{bundle, fashion, report};
 
 bundle!(MODEL: "model_int8.fnet", IMAGES: "test_images.bin", LABELS: "test_labels.bin");
+// The float network whose int8 twin the bundle holds (`pub type Model = …;`, written by
+// `verify --model cnn|mlp`).
+include!(concat!(env!("FIRMNET_DEPLOY_DIR"), "/model.rs"));
 
 board::handlers!();
 
 #[entry]
 fn main() -> ! {
     // The activation buffers, handed out once as a `&'static mut` (.bss).
-    static mut BUFFERS: fashion::Buffers = fashion::Buffers::ZERO;
+    static mut BUFFERS: fashion::Buffers<fashion::Network<'static, Model>> = fashion::Buffers::ZERO;
 
-    let net = match fashion::network(MODEL) {
+    let net = match fashion::network::<fashion::Network<Model>>(MODEL) {
         Ok(net) => net,
         Err(fashion::Error::Format(e)) => board::fail_with(&e),
         Err(_) => board::fail(b"error: the network does not take raw pixels\n"),

@@ -35,16 +35,19 @@ use cortex_m_rt::entry;
 use firmnet_demo::{bundle, fashion, report};
 
 bundle!(MODEL: "model_int8.fnet", IMAGES: "test_images.bin", LABELS: "test_labels.bin");
+// The float network whose int8 twin the bundle holds (`pub type Model = …;`, written by
+// `verify --model cnn|mlp`).
+include!(concat!(env!("FIRMNET_DEPLOY_DIR"), "/model.rs"));
 
 board::no_panic_handler!();
 
 #[entry]
 fn main() -> ! {
     // The activation buffers, handed out once as a `&'static mut` (.bss).
-    static mut BUFFERS: fashion::Buffers = fashion::Buffers::ZERO;
+    static mut BUFFERS: fashion::Buffers<fashion::Network<'static, Model>> = fashion::Buffers::ZERO;
     board::trap_unaligned();
 
-    let net = match firmnet::format::view(MODEL) {
+    let net: fashion::Network<'_, Model> = match firmnet::format::view(MODEL) {
         Ok(net) => net,
         Err(e) => board::fail_with(&e),
     };

@@ -29,16 +29,19 @@ use cortex_m_semihosting::hprintln;
 use firmnet_demo::{bundle, fashion, report};
 
 bundle!(MODEL: "model_int8.fnet", IMAGES: "test_images.bin", LABELS: "test_labels.bin");
+// The float network whose int8 twin the bundle holds (`pub type Model = …;`, written by
+// `verify --model cnn|mlp`).
+include!(concat!(env!("FIRMNET_DEPLOY_DIR"), "/model.rs"));
 
 board::handlers!();
 
 #[entry]
 fn main() -> ! {
     // The activation buffers, handed out once as a `&'static mut` (.bss).
-    static mut BUFFERS: fashion::Buffers = fashion::Buffers::ZERO;
+    static mut BUFFERS: fashion::Buffers<fashion::Network<'static, Model>> = fashion::Buffers::ZERO;
     board::trap_unaligned();
 
-    let net = match fashion::network(MODEL) {
+    let net = match fashion::network::<fashion::Network<Model>>(MODEL) {
         Ok(net) => net,
         Err(e) => {
             board::allow_unaligned();

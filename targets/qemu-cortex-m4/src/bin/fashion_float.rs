@@ -1,12 +1,14 @@
 //! The float deployment form of the network the int8 one was quantized from, on the
-//! Cortex-M4F, over the same 1,000 embedded test images: `Deployed<FashionMlp>` (batch
-//! normalization folded into the dense layers, dropout gone), which
+//! Cortex-M4F, over the same 1,000 embedded test images: `Deployed<Model>` — `Model` the
+//! bundle's float network (`model.rs`: `FashionCnn` or `FashionMlp`), batch normalization
+//! folded into the convolution or dense layer before it, dropout gone — which
 //! `cargo run --release --example verify` checks bit for bit against the host's reference
 //! kernels.
 //!
 //! Built with `--features deploy` from the bundle's `model_float.fnet` (input normalization
-//! folded in, so it takes raw pixels 0–255). The file is checked and copied into a `static`
-//! network (`firmnet::format::load`): f32 layers own their weights. Prints
+//! folded in, so it takes raw pixels 0–255, as a vector or a 28×28×1 map: the same 784
+//! values in the same order). The file is checked and copied into a `static` network
+//! (`firmnet::format::load`): f32 layers own their weights. Prints
 //! `logits i 0xBITS…` (the ten logits' bits) per image, the accuracy, then `done` — without
 //! `core::fmt` — and exits with status 0 (1 on any error).
 
@@ -16,29 +18,27 @@
 use cortex_m_rt::entry;
 use cortex_m_semihosting::hprintln;
 use firmnet::deploy::Deployed;
-use firmnet::models::FashionMlp;
 use firmnet::prelude::*;
+use firmnet::tensor::{Tensor, Zero};
 use firmnet_demo::{bundle, report};
 
 bundle!(MODEL: "model_float.fnet", IMAGES: "test_images.bin", LABELS: "test_labels.bin");
+// The float network the bundle holds (`pub type Model = …;`, written by
+// `verify --model cnn|mlp`).
+include!(concat!(env!("FIRMNET_DEPLOY_DIR"), "/model.rs"));
 
 board::handlers!();
 
-/// The deployment form: `Net![Dense<784, 256>, Relu, Dense<256, 128>, Relu, Dense<128, 10>]`.
-type Network = Deployed<FashionMlp>;
+/// The deployment form, e.g. for the MLP
+/// `Net![Dense<784, 256>, Relu, Dense<256, 128>, Relu, Dense<128, 10>]`.
+type Network = Deployed<Model>;
 
 #[entry]
 fn main() -> ! {
     // The network, its arena and the input, each handed out once as a `&'static mut`.
-    static mut NET: Network = net![
-        Dense::ZERO,
-        Relu::DEFAULT,
-        Dense::ZERO,
-        Relu::DEFAULT,
-        Dense::ZERO
-    ];
+    static mut NET: Network = Zero::ZERO;
     static mut ARENA: Scratch<Network> = Scratch::<Network>::ZERO;
-    static mut INPUT: [f32; 784] = [0.0; 784];
+    static mut INPUT: <Network as Infer>::Input = Zero::ZERO;
     board::trap_unaligned();
 
     if let Err(e) = firmnet::format::load(MODEL, NET) {
@@ -49,7 +49,7 @@ fn main() -> ! {
     let mut correct = 0;
     let mut logits = [0.0f32; 10];
     for (i, (image, &label)) in IMAGES.chunks_exact(784).zip(LABELS.iter()).enumerate() {
-        for (x, &p) in INPUT.iter_mut().zip(image) {
+        for (x, &p) in Tensor::as_mut_slice(INPUT).iter_mut().zip(image) {
             *x = f32::from(p);
         }
         NET.forward(INPUT, &mut logits, ARENA);

@@ -34,10 +34,10 @@ fn main() -> ! {
     static mut ADAM: finetune::Optimizer = finetune::OPTIMIZER;
     static mut BUF: finetune::Buffers = Zero::ZERO;
     static mut FEATURES: [[f32; finetune::FEATURES]; finetune::BATCH] = Zero::ZERO;
-    static mut ACT: fashion::Buffers = fashion::Buffers::ZERO;
+    static mut ACT: finetune::Activations = fashion::Buffers::ZERO;
     board::trap_unaligned();
 
-    let net = match fashion::network(MODEL) {
+    let net = match fashion::network::<finetune::Network>(MODEL) {
         Ok(net) => net,
         Err(e) => {
             board::allow_unaligned();

@@ -17,14 +17,17 @@ use riscv_semihosting::{debug, hprintln};
 use rt::write;
 
 bundle!(MODEL: "model_int8.fnet", IMAGES: "test_images.bin", LABELS: "test_labels.bin");
+// The float network whose int8 twin the bundle holds (`pub type Model = …;`, written by
+// `verify --model cnn|mlp`).
+include!(concat!(env!("FIRMNET_DEPLOY_DIR"), "/model.rs"));
 
 #[entry]
 fn main() -> ! {
     // The activation buffers, handed out once as a `&'static mut` (.bss).
     let buffers =
-        riscv::singleton!(: fashion::Buffers = fashion::Buffers::ZERO).expect("main runs once");
+        riscv::singleton!(: fashion::Buffers<fashion::Network<'static, Model>> = fashion::Buffers::ZERO).expect("main runs once");
     let painted_from = rt::paint_stack();
-    let outcome = fashion::network(MODEL).map(|net| {
+    let outcome = fashion::network::<fashion::Network<Model>>(MODEL).map(|net| {
         fashion::run(&net, IMAGES, LABELS, buffers, |i, l| {
             report::logits(&mut write, i, l)
         })

@@ -1,0 +1,104 @@
+//! Instructions per inference on the Cortex-M4F: `count_model` run under QEMU with the
+//! instruction-counting plugin `targets/qemu-cortex-m4/tools/insnwin.c`, as `count.sh`
+//! runs the kernel counts.
+
+use std::path::Path;
+use std::process::Command;
+
+use object::{Object, ObjectSymbol};
+
+use super::compare::{BoxError, HostInt8, Tally};
+use super::{RUN_TIMEOUT, qemu};
+
+/// The instructions of one inference, exact (QEMU counts instructions, not cycles).
+#[derive(Clone, Copy, Debug)]
+pub struct Counts {
+    /// Images counted.
+    pub images: usize,
+    /// The first image's.
+    pub first: u64,
+    /// The fewest over the images.
+    pub min: u64,
+    /// The most.
+    pub max: u64,
+}
+
+/// Builds the plugin (with `gcc`, or `$CC`), runs `elf` under the crate's `runner` with it,
+/// checks the counted images' logits against `host` (into `tally`) and returns the counts,
+/// less the markers' own cost (the first, empty window).
+pub fn instructions(
+    m4: &Path,
+    runner: &[String],
+    elf: &Path,
+    host: &HostInt8,
+    tally: &mut Tally,
+) -> Result<Counts, BoxError> {
+    let plugin = m4.join("target/libinsnwin.so");
+    std::fs::create_dir_all(m4.join("target"))?;
+    let cc = std::env::var_os("CC").unwrap_or_else(|| "gcc".into());
+    let status = Command::new(&cc)
+        .args(["-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-o"])
+        .arg(&plugin)
+        .arg(m4.join("tools/insnwin.c"))
+        .status()
+        .map_err(|e| format!("cannot build the counting plugin with {cc:?}: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the counting plugin failed ({status})").into());
+    }
+    let bytes = std::fs::read(elf)?;
+    let file = object::File::parse(&*bytes)?;
+    let address = |name: &str| -> Result<u64, BoxError> {
+        file.symbols()
+            .find(|s| s.name() == Ok(name))
+            // Thumb: the symbol's lowest bit marks the instruction set, not the address.
+            .map(|s| s.address() & !1)
+            .ok_or_else(|| format!("{} has no `{name}`", elf.display()).into())
+    };
+    let arg = format!(
+        "{},start={:#x},end={:#x}",
+        plugin.display(),
+        address("bench_start")?,
+        address("bench_end")?
+    );
+    let mut command = runner.to_vec();
+    command.splice(1..1, ["-plugin".to_string(), arg]);
+    let (stdout, stderr) = qemu::run_firmware(&command, elf, RUN_TIMEOUT)?;
+
+    let images: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("counted ")?.trim().parse().ok())
+        .ok_or("count_model did not report how many images it counted")?;
+    let expected = host
+        .logits
+        .get(..images)
+        .ok_or("count_model counted more images than the host classified")?;
+    let (compared, mismatches) = qemu::compare_logits(&stdout, expected);
+    tally.compared += compared;
+    for _ in 0..mismatches {
+        tally.require(false, || {
+            "cortex-m4 count_model: the counted images' logits differ from the host's".into()
+        });
+    }
+    let windows: Vec<u64> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("insnwin: window ")?.split_once(" = "))
+        .filter_map(|(_, n)| n.trim().parse().ok())
+        .collect();
+    let [overhead, counts @ ..] = windows.as_slice() else {
+        return Err("the counting plugin reported no window".into());
+    };
+    if images == 0 || counts.len() != images {
+        return Err(format!(
+            "the counting plugin reported {} windows for {images} images",
+            counts.len()
+        )
+        .into());
+    }
+    let net: Vec<u64> = counts.iter().map(|c| c.saturating_sub(*overhead)).collect();
+    Ok(Counts {
+        images,
+        first: net.first().copied().unwrap_or(0),
+        min: net.iter().copied().min().unwrap_or(0),
+        max: net.iter().copied().max().unwrap_or(0),
+    })
+}
