@@ -61,6 +61,7 @@ use firmnet_demo::{fashion, finetune};
 use object::{Object, ObjectSection, ObjectSymbol};
 
 mod compare;
+mod finetune_cnn;
 #[path = "../../tests/qemu/mod.rs"]
 #[allow(dead_code)]
 mod qemu;
@@ -269,6 +270,8 @@ fn verify(args: &Args) -> Result<bool, BoxError> {
     );
     print_losses(&learn_out);
 
+    let cnn_learn_ok = finetune_cnn::check(&args.models.join("cnn"), &bundle, &args.out)?;
+
     // The other targets, over the images that fit.
     let mut targets = vec!["cortex-m4".to_string()];
     let mut images = host.outcome.images;
@@ -335,7 +338,7 @@ fn verify(args: &Args) -> Result<bool, BoxError> {
     format::write_atomic(args.out.join("footprint.md"), report.as_bytes())?;
     println!("\n{report}");
 
-    let mut ok = true;
+    let mut ok = cnn_learn_ok;
     for (what, t) in [
         ("int8 outputs", &int8),
         ("float logits", &float_tally),
