@@ -9,7 +9,7 @@ use firmnet::host::{RangeMethod, quantize};
 use firmnet::models::{FASHION_CNN, FASHION_MLP, FashionCnn, FashionMlp, Image};
 use firmnet::prelude::*;
 use firmnet::quant::Int8;
-use firmnet_demo::{fashion, finetune, report};
+use firmnet_demo::{fashion, finetune, finetune_cnn, report};
 
 #[test]
 fn report_lines_are_what_verify_parses() {
@@ -194,4 +194,143 @@ fn the_dequantized_head_reproduces_the_int8_logits() {
             );
         }
     }
+}
+
+/// A random int8 CNN taking raw pixels, made by the generic conversion and saved, as bytes
+/// at an aligned address, with their length.
+fn cnn_file() -> (Box<Aligned<[u8; 100_000]>>, usize) {
+    let mut rng = Rng::new(11);
+    let mut float = firmnet::boxed!(FASHION_CNN);
+    float.init(Init::HeNormal, &mut rng);
+    let images: Vec<Image> = (0..16)
+        .map(|_| core::array::from_fn(|_| core::array::from_fn(|_| [rng.below(256) as f32])))
+        .collect();
+    let net: Box<Int8<FashionCnn>> = quantize(&*float, &images, RangeMethod::MinMax).unwrap();
+    let bytes = format::save(&*net).unwrap();
+    let mut blob = Box::new(Aligned([0u8; 100_000]));
+    blob.0[..bytes.len()].copy_from_slice(&bytes);
+    (blob, bytes.len())
+}
+
+#[test]
+fn cnn_features_are_the_int8_hidden_sums_and_the_head_starts_as_the_int8_layers() {
+    let (blob, len) = cnn_file();
+    let net = finetune_cnn::network(&blob.0[..len]).unwrap();
+    let dense = &net.rest.rest.rest.rest.rest.first;
+    let last = &net.rest.rest.rest.rest.rest.rest;
+    let mut head = firmnet::boxed::zero::<finetune_cnn::Head>();
+    finetune_cnn::initial_head(&net, &mut head);
+    let mut act = Box::new(finetune_cnn::Activations::ZERO);
+    let mut arena = firmnet::boxed::zero::<Scratch<finetune_cnn::Network<'static>>>();
+    let mut head_arena = firmnet::boxed::zero::<finetune_cnn::HeadScratch>();
+    let mut rng = Rng::new(4);
+    for k in 0..6 {
+        let image: Vec<u8> = (0..784).map(|_| rng.below(256) as u8).collect();
+        // The whole int8 network, as the deployment firmware runs it.
+        let x: [[[i8; 1]; 28]; 28] =
+            core::array::from_fn(|r| core::array::from_fn(|c| [(image[r * 28 + c] ^ 0x80) as i8]));
+        let mut logits = [0i8; 10];
+        net.forward(&x, &mut logits, &mut arena);
+
+        // The sums, requantized and clamped as the dense layer does, then the last layer:
+        // the same logits, bit for bit.
+        let mut sums = [0i32; 48];
+        finetune_cnn::sums(&net, &mut act, &image, &mut sums);
+        let rq = dense.requant();
+        let hidden: [i8; 48] =
+            core::array::from_fn(|o| rq.apply(sums[o], rq.multiplier[o], rq.shift[o]));
+        let mut again = [0i8; 10];
+        last.forward_with(&hidden, &mut again, &mut []);
+        assert_eq!(again, logits, "image {k}");
+
+        // The features are the sums at their scale; the initial head is the int8 layers in
+        // float: its logits are the int8 ones but for rounding — the hidden layer's (half
+        // a step of its scale per value, through the last layer's weights) and the
+        // output's (a step and a half).
+        let mut f = [0.0f32; 48];
+        finetune_cnn::features(&net, &mut act, &image, &mut f);
+        for o in 0..48 {
+            let s = f64::from(dense.input.scale) * dense.weight_scale(o).unwrap();
+            assert_eq!(
+                f[o],
+                (f64::from(sums[o]) * s) as f32,
+                "image {k} feature {o}"
+            );
+        }
+        let mut y = [0.0f32; 10];
+        head.forward_with(&f, &mut y, head_arena.as_mut_slice::<f32>());
+        for c in 0..10 {
+            let s_w = last.weight_scale(c).unwrap() as f32;
+            let spread: f32 = last.weight[c]
+                .iter()
+                .map(|&w| f32::from(w).abs())
+                .sum::<f32>()
+                * s_w
+                * last.input.scale
+                / 2.0;
+            let steps = spread / last.output.scale + 1.5;
+            let got = last.output.dequantize(logits[c]);
+            assert!(
+                (got - y[c]).abs() <= steps * last.output.scale,
+                "image {k} class {c}: int8 {got}, head {}, allowed {steps} steps",
+                y[c]
+            );
+        }
+    }
+}
+
+#[test]
+fn cnn_finetuning_reports_every_step_and_checks_its_samples() {
+    let (blob, len) = cnn_file();
+    let net = finetune_cnn::network(&blob.0[..len]).unwrap();
+    let mut rng = Rng::new(8);
+    let train: Vec<u8> = (0..finetune::TRAIN * 784)
+        .map(|_| rng.below(256) as u8)
+        .collect();
+    let eval: Vec<u8> = (0..20 * 784).map(|_| rng.below(256) as u8).collect();
+    let train_labels: Vec<u8> = (0..finetune::TRAIN).map(|i| (i % 10) as u8).collect();
+    let eval_labels: Vec<u8> = (0..20).map(|i| (i % 10) as u8).collect();
+    let mut state = Box::new(finetune_cnn::State::NEW);
+    let mut ws = state.workspace();
+    // One training label short: refused before anything is reported.
+    let short = finetune::Samples {
+        train_images: &train,
+        train_labels: &train_labels[1..],
+        eval_images: &eval,
+        eval_labels: &eval_labels,
+    };
+    let mut reported = Vec::new();
+    let err = finetune_cnn::run(&net, &mut ws, &short, &mut |l, i, v| {
+        reported.push((l.to_string(), i, v))
+    })
+    .unwrap_err();
+    assert!(
+        matches!(err, firmnet::Error::InvalidSetting { .. }),
+        "{err}"
+    );
+    assert!(reported.is_empty());
+
+    let samples = finetune::Samples {
+        train_labels: &train_labels,
+        ..short
+    };
+    finetune_cnn::run(&net, &mut ws, &samples, &mut |l, i, v| {
+        reported.push((l.to_string(), i, v))
+    })
+    .unwrap();
+    assert_eq!(reported.len(), 4 + finetune::STEPS);
+    let losses: Vec<f32> = reported
+        .iter()
+        .filter(|(l, _, _)| l == "loss")
+        .map(|&(_, _, v)| v)
+        .collect();
+    assert_eq!(losses.len(), finetune::STEPS);
+    assert!(
+        reported.iter().all(|(_, _, v)| v.is_finite()),
+        "{reported:?}"
+    );
+    // The training features were computed once, from the training images.
+    let mut f = [0.0f32; 48];
+    finetune_cnn::features(&net, ws.act, &train[5 * 784..6 * 784], &mut f);
+    assert_eq!(ws.cache[5], f);
 }

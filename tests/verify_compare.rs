@@ -6,7 +6,10 @@
 mod compare;
 use firmnet_demo::fashion;
 
-use compare::{HostInt8, Values, compare_float, compare_int8, compare_learning, parse_summary};
+use compare::{
+    HostInt8, Values, compare_float, compare_int8, compare_learning, compare_learning_within,
+    parse_summary,
+};
 
 fn host() -> HostInt8 {
     HostInt8 {
@@ -149,4 +152,19 @@ fn learning_values_must_all_be_there_and_close() {
         let (t, _) = compare_learning(&out, &host).unwrap();
         assert!(t.mismatches >= 1, "{what} was not caught");
     }
+    // Bit for bit (the CNN's check): one step of the last bit is a mismatch, which the
+    // tolerance lets through.
+    let next = f32::from_bits(2.0f32.to_bits() + 1);
+    let close = line("loss", 0, next) + &line("accuracy", 1, 0.5);
+    assert_eq!(compare_learning(&close, &host).unwrap().0.mismatches, 0);
+    let (t, worst) = compare_learning_within(&close, &host, 0.0).unwrap();
+    assert_eq!(t.mismatches, 1);
+    assert!(worst > 0.0);
+    assert_eq!(
+        compare_learning_within(&good, &host, 0.0)
+            .unwrap()
+            .0
+            .mismatches,
+        0
+    );
 }

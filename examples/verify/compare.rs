@@ -219,8 +219,19 @@ pub fn compare_float(out: &str, host: &[[f32; 10]]) -> Result<(Tally, f64, usize
     Ok((tally, worst, identical))
 }
 
-/// Compares `label index 0xBITS` lines with the host's fine-tuning run.
+/// Compares `label index 0xBITS` lines with the host's fine-tuning run, within
+/// [`LEARN_REL_TOL`].
 pub fn compare_learning(out: &str, host: &Values) -> Result<(Tally, f64), BoxError> {
+    compare_learning_within(out, host, LEARN_REL_TOL)
+}
+
+/// [`compare_learning`] with the largest accepted relative difference `tol` (0: every
+/// value identical); also returns the largest relative difference found.
+pub fn compare_learning_within(
+    out: &str,
+    host: &Values,
+    tol: f64,
+) -> Result<(Tally, f64), BoxError> {
     let mut firmware = Values::new();
     for line in out.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -237,7 +248,7 @@ pub fn compare_learning(out: &str, host: &Values) -> Result<(Tally, f64), BoxErr
         let got = firmware.get(key).copied();
         let rel = got.map_or(f64::INFINITY, |g| relative(f64::from(e), f64::from(g)));
         worst = worst.max(rel);
-        tally.check(rel <= LEARN_REL_TOL, || {
+        tally.check(rel <= tol, || {
             format!(
                 "fine-tuning {} {}: firmware {got:?}, host {e}",
                 key.0, key.1

@@ -73,6 +73,7 @@ use object::{Object, ObjectSection, ObjectSymbol};
 
 mod compare;
 mod count;
+mod finetune_cnn;
 #[path = "../../tests/qemu/mod.rs"]
 #[allow(dead_code)]
 mod qemu;
@@ -310,6 +311,12 @@ fn verify_model<M: HostModel>(args: &Args) -> Result<bool, BoxError> {
         }
     };
 
+    // The CNN's last layers fine-tuned on the device (`finetune_cnn.rs`).
+    let cnn_learned = match args.model {
+        Kind::Cnn => Some(finetune_cnn::check(&int8_bytes, &bundle, &args.out)?),
+        Kind::Mlp => None,
+    };
+
     // The other targets, over the images that fit.
     let mut targets = vec!["cortex-m4".to_string()];
     let mut images = host.outcome.images;
@@ -389,7 +396,7 @@ fn verify_model<M: HostModel>(args: &Args) -> Result<bool, BoxError> {
     format::write_atomic(args.out.join("footprint.md"), report.as_bytes())?;
     println!("\n{report}");
 
-    let mut ok = true;
+    let mut ok = cnn_learned.as_ref().is_none_or(|l| l.ok());
     let mut tallies = vec![("int8 outputs", &int8), ("float logits", &float_tally)];
     if let Some(l) = &learned {
         tallies.push(("fine-tuning values", &l.learn));
@@ -425,15 +432,13 @@ fn verify_model<M: HostModel>(args: &Args) -> Result<bool, BoxError> {
         "int8: {} outputs compared bit for bit, {} differ",
         int8.compared, int8.mismatches
     );
-    // Without fine-tuning (the CNN), its fields say `none`.
-    let (learn_mismatches, before, after) = match &learned {
-        Some(l) => (
-            l.learn.mismatches,
-            format!("{:.4}", l.before),
-            format!("{:.4}", l.after),
-        ),
-        None => (0, "none".into(), "none".into()),
+    // The MLP's or the CNN's fine-tuning on the device.
+    let (learn_mismatches, before, after) = match (&learned, &cnn_learned) {
+        (Some(l), _) => (l.learn.mismatches, l.before, l.after),
+        (None, Some(l)) => (l.tally.mismatches, l.before, l.after),
+        (None, None) => (0, f32::NAN, f32::NAN),
     };
+    let (before, after) = (format!("{before:.4}"), format!("{after:.4}"));
     let float_mismatches = float_tally.mismatches + learn_mismatches;
     println!(
         "RESULT verify images={images} mismatches={} target={} float_mismatches={float_mismatches} finetune_accuracy_before={before} finetune_accuracy_after={after} code_bytes={} ram_bytes={} file_code_bytes={} file_ram_bytes={} instructions_per_inference={} model={}",

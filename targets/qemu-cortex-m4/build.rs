@@ -26,4 +26,16 @@ fn main() {
             "finetune_eval_labels.bin",
         ],
     );
+    // The CNN's fine-tuning (`--features finetune-cnn`): the int8 CNN and the same samples.
+    bundle::find_for(
+        "finetune-cnn",
+        "",
+        &[
+            "cnn_int8.fnet",
+            "finetune_train_images.bin",
+            "finetune_train_labels.bin",
+            "finetune_eval_images.bin",
+            "finetune_eval_labels.bin",
+        ],
+    );
 }

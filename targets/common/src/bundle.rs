@@ -11,14 +11,25 @@
 //! `include_bytes!`. A missing file stops the build with what to run.
 
 use std::path::PathBuf;
-use std::{env, eprintln, println, process};
+use std::{env, eprintln, format, println, process};
 
 /// Does nothing without `--features deploy`; otherwise checks that every one of `files` is
 /// in the bundle (by default `out/deploy/<subfolder>`), tells cargo to rebuild when one
 /// changes, and exports the folder.
 pub fn find(subfolder: &str, files: &[&str]) {
+    find_for("deploy", subfolder, files);
+}
+
+/// [`find`] for the firmware that cargo feature `feature` builds (`"deploy"` for
+/// [`find`]): does nothing without it. Firmware built with two such features at once gets
+/// one bundle folder, which must hold the files of both.
+pub fn find_for(feature: &str, subfolder: &str, files: &[&str]) {
     println!("cargo:rerun-if-env-changed=FIRMNET_DEPLOY_DIR");
-    if env::var_os("CARGO_FEATURE_DEPLOY").is_none() {
+    let var = format!(
+        "CARGO_FEATURE_{}",
+        feature.to_ascii_uppercase().replace('-', "_")
+    );
+    if env::var_os(var).is_none() {
         return;
     }
     let dir = match env::var_os("FIRMNET_DEPLOY_DIR") {

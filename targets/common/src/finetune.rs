@@ -11,11 +11,21 @@
 //! [`TRAIN`] samples with Adam, every byte of its state in `static` memory. [`EVAL`] other
 //! samples measure the accuracy before and after.
 //!
+//! # Shared with the CNN
+//! [`finetune_cnn`](crate::finetune_cnn) fine-tunes the convolutional network's last
+//! layers on the same samples with the same loop: [`Samples`], [`shift`],
+//! [`dequantized`] (an int8 dense layer as a float one), the [`Features`] a frozen int8
+//! network computes, and [`learn`] — the accuracy before, [`STEPS`] Adam steps over
+//! shuffled batches, the accuracy after — are written once, here, for any head.
+//!
 //! This file uses only `firmnet` and `core` and prints nothing: [`run`] reports every
 //! number as `(label, index, value)`.
 
+use core::borrow::Borrow;
+
 use firmnet::Error;
 use firmnet::prelude::*;
+use firmnet::quant::{QDense, Store};
 use firmnet::tensor::Tensor;
 use firmnet::train::{TrainBuffers, classification_step};
 
@@ -72,6 +82,33 @@ pub struct Samples<'a> {
     pub eval_labels: &'a [u8],
 }
 
+impl Samples<'_> {
+    /// Checks that the samples are [`TRAIN`] whole training images and whole held-out
+    /// images, one label each.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSetting`] if they are not.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.train_images.len() != TRAIN * PIXELS
+            || self.train_labels.len() != TRAIN
+            || self.eval_labels.is_empty()
+            || self.eval_images.len() != self.eval_labels.len() * PIXELS
+        {
+            return Err(Error::InvalidSetting {
+                what: "fine-tuning samples (must be TRAIN whole 784-byte training images and whole held-out images, one label each)",
+            });
+        }
+        Ok(())
+    }
+
+    /// Training image `i` (empty if there is none).
+    pub fn train_image(&self, i: usize) -> &[u8] {
+        self.train_images
+            .get(i * PIXELS..(i + 1) * PIXELS)
+            .unwrap_or(&[])
+    }
+}
+
 /// Everything the fine-tuning writes, borrowed from the caller (the firmware's `static`s).
 pub struct Workspace<'a> {
     /// The head being trained.
@@ -94,57 +131,110 @@ pub fn shift(image: &[u8; PIXELS]) -> [u8; PIXELS] {
     })
 }
 
-/// The 128 features of a raw image: the int8 network's first two layers, dequantized. The
-/// two hidden activations live in the network's arena, the first at its front and the
-/// second at its back, as the whole network's inference places them.
-fn features(net: &Network<'_>, image: &[u8], act: &mut Activations, out: &mut [f32; FEATURES]) {
-    for (q, &p) in act.input.iter_mut().zip(image) {
-        *q = (p ^ 0x80) as i8;
-    }
-    let (front, back) = act.scratch.as_mut_slice::<i8>().split_at_mut(256);
-    let (Some(h1), Some(h2)) = (
-        <[i8; 256]>::view_mut(front),
-        <[i8; FEATURES]>::view_mut(back),
-    ) else {
-        return;
-    };
-    net.first.forward_with(&act.input, h1, &mut []);
-    net.rest.first.forward_with(h1, h2, &mut []);
-    // The scale the head's weights were dequantized with (`dequantized_head`): the last
-    // layer's input, which a checked file makes equal to the second layer's output.
-    let q = net.rest.rest.input;
-    for (f, &v) in out.iter_mut().zip(h2.iter()) {
-        *f = q.dequantize(v);
+/// What a frozen network hands the head: the features `X` of an image.
+pub trait Features<X> {
+    /// The features of `image` (784 raw pixels; anything else leaves `out` as it is).
+    fn image(&mut self, image: &[u8], out: &mut X);
+
+    /// The features of training sample `i`, whose pixels are `image`. The default computes
+    /// them; an extractor that computed them all beforehand looks them up.
+    fn train(&mut self, i: usize, image: &[u8], out: &mut X) {
+        let _ = i;
+        self.image(image, out);
     }
 }
 
-/// The int8 last layer as a float one on dequantized features: `w = q·s_w`, and the bias
+/// The MLP's frozen first two layers with their activation buffers.
+struct MlpFeatures<'n, 'm: 'n, 'a> {
+    net: &'n Network<'m>,
+    act: &'a mut Activations,
+}
+
+impl Features<[f32; FEATURES]> for MlpFeatures<'_, '_, '_> {
+    /// The 128 features of a raw image: the int8 network's first two layers, dequantized.
+    /// The two hidden activations live in the network's arena, the first at its front and
+    /// the second at its back, as the whole network's inference places them.
+    fn image(&mut self, image: &[u8], out: &mut [f32; FEATURES]) {
+        let (net, act) = (self.net, &mut *self.act);
+        if image.len() != PIXELS {
+            return;
+        }
+        for (q, &p) in act.input.iter_mut().zip(image) {
+            *q = (p ^ 0x80) as i8;
+        }
+        let (front, back) = act.scratch.as_mut_slice::<i8>().split_at_mut(256);
+        let (Some(h1), Some(h2)) = (
+            <[i8; 256]>::view_mut(front),
+            <[i8; FEATURES]>::view_mut(back),
+        ) else {
+            return;
+        };
+        net.first.forward_with(&act.input, h1, &mut []);
+        net.rest.first.forward_with(h1, h2, &mut []);
+        // The scale the head's weights were dequantized with ([`dequantized`]): the last
+        // layer's input, which a checked file makes equal to the second layer's output.
+        let q = net.rest.rest.input;
+        for (f, &v) in out.iter_mut().zip(h2.iter()) {
+            *f = q.dequantize(v);
+        }
+    }
+}
+
+/// An int8 dense layer as a float one on dequantized inputs: `w = q·s_w`, and the bias
 /// with the input zero point's share given back, `b = (bias + z_in·Σq)·s_in·s_w`, with the
 /// weight scale `s_w` recovered from the layer's requantization (in `f64`).
-pub fn dequantized_head(net: &Network<'_>, head: &mut Head) {
-    let last = &net.rest.rest;
-    let s_in = f64::from(last.input.scale);
-    let z_in = last.input.zero_point;
-    for c in 0..CLASSES {
-        let s_w = last.weight_scale(c).unwrap_or(0.0);
+pub fn dequantized<const IN: usize, const OUT: usize, S: Store>(
+    q: &QDense<IN, OUT, S>,
+    dense: &mut Dense<IN, OUT>,
+) {
+    let s_in = f64::from(q.input.scale);
+    let z_in = q.input.zero_point;
+    let (weight, bias) = (q.weight.borrow(), q.bias.borrow());
+    for (o, (row, b)) in dense.weight.iter_mut().zip(&mut dense.bias).enumerate() {
+        let s_w = q.weight_scale(o).unwrap_or(0.0);
         let mut sum = 0i32;
-        for (w, &q) in head.weight[c].iter_mut().zip(&last.weight[c]) {
-            *w = (f64::from(q) * s_w) as f32;
-            sum += i32::from(q);
+        for (w, &v) in row.iter_mut().zip(&weight[o]) {
+            *w = (f64::from(v) * s_w) as f32;
+            sum += i32::from(v);
         }
-        head.bias[c] = (f64::from(last.bias[c] + z_in * sum) * s_in * s_w) as f32;
+        *b = (f64::from(bias[o] + z_in * sum) * s_in * s_w) as f32;
     }
+}
+
+/// The int8 last layer as the float [`Head`] ([`dequantized`]).
+pub fn dequantized_head(net: &Network<'_>, head: &mut Head) {
+    dequantized(&net.rest.rest, head);
+}
+
+/// The head's training state, borrowed from the caller: the parts [`learn`] writes.
+pub struct Learner<'a, H: Layer, const B: usize> {
+    /// The head being trained.
+    pub head: &'a mut H,
+    /// Adam with its moments.
+    pub adam: &'a mut Adam<H::Grad>,
+    /// The batch's outputs and gradients.
+    pub buf: &'a mut TrainBuffers<H, B>,
+    /// The batch's features.
+    pub batch: &'a mut [H::Input; B],
+    /// The head's inference arena (`Scratch<H>` as a slice; empty for a single layer).
+    pub scratch: &'a mut [f32],
 }
 
 /// Accuracy and mean cross-entropy of the head on the held-out samples.
-fn evaluate(net: &Network<'_>, ws: &mut Workspace<'_>, s: &Samples<'_>) -> (f32, f32) {
+fn evaluate<H: Layer<Output = [f32; CLASSES]>, const B: usize>(
+    l: &mut Learner<'_, H, B>,
+    features: &mut impl Features<H::Input>,
+    s: &Samples<'_>,
+) -> (f32, f32) {
     let mut correct = 0usize;
     let mut loss = 0.0f32;
     let mut logits = [0.0f32; CLASSES];
-    let f = &mut ws.features[0];
+    let Some(f) = l.batch.first_mut() else {
+        return (f32::NAN, f32::NAN);
+    };
     for (image, &label) in s.eval_images.chunks_exact(PIXELS).zip(s.eval_labels) {
-        features(net, image, ws.act, f);
-        ws.head.forward_with(f, &mut logits, &mut []);
+        features.image(image, f);
+        l.head.forward_with(f, &mut logits, l.scratch);
         correct += usize::from(argmax(&logits) == usize::from(label));
         let mut d = [[0.0; CLASSES]];
         let label = [u16::from(label)];
@@ -154,31 +244,21 @@ fn evaluate(net: &Network<'_>, ws: &mut Workspace<'_>, s: &Samples<'_>) -> (f32,
     (correct as f32 / n, loss / n)
 }
 
-/// Initializes the head from the deployed one, measures it on the held-out samples, trains
-/// it for [`STEPS`] Adam steps, measures it again. Reports `accuracy`/`eval_loss` 0 (before)
-/// and 1 (after), and `loss` per step.
+/// Measures the head on the held-out samples, trains it for [`EPOCHS`] passes over the
+/// [`TRAIN`] training samples in shuffled batches of `B` (Adam, seed [`SEED`]), measures it
+/// again. Reports `accuracy`/`eval_loss` 0 (before) and 1 (after), and `loss` per step.
 ///
 /// # Errors
-/// [`Error::InvalidSetting`] if the samples are not [`TRAIN`] whole training images and
-/// whole held-out images, one label each (nothing is trained then); a training step's
-/// error (a non-finite loss or gradient, a label out of range).
-pub fn run(
-    net: &Network<'_>,
-    ws: &mut Workspace<'_>,
+/// As [`Samples::check`] (nothing is trained then); a training step's error (a
+/// non-finite loss or gradient, a label out of range).
+pub fn learn<H: Layer<Output = [f32; CLASSES]>, const B: usize>(
+    l: &mut Learner<'_, H, B>,
+    features: &mut impl Features<H::Input>,
     s: &Samples<'_>,
     out: &mut impl FnMut(&str, usize, f32),
 ) -> Result<(), Error> {
-    if s.train_images.len() != TRAIN * PIXELS
-        || s.train_labels.len() != TRAIN
-        || s.eval_labels.is_empty()
-        || s.eval_images.len() != s.eval_labels.len() * PIXELS
-    {
-        return Err(Error::InvalidSetting {
-            what: "fine-tuning samples (must be TRAIN whole 784-byte training images and whole held-out images, one label each)",
-        });
-    }
-    dequantized_head(net, ws.head);
-    let (acc, loss) = evaluate(net, ws, s);
+    s.check()?;
+    let (acc, loss) = evaluate(l, features, s);
     out("accuracy", 0, acc);
     out("eval_loss", 0, loss);
 
@@ -188,29 +268,51 @@ pub fn run(
     }
     let mut rng = Rng::new(SEED);
     let mut ctx = Context::new(SEED);
-    let mut labels = [0u16; BATCH];
+    let mut labels = [0u16; B];
     let mut step = 0;
     for _ in 0..EPOCHS {
         rng.shuffle(&mut order);
-        for batch in order.chunks_exact(BATCH) {
-            for ((&i, f), y) in batch.iter().zip(ws.features.iter_mut()).zip(&mut labels) {
+        for batch in order.chunks_exact(B) {
+            for ((&i, f), y) in batch.iter().zip(l.batch.iter_mut()).zip(&mut labels) {
                 let i = usize::from(i);
-                let image = s
-                    .train_images
-                    .get(i * PIXELS..(i + 1) * PIXELS)
-                    .unwrap_or(&[]);
-                features(net, image, ws.act, f);
+                features.train(i, s.train_image(i), f);
                 *y = s.train_labels.get(i).copied().map_or(u16::MAX, u16::from);
             }
-            let stats =
-                classification_step(ws.head, ws.adam, ws.buf, &mut ctx, ws.features, &labels)?;
+            let stats = classification_step(l.head, l.adam, l.buf, &mut ctx, l.batch, &labels)?;
             out("loss", step, stats.loss);
             step += 1;
         }
     }
 
-    let (acc, loss) = evaluate(net, ws, s);
+    let (acc, loss) = evaluate(l, features, s);
     out("accuracy", 1, acc);
     out("eval_loss", 1, loss);
     Ok(())
+}
+
+/// Initializes the head from the deployed one, then [`learn`]s: the accuracy before,
+/// [`STEPS`] Adam steps, the accuracy after.
+///
+/// # Errors
+/// As [`learn`].
+pub fn run(
+    net: &Network<'_>,
+    ws: &mut Workspace<'_>,
+    s: &Samples<'_>,
+    out: &mut impl FnMut(&str, usize, f32),
+) -> Result<(), Error> {
+    s.check()?;
+    dequantized_head(net, ws.head);
+    let mut learner = Learner {
+        head: &mut *ws.head,
+        adam: &mut *ws.adam,
+        buf: &mut *ws.buf,
+        batch: &mut *ws.features,
+        scratch: &mut [],
+    };
+    let mut features = MlpFeatures {
+        net,
+        act: &mut *ws.act,
+    };
+    learn(&mut learner, &mut features, s, out)
 }

@@ -11,6 +11,7 @@
 //! | [`int8`] | int8 layers and networks in RAM and flash, a float network converted to int8 on the device | `qemu-cortex-m0`, `qemu-riscv32` |
 //! | [`fashion`] | the main job's int8 Fashion-MNIST network (CNN or MLP) over embedded test images | every target (`--features deploy`) |
 //! | [`finetune`] | the MLP's last layer fine-tuned with Adam on the device | `qemu-cortex-m4` |
+//! | [`finetune_cnn`] | the int8 CNN's last layers fine-tuned the same way | `qemu-cortex-m4` |
 //! | [`cnn_kernels`] | int8 convolutions, pools and the residual add on seeded values, with checksums | `qemu-cortex-m4` (`count_cnn`) |
 //! | [`bench`] | the markers of instruction-counting windows | `qemu-cortex-m4` (`count`, `count_cnn`, `count_model`) |
 //! | [`report`] | output lines written without `core::fmt` | every target |
@@ -28,6 +29,7 @@ pub mod bundle;
 pub mod cnn_kernels;
 pub mod fashion;
 pub mod finetune;
+pub mod finetune_cnn;
 pub mod int8;
 pub mod report;
 pub mod training;

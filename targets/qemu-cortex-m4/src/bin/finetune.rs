@@ -3,8 +3,8 @@
 //! `targets/common/src/finetune.rs`, which `cargo run --release --example verify` repeats on the
 //! host and compares.
 //!
-//! Built with `--features deploy` from the bundle's `model_int8.fnet` and the shifted task's
-//! samples (`finetune_*.bin`). Prints `label index 0xBITS` per reported number — the
+//! Built with `--features deploy` from the bundle's `model_int8.fnet` and the shifted
+//! task's samples (`finetune_*.bin`). Prints `label index 0xBITS` per reported number — the
 //! accuracy and held-out loss before (index 0) and after (1), the loss of every step — then
 //! the stack's high-water mark and `done`, and exits with status 0 (1 on any error).
 
@@ -12,17 +12,13 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use cortex_m_semihosting::hprintln;
 use firmnet::tensor::Zero;
-use firmnet_demo::{bundle, fashion, finetune, report};
+use firmnet_demo::{bundle, fashion, finetune};
 
-bundle!(
-    MODEL: "model_int8.fnet",
-    TRAIN_IMAGES: "finetune_train_images.bin",
-    TRAIN_LABELS: "finetune_train_labels.bin",
-    EVAL_IMAGES: "finetune_eval_images.bin",
-    EVAL_LABELS: "finetune_eval_labels.bin",
-);
+#[path = "../learning.rs"]
+mod learning;
+
+bundle!(MODEL: "model_int8.fnet");
 
 board::handlers!();
 
@@ -37,20 +33,7 @@ fn main() -> ! {
     static mut ACT: finetune::Activations = fashion::Buffers::ZERO;
     board::trap_unaligned();
 
-    let net = match fashion::network::<finetune::Network>(MODEL) {
-        Ok(net) => net,
-        Err(e) => {
-            board::allow_unaligned();
-            hprintln!("error: {}", e);
-            board::fail(b"")
-        }
-    };
-    let samples = finetune::Samples {
-        train_images: TRAIN_IMAGES,
-        train_labels: TRAIN_LABELS,
-        eval_images: EVAL_IMAGES,
-        eval_labels: EVAL_LABELS,
-    };
+    let net = fashion::network::<finetune::Network>(MODEL).unwrap_or_else(|e| learning::fail(e));
     let mut ws = finetune::Workspace {
         head: HEAD,
         adam: ADAM,
@@ -58,16 +41,6 @@ fn main() -> ! {
         features: FEATURES,
         act: ACT,
     };
-    let result = finetune::run(&net, &mut ws, &samples, &mut |label, index, value| {
-        report::value(&mut board::write, label, index, value);
-    });
-    if let Err(e) = result {
-        board::allow_unaligned();
-        hprintln!("error: {}", e);
-        board::fail(b"")
-    }
-    board::write(b"stack ");
-    board::write_int(board::stack_high_water().0 as i32);
-    board::write(b"\ndone\n");
-    board::success()
+    let samples = learning::samples();
+    learning::finish(finetune::run(&net, &mut ws, &samples, &mut learning::value))
 }
