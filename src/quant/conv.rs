@@ -1062,15 +1062,17 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
         }
     }
 
-    /// Inference on the Cortex-M4/M7 DSP path ([`packed::depthwise_pixel`]), which runs on
-    /// every target (off the M4 with portable twins of its instructions), so that tests
-    /// can hold it to the reference: the filters widened once per call into `scratch` as
-    /// (tap, next tap) 16-bit pairs per channel, then per output pixel the byte offset of
-    /// each tap's input pixel (padding taps marked [`packed::OUTSIDE`] and read as the
-    /// input zero point, so border pixels run the same loop), and per four channels one
-    /// `SMLAD` per pair of taps and channel. The input is read a word at a time when `C` is
-    /// a multiple of 4 and the input 4-byte aligned, four bytes at a time otherwise.
-    /// `scratch` needs the layer's footprint (about `2·KH·KW·C + 2·C + 10·KH·KW + 26`
+    /// Inference on the Cortex-M4/M7 DSP path ([`packed::depthwise_words`],
+    /// [`packed::depthwise_pixel`]), which runs on every target (off the M4 with portable
+    /// twins of its instructions), so that tests can hold it to the reference: the filters
+    /// widened once per call into `scratch` as (tap, next tap) 16-bit pairs per channel,
+    /// then per four channels one `SMLAD` per pair of taps and channel. When `C` is a
+    /// multiple of 4, the input 4-byte aligned and the window of at most
+    /// [`packed::MAX_TAPS`] taps, each output pixel's taps are slices of the input's words
+    /// (a padding tap the words of a pixel of zero points in `scratch`, so border pixels run
+    /// the same loop); otherwise the byte offset of each tap's input pixel (padding taps
+    /// marked [`packed::OUTSIDE`] and read as the input zero point), four bytes at a time.
+    /// `scratch` needs the layer's footprint (about `2·KH·KW·C + 3·C + 10·KH·KW + 26`
     /// bytes); with less, [`forward_reference`](Self::forward_reference) computes
     /// instead. The same bits as the reference. Cannot panic.
     pub fn forward_packed(
@@ -1092,15 +1094,45 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
             self.forward_reference(x, y);
             return;
         };
-        let Some(idx) = rest.get_mut(..2 * pairs) else {
+        let Some((idx, pad)) = rest.split_at_mut_checked(2 * pairs) else {
             self.forward_reference(x, y);
             return;
         };
         packed::widen_depthwise(self.weight.borrow().as_flattened().as_flattened(), C, wide);
         let rq = self.requant();
         let z = packed::splat(self.input.zero_point.clamp(-128, 127) as i8);
-        // Where each tap's pixel starts, in words of the input or in bytes.
         let aligned = packed::as_words(bytes).filter(|_| C.is_multiple_of(4));
+        if let (Some(xw), Some(pad)) = (aligned, pad.get_mut(..C / 4)) {
+            if 2 * pairs <= packed::MAX_TAPS {
+                // Each tap's pixel as a slice of words (the padding pixel outside).
+                pad.fill(z);
+                let pad: &[u32] = pad;
+                let mut slices = [pad; packed::MAX_TAPS];
+                let taps_of = slices.get_mut(..2 * pairs).unwrap_or_default();
+                for (oy, yrow) in y.iter_mut().enumerate() {
+                    let (ys, ye, iy) = Self::ROWS.taps(oy);
+                    for (ox, out) in yrow.iter_mut().enumerate() {
+                        let (xs, xe, ix) = Self::COLS.taps(ox);
+                        // Taps past the window (an odd last one) stay the padding.
+                        for (ky, row) in taps_of.chunks_mut(KW).take(KH).enumerate() {
+                            let inside = (ys..ye).contains(&ky);
+                            let start = (iy + ky).wrapping_sub(ys).wrapping_mul(W).wrapping_add(ix);
+                            for (kx, s) in row.iter_mut().enumerate() {
+                                *s = if inside && (xs..xe).contains(&kx) {
+                                    let at = (start + kx - xs) * (C / 4);
+                                    xw.get(at..at + C / 4).unwrap_or(pad)
+                                } else {
+                                    pad
+                                };
+                            }
+                        }
+                        packed::depthwise_words(taps_of, wide, &rq, out);
+                    }
+                }
+                return;
+            }
+        }
+        // Where each tap's pixel starts, in words of the input or in bytes.
         let unit = if aligned.is_some() { C / 4 } else { C };
         for (oy, yrow) in y.iter_mut().enumerate() {
             let (ys, ye, iy) = Self::ROWS.taps(oy);
@@ -1316,7 +1348,7 @@ depthwise_impl!(impl[S: Store] (Infer for QDepthwiseConv2d<H, W, C, KH, KW, OH, 
     /// window's tap offsets ([`forward_packed`](QDepthwiseConv2d::forward_packed)).
     type Footprint<I: Place, O: Place> = Both<
         Mapping<I, O, Self::Input, Self::Output>,
-        Both<Both<Patches<C, KH, KW>, [[i8; C]; 2]>, Both<[[[i8; 10]; KW]; KH], [i8; 16]>>,
+        Both<Both<Patches<C, KH, KW>, [[i8; C]; 3]>, Both<[[[i8; 10]; KW]; KH], [i8; 16]>>,
     >;
 
     /// On Cortex-M4/M7 with the [`Simd`](crate::kernels::Backend::Simd) backend,

@@ -517,7 +517,91 @@ pub fn depthwise_pixel(
     rq: &Requant<'_>,
     y: &mut [i8],
 ) {
-    let pairs = idx.len() / 2;
+    depthwise_groups(idx, |&i, g| load(i, g), wide, rq, y);
+}
+
+/// [`depthwise_pixel`] with each tap's input pixel given as a slice of words: `taps[t]`
+/// holds channels `4g..4g+4` at `taps[t][g]` for every group of four channels `g` of `y`
+/// (the padding's words for a tap outside the input). The loads need no index arithmetic
+/// and no check each; the slices' lengths are checked once. Does nothing if a slice is
+/// shorter than `y`'s groups; outputs past what `wide` or `rq` hold keep their value.
+#[inline(never)]
+pub fn depthwise_words(taps: &[&[u32]], wide: &[u32], rq: &Requant<'_>, y: &mut [i8]) {
+    let groups = y.len().div_ceil(4);
+    if taps.iter().any(|t| t.len() < groups) {
+        return;
+    }
+    // SAFETY (both closures): `depthwise_groups` asks for word `g` only for groups `g` of
+    // `y`, below `groups`, and every slice of `taps` holds at least `groups` words
+    // (checked above).
+    let (pairs, []) = taps.as_chunks::<2>() else {
+        return;
+    };
+    match <&[[&[u32]; 2]; 5]>::try_from(pairs) {
+        // A 3×3 window: its five pairs of taps unrolled.
+        Ok(five) => depthwise_3x3(five, |t, g| unsafe { *t.get_unchecked(g) }, wide, rq, y),
+        Err(_) => depthwise_groups(taps, |t, g| unsafe { *t.get_unchecked(g) }, wide, rq, y),
+    }
+}
+
+/// [`depthwise_groups`] for five pairs of taps (a 3×3 window), unrolled, and four channels
+/// per group, each group's requantization read once; groups past what `rq` holds keep
+/// their outputs.
+#[inline(always)]
+fn depthwise_3x3<L>(
+    taps: &[[L; 2]; 5],
+    load: impl Fn(&L, usize) -> u32,
+    wide: &[u32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    let (wide, _) = wide.as_chunks::<4>();
+    let (y, _) = y.as_chunks_mut::<4>();
+    for (g, (out, wg)) in y.iter_mut().zip(wide.chunks_exact(5)).enumerate() {
+        let c = 4 * g;
+        let group = |v: &[i32]| <[i32; 4]>::try_from(v.get(c..c + 4).unwrap_or_default()).ok();
+        let (Some(mut a), Some(m), Some(s), Ok([w0, w1, w2, w3, w4])) = (
+            group(rq.bias),
+            group(rq.multiplier),
+            group(rq.shift),
+            <&[[u32; 4]; 5]>::try_from(wg),
+        ) else {
+            return;
+        };
+        let [t0, t1, t2, t3, t4] = taps;
+        let step = |a: &mut [i32; 4], [t0, t1]: &[L; 2], &[w0, w2, w1, w3]: &[u32; 4]| {
+            let (u, v) = (load(t0, g), load(t1, g));
+            let (ue, ve) = (sxtb16(u), sxtb16(v));
+            a[0] = smlad(pack_lo(ue, ve), w0, a[0]);
+            a[2] = smlad(pack_hi(ue, ve), w2, a[2]);
+            let (uo, vo) = (sxtb16_ror8(u), sxtb16_ror8(v));
+            a[1] = smlad(pack_lo(uo, vo), w1, a[1]);
+            a[3] = smlad(pack_hi(uo, vo), w3, a[3]);
+        };
+        step(&mut a, t0, w0);
+        step(&mut a, t1, w1);
+        step(&mut a, t2, w2);
+        step(&mut a, t3, w3);
+        step(&mut a, t4, w4);
+        let [o0, o1, o2, o3] = out;
+        *o0 = output(rq, a[0], m[0], s[0]);
+        *o1 = output(rq, a[1], m[1], s[1]);
+        *o2 = output(rq, a[2], m[2], s[2]);
+        *o3 = output(rq, a[3], m[3], s[3]);
+    }
+}
+
+/// The loops of [`depthwise_pixel`] and [`depthwise_words`]: `load(&taps[t], g)` is
+/// channels `4g..4g+4` of tap `t`'s pixel, asked for groups `g` of `y` only.
+#[inline(always)]
+fn depthwise_groups<L>(
+    taps: &[L],
+    load: impl Fn(&L, usize) -> u32,
+    wide: &[u32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    let pairs = taps.len() / 2;
     if pairs == 0 {
         return;
     }
@@ -529,11 +613,11 @@ pub fn depthwise_pixel(
         let c = 4 * g;
         let bias = |k: usize| rq.bias.get(k).copied().unwrap_or(0);
         let (mut a0, mut a1, mut a2, mut a3) = (bias(c), bias(c + 1), bias(c + 2), bias(c + 3));
-        for (t, w) in idx.chunks_exact(2).zip(wg.chunks_exact(4)) {
-            let (&[i0, i1], &[w0, w2, w1, w3]) = (t, w) else {
+        for (t, w) in taps.chunks_exact(2).zip(wg.chunks_exact(4)) {
+            let ([t0, t1], &[w0, w2, w1, w3]) = (t, w) else {
                 break;
             };
-            let (u, v) = (load(i0, g), load(i1, g));
+            let (u, v) = (load(t0, g), load(t1, g));
             let (ue, ve) = (sxtb16(u), sxtb16(v));
             a0 = smlad(pack_lo(ue, ve), w0, a0);
             a2 = smlad(pack_hi(ue, ve), w2, a2);
@@ -546,6 +630,10 @@ pub fn depthwise_pixel(
         }
     }
 }
+
+/// The most taps (an even number) a window may have for [`depthwise_words`]' callers to
+/// hold their tap slices on the stack.
+pub const MAX_TAPS: usize = 26;
 
 // ---------------------------------------------------------------------------------------
 // Pools
