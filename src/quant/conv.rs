@@ -452,6 +452,7 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
         }
         let (b0, b1) = bytes.split_at_mut(slot);
         let z = self.pad_value();
+        let short = packed::short_path(&rq);
         let pixels = y.as_flattened_mut();
         let total = pixels.len();
         let mut spare = [0i8; K];
@@ -497,7 +498,7 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
             let (Some(y0), y1) = (first.last_mut(), second.first_mut()) else {
                 return;
             };
-            packed::conv_pairs(w, n, wide, split, &rq, y0, y1.unwrap_or(&mut spare));
+            packed::conv_pairs(w, n, wide, split, &rq, short, y0, y1.unwrap_or(&mut spare));
             p += 2;
         }
     }
@@ -1102,35 +1103,36 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
         let rq = self.requant();
         let z = packed::splat(self.input.zero_point.clamp(-128, 127) as i8);
         let aligned = packed::as_words(bytes).filter(|_| C.is_multiple_of(4));
-        if let (Some(xw), Some(pad)) = (aligned, pad.get_mut(..C / 4)) {
-            if 2 * pairs <= packed::MAX_TAPS {
-                // Each tap's pixel as a slice of words (the padding pixel outside).
-                pad.fill(z);
-                let pad: &[u32] = pad;
-                let mut slices = [pad; packed::MAX_TAPS];
-                let taps_of = slices.get_mut(..2 * pairs).unwrap_or_default();
-                for (oy, yrow) in y.iter_mut().enumerate() {
-                    let (ys, ye, iy) = Self::ROWS.taps(oy);
-                    for (ox, out) in yrow.iter_mut().enumerate() {
-                        let (xs, xe, ix) = Self::COLS.taps(ox);
-                        // Taps past the window (an odd last one) stay the padding.
-                        for (ky, row) in taps_of.chunks_mut(KW).take(KH).enumerate() {
-                            let inside = (ys..ye).contains(&ky);
-                            let start = (iy + ky).wrapping_sub(ys).wrapping_mul(W).wrapping_add(ix);
-                            for (kx, s) in row.iter_mut().enumerate() {
-                                *s = if inside && (xs..xe).contains(&kx) {
-                                    let at = (start + kx - xs) * (C / 4);
-                                    xw.get(at..at + C / 4).unwrap_or(pad)
-                                } else {
-                                    pad
-                                };
-                            }
+        if let (Some(xw), Some(pad)) = (aligned, pad.get_mut(..C / 4))
+            && 2 * pairs <= packed::MAX_TAPS
+        {
+            // Each tap's pixel as a slice of words (the padding pixel outside).
+            pad.fill(z);
+            let pad: &[u32] = pad;
+            let short = packed::short_path(&rq);
+            let mut slices = [pad; packed::MAX_TAPS];
+            let taps_of = slices.get_mut(..2 * pairs).unwrap_or_default();
+            for (oy, yrow) in y.iter_mut().enumerate() {
+                let (ys, ye, iy) = Self::ROWS.taps(oy);
+                for (ox, out) in yrow.iter_mut().enumerate() {
+                    let (xs, xe, ix) = Self::COLS.taps(ox);
+                    // Taps past the window (an odd last one) stay the padding.
+                    for (ky, row) in taps_of.chunks_mut(KW).take(KH).enumerate() {
+                        let inside = (ys..ye).contains(&ky);
+                        let start = (iy + ky).wrapping_sub(ys).wrapping_mul(W).wrapping_add(ix);
+                        for (kx, s) in row.iter_mut().enumerate() {
+                            *s = if inside && (xs..xe).contains(&kx) {
+                                let at = (start + kx - xs) * (C / 4);
+                                xw.get(at..at + C / 4).unwrap_or(pad)
+                            } else {
+                                pad
+                            };
                         }
-                        packed::depthwise_words(taps_of, wide, &rq, out);
                     }
+                    packed::depthwise_words(taps_of, wide, &rq, short, out);
                 }
-                return;
             }
+            return;
         }
         // Where each tap's pixel starts, in words of the input or in bytes.
         let unit = if aligned.is_some() { C / 4 } else { C };

@@ -288,7 +288,28 @@ pub fn requantize(acc: i32, m: i32, shift: i32) -> i32 {
 /// [`Requant::apply`] through [`requantize`]: the same bits.
 #[inline(always)]
 fn output(rq: &Requant<'_>, acc: i32, m: i32, shift: i32) -> i8 {
-    let v = requantize(acc, m, shift).saturating_add(rq.zero_point);
+    output_as::<false>(rq, acc, m, shift)
+}
+
+/// Whether every channel of `rq` has a positive multiplier and an exponent in `−31..=−1`:
+/// then the kernels that take the answer (`short`) requantize without a test per channel.
+pub fn short_path(rq: &Requant<'_>) -> bool {
+    rq.multiplier.iter().all(|&m| m > 0) && rq.shift.iter().all(|s| (-31..=-1).contains(s))
+}
+
+/// [`output`], with `SHORT` the answer of [`short_path`] for `rq`: [`requantize`]'s
+/// first branch, taken without its tests.
+#[inline(always)]
+fn output_as<const SHORT: bool>(rq: &Requant<'_>, acc: i32, m: i32, shift: i32) -> i8 {
+    let r = if SHORT {
+        let s = ((i64::from(acc) * i64::from(m) + (1 << 30)) >> 31) as i32;
+        // `!shift` is `−shift − 1`, in 0..=30 here.
+        let t = (s + (s >> 31)) >> ((!shift) as u32 & 31);
+        (t + 1) >> 1
+    } else {
+        requantize(acc, m, shift)
+    };
+    let v = r.saturating_add(rq.zero_point);
     v.max(i32::from(rq.min)).min(i32::from(rq.max)) as i8
 }
 
@@ -374,9 +395,29 @@ fn weight_pairs(row: &[i8], j: usize) -> (u32, u32) {
 /// was there. `split` needs `n` a multiple of 4 and `w`
 /// 4-byte aligned (the filters are read a word at a time); either way the bits are the
 /// reference's. Filters two at a time, the last alone; outputs the slices do not hold are
-/// left as they are. Cannot panic.
-#[inline(never)]
+/// left as they are. `short` is [`short_path`]`(rq)`, computed once per layer (with
+/// `false` the bits are the same, the requantization tests each channel). Cannot panic.
+#[allow(clippy::too_many_arguments)]
 pub fn conv_pairs(
+    w: &[i8],
+    n: usize,
+    wide: &[u32],
+    split: bool,
+    rq: &Requant<'_>,
+    short: bool,
+    y0: &mut [i8],
+    y1: &mut [i8],
+) {
+    if short {
+        conv_pairs_as::<true>(w, n, wide, split, rq, y0, y1);
+    } else {
+        conv_pairs_as::<false>(w, n, wide, split, rq, y0, y1);
+    }
+}
+
+/// [`conv_pairs`] with `SHORT` its `short`.
+#[inline(never)]
+fn conv_pairs_as<const SHORT: bool>(
     w: &[i8],
     n: usize,
     wide: &[u32],
@@ -444,12 +485,12 @@ pub fn conv_pairs(
         let (m0, s0) = (mul(rq, k), sh(rq, k));
         let (m1, s1) = (mul(rq, k1), sh(rq, k1));
         if let (Some(o00), Some(o10)) = (y0.get_mut(k), y1.get_mut(k)) {
-            *o00 = output(rq, a00, m0, s0);
-            *o10 = output(rq, a01, m0, s0);
+            *o00 = output_as::<SHORT>(rq, a00, m0, s0);
+            *o10 = output_as::<SHORT>(rq, a01, m0, s0);
         }
         if let (true, Some(o01), Some(o11)) = (k1 != k, y0.get_mut(k1), y1.get_mut(k1)) {
-            *o01 = output(rq, a10, m1, s1);
-            *o11 = output(rq, a11, m1, s1);
+            *o01 = output_as::<SHORT>(rq, a10, m1, s1);
+            *o11 = output_as::<SHORT>(rq, a11, m1, s1);
         }
         k += 2;
     }
@@ -525,8 +566,10 @@ pub fn depthwise_pixel(
 /// (the padding's words for a tap outside the input). The loads need no index arithmetic
 /// and no check each; the slices' lengths are checked once. Does nothing if a slice is
 /// shorter than `y`'s groups; outputs past what `wide` or `rq` hold keep their value.
+/// `short` is [`short_path`]`(rq)`, computed once per layer (with `false` the bits are
+/// the same, the requantization tests each channel).
 #[inline(never)]
-pub fn depthwise_words(taps: &[&[u32]], wide: &[u32], rq: &Requant<'_>, y: &mut [i8]) {
+pub fn depthwise_words(taps: &[&[u32]], wide: &[u32], rq: &Requant<'_>, short: bool, y: &mut [i8]) {
     let groups = y.len().div_ceil(4);
     if taps.iter().any(|t| t.len() < groups) {
         return;
@@ -539,16 +582,21 @@ pub fn depthwise_words(taps: &[&[u32]], wide: &[u32], rq: &Requant<'_>, y: &mut 
     };
     match <&[[&[u32]; 2]; 5]>::try_from(pairs) {
         // A 3×3 window: its five pairs of taps unrolled.
-        Ok(five) => depthwise_3x3(five, |t, g| unsafe { *t.get_unchecked(g) }, wide, rq, y),
+        Ok(five) if short => {
+            depthwise_3x3::<_, true>(five, |t, g| unsafe { *t.get_unchecked(g) }, wide, rq, y)
+        }
+        Ok(five) => {
+            depthwise_3x3::<_, false>(five, |t, g| unsafe { *t.get_unchecked(g) }, wide, rq, y)
+        }
         Err(_) => depthwise_groups(taps, |t, g| unsafe { *t.get_unchecked(g) }, wide, rq, y),
     }
 }
 
 /// [`depthwise_groups`] for five pairs of taps (a 3×3 window), unrolled, and four channels
-/// per group, each group's requantization read once; groups past what `rq` holds keep
-/// their outputs.
+/// per group, each group's requantization read once (`SHORT` as for [`output_as`]);
+/// groups past what `rq` holds keep their outputs.
 #[inline(always)]
-fn depthwise_3x3<L>(
+fn depthwise_3x3<L, const SHORT: bool>(
     taps: &[[L; 2]; 5],
     load: impl Fn(&L, usize) -> u32,
     wide: &[u32],
@@ -584,10 +632,10 @@ fn depthwise_3x3<L>(
         step(&mut a, t3, w3);
         step(&mut a, t4, w4);
         let [o0, o1, o2, o3] = out;
-        *o0 = output(rq, a[0], m[0], s[0]);
-        *o1 = output(rq, a[1], m[1], s[1]);
-        *o2 = output(rq, a[2], m[2], s[2]);
-        *o3 = output(rq, a[3], m[3], s[3]);
+        *o0 = output_as::<SHORT>(rq, a[0], m[0], s[0]);
+        *o1 = output_as::<SHORT>(rq, a[1], m[1], s[1]);
+        *o2 = output_as::<SHORT>(rq, a[2], m[2], s[2]);
+        *o3 = output_as::<SHORT>(rq, a[3], m[3], s[3]);
     }
 }
 
