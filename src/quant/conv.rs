@@ -424,7 +424,10 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
     /// can hold it to the reference: output pixels two at a time, each pixel's patch
     /// gathered once and widened once to 16-bit pairs (a 1×1 convolution widens the input
     /// pixel itself), then every filter pair against both patches, requantization
-    /// included. `scratch` needs `6·KH·KW·C + 24` bytes (the layer's footprint); with
+    /// included. Filters whose length is not a multiple of 4 (one input channel) are
+    /// padded with zeros once per call, on the stack when they fit in 512 bytes, so they
+    /// too are read a word at a time. `scratch` needs `6·KH·KW·C + 24` bytes (the layer's
+    /// footprint); with
     /// less, [`forward_with_kernel`](Self::forward_with_kernel) with the reference computes
     /// instead. The same bits as the reference. Cannot panic.
     pub fn forward_packed(
@@ -439,6 +442,18 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
         let n = Self::PATCH;
         let split = packed::splits(w, n);
         let slot = n.next_multiple_of(4);
+        // Filters of a length not a multiple of 4 (one input channel): padded once per
+        // call, when they fit, so the filters are read a word at a time as well.
+        let mut padded;
+        let (w, n_w, split) = if split {
+            (w, n, true)
+        } else {
+            padded = packed::WordAligned([0; PADDED_FILTERS]);
+            match packed::pad_filters(w, n, &mut padded.0) {
+                Some(p) => (p, slot, true),
+                None => (w, n, false),
+            }
+        };
         let at = scratch.as_ptr().align_offset(4);
         let room = scratch.get_mut(at..).and_then(|s| s.split_at_mut_checked(2 * slot));
         let Some((bytes, rest)) = room else {
@@ -498,7 +513,7 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
             let (Some(y0), y1) = (first.last_mut(), second.first_mut()) else {
                 return;
             };
-            packed::conv_pairs(w, n, wide, split, &rq, short, y0, y1.unwrap_or(&mut spare));
+            packed::conv_pairs(w, n_w, wide, split, &rq, short, y0, y1.unwrap_or(&mut spare));
             p += 2;
         }
     }
@@ -570,6 +585,10 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
         Some(real * f64::from(self.output.scale) / f64::from(self.input.scale))
     }
 });
+
+/// The most bytes of filters [`QConv2d::forward_packed`] pads on the stack to read them a
+/// word at a time.
+const PADDED_FILTERS: usize = 512;
 
 /// Room for two patches.
 type Patches<const C: usize, const KH: usize, const KW: usize> =

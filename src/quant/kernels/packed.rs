@@ -259,6 +259,28 @@ pub fn splits(w: &[i8], n: usize) -> bool {
     n.is_multiple_of(4) && as_words(w).is_some()
 }
 
+/// The filter matrix `w` (rows of `n` weights) copied into `out` with each row padded by
+/// zeros to `n` rounded up to a multiple of 4, so that [`conv_pairs`] can read it a word at
+/// a time (`split`) with that row length: the zero weights meet taps past the patch's end,
+/// which [`widen_patch`] writes as 0. `None` when `out` is too small or not 4-byte aligned.
+pub fn pad_filters<'a>(w: &[i8], n: usize, out: &'a mut [i8]) -> Option<&'a [i8]> {
+    let n4 = n.next_multiple_of(4);
+    if n == 0 || out.as_ptr().align_offset(4) != 0 {
+        return None;
+    }
+    let out = out.get_mut(..w.len() / n * n4)?;
+    for (dst, src) in out.chunks_exact_mut(n4).zip(w.chunks_exact(n)) {
+        let (row, zeros) = dst.split_at_mut(n);
+        row.copy_from_slice(src);
+        zeros.fill(0);
+    }
+    Some(out)
+}
+
+/// Bytes aligned for words: room for [`pad_filters`] on the stack.
+#[repr(C, align(4))]
+pub struct WordAligned<const N: usize>(pub [i8; N]);
+
 // ---------------------------------------------------------------------------------------
 // Requantization
 
