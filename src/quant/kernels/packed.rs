@@ -359,6 +359,9 @@ pub fn widen_patch(bytes: &[i8], wide: &mut [u32], slot: usize, split: bool) {
         done = full;
     }
     let groups = bytes.len().div_ceil(4);
+    if done == groups {
+        return;
+    }
     for (j, pair) in wide.chunks_mut(4).enumerate().take(groups).skip(done) {
         let mut b = [0u8; 4];
         for (d, s) in b.iter_mut().zip(bytes.iter().skip(4 * j)) {
