@@ -427,9 +427,8 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
     /// included. Filters whose length is not a multiple of 4 (one input channel) are
     /// padded with zeros once per call, on the stack when they fit in 512 bytes, so they
     /// too are read a word at a time. `scratch` needs `6·KH·KW·C + 24` bytes (the layer's
-    /// footprint); with
-    /// less, [`forward_with_kernel`](Self::forward_with_kernel) with the reference computes
-    /// instead. The same bits as the reference. Cannot panic.
+    /// footprint); with less, [`forward_with_kernel`](Self::forward_with_kernel) with the
+    /// reference computes instead. The same bits as the reference. Cannot panic.
     pub fn forward_packed(
         &self,
         x: &[[[i8; C]; W]; H],
@@ -1365,8 +1364,9 @@ depthwise_impl!(impl<'a> [] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE, P
 depthwise_impl!(impl[S: Store] (Infer for QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE, P, S>) {
     type Input = [[[i8; C]; W]; H];
     type Output = [[[i8; C]; OW]; OH];
-    /// The input and output where they live, and room for the widened filters and the
-    /// window's tap offsets ([`forward_packed`](QDepthwiseConv2d::forward_packed)).
+    /// The input and output where they live, and room for the widened filters, the
+    /// window's tap offsets and a pixel of padding
+    /// ([`forward_packed`](QDepthwiseConv2d::forward_packed)).
     type Footprint<I: Place, O: Place> = Both<
         Mapping<I, O, Self::Input, Self::Output>,
         Both<Both<Patches<C, KH, KW>, [[i8; C]; 3]>, Both<[[[i8; 10]; KW]; KH], [i8; 16]>>,

@@ -9,8 +9,8 @@
 //!
 //! | kernel | what | how |
 //! | --- | --- | --- |
-//! | [`conv_pairs`] | a convolution's output pixels two at a time | both patches widened once to 16-bit pairs; the loop takes two filters per step, each filter word split by `SXTB16` once and used for both pixels (`SMLAD` ×8 per four taps); requantization per filter pair |
-//! | [`depthwise_pixel`] | a depthwise convolution's output pixel, four channels at a time | filters widened once per call to (tap, next tap) pairs per channel; each input word split by `SXTB16`, regrouped by `PKHBT`/`PKHTB`, `SMLAD` ×4 per two taps of four channels; padding taps read the input zero point |
+//! | [`conv_pairs`] | a convolution's output pixels two at a time | both patches widened once to 16-bit pairs; the loop takes two filters per step, each filter word split by `SXTB16` once and used for both pixels (`SMLAD` ×8 per four taps); requantization per filter pair, without per-channel tests when [`short_path`] holds; filters of other lengths padded by [`pad_filters`] |
+//! | [`depthwise_words`], [`depthwise_pixel`] | a depthwise convolution's output pixel, four channels at a time | filters widened once per call to (tap, next tap) pairs per channel; each input word split by `SXTB16`, regrouped by `PKHBT`/`PKHTB`, `SMLAD` ×4 per two taps of four channels; each tap a slice of the input's words (padding taps a pixel of zero points), five pairs of taps unrolled — or, for inputs not in words, a byte offset per tap |
 //! | [`max_words`] | the largest of words of four `i8` | `SSUB8` + `SEL` |
 //! | [`sum_channels`] | per-channel sums over pixels | `SXTAB16` into 16-bit lanes, flushed to `i32` every 256 pixels |
 //! | [`requantize`] | TensorFlow Lite's `MultiplyByQuantizedMultiplier` | one 64-bit product and a rounding shift, for the usual multipliers (positive) and exponents (−31 to 0); the general function otherwise |
