@@ -323,16 +323,21 @@ pub fn short_path(rq: &Requant<'_>) -> bool {
 /// first branch, taken without its tests.
 #[inline(always)]
 fn output_as<const SHORT: bool>(rq: &Requant<'_>, acc: i32, m: i32, shift: i32) -> i8 {
-    let r = if SHORT {
+    let v = rescale_as::<SHORT>(acc, m, shift).saturating_add(rq.zero_point);
+    v.max(i32::from(rq.min)).min(i32::from(rq.max)) as i8
+}
+
+/// [`requantize`], with `SHORT` as for [`output_as`].
+#[inline(always)]
+fn rescale_as<const SHORT: bool>(acc: i32, m: i32, shift: i32) -> i32 {
+    if SHORT {
         let s = ((i64::from(acc) * i64::from(m) + (1 << 30)) >> 31) as i32;
         // `!shift` is `−shift − 1`, in 0..=30 here.
         let t = (s + (s >> 31)) >> ((!shift) as u32 & 31);
         (t + 1) >> 1
     } else {
         requantize(acc, m, shift)
-    };
-    let v = r.saturating_add(rq.zero_point);
-    v.max(i32::from(rq.min)).min(i32::from(rq.max)) as i8
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -630,6 +635,7 @@ fn depthwise_3x3<L, const SHORT: bool>(
 ) {
     let (wide, _) = wide.as_chunks::<4>();
     let (y, _) = y.as_chunks_mut::<4>();
+    let (lo, hi) = (splat(rq.min), splat(rq.max));
     for (g, (out, wg)) in y.iter_mut().zip(wide.chunks_exact(5)).enumerate() {
         let c = 4 * g;
         let group = |v: &[i32]| <[i32; 4]>::try_from(v.get(c..c + 4).unwrap_or_default()).ok();
@@ -656,12 +662,28 @@ fn depthwise_3x3<L, const SHORT: bool>(
         step(&mut a, t2, w2);
         step(&mut a, t3, w3);
         step(&mut a, t4, w4);
-        let [o0, o1, o2, o3] = out;
-        *o0 = output_as::<SHORT>(rq, a[0], m[0], s[0]);
-        *o1 = output_as::<SHORT>(rq, a[1], m[1], s[1]);
-        *o2 = output_as::<SHORT>(rq, a[2], m[2], s[2]);
-        *o3 = output_as::<SHORT>(rq, a[3], m[3], s[3]);
+        *out = outputs4::<SHORT>(rq, a, m, s, lo, hi);
     }
+}
+
+/// Four outputs of [`output_as`] at once: each sum saturated to `i8` (which changes nothing
+/// the clamp keeps), the four bytes clamped together (`SSUB8` + `SEL`) to `lo` and `hi`,
+/// [`splat`]s of `rq.min` and `rq.max`.
+#[inline(always)]
+fn outputs4<const SHORT: bool>(
+    rq: &Requant<'_>,
+    a: [i32; 4],
+    m: [i32; 4],
+    s: [i32; 4],
+    lo: u32,
+    hi: u32,
+) -> [i8; 4] {
+    let byte = |k: usize| {
+        let r = rescale_as::<SHORT>(a[k], m[k], s[k]).saturating_add(rq.zero_point);
+        r.clamp(-128, 127) as u8
+    };
+    let w = u32::from_le_bytes([byte(0), byte(1), byte(2), byte(3)]);
+    min_i8x4(max_i8x4(w, lo), hi).to_le_bytes().map(|b| b as i8)
 }
 
 /// The loops of [`depthwise_pixel`] and [`depthwise_words`]: `load(&taps[t], g)` is
