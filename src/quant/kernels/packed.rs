@@ -367,9 +367,11 @@ pub fn widen_patch(bytes: &[i8], wide: &mut [u32], slot: usize, split: bool) {
     if done == groups {
         return;
     }
-    for (j, pair) in wide.chunks_mut(4).enumerate().take(groups).skip(done) {
+    let rest = wide.get_mut(4 * done..).unwrap_or_default();
+    let left = bytes.get(4 * done..).unwrap_or_default();
+    for (pair, src) in rest.chunks_mut(4).zip(left.chunks(4)) {
         let mut b = [0u8; 4];
-        for (d, s) in b.iter_mut().zip(bytes.iter().skip(4 * j)) {
+        for (d, s) in b.iter_mut().zip(src) {
             *d = *s as u8;
         }
         let x = u32::from_le_bytes(b);
