@@ -24,7 +24,10 @@
 //! `(x − z)·2²⁰` stays below 2²⁸
 //! and the scaled operands below 2²⁷ each, so nothing overflows. The multipliers are
 //! computed once, in `f64` as TensorFlow Lite does, when the parameters are made
-//! ([`QAdd::new`]), and stored: inference is integer-only.
+//! ([`QAdd::new`]), and stored: inference is integer-only. `a'` depends on `a` alone and
+//! `b'` on `b`: on tensors of [`ADD_TABLE_MIN`] elements or more, [`QAdd::forward`] and
+//! [`QAdd::apply`] compute both for each of the 256 values once per call, which leaves one
+//! rescaling per output.
 //!
 //! ```
 //! use firmnet::quant::{Clamp, QAdd, QParams};
@@ -268,10 +271,7 @@ impl<T> QAdd<T> {
             self.skip_multiplier,
             self.skip_shift,
         );
-        let sum = a.wrapping_add(b);
-        let y = requantize(sum, self.output_multiplier, self.output_shift)
-            .saturating_add(self.output.zero_point);
-        y.max(i32::from(self.min)).min(i32::from(self.max)) as i8
+        self.sum(a, b)
     }
 
     /// One operand, offset, shifted left by 20 and rescaled.
@@ -285,20 +285,85 @@ impl<T> QAdd<T> {
 }
 
 impl<T: Tensor<Elem = i8>> QAdd<T> {
-    /// `y = a + b` element by element ([`add`](Self::add)).
+    /// `y = a + b` element by element ([`add`](Self::add)); the same bits by a per-call
+    /// table of each operand's rescaled values on tensors of [`ADD_TABLE_MIN`] elements or
+    /// more.
     pub fn forward(&self, a: &T, b: &T, y: &mut T) {
-        let pairs = a.as_slice().iter().zip(b.as_slice());
-        for (y, (&a, &b)) in y.as_mut_slice().iter_mut().zip(pairs) {
-            *y = self.add(a, b);
-        }
+        let (a, b, y) = (a.as_slice(), b.as_slice(), y.as_mut_slice());
+        let n = y.len().min(a.len()).min(b.len());
+        self.each(
+            n,
+            y.iter_mut()
+                .zip(a.iter().zip(b))
+                .map(|(y, (&a, &b))| (y, a, b)),
+        );
     }
 
     /// `ay = ay + b` in place: `ay` holds the first operand (the branch's output) and
     /// receives the sum, as a residual block computes in its arena.
     pub fn apply(&self, ay: &mut T, b: &T) {
-        for (a, &b) in ay.as_mut_slice().iter_mut().zip(b.as_slice()) {
-            *a = self.add(*a, b);
+        self.apply_slices(ay.as_mut_slice(), b.as_slice());
+    }
+}
+
+/// Tensors of at least this many elements are added through tables of the operands' 256
+/// rescaled values each ([`QAdd::forward`]): 512 rescalings per call, where each element
+/// then saves two.
+pub const ADD_TABLE_MIN: usize = 512;
+
+impl<T> QAdd<T> {
+    /// `ay[i] = ay[i] + b[i]` ([`add`](Self::add)) as far as both reach, through tables
+    /// on [`ADD_TABLE_MIN`] elements or more.
+    pub(crate) fn apply_slices(&self, ay: &mut [i8], b: &[i8]) {
+        let n = ay.len().min(b.len());
+        self.each(
+            n,
+            ay.iter_mut().zip(b).map(|(a, &b)| {
+                let v = *a;
+                (a, v, b)
+            }),
+        );
+    }
+
+    /// `*y = a + b` for each `(y, a, b)` of `n` (the elements' count): through tables
+    /// from [`ADD_TABLE_MIN`] elements on.
+    #[inline(always)]
+    fn each<'y>(&self, n: usize, elements: impl Iterator<Item = (&'y mut i8, i8, i8)>) {
+        if n >= ADD_TABLE_MIN {
+            let [ta, tb] = self.tables();
+            for (y, a, b) in elements {
+                *y = self.sum(ta[usize::from(a as u8)], tb[usize::from(b as u8)]);
+            }
+        } else {
+            for (y, a, b) in elements {
+                *y = self.add(a, b);
+            }
         }
+    }
+
+    /// Each operand's rescaled value for each of its 256 values, indexed by the value's
+    /// byte (`v as u8`).
+    #[inline(never)]
+    fn tables(&self) -> [[i32; 256]; 2] {
+        let mut t = [[0; 256]; 2];
+        let (za, zb) = (self.input.zero_point, self.skip.zero_point);
+        let (ta, tb) = t.split_at_mut(1);
+        if let (Some(ta), Some(tb)) = (ta.first_mut(), tb.first_mut()) {
+            for (v, (a, b)) in ta.iter_mut().zip(tb.iter_mut()).enumerate() {
+                let q = v as u8 as i8;
+                *a = self.scaled(q, za, self.input_multiplier, self.input_shift);
+                *b = self.scaled(q, zb, self.skip_multiplier, self.skip_shift);
+            }
+        }
+        t
+    }
+
+    /// The output for two rescaled operands.
+    #[inline(always)]
+    fn sum(&self, a: i32, b: i32) -> i8 {
+        let y = requantize(a.wrapping_add(b), self.output_multiplier, self.output_shift)
+            .saturating_add(self.output.zero_point);
+        y.max(i32::from(self.min)).min(i32::from(self.max)) as i8
     }
 }
 

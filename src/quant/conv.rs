@@ -424,9 +424,11 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
     /// can hold it to the reference: output pixels two at a time, each pixel's patch
     /// gathered once and widened once to 16-bit pairs (a 1×1 convolution widens the input
     /// pixel itself), then every filter pair against both patches, requantization
-    /// included. `scratch` needs `6·KH·KW·C + 24` bytes (the layer's footprint); with
-    /// less, [`forward_with_kernel`](Self::forward_with_kernel) with the reference computes
-    /// instead. The same bits as the reference. Cannot panic.
+    /// included. Filters whose length is not a multiple of 4 (one input channel) are
+    /// padded with zeros once per call, on the stack when they fit in 512 bytes, so they
+    /// too are read a word at a time. `scratch` needs `6·KH·KW·C + 24` bytes (the layer's
+    /// footprint); with less, [`forward_with_kernel`](Self::forward_with_kernel) with the
+    /// reference computes instead. The same bits as the reference. Cannot panic.
     pub fn forward_packed(
         &self,
         x: &[[[i8; C]; W]; H],
@@ -439,6 +441,18 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
         let n = Self::PATCH;
         let split = packed::splits(w, n);
         let slot = n.next_multiple_of(4);
+        // Filters of a length not a multiple of 4 (one input channel): padded once per
+        // call, when they fit, so the filters are read a word at a time as well.
+        let mut padded;
+        let (w, n_w, split) = if split {
+            (w, n, true)
+        } else {
+            padded = packed::WordAligned([0; PADDED_FILTERS]);
+            match packed::pad_filters(w, n, &mut padded.0) {
+                Some(p) => (p, slot, true),
+                None => (w, n, false),
+            }
+        };
         let at = scratch.as_ptr().align_offset(4);
         let room = scratch.get_mut(at..).and_then(|s| s.split_at_mut_checked(2 * slot));
         let Some((bytes, rest)) = room else {
@@ -452,6 +466,7 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
         }
         let (b0, b1) = bytes.split_at_mut(slot);
         let z = self.pad_value();
+        let short = packed::short_path(&rq);
         let pixels = y.as_flattened_mut();
         let total = pixels.len();
         let mut spare = [0i8; K];
@@ -497,7 +512,7 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
             let (Some(y0), y1) = (first.last_mut(), second.first_mut()) else {
                 return;
             };
-            packed::conv_pairs(w, n, wide, split, &rq, y0, y1.unwrap_or(&mut spare));
+            packed::conv_pairs(w, n_w, wide, split, &rq, short, y0, y1.unwrap_or(&mut spare));
             p += 2;
         }
     }
@@ -569,6 +584,10 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
         Some(real * f64::from(self.output.scale) / f64::from(self.input.scale))
     }
 });
+
+/// The most bytes of filters [`QConv2d::forward_packed`] pads on the stack to read them a
+/// word at a time.
+const PADDED_FILTERS: usize = 512;
 
 /// Room for two patches.
 type Patches<const C: usize, const KH: usize, const KW: usize> =
@@ -1062,15 +1081,17 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
         }
     }
 
-    /// Inference on the Cortex-M4/M7 DSP path ([`packed::depthwise_pixel`]), which runs on
-    /// every target (off the M4 with portable twins of its instructions), so that tests
-    /// can hold it to the reference: the filters widened once per call into `scratch` as
-    /// (tap, next tap) 16-bit pairs per channel, then per output pixel the byte offset of
-    /// each tap's input pixel (padding taps marked [`packed::OUTSIDE`] and read as the
-    /// input zero point, so border pixels run the same loop), and per four channels one
-    /// `SMLAD` per pair of taps and channel. The input is read a word at a time when `C` is
-    /// a multiple of 4 and the input 4-byte aligned, four bytes at a time otherwise.
-    /// `scratch` needs the layer's footprint (about `2·KH·KW·C + 2·C + 10·KH·KW + 26`
+    /// Inference on the Cortex-M4/M7 DSP path ([`packed::depthwise_words`],
+    /// [`packed::depthwise_pixel`]), which runs on every target (off the M4 with portable
+    /// twins of its instructions), so that tests can hold it to the reference: the filters
+    /// widened once per call into `scratch` as (tap, next tap) 16-bit pairs per channel,
+    /// then per four channels one `SMLAD` per pair of taps and channel. When `C` is a
+    /// multiple of 4, the input 4-byte aligned and the window of at most
+    /// [`packed::MAX_TAPS`] taps, each output pixel's taps are slices of the input's words
+    /// (a padding tap the words of a pixel of zero points in `scratch`, so border pixels run
+    /// the same loop); otherwise the byte offset of each tap's input pixel (padding taps
+    /// marked [`packed::OUTSIDE`] and read as the input zero point), four bytes at a time.
+    /// `scratch` needs the layer's footprint (about `2·KH·KW·C + 3·C + 10·KH·KW + 26`
     /// bytes); with less, [`forward_reference`](Self::forward_reference) computes
     /// instead. The same bits as the reference. Cannot panic.
     pub fn forward_packed(
@@ -1092,15 +1113,46 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
             self.forward_reference(x, y);
             return;
         };
-        let Some(idx) = rest.get_mut(..2 * pairs) else {
+        let Some((idx, pad)) = rest.split_at_mut_checked(2 * pairs) else {
             self.forward_reference(x, y);
             return;
         };
         packed::widen_depthwise(self.weight.borrow().as_flattened().as_flattened(), C, wide);
         let rq = self.requant();
         let z = packed::splat(self.input.zero_point.clamp(-128, 127) as i8);
-        // Where each tap's pixel starts, in words of the input or in bytes.
         let aligned = packed::as_words(bytes).filter(|_| C.is_multiple_of(4));
+        if let (Some(xw), Some(pad)) = (aligned, pad.get_mut(..C / 4))
+            && 2 * pairs <= packed::MAX_TAPS
+        {
+            // Each tap's pixel as a slice of words (the padding pixel outside).
+            pad.fill(z);
+            let pad: &[u32] = pad;
+            let short = packed::short_path(&rq);
+            let mut slices = [pad; packed::MAX_TAPS];
+            let taps_of = slices.get_mut(..2 * pairs).unwrap_or_default();
+            for (oy, yrow) in y.iter_mut().enumerate() {
+                let (ys, ye, iy) = Self::ROWS.taps(oy);
+                for (ox, out) in yrow.iter_mut().enumerate() {
+                    let (xs, xe, ix) = Self::COLS.taps(ox);
+                    // Taps past the window (an odd last one) stay the padding.
+                    for (ky, row) in taps_of.chunks_mut(KW).take(KH).enumerate() {
+                        let inside = (ys..ye).contains(&ky);
+                        let start = (iy + ky).wrapping_sub(ys).wrapping_mul(W).wrapping_add(ix);
+                        for (kx, s) in row.iter_mut().enumerate() {
+                            *s = if inside && (xs..xe).contains(&kx) {
+                                let at = (start + kx - xs) * (C / 4);
+                                xw.get(at..at + C / 4).unwrap_or(pad)
+                            } else {
+                                pad
+                            };
+                        }
+                    }
+                    packed::depthwise_words(taps_of, wide, &rq, short, out);
+                }
+            }
+            return;
+        }
+        // Where each tap's pixel starts, in words of the input or in bytes.
         let unit = if aligned.is_some() { C / 4 } else { C };
         for (oy, yrow) in y.iter_mut().enumerate() {
             let (ys, ye, iy) = Self::ROWS.taps(oy);
@@ -1312,11 +1364,12 @@ depthwise_impl!(impl<'a> [] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE, P
 depthwise_impl!(impl[S: Store] (Infer for QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE, P, S>) {
     type Input = [[[i8; C]; W]; H];
     type Output = [[[i8; C]; OW]; OH];
-    /// The input and output where they live, and room for the widened filters and the
-    /// window's tap offsets ([`forward_packed`](QDepthwiseConv2d::forward_packed)).
+    /// The input and output where they live, and room for the widened filters, the
+    /// window's tap offsets and a pixel of padding
+    /// ([`forward_packed`](QDepthwiseConv2d::forward_packed)).
     type Footprint<I: Place, O: Place> = Both<
         Mapping<I, O, Self::Input, Self::Output>,
-        Both<Both<Patches<C, KH, KW>, [[i8; C]; 2]>, Both<[[[i8; 10]; KW]; KH], [i8; 16]>>,
+        Both<Both<Patches<C, KH, KW>, [[i8; C]; 3]>, Both<[[[i8; 10]; KW]; KH], [i8; 16]>>,
     >;
 
     /// On Cortex-M4/M7 with the [`Simd`](crate::kernels::Backend::Simd) backend,

@@ -66,7 +66,7 @@ pub mod requant;
 pub mod residual;
 mod store;
 
-pub use add::{ADD_LEFT_SHIFT, QAdd};
+pub use add::{ADD_LEFT_SHIFT, ADD_TABLE_MIN, QAdd};
 pub use conv::{DepthwiseConversion, QConv2d, QDepthwiseConv2d};
 pub use convert::{Int8, Quantize, Step, convert};
 pub use dense::{BnFold, Clamp, DenseConversion, QDense};

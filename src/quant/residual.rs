@@ -97,9 +97,7 @@ where
         self.body.run(Src::Caller(x), Dst::Caller(y), scratch);
         self.shortcut.run(Src::Caller(x), Dst::Arena, scratch);
         if let Some((shortcut, _)) = at_side(scratch, S::FROM_CALLER, B::Output::LEN) {
-            for (a, &b) in y.as_mut_slice().iter_mut().zip(shortcut.iter()) {
-                *a = self.add.add(*a, b);
-            }
+            self.add.apply_slices(y.as_mut_slice(), shortcut);
         }
     }
 }

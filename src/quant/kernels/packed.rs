@@ -9,8 +9,8 @@
 //!
 //! | kernel | what | how |
 //! | --- | --- | --- |
-//! | [`conv_pairs`] | a convolution's output pixels two at a time | both patches widened once to 16-bit pairs; the loop takes two filters per step, each filter word split by `SXTB16` once and used for both pixels (`SMLAD` ×8 per four taps); requantization per filter pair |
-//! | [`depthwise_pixel`] | a depthwise convolution's output pixel, four channels at a time | filters widened once per call to (tap, next tap) pairs per channel; each input word split by `SXTB16`, regrouped by `PKHBT`/`PKHTB`, `SMLAD` ×4 per two taps of four channels; padding taps read the input zero point |
+//! | [`conv_pairs`] | a convolution's output pixels two at a time | both patches widened once to 16-bit pairs; the loop takes two filters per step, each filter word split by `SXTB16` once and used for both pixels (`SMLAD` ×8 per four taps); requantization per filter pair, without per-channel tests when [`short_path`] holds; filters of other lengths padded by [`pad_filters`] |
+//! | [`depthwise_words`], [`depthwise_pixel`] | a depthwise convolution's output pixel, four channels at a time | filters widened once per call to (tap, next tap) pairs per channel; each input word split by `SXTB16`, regrouped by `PKHBT`/`PKHTB`, `SMLAD` ×4 per two taps of four channels; each tap a slice of the input's words (padding taps a pixel of zero points), five pairs of taps unrolled — or, for inputs not in words, a byte offset per tap |
 //! | [`max_words`] | the largest of words of four `i8` | `SSUB8` + `SEL` |
 //! | [`sum_channels`] | per-channel sums over pixels | `SXTAB16` into 16-bit lanes, flushed to `i32` every 256 pixels |
 //! | [`requantize`] | TensorFlow Lite's `MultiplyByQuantizedMultiplier` | one 64-bit product and a rounding shift, for the usual multipliers (positive) and exponents (−31 to 0); the general function otherwise |
@@ -259,6 +259,28 @@ pub fn splits(w: &[i8], n: usize) -> bool {
     n.is_multiple_of(4) && as_words(w).is_some()
 }
 
+/// The filter matrix `w` (rows of `n` weights) copied into `out` with each row padded by
+/// zeros to `n` rounded up to a multiple of 4, so that [`conv_pairs`] can read it a word at
+/// a time (`split`) with that row length: the zero weights meet taps past the patch's end,
+/// which [`widen_patch`] writes as 0. `None` when `out` is too small or not 4-byte aligned.
+pub fn pad_filters<'a>(w: &[i8], n: usize, out: &'a mut [i8]) -> Option<&'a [i8]> {
+    let n4 = n.next_multiple_of(4);
+    if n == 0 || out.as_ptr().align_offset(4) != 0 {
+        return None;
+    }
+    let out = out.get_mut(..w.len() / n * n4)?;
+    for (dst, src) in out.chunks_exact_mut(n4).zip(w.chunks_exact(n)) {
+        let (row, zeros) = dst.split_at_mut(n);
+        row.copy_from_slice(src);
+        zeros.fill(0);
+    }
+    Some(out)
+}
+
+/// Bytes aligned for words: room for [`pad_filters`] on the stack.
+#[repr(C, align(4))]
+pub struct WordAligned<const N: usize>(pub [i8; N]);
+
 // ---------------------------------------------------------------------------------------
 // Requantization
 
@@ -288,8 +310,34 @@ pub fn requantize(acc: i32, m: i32, shift: i32) -> i32 {
 /// [`Requant::apply`] through [`requantize`]: the same bits.
 #[inline(always)]
 fn output(rq: &Requant<'_>, acc: i32, m: i32, shift: i32) -> i8 {
-    let v = requantize(acc, m, shift).saturating_add(rq.zero_point);
+    output_as::<false>(rq, acc, m, shift)
+}
+
+/// Whether every channel of `rq` has a positive multiplier and an exponent in `−31..=−1`:
+/// then the kernels that take the answer (`short`) requantize without a test per channel.
+pub fn short_path(rq: &Requant<'_>) -> bool {
+    rq.multiplier.iter().all(|&m| m > 0) && rq.shift.iter().all(|s| (-31..=-1).contains(s))
+}
+
+/// [`output`], with `SHORT` the answer of [`short_path`] for `rq`: [`requantize`]'s
+/// first branch, taken without its tests.
+#[inline(always)]
+fn output_as<const SHORT: bool>(rq: &Requant<'_>, acc: i32, m: i32, shift: i32) -> i8 {
+    let v = rescale_as::<SHORT>(acc, m, shift).saturating_add(rq.zero_point);
     v.max(i32::from(rq.min)).min(i32::from(rq.max)) as i8
+}
+
+/// [`requantize`], with `SHORT` as for [`output_as`].
+#[inline(always)]
+fn rescale_as<const SHORT: bool>(acc: i32, m: i32, shift: i32) -> i32 {
+    if SHORT {
+        let s = ((i64::from(acc) * i64::from(m) + (1 << 30)) >> 31) as i32;
+        // `!shift` is `−shift − 1`, in 0..=30 here.
+        let t = (s + (s >> 31)) >> ((!shift) as u32 & 31);
+        (t + 1) >> 1
+    } else {
+        requantize(acc, m, shift)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -316,9 +364,14 @@ pub fn widen_patch(bytes: &[i8], wide: &mut [u32], slot: usize, split: bool) {
         done = full;
     }
     let groups = bytes.len().div_ceil(4);
-    for (j, pair) in wide.chunks_mut(4).enumerate().take(groups).skip(done) {
+    if done == groups {
+        return;
+    }
+    let rest = wide.get_mut(4 * done..).unwrap_or_default();
+    let left = bytes.get(4 * done..).unwrap_or_default();
+    for (pair, src) in rest.chunks_mut(4).zip(left.chunks(4)) {
         let mut b = [0u8; 4];
-        for (d, s) in b.iter_mut().zip(bytes.iter().skip(4 * j)) {
+        for (d, s) in b.iter_mut().zip(src) {
             *d = *s as u8;
         }
         let x = u32::from_le_bytes(b);
@@ -374,9 +427,29 @@ fn weight_pairs(row: &[i8], j: usize) -> (u32, u32) {
 /// was there. `split` needs `n` a multiple of 4 and `w`
 /// 4-byte aligned (the filters are read a word at a time); either way the bits are the
 /// reference's. Filters two at a time, the last alone; outputs the slices do not hold are
-/// left as they are. Cannot panic.
-#[inline(never)]
+/// left as they are. `short` is [`short_path`]`(rq)`, computed once per layer (with
+/// `false` the bits are the same, the requantization tests each channel). Cannot panic.
+#[allow(clippy::too_many_arguments)]
 pub fn conv_pairs(
+    w: &[i8],
+    n: usize,
+    wide: &[u32],
+    split: bool,
+    rq: &Requant<'_>,
+    short: bool,
+    y0: &mut [i8],
+    y1: &mut [i8],
+) {
+    if short {
+        conv_pairs_as::<true>(w, n, wide, split, rq, y0, y1);
+    } else {
+        conv_pairs_as::<false>(w, n, wide, split, rq, y0, y1);
+    }
+}
+
+/// [`conv_pairs`] with `SHORT` its `short`.
+#[inline(never)]
+fn conv_pairs_as<const SHORT: bool>(
     w: &[i8],
     n: usize,
     wide: &[u32],
@@ -444,12 +517,12 @@ pub fn conv_pairs(
         let (m0, s0) = (mul(rq, k), sh(rq, k));
         let (m1, s1) = (mul(rq, k1), sh(rq, k1));
         if let (Some(o00), Some(o10)) = (y0.get_mut(k), y1.get_mut(k)) {
-            *o00 = output(rq, a00, m0, s0);
-            *o10 = output(rq, a01, m0, s0);
+            *o00 = output_as::<SHORT>(rq, a00, m0, s0);
+            *o10 = output_as::<SHORT>(rq, a01, m0, s0);
         }
         if let (true, Some(o01), Some(o11)) = (k1 != k, y0.get_mut(k1), y1.get_mut(k1)) {
-            *o01 = output(rq, a10, m1, s1);
-            *o11 = output(rq, a11, m1, s1);
+            *o01 = output_as::<SHORT>(rq, a10, m1, s1);
+            *o11 = output_as::<SHORT>(rq, a11, m1, s1);
         }
         k += 2;
     }
@@ -517,7 +590,115 @@ pub fn depthwise_pixel(
     rq: &Requant<'_>,
     y: &mut [i8],
 ) {
-    let pairs = idx.len() / 2;
+    depthwise_groups(idx, |&i, g| load(i, g), wide, rq, y);
+}
+
+/// [`depthwise_pixel`] with each tap's input pixel given as a slice of words: `taps[t]`
+/// holds channels `4g..4g+4` at `taps[t][g]` for every group of four channels `g` of `y`
+/// (the padding's words for a tap outside the input). The loads need no index arithmetic
+/// and no check each; the slices' lengths are checked once. Does nothing if a slice is
+/// shorter than `y`'s groups; outputs past what `wide` or `rq` hold keep their value.
+/// `short` is [`short_path`]`(rq)`, computed once per layer (with `false` the bits are
+/// the same, the requantization tests each channel).
+#[inline(never)]
+pub fn depthwise_words(taps: &[&[u32]], wide: &[u32], rq: &Requant<'_>, short: bool, y: &mut [i8]) {
+    let groups = y.len().div_ceil(4);
+    if taps.iter().any(|t| t.len() < groups) {
+        return;
+    }
+    // SAFETY (both closures): `depthwise_groups` asks for word `g` only for groups `g` of
+    // `y`, below `groups`, and every slice of `taps` holds at least `groups` words
+    // (checked above).
+    let (pairs, []) = taps.as_chunks::<2>() else {
+        return;
+    };
+    match <&[[&[u32]; 2]; 5]>::try_from(pairs) {
+        // A 3×3 window: its five pairs of taps unrolled.
+        Ok(five) if short => {
+            depthwise_3x3::<_, true>(five, |t, g| unsafe { *t.get_unchecked(g) }, wide, rq, y)
+        }
+        Ok(five) => {
+            depthwise_3x3::<_, false>(five, |t, g| unsafe { *t.get_unchecked(g) }, wide, rq, y)
+        }
+        Err(_) => depthwise_groups(taps, |t, g| unsafe { *t.get_unchecked(g) }, wide, rq, y),
+    }
+}
+
+/// [`depthwise_groups`] for five pairs of taps (a 3×3 window), unrolled, and four channels
+/// per group, each group's requantization read once (`SHORT` as for [`output_as`]);
+/// groups past what `rq` holds keep their outputs.
+#[inline(always)]
+fn depthwise_3x3<L, const SHORT: bool>(
+    taps: &[[L; 2]; 5],
+    load: impl Fn(&L, usize) -> u32,
+    wide: &[u32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    let (wide, _) = wide.as_chunks::<4>();
+    let (y, _) = y.as_chunks_mut::<4>();
+    let (lo, hi) = (splat(rq.min), splat(rq.max));
+    for (g, (out, wg)) in y.iter_mut().zip(wide.chunks_exact(5)).enumerate() {
+        let c = 4 * g;
+        let group = |v: &[i32]| <[i32; 4]>::try_from(v.get(c..c + 4).unwrap_or_default()).ok();
+        let (Some(mut a), Some(m), Some(s), Ok([w0, w1, w2, w3, w4])) = (
+            group(rq.bias),
+            group(rq.multiplier),
+            group(rq.shift),
+            <&[[u32; 4]; 5]>::try_from(wg),
+        ) else {
+            return;
+        };
+        let [t0, t1, t2, t3, t4] = taps;
+        let step = |a: &mut [i32; 4], [t0, t1]: &[L; 2], &[w0, w2, w1, w3]: &[u32; 4]| {
+            let (u, v) = (load(t0, g), load(t1, g));
+            let (ue, ve) = (sxtb16(u), sxtb16(v));
+            a[0] = smlad(pack_lo(ue, ve), w0, a[0]);
+            a[2] = smlad(pack_hi(ue, ve), w2, a[2]);
+            let (uo, vo) = (sxtb16_ror8(u), sxtb16_ror8(v));
+            a[1] = smlad(pack_lo(uo, vo), w1, a[1]);
+            a[3] = smlad(pack_hi(uo, vo), w3, a[3]);
+        };
+        step(&mut a, t0, w0);
+        step(&mut a, t1, w1);
+        step(&mut a, t2, w2);
+        step(&mut a, t3, w3);
+        step(&mut a, t4, w4);
+        *out = outputs4::<SHORT>(rq, a, m, s, lo, hi);
+    }
+}
+
+/// Four outputs of [`output_as`] at once: each sum saturated to `i8` (which changes nothing
+/// the clamp keeps), the four bytes clamped together (`SSUB8` + `SEL`) to `lo` and `hi`,
+/// [`splat`]s of `rq.min` and `rq.max`.
+#[inline(always)]
+fn outputs4<const SHORT: bool>(
+    rq: &Requant<'_>,
+    a: [i32; 4],
+    m: [i32; 4],
+    s: [i32; 4],
+    lo: u32,
+    hi: u32,
+) -> [i8; 4] {
+    let byte = |k: usize| {
+        let r = rescale_as::<SHORT>(a[k], m[k], s[k]).saturating_add(rq.zero_point);
+        r.clamp(-128, 127) as u8
+    };
+    let w = u32::from_le_bytes([byte(0), byte(1), byte(2), byte(3)]);
+    min_i8x4(max_i8x4(w, lo), hi).to_le_bytes().map(|b| b as i8)
+}
+
+/// The loops of [`depthwise_pixel`] and [`depthwise_words`]: `load(&taps[t], g)` is
+/// channels `4g..4g+4` of tap `t`'s pixel, asked for groups `g` of `y` only.
+#[inline(always)]
+fn depthwise_groups<L>(
+    taps: &[L],
+    load: impl Fn(&L, usize) -> u32,
+    wide: &[u32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    let pairs = taps.len() / 2;
     if pairs == 0 {
         return;
     }
@@ -529,11 +710,11 @@ pub fn depthwise_pixel(
         let c = 4 * g;
         let bias = |k: usize| rq.bias.get(k).copied().unwrap_or(0);
         let (mut a0, mut a1, mut a2, mut a3) = (bias(c), bias(c + 1), bias(c + 2), bias(c + 3));
-        for (t, w) in idx.chunks_exact(2).zip(wg.chunks_exact(4)) {
-            let (&[i0, i1], &[w0, w2, w1, w3]) = (t, w) else {
+        for (t, w) in taps.chunks_exact(2).zip(wg.chunks_exact(4)) {
+            let ([t0, t1], &[w0, w2, w1, w3]) = (t, w) else {
                 break;
             };
-            let (u, v) = (load(i0, g), load(i1, g));
+            let (u, v) = (load(t0, g), load(t1, g));
             let (ue, ve) = (sxtb16(u), sxtb16(v));
             a0 = smlad(pack_lo(ue, ve), w0, a0);
             a2 = smlad(pack_hi(ue, ve), w2, a2);
@@ -546,6 +727,10 @@ pub fn depthwise_pixel(
         }
     }
 }
+
+/// The most taps (an even number) a window may have for [`depthwise_words`]' callers to
+/// hold their tap slices on the stack.
+pub const MAX_TAPS: usize = 26;
 
 // ---------------------------------------------------------------------------------------
 // Pools
