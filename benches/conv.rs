@@ -3,10 +3,11 @@
 //!
 //! | group | computes |
 //! | --- | --- |
+//! | `fma_peak_{before,after}/…` | the FMA peak (`benches/common/peak.rs`), measured first and last in the run |
 //! | `conv_forward/…` | `Conv2d<14,14,16,32,3,3,14,14>` training forward at batch 64: im2col of the batch, then `C = patches·Wᵀ + bias` |
 //! | `conv_weight_grad/…` | its weight gradient `dW += dYᵀ·patches` |
 //! | `conv_input_grad/…` | its input gradient: `dPatches = dY·W`, then col2im into `dX` |
-//! | `conv_infer/…` | the same layer at batch 1, [`Infer::forward`] with its [`Scratch`] |
+//! | `conv_infer/…` | the same layer at batch 1, [`Infer::forward`] with its [`Scratch`] (one patch), and `gemm_nt` per patch as the layer ran it before |
 //! | `depthwise_{forward,weight_grad,input_grad}/…` | `DepthwiseConv2d<25,5,64,3,3,25,5>` at batch 64 |
 //!
 //! Each group counts 2 FLOP per multiply–add, the taps that fall on the zero padding
@@ -16,19 +17,33 @@
 //! ([`kernels::simd_level`]) and `reference` their scalar twins
 //! ([`kernels::reference`], [`kernels::conv::reference`]); `simd_product_only` the matrix
 //! product without im2col or col2im; `layer` the layer itself through the global
-//! dispatch (its cache included). Quote the figures against `cargo bench --bench
-//! fma_peak` run in the same session.
+//! dispatch (its cache included). In `conv_forward` the layers' product
+//! ([`kernels::gemm_nt_ordered`]) runs at every SIMD level this CPU has (`ordered_<level>`,
+//! the product alone; `simd` with im2col of the batch first, as the layer runs it,
+//! `simd_per_sample` sample after sample, at the selected level), beside the dot-product
+//! [`simd::gemm_nt`] it replaced (`gemm_nt_…`). Times are the thread's CPU time
+//! (`benches/common/cpu_time.rs`), and the run measures the FMA peak before and after the
+//! kernels, so the fraction of the peak comes from one run.
 //!
 //! `cargo bench --features std --bench conv` (filter e.g. `-- conv_forward`).
 
 use std::hint::black_box;
 
-use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use firmnet::kernels::conv::{self as kconv, Window};
 use firmnet::kernels::{self, reference, simd};
 use firmnet::layers::{Conv2d, Conv2dCache, DepthwiseConv2d};
 use firmnet::prelude::*;
+
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+#[path = "common/peak.rs"]
+mod peak;
+
+use cpu_time::ThreadCpuTime;
+
+/// The criterion of this benchmark: the thread's CPU time.
+type Crit = Criterion<ThreadCpuTime>;
 
 /// Batch of the training groups.
 const B: usize = 64;
@@ -64,7 +79,7 @@ where
     t
 }
 
-fn group<'a>(c: &'a mut Criterion, name: &str, flop: usize) -> BenchmarkGroup<'a, WallTime> {
+fn group<'a>(c: &'a mut Crit, name: &str, flop: usize) -> BenchmarkGroup<'a, ThreadCpuTime> {
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(flop as u64));
     g
@@ -78,7 +93,7 @@ fn conv_layer() -> Box<Conv> {
     l
 }
 
-fn conv(c: &mut Criterion) {
+fn conv(c: &mut Crit) {
     let g: Window = Conv::WINDOW;
     let (n, k) = (g.patch_len(), 32);
     let m = B * g.pixels();
@@ -111,11 +126,41 @@ fn conv(c: &mut Criterion) {
             {
                 kconv::im2col(&g, black_box(xb), pb);
             }
-            simd::gemm_nt(&patches, &w, &bias, &mut out, m, k, n);
+            simd::gemm_nt_ordered(&patches, &w, &bias, &mut out, m, k, n);
         })
     });
-    gr.bench_function("simd_product_only", |bch| {
+    // im2col of one sample, then its product, sample after sample (the layer does the
+    // whole batch's im2col first): whether reading the patches while in cache pays.
+    gr.bench_function("simd_per_sample", |bch| {
+        bch.iter(|| {
+            for ((xb, pb), ob) in xs
+                .chunks_exact(per_sample)
+                .zip(patches.chunks_exact_mut(g.pixels() * n))
+                .zip(out.chunks_exact_mut(g.pixels() * k))
+            {
+                kconv::im2col(&g, black_box(xb), pb);
+                simd::gemm_nt_ordered(pb, &w, &bias, ob, g.pixels(), k, n);
+            }
+        })
+    });
+    for s in simd::Simd::available() {
+        gr.bench_function(format!("ordered_{}", s.level()), |bch| {
+            bch.iter(|| s.gemm_nt_ordered(black_box(&patches), &w, &bias, &mut out, m, k, n))
+        });
+    }
+    gr.bench_function("gemm_nt_product_only", |bch| {
         bch.iter(|| simd::gemm_nt(black_box(&patches), &w, &bias, &mut out, m, k, n))
+    });
+    gr.bench_function("gemm_nt_with_im2col", |bch| {
+        bch.iter(|| {
+            for (xb, pb) in xs
+                .chunks_exact(per_sample)
+                .zip(patches.chunks_exact_mut(g.pixels() * n))
+            {
+                kconv::im2col(&g, black_box(xb), pb);
+            }
+            simd::gemm_nt(&patches, &w, &bias, &mut out, m, k, n);
+        })
     });
     gr.bench_function("layer", |bch| {
         let mut ctx = Context::new(0);
@@ -188,6 +233,18 @@ fn conv(c: &mut Criterion) {
         kernels::set_backend(kernels::Backend::Simd);
         bch.iter(|| layer.forward(black_box(x1), &mut y1, &mut scratch))
     });
+    // What the layer ran before `gemm_nt_ordered`: one patch, then `gemm_nt` on it.
+    let mut patch = vec![0.0; n];
+    let x1s = x1.as_flattened().as_flattened();
+    gr.bench_function("gemm_nt_per_pixel", |bch| {
+        bch.iter(|| {
+            let y = y1.as_flattened_mut().as_flattened_mut();
+            for (q, out) in y.chunks_exact_mut(k).enumerate() {
+                kconv::patch(&g, black_box(x1s), q / 14, q % 14, &mut patch);
+                simd::gemm_nt(&patch, &w, &bias, out, 1, k, n);
+            }
+        })
+    });
     gr.bench_function("reference", |bch| {
         kernels::set_backend(kernels::Backend::Reference);
         bch.iter(|| layer.forward(black_box(x1), &mut y1, &mut scratch));
@@ -196,7 +253,7 @@ fn conv(c: &mut Criterion) {
     gr.finish();
 }
 
-fn depthwise(c: &mut Criterion) {
+fn depthwise(c: &mut Crit) {
     let g: Window = Dw::WINDOW;
     let flop = 2 * B * g.pixels() * g.c() * g.kh() * g.kw();
     let name = "b64_25x5x64_3x3";
@@ -283,5 +340,19 @@ fn depthwise(c: &mut Criterion) {
     gr.finish();
 }
 
-criterion_group!(benches, conv, depthwise);
+/// The FMA peak before the kernels.
+fn peak_before(c: &mut Crit) {
+    peak::group(c, "fma_peak_before");
+}
+
+/// The FMA peak after them.
+fn peak_after(c: &mut Crit) {
+    peak::group(c, "fma_peak_after");
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = peak_before, conv, depthwise, peak_after
+}
 criterion_main!(benches);

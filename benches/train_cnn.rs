@@ -11,6 +11,8 @@
 //! cross-entropy, backward, Adam — in samples per second. Inputs are random (the speed
 //! does not depend on the data).
 //!
+//! Times are the thread's CPU time (`benches/common/cpu_time.rs`).
+//!
 //! `cargo bench --features std --bench train_cnn`
 
 use std::hint::black_box;
@@ -20,6 +22,10 @@ use firmnet::layers::{BatchNorm2d, Conv2d, Flatten, MaxPool2d};
 use firmnet::prelude::*;
 use firmnet::train::{TrainBuffers, classification_step};
 use firmnet::{Net, net};
+
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::ThreadCpuTime;
 
 /// The network of the module docs.
 type Cnn = Net![
@@ -56,7 +62,7 @@ type G = <Cnn as Layer>::Grad;
 type Image = [[[f32; 1]; 28]; 28];
 const B: usize = 64;
 
-fn train_step(c: &mut Criterion) {
+fn train_step(c: &mut Criterion<ThreadCpuTime>) {
     let mut rng = Rng::new(1);
     let mut x: Box<[Image; B]> = firmnet::boxed::zero();
     for v in Image::batch_slice_mut(&mut x) {
@@ -79,5 +85,9 @@ fn train_step(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, train_step);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpuTime);
+    targets = train_step
+}
 criterion_main!(benches);

@@ -266,15 +266,18 @@ fn conv_case<
             &format!("{what}: inference without a patch buffer"),
         );
 
-        // As many patches as a larger arena holds: the same bits.
-        let mut room = vec![0.0; 5 * KH * KW * C + 3];
-        let mut wide = Box::new(<[[[f32; K]; OW]; OH]>::ZERO);
-        conv.forward_with(&x[b], &mut wide, &mut room);
-        assert_bits(
-            flat(&*wide),
-            flat(&*y),
-            &format!("{what}: five patches at a time"),
-        );
+        // As many patches as a larger arena holds: the same bits (five patches read the
+        // filters in place, eleven pack them, as training does).
+        for patches in [5, 11] {
+            let mut room = vec![0.0; patches * KH * KW * C + 3];
+            let mut wide = Box::new(<[[[f32; K]; OW]; OH]>::ZERO);
+            conv.forward_with(&x[b], &mut wide, &mut room);
+            assert_bits(
+                flat(&*wide),
+                flat(&*y),
+                &format!("{what}: {patches} patches at a time"),
+            );
+        }
         // The training pass: inference's bits, sample by sample.
         assert_bits(
             flat(&y_train[b]),

@@ -3,7 +3,7 @@
 //! the run-time backend switch.
 //!
 //! Every test runs each SIMD level this CPU has (`Simd::available()`: on x86-64 SSE2, and
-//! AVX2 + FMA where present), calling it through its own `Simd` value, so that tests
+//! AVX2 + FMA and AVX-512 where present), calling it through its own `Simd` value, so that tests
 //! running in parallel never depend on the global backend or level; only
 //! `dispatch_follows_backend` and `dispatch_follows_level` switch them. On x86-64 each
 //! level is also held to a scalar model of its own summation order and fusion, bit for bit.
@@ -264,6 +264,9 @@ fn empty_dimensions() {
         s.gemm_nt(&[], &[], &[1.0, 2.0, 3.0], &mut c, 2, 3, 0);
         assert_eq!(c, [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
         let mut c = [7.0; 6];
+        s.gemm_nt_ordered(&[], &[], &[1.0, 2.0, 3.0], &mut c, 2, 3, 0);
+        assert_eq!(c, [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
+        let mut c = [7.0; 6];
         s.gemm_nn(&[], &[], &mut c, 2, 3, 0);
         assert_eq!(c, [0.0; 6]);
         let mut c = [7.0; 6];
@@ -274,6 +277,8 @@ fn empty_dimensions() {
         s.gemv(&[], &[1.0; 4], &[], &mut []);
         s.gemm_nt(&[], &[1.0; 4], &[1.0], &mut [], 0, 1, 4);
         s.gemm_nt(&[1.0; 4], &[], &[], &mut [], 1, 0, 4);
+        s.gemm_nt_ordered(&[], &[1.0; 4], &[1.0], &mut [], 0, 1, 4);
+        s.gemm_nt_ordered(&[1.0; 4], &[], &[], &mut [], 1, 0, 4);
         s.gemm_nn(&[], &[1.0; 4], &mut [], 0, 1, 4);
         s.gemm_nn(&[1.0; 4], &[], &mut [], 1, 0, 4);
         s.gemm_tn_acc(&[], &[1.0; 4], &mut [], 0, 1, 4);
@@ -581,6 +586,29 @@ proptest! {
     }
 
     #[test]
+    fn gemm_nt_ordered_matches_reference(m in batch(), n in dim(), k in dim(), seed in any::<u64>()) {
+        let mut fused_bits: Option<Vec<f32>> = None;
+        for s in levels() {
+            let m = cap(m, n, k);
+            let a = data(m * k, seed);
+            let w = data(n * k, seed.wrapping_add(1));
+            let bias = data(n, seed.wrapping_add(2));
+            let (mut got, mut want) = (vec![f32::NAN; m * n], vec![0.0; m * n]);
+            s.gemm_nt_ordered(&a, &w, &bias, &mut got, m, n, k);
+            reference::gemm_nt(&a, &w, &bias, &mut want, m, n, k);
+            let scale = abs_scale(m, n, k, |i, p| a[i * k + p], |p, j| w[j * k + p], |_, j| bias[j]);
+            assert_close(&got, &want, &scale, k, &format!("gemm_nt_ordered at {}", s.level()));
+            // Every level with FMA computes the same bits, whatever its vector width.
+            if matches!(s.level(), SimdLevel::Avx2 | SimdLevel::Avx512) {
+                match &fused_bits {
+                    Some(b) => assert_bits(&got, b, &format!("gemm_nt_ordered at {} against AVX2", s.level())),
+                    None => fused_bits = Some(got),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn gemm_nn_matches_reference(m in batch(), n in dim(), k in dim(), seed in any::<u64>()) {
         for s in levels() {
             let m = cap(m, n, k);
@@ -629,6 +657,11 @@ proptest! {
 
             let (mut got, mut want) = (vec![0.0; m * n], vec![0.0; m * n]);
             s.gemm_nt(&a, &w, &bias, &mut got, m, n, k);
+            reference::gemm_nt(&a, &w, &bias, &mut want, m, n, k);
+            prop_assert_eq!(&got, &want);
+
+            let (mut got, mut want) = (vec![0.0; m * n], vec![0.0; m * n]);
+            s.gemm_nt_ordered(&a, &w, &bias, &mut got, m, n, k);
             reference::gemm_nt(&a, &w, &bias, &mut want, m, n, k);
             prop_assert_eq!(&got, &want);
 
@@ -697,7 +730,7 @@ fn x86_levels_compute_the_documented_bits() {
     for s in levels() {
         let fused = match s.level() {
             SimdLevel::Sse2 => false,
-            SimdLevel::Avx2 => true,
+            SimdLevel::Avx2 | SimdLevel::Avx512 => true,
             other => panic!("unexpected level {other} on x86-64"),
         };
         let what = |name: &str| format!("{name} at {}", s.level());
@@ -733,6 +766,24 @@ fn x86_levels_compute_the_documented_bits() {
                 })
                 .collect();
             assert_bits(&c, &want, &what("gemm_nt"));
+
+            // The convolution product: the sum over p in order from zero, then the bias.
+            let mut c = vec![f32::NAN; m * n];
+            s.gemm_nt_ordered(&a, &w, &bias, &mut c, m, n, k);
+            let want: Vec<f32> = (0..m * n)
+                .map(|ij| {
+                    let (i, j) = (ij / n, ij % n);
+                    let sum =
+                        (0..k).fold(0.0, |acc, p| madd(fused, a[i * k + p], w[j * k + p], acc));
+                    bias[j] + sum
+                })
+                .collect();
+            assert_bits(&c, &want, &what("gemm_nt_ordered"));
+            if !fused {
+                let mut r = vec![0.0; m * n];
+                reference::gemm_nt(&a, &w, &bias, &mut r, m, n, k);
+                assert_bits(&c, &r, &what("gemm_nt_ordered against the reference"));
+            }
 
             let mut got = w[..k].to_vec();
             s.axpy(0.37, &a[..k], &mut got);
@@ -781,6 +832,45 @@ fn x86_levels_compute_the_documented_bits() {
     }
 }
 
+/// The convolution product at the shapes its tiles split: whole and partial 12-, 6- and
+/// 4-row tiles, panels of 32 columns and the 16-, 8- and partial-vector rest, and sums over
+/// more terms than one packed block (256) holds; at every level the documented bits.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn gemm_nt_ordered_bits_at_tile_edges() {
+    let shapes = [
+        (64, 32, 144),
+        (29, 32, 9),
+        (13, 33, 257),
+        (25, 48, 600),
+        (11, 17, 1),
+        (7, 8, 40),
+        (3, 71, 513),
+    ];
+    for s in levels() {
+        let fused = s.level() != SimdLevel::Sse2;
+        for (seed, (m, n, k)) in shapes.into_iter().enumerate() {
+            let seed = seed as u64 + 1000;
+            let (a, w, bias) = (data(m * k, seed), data(n * k, seed + 1), data(n, seed + 2));
+            let mut c = vec![f32::NAN; m * n];
+            s.gemm_nt_ordered(&a, &w, &bias, &mut c, m, n, k);
+            let want: Vec<f32> = (0..m * n)
+                .map(|ij| {
+                    let (i, j) = (ij / n, ij % n);
+                    let sum =
+                        (0..k).fold(0.0, |acc, p| madd(fused, a[i * k + p], w[j * k + p], acc));
+                    bias[j] + sum
+                })
+                .collect();
+            assert_bits(
+                &c,
+                &want,
+                &format!("gemm_nt_ordered {m}×{n}×{k} at {}", s.level()),
+            );
+        }
+    }
+}
+
 /// AVX2 really fuses and SSE2 really does not: on inputs where the two roundings differ,
 /// the levels disagree, so the bit tests above cannot pass by both paths being the same.
 #[cfg(target_arch = "x86_64")]
@@ -793,7 +883,7 @@ fn avx2_fuses_and_sse2_does_not() {
         let mut y = y0;
         s.axpy(1.0 + f32::EPSILON, &x, &mut y);
         let want = match s.level() {
-            SimdLevel::Avx2 => 2.0 * f32::EPSILON + f32::EPSILON * f32::EPSILON,
+            SimdLevel::Avx2 | SimdLevel::Avx512 => 2.0 * f32::EPSILON + f32::EPSILON * f32::EPSILON,
             _ => 2.0 * f32::EPSILON,
         };
         assert_eq!(y, [want; 8], "axpy at {}", s.level());

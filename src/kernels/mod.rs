@@ -15,11 +15,12 @@
 //! | [`axpy`] | `y += α·x` | bias gradients, updates |
 //! | [`gemv`] | `y = W·x + b` | inference at batch 1 |
 //! | [`gemm_nt`] | `C = A·Wᵀ + bias` | forward pass on a batch |
+//! | [`gemm_nt_ordered`] | `C = A·Wᵀ + bias`, the reference's order | convolution forward |
 //! | [`gemm_nn`] | `C = A·W` | input gradient `dX = dY·W` |
 //! | [`gemm_tn_acc`] | `C += Aᵀ·X` | weight gradient `dW += dYᵀ·X` |
 //!
 //! Convolutions reach these through [`conv`]: im2col turns a convolution into
-//! [`gemm_nt`] (and its gradients into [`gemm_tn_acc`], [`gemm_nn`] and col2im), and the
+//! [`gemm_nt_ordered`] (and its gradients into [`gemm_tn_acc`], [`gemm_nn`] and col2im), and the
 //! depthwise loops are kernels of their own, vectorized over channels.
 //!
 //! # Backends
@@ -32,16 +33,18 @@
 //!
 //! # SIMD levels
 //! [`Backend::Simd`] runs at one [`SimdLevel`], chosen at the first kernel call from what
-//! the CPU has, and cached: on x86-64 [`SimdLevel::Avx2`] (AVX2 + FMA) where the CPU has
+//! the CPU has, and cached: on x86-64 [`SimdLevel::Avx512`] (AVX-512F and VL on top of
+//! AVX2 and FMA) where the CPU has them, else [`SimdLevel::Avx2`] (AVX2 + FMA) where it has
 //! both, else [`SimdLevel::Sse2`]; on AArch64 and 32-bit x86 [`SimdLevel::Portable`]
 //! (`wide` at the build's target features). The choice does not depend on how the crate
 //! was compiled, so a crate that depends on firmnet gets AVX2 without `-C target-cpu`.
 //! [`simd_level`] tells which level runs; [`set_simd_level`], or the environment variable
-//! `FIRMNET_SIMD=sse2|avx2` read at the first call (with the `std` feature), selects a
-//! lower one, e.g. to test the baseline path on a CPU that has AVX2. (There is no AVX-512
-//! level: on AVX-512 CPUs the AVX2 level runs. Built with `avx512vl` enabled, e.g.
-//! `-C target-cpu=native` on such a CPU, the matrix kernels use larger register tiles,
-//! which change the speed, not the bits.) The int8 kernel
+//! `FIRMNET_SIMD=sse2|avx2|avx512` read at the first call (with the `std` feature),
+//! selects a lower one, e.g. to test the baseline path on a CPU that has AVX2. The AVX-512
+//! level runs the AVX2 kernels compiled with 32 registers (the same bits) and
+//! [`gemm_nt_ordered`] on 16-lane vectors (the same bits as its 8-lane AVX2 version).
+//! (Built with `avx512vl` enabled, e.g. `-C target-cpu=native` on such a CPU, the matrix
+//! kernels use larger register tiles, which change the speed, not the bits.) The int8 kernel
 //! ([`quant::kernels`](crate::quant::kernels)) follows the same level.
 //!
 //! Which bits each path produces (the tests check each statement):
@@ -49,8 +52,9 @@
 //! | path | multiply–add | summation order | bits |
 //! | --- | --- | --- | --- |
 //! | [`Backend::Reference`] | product rounded, then sum | left to right | the same on every target, the firmware's |
-//! | [`SimdLevel::Sse2`] | product rounded, then sum | interleaved partial sums (below) | the reference's for [`axpy`], and for [`gemm_nn`] and [`gemm_tn_acc`] when `k ≤ 128`; otherwise its own, the same in every build |
+//! | [`SimdLevel::Sse2`] | product rounded, then sum | interleaved partial sums (below) | the reference's for [`axpy`] and [`gemm_nt_ordered`], and for [`gemm_nn`] and [`gemm_tn_acc`] when `k ≤ 128`; otherwise its own, the same in every build |
 //! | [`SimdLevel::Avx2`] | fused, one rounding | the same as SSE2 | its own: SSE2's order, fused; the same in every build |
+//! | [`SimdLevel::Avx512`] | fused, one rounding | the same as SSE2 | AVX2's |
 //! | [`SimdLevel::Portable`] | fused on AArch64 | as SSE2, but `wide`'s reduction of the 8 lanes | its own |
 //!
 //! So SSE2 and AVX2 differ only by fusion: on data whose products are exact (small
@@ -209,6 +213,42 @@ pub fn gemm_nt(a: &[f32], w: &[f32], bias: &[f32], c: &mut [f32], m: usize, n: u
     } else {
         reference::gemm_nt(a, w, bias, c, m, n, k)
     }
+}
+
+/// The convolution product: `C = A·Wᵀ + bias` as [`gemm_nt`] (`A` is `m×k`, `W` is `n×k`,
+/// `C` is `m×n`), but each output summed in the reference's order at every level.
+///
+/// The convolution layers compute their outputs with it, in training and in inference
+/// alike, so both give the same bits.
+///
+/// # Numerics
+/// Reference: [`reference::gemm_nt`] (`bias[j] + Σ_p A[i,p]·W[j,p]`, the sum over `p` in
+/// increasing order from zero, each product rounded). SIMD: the same order, so the SSE2
+/// level gives the reference's bits; fused at the AVX2 and AVX-512 levels, which give the
+/// same bits as each other (a broadcast product: every output is one accumulator, whatever
+/// the vector width).
+///
+/// # Panics
+/// If a slice length disagrees with `m`, `n`, `k`.
+#[inline]
+pub fn gemm_nt_ordered(
+    a: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    c: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+) {
+    assert_eq!(a.len(), m * k, "gemm_nt_ordered: A shape mismatch");
+    assert_eq!(w.len(), n * k, "gemm_nt_ordered: W shape mismatch");
+    assert_eq!(bias.len(), n, "gemm_nt_ordered: bias length mismatch");
+    assert_eq!(c.len(), m * n, "gemm_nt_ordered: C shape mismatch");
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+    if use_fast() {
+        return simd::gemm_nt_ordered(a, w, bias, c, m, n, k);
+    }
+    reference::gemm_nt(a, w, bias, c, m, n, k)
 }
 
 /// Input-gradient product: `C = A·W`, where `A` is `m×k`, `W` is `k×n` and `C` is `m×n`.

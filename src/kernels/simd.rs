@@ -48,7 +48,7 @@ use super::tune::{BC_KC, BC_MR, BC_NV, DOT_ACC, GEMV_ACC, GEMV_ROWS, LANES, NT_M
 use super::vector::Portable;
 use super::vector::{F32x8, Isa, Kernel};
 #[cfg(target_arch = "x86_64")]
-use super::x86::{Avx2, Sse2};
+use super::x86::{Avx2, Avx512, F32x16, Sse2, WideKernel};
 
 // ---------------------------------------------------------------------------------------
 // The instruction set, chosen at run time
@@ -67,6 +67,8 @@ enum Token {
     Sse2(Sse2),
     #[cfg(target_arch = "x86_64")]
     Avx2(Avx2),
+    #[cfg(target_arch = "x86_64")]
+    Avx512(Avx512),
     #[cfg(not(target_arch = "x86_64"))]
     Portable(Portable),
 }
@@ -79,6 +81,8 @@ impl Simd {
             SimdLevel::Sse2 => Token::Sse2(Sse2),
             #[cfg(target_arch = "x86_64")]
             SimdLevel::Avx2 => Token::Avx2(Avx2::detect()?),
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx512 => Token::Avx512(Avx512::detect()?),
             #[cfg(not(target_arch = "x86_64"))]
             SimdLevel::Portable => Token::Portable(Portable),
             _ => return None,
@@ -111,6 +115,8 @@ impl Simd {
             Token::Sse2(_) => SimdLevel::Sse2,
             #[cfg(target_arch = "x86_64")]
             Token::Avx2(_) => SimdLevel::Avx2,
+            #[cfg(target_arch = "x86_64")]
+            Token::Avx512(_) => SimdLevel::Avx512,
             #[cfg(not(target_arch = "x86_64"))]
             Token::Portable(_) => SimdLevel::Portable,
         }
@@ -124,6 +130,8 @@ impl Simd {
             Token::Sse2(isa) => k.run(isa),
             #[cfg(target_arch = "x86_64")]
             Token::Avx2(isa) => isa.run(k),
+            #[cfg(target_arch = "x86_64")]
+            Token::Avx512(isa) => isa.run(k),
             #[cfg(not(target_arch = "x86_64"))]
             Token::Portable(isa) => k.run(isa),
         }
@@ -319,6 +327,22 @@ fn dot_rows<I: Isa, const R: usize>(
     array::from_fn(|r| sum_tree(acc[r]).reduce_add())
 }
 
+/// `C = A·Wᵀ + bias` where a dimension is 0 (`C = bias` row by row if only `k` is): done,
+/// and `true`; else `false`, and nothing done.
+#[inline(always)]
+fn empty_nt(bias: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) -> bool {
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 {
+        for row in c.chunks_exact_mut(n) {
+            row.copy_from_slice(bias);
+        }
+        return true;
+    }
+    false
+}
+
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn gemm_nt_body<I: Isa>(
@@ -331,13 +355,7 @@ fn gemm_nt_body<I: Isa>(
     n: usize,
     k: usize,
 ) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        for row in c.chunks_exact_mut(n) {
-            row.copy_from_slice(bias);
-        }
+    if empty_nt(bias, c, m, n, k) {
         return;
     }
     for j0 in (0..n).step_by(NT_NC) {
@@ -680,6 +698,432 @@ fn bcast_tile<I: Isa, const MR: usize, const NV: usize, const PARTIAL: bool>(
                     acc_r[q]
                 };
                 v[q] = sum.to_array();
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The convolution product: `C = A·Wᵀ + bias`, each output summed in the reference's order
+
+/// Columns of `W` packed together: two 16-lane or four 8-lane vectors.
+const PANEL: usize = 32;
+/// Rows of a packed panel (terms of the sums) per block: 32 KiB on the stack, in L1 with
+/// the rows of `A` a tile reads (a 3×3×16 convolution has 144 terms: one block).
+const PANEL_KC: usize = 256;
+
+/// Rows of `A` below which [`gemm_nt_ordered`] reads `W` in place rather than packing it
+/// (packing costs about as much as a few rows' products).
+const ORDERED_DIRECT_M: usize = 8;
+
+/// `C = A·Wᵀ + bias` (`A` is `m×k`, `W` is `n×k`, `C` is `m×n`), each output
+/// `bias[j] + Σ_p A[i,p]·W[j,p]` summed over `p` in increasing order from zero, fused where
+/// the level has FMA: the reference's order, so the SSE2 level gives the reference's bits,
+/// and every level with FMA (AVX2, AVX-512) the same bits as each other. A broadcast
+/// product: blocks of 32 columns of `W` are packed `k`-major, and register tiles of rows of
+/// `A` × columns (6 × 16 on 8-lane vectors, 12 × 32 on 16-lane ones) sweep them.
+///
+/// At the selected level ([`Simd::selected`]).
+#[inline]
+pub fn gemm_nt_ordered(
+    a: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    c: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+) {
+    Simd::selected().gemm_nt_ordered(a, w, bias, c, m, n, k);
+}
+
+/// The operands of [`gemm_nt_ordered`], with `m`, `n`, `k` ≥ 1.
+struct Ordered<'a> {
+    a: &'a [f32],
+    w: &'a [f32],
+    bias: &'a [f32],
+    c: &'a mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+}
+
+impl Kernel for Ordered<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<I: Isa>(self, isa: I) {
+        if self.m < ORDERED_DIRECT_M {
+            return ordered_direct(isa, self);
+        }
+        ordered_body(Eight(isa), self);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl WideKernel for Ordered<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self, isa: Avx512) {
+        if self.m < ORDERED_DIRECT_M {
+            return ordered_direct(isa.avx2(), self);
+        }
+        ordered_body(isa, self);
+    }
+}
+
+impl Simd {
+    /// [`gemm_nt_ordered`] at this level: 16-lane vectors at
+    /// [`SimdLevel::Avx512`], 8-lane ones below, the same bits at every level with FMA.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn gemm_nt_ordered(
+        self,
+        a: &[f32],
+        w: &[f32],
+        bias: &[f32],
+        c: &mut [f32],
+        m: usize,
+        n: usize,
+        k: usize,
+    ) {
+        if empty_nt(bias, c, m, n, k) {
+            return;
+        }
+        let job = Ordered {
+            a,
+            w,
+            bias,
+            c,
+            m,
+            n,
+            k,
+        };
+        match self.0 {
+            #[cfg(target_arch = "x86_64")]
+            Token::Avx512(isa) => isa.run_wide(job),
+            _ => self.run(job),
+        }
+    }
+}
+
+/// Vectors of one width at one instruction set, as [`gemm_nt_ordered`] uses them, and the
+/// register tiles it sweeps a packed panel with.
+trait Lanes: Copy {
+    /// A vector.
+    type V: Copy;
+    /// Its lanes.
+    const N: usize;
+    /// All lanes zero.
+    fn zero(self) -> Self::V;
+    /// All lanes `x`.
+    fn splat(self, x: f32) -> Self::V;
+    /// The first `min(s.len(), N)` values of `s`, zero-padded.
+    fn load(self, s: &[f32]) -> Self::V;
+    /// The first `min(s.len(), N)` lanes of `v` into `s`.
+    fn store(self, v: Self::V, s: &mut [f32]);
+    /// `a·b + c`, fused where the level has FMA.
+    fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a + b`.
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// Every row of `C` for the panel's columns (see [`ordered_rows`]).
+    fn panel(self, job: &Panel<'_>, c: &mut [f32]);
+}
+
+/// 8-lane vectors of any [`Isa`].
+#[derive(Clone, Copy)]
+struct Eight<I>(I);
+
+impl<I: Isa> Lanes for Eight<I> {
+    type V = I::F32x8;
+    const N: usize = LANES;
+    #[inline(always)]
+    fn zero(self) -> I::F32x8 {
+        self.0.zero()
+    }
+    #[inline(always)]
+    fn splat(self, x: f32) -> I::F32x8 {
+        self.0.splat(x)
+    }
+    #[inline(always)]
+    fn load(self, s: &[f32]) -> I::F32x8 {
+        match s.first_chunk::<LANES>() {
+            Some(v) => self.0.load(v),
+            None => load_padded(self.0, s),
+        }
+    }
+    #[inline(always)]
+    fn store(self, v: I::F32x8, s: &mut [f32]) {
+        match s.first_chunk_mut::<LANES>() {
+            Some(o) => *o = v.to_array(),
+            None => store_partial(v, s),
+        }
+    }
+    #[inline(always)]
+    fn mul_add(self, a: I::F32x8, b: I::F32x8, c: I::F32x8) -> I::F32x8 {
+        a.mul_add(b, c)
+    }
+    #[inline(always)]
+    fn add(self, a: I::F32x8, b: I::F32x8) -> I::F32x8 {
+        a + b
+    }
+    /// Tiles of 6 rows × 2 vectors (12 accumulators, 2 vectors of `W` and a broadcast in
+    /// 16 registers), then 1 vector for an odd last one.
+    #[inline(always)]
+    fn panel(self, job: &Panel<'_>, c: &mut [f32]) {
+        let nv = job.width.div_ceil(LANES);
+        let mut v = 0;
+        while v + 2 <= nv {
+            ordered_rows::<Self, 6, 2>(self, job, c, v);
+            v += 2;
+        }
+        if v < nv {
+            ordered_rows::<Self, 6, 1>(self, job, c, v);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes for Avx512 {
+    type V = F32x16;
+    const N: usize = 16;
+    #[inline(always)]
+    fn zero(self) -> F32x16 {
+        self.splat16(0.0)
+    }
+    #[inline(always)]
+    fn splat(self, x: f32) -> F32x16 {
+        self.splat16(x)
+    }
+    #[inline(always)]
+    fn load(self, s: &[f32]) -> F32x16 {
+        match s.first_chunk::<16>() {
+            Some(v) => self.load16(v),
+            None => {
+                let mut t = [0.0; 16];
+                t[..s.len()].copy_from_slice(s);
+                self.load16(&t)
+            }
+        }
+    }
+    #[inline(always)]
+    fn store(self, v: F32x16, s: &mut [f32]) {
+        let n = min(s.len(), 16);
+        s[..n].copy_from_slice(&v.to_array()[..n]);
+    }
+    #[inline(always)]
+    fn mul_add(self, a: F32x16, b: F32x16, c: F32x16) -> F32x16 {
+        a.mul_add(b, c)
+    }
+    #[inline(always)]
+    fn add(self, a: F32x16, b: F32x16) -> F32x16 {
+        a + b
+    }
+    /// Tiles of 12 rows × 32 columns: 24 of the 32 registers accumulate.
+    #[inline(always)]
+    fn panel(self, job: &Panel<'_>, c: &mut [f32]) {
+        if job.width > 16 {
+            ordered_rows::<Self, 12, 2>(self, job, c, 0);
+        } else {
+            ordered_rows::<Self, 12, 1>(self, job, c, 0);
+        }
+    }
+}
+
+/// One packed block of [`gemm_nt_ordered`]: columns `j0..j0 + width` of `C`, terms
+/// `k0..k0 + panel.len()` of the sums.
+struct Panel<'a> {
+    /// Left operand, row-major `m×k`.
+    a: &'a [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    /// `panel[p][q] = W[j0 + q, k0 + p]`, zero for `q ≥ width`.
+    panel: &'a [[f32; PANEL]],
+    j0: usize,
+    width: usize,
+    k0: usize,
+    /// `bias[j0..j0 + width]` if this is the last block of terms (else the partial sums
+    /// are stored in `C` and the next block goes on from them).
+    bias: Option<&'a [f32]>,
+}
+
+#[inline(always)]
+fn ordered_body<L: Lanes>(l: L, job: Ordered<'_>) {
+    let Ordered {
+        a,
+        w,
+        bias,
+        c,
+        m,
+        n,
+        k,
+    } = job;
+    let mut buf = [[0.0f32; PANEL]; PANEL_KC];
+    for j0 in (0..n).step_by(PANEL) {
+        let width = min(PANEL, n - j0);
+        for k0 in (0..k).step_by(PANEL_KC) {
+            let k1 = min(k0 + PANEL_KC, k);
+            let panel = &mut buf[..k1 - k0];
+            for q in 0..PANEL {
+                let src = w.get((j0 + q) * k + k0..(j0 + q) * k + k1);
+                for (p, row) in panel.iter_mut().enumerate() {
+                    row[q] = src.map_or(0.0, |s| s[p]);
+                }
+            }
+            let job = Panel {
+                a,
+                m,
+                n,
+                k,
+                panel,
+                j0,
+                width,
+                k0,
+                bias: (k1 == k).then(|| &bias[j0..j0 + width]),
+            };
+            l.panel(&job, c);
+        }
+    }
+}
+
+/// Every row of `C` for vectors `v0..v0 + NV` of the panel: tiles of `MR` rows, then of
+/// 4 (if `MR > 4`), then single rows.
+#[inline(always)]
+fn ordered_rows<L: Lanes, const MR: usize, const NV: usize>(
+    l: L,
+    job: &Panel<'_>,
+    c: &mut [f32],
+    v0: usize,
+) {
+    let mut i = 0;
+    while i + MR <= job.m {
+        ordered_tile::<L, MR, NV>(l, job, c, i, v0);
+        i += MR;
+    }
+    if MR > 4 {
+        while i + 4 <= job.m {
+            ordered_tile::<L, 4, NV>(l, job, c, i, v0);
+            i += 4;
+        }
+    }
+    while i < job.m {
+        ordered_tile::<L, 1, NV>(l, job, c, i, v0);
+        i += 1;
+    }
+}
+
+/// Rows `i0..i0 + MR` of `C`, panel vectors `v0..v0 + NV`: `MR × NV` accumulators, which
+/// start from zero (first block) or from the partial sums in `C`, take one fused
+/// multiply–add per term in increasing order, and get the bias after the last block.
+#[inline(always)]
+fn ordered_tile<L: Lanes, const MR: usize, const NV: usize>(
+    l: L,
+    job: &Panel<'_>,
+    c: &mut [f32],
+    i0: usize,
+    v0: usize,
+) {
+    let (n, k, kc) = (job.n, job.k, job.panel.len());
+    // Columns j..j + width of C (width ≤ NV·N; the rest of the vectors is padding).
+    let j = job.j0 + v0 * L::N;
+    let width = min(job.width - v0 * L::N, NV * L::N);
+    let rows: [&[f32]; MR] = array::from_fn(|r| &job.a[(i0 + r) * k + job.k0..][..kc]);
+    let mut acc = [[l.zero(); NV]; MR];
+    if job.k0 > 0 {
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let row = &c[(i0 + r) * n + j..][..width];
+            for (q, a) in acc.iter_mut().enumerate() {
+                *a = l.load(&row[min(q * L::N, width)..]);
+            }
+        }
+    }
+    let off = v0 * L::N;
+    for (p, wrow) in job.panel.iter().enumerate() {
+        let wrow = &wrow[off..off + NV * L::N];
+        let wp: [L::V; NV] = array::from_fn(|q| l.load(&wrow[q * L::N..]));
+        for r in 0..MR {
+            let ar = l.splat(rows[r][p]);
+            for q in 0..NV {
+                acc[r][q] = l.mul_add(ar, wp[q], acc[r][q]);
+            }
+        }
+    }
+    let bias: Option<[L::V; NV]> = job.bias.map(|b| {
+        let b = &b[v0 * L::N..];
+        array::from_fn(|q| l.load(&b[min(q * L::N, b.len())..]))
+    });
+    for (r, acc) in acc.iter().enumerate() {
+        let row = &mut c[(i0 + r) * n + j..][..width];
+        for q in 0..NV {
+            let sum = match bias {
+                Some(b) => l.add(b[q], acc[q]),
+                None => acc[q],
+            };
+            l.store(sum, &mut row[min(q * L::N, width)..]);
+        }
+    }
+}
+
+/// [`gemm_nt_ordered`] for a few rows of `A` (one-patch inference), without packing: each
+/// 8 × 8 block of `W` (8 columns of `C`, 8 terms) is loaded by rows and transposed, so
+/// that vector `t` holds term `p + t` of the 8 columns, and the accumulators take the
+/// terms in increasing order as the packed tiles do (the same bits). Four blocks of
+/// columns at a time, four independent accumulators.
+#[inline(always)]
+fn ordered_direct<I: Isa>(isa: I, job: Ordered<'_>) {
+    const NB: usize = 4;
+    let Ordered {
+        a,
+        w,
+        bias,
+        c,
+        m,
+        n,
+        k,
+    } = job;
+    for (arow, crow) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)).take(m) {
+        for j0 in (0..n).step_by(NB * LANES) {
+            let mut acc = [isa.zero(); NB];
+            for p in (0..k).step_by(LANES) {
+                let np = min(LANES, k - p);
+                // cols[b][t], lane q: W[j0 + 8b + q, p + t]. Plain loops, not closures,
+                // so that everything inlines into the instruction set's entry function.
+                let mut cols = [[isa.zero(); LANES]; NB];
+                for (b, col) in cols.iter_mut().enumerate() {
+                    let mut rows = [isa.zero(); LANES];
+                    for (q, row) in rows.iter_mut().enumerate() {
+                        let j = j0 + b * LANES + q;
+                        if j < n {
+                            *row = Eight(isa).load(&w[j * k + p..][..np]);
+                        }
+                    }
+                    *col = I::F32x8::transpose(rows);
+                }
+                // The accumulators stay in registers: constant indices where the block is
+                // whole.
+                if let Some(a8) = arow[p..].first_chunk::<LANES>() {
+                    for t in 0..LANES {
+                        let at = isa.splat(a8[t]);
+                        for b in 0..NB {
+                            acc[b] = at.mul_add(cols[b][t], acc[b]);
+                        }
+                    }
+                } else {
+                    for t in 0..np {
+                        let at = isa.splat(arow[p + t]);
+                        for b in 0..NB {
+                            acc[b] = at.mul_add(cols[b][t], acc[b]);
+                        }
+                    }
+                }
+            }
+            for (b, acc) in acc.into_iter().enumerate() {
+                let j = j0 + b * LANES;
+                if j < n {
+                    let nj = min(LANES, n - j);
+                    let sum = load_padded(isa, &bias[j..j + nj]) + acc;
+                    store_partial(sum, &mut crow[j..j + nj]);
+                }
             }
         }
     }

@@ -1,5 +1,5 @@
 //! The x86-64 instruction sets of the SIMD kernels: [`Sse2`], which every x86-64 CPU has,
-//! and [`Avx2`] (AVX2 with FMA), found at run time.
+//! [`Avx2`] (AVX2 with FMA) and [`Avx512`] (AVX-512F and VL on top), found at run time.
 //!
 //! `wide` picks its implementation when the crate is compiled, so a crate built for the
 //! x86-64 baseline (as every dependent is, unless it sets `-C target-cpu`) gets SSE2 from
@@ -13,19 +13,20 @@
 //! cached), and every AVX2 vector only by an [`Avx2`]'s methods or from other AVX2 vectors
 //! (the fields are private to this module). So wherever an AVX2 vector or an [`Avx2`]
 //! exists, the CPU executes AVX2 and FMA instructions: that is the `// SAFETY:` argument
-//! of every `unsafe` block below. Loads and stores go through `bytemuck` casts of arrays,
-//! never through pointers.
+//! of every `unsafe` block below. The same holds for [`Avx512`] (made only by
+//! [`Avx512::detect`]) and its 16-lane vectors. Loads and stores go through `bytemuck`
+//! casts of arrays, never through pointers.
 //!
 //! The SSE2 level needs no intrinsics: `wide` at the baseline is SSE2.
 
 #![allow(unsafe_code)]
 
 use core::arch::x86_64::{
-    __m256, __m256i, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps,
+    __m256, __m256i, __m512, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps,
     _mm256_add_epi32, _mm256_add_ps, _mm256_castps256_ps128, _mm256_cvtepi8_epi16, _mm256_div_ps,
     _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_madd_epi16, _mm256_max_ps, _mm256_min_ps,
     _mm256_mul_ps, _mm256_permute2f128_ps, _mm256_shuffle_ps, _mm256_sqrt_ps, _mm256_sub_ps,
-    _mm256_unpackhi_ps, _mm256_unpacklo_ps,
+    _mm256_unpackhi_ps, _mm256_unpacklo_ps, _mm512_add_ps, _mm512_fmadd_ps,
 };
 use core::ops::{Add, Div, Mul, Sub};
 
@@ -147,19 +148,27 @@ impl Avx2 {
     }
 }
 
-/// Asks the CPU once, then answers from [`HAS_AVX2_FMA`].
+/// `ask()` the first time, then its answer from `cache` (0 not yet asked, 1 no, 2 yes).
 #[cfg(feature = "std")]
-fn has_avx2_fma() -> bool {
+fn cached(cache: &core::sync::atomic::AtomicU8, ask: impl FnOnce() -> bool) -> bool {
     use core::sync::atomic::Ordering::Relaxed;
-    match HAS_AVX2_FMA.load(Relaxed) {
+    match cache.load(Relaxed) {
         1 => false,
         2 => true,
         _ => {
-            let yes = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-            HAS_AVX2_FMA.store(1 + u8::from(yes), Relaxed);
+            let yes = ask();
+            cache.store(1 + u8::from(yes), Relaxed);
             yes
         }
     }
+}
+
+/// Asks the CPU once, then answers from [`HAS_AVX2_FMA`].
+#[cfg(feature = "std")]
+fn has_avx2_fma() -> bool {
+    cached(&HAS_AVX2_FMA, || {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    })
 }
 
 /// Without `std` the CPU cannot be asked: the build's target features decide.
@@ -326,5 +335,127 @@ impl I32x8 for Avx2I32x8 {
     fn reduce_add(self) -> i32 {
         let lanes: [i32; LANES] = bytemuck::cast(self.0);
         lanes.iter().fold(0, |s, &v| s.wrapping_add(v))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// AVX-512
+
+/// AVX-512F and AVX-512VL on top of AVX2 and FMA: the [`Avx2`] kernels compiled with 32
+/// vector registers, and 16-lane vectors ([`F32x16`]) for the kernels written for them.
+/// Only [`Avx512::detect`] makes one (see the module's safety argument).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx512 {
+    avx2: Avx2,
+}
+
+/// Whether the CPU has AVX-512F and AVX-512VL: 0 not yet asked, 1 no, 2 yes.
+#[cfg(feature = "std")]
+static HAS_AVX512: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+impl Avx512 {
+    /// The instruction set, if this CPU executes AVX2, FMA, AVX-512F and AVX-512VL (with
+    /// `std`: asked of the CPU once, then read from a cache; without it: if the build
+    /// enables them all).
+    #[inline]
+    pub(crate) fn detect() -> Option<Avx512> {
+        let avx2 = Avx2::detect()?;
+        has_avx512().then_some(Avx512 { avx2 })
+    }
+
+    /// `k` run on the AVX2 vectors, compiled with AVX-512 enabled (32 registers).
+    #[inline]
+    pub(crate) fn run<K: Kernel>(self, k: K) -> K::Output {
+        // SAFETY: `self` exists, so the CPU executes every feature `entry512` is compiled
+        // with; it has no other precondition.
+        unsafe { entry512(self.avx2, k) }
+    }
+
+    /// `k` run on 16-lane vectors.
+    #[inline]
+    pub(crate) fn run_wide<K: WideKernel>(self, k: K) -> K::Output {
+        // SAFETY: as in `run`.
+        unsafe { entry_wide(self, k) }
+    }
+
+    /// The AVX2 instruction set, which this CPU has too.
+    #[inline(always)]
+    pub(crate) fn avx2(self) -> Avx2 {
+        self.avx2
+    }
+
+    /// All lanes `x`.
+    #[inline(always)]
+    pub(crate) fn splat16(self, x: f32) -> F32x16 {
+        self.load16(&[x; 16])
+    }
+
+    /// Sixteen consecutive floats.
+    #[inline(always)]
+    pub(crate) fn load16(self, v: &[f32; 16]) -> F32x16 {
+        F32x16(bytemuck::cast(*v))
+    }
+}
+
+/// Asks the CPU once, then answers from [`HAS_AVX512`].
+#[cfg(feature = "std")]
+fn has_avx512() -> bool {
+    cached(&HAS_AVX512, || {
+        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl")
+    })
+}
+
+/// Without `std` the CPU cannot be asked: the build's target features decide.
+#[cfg(not(feature = "std"))]
+fn has_avx512() -> bool {
+    cfg!(all(target_feature = "avx512f", target_feature = "avx512vl"))
+}
+
+/// The [`Kernel`]s' entry at the AVX-512 level: their 8-lane bodies with 32 registers.
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+fn entry512<K: Kernel>(isa: Avx2, k: K) -> K::Output {
+    k.run(isa)
+}
+
+/// A computation on 16-lane vectors, run by [`Avx512::run_wide`]. Implementations mark
+/// `run` `#[inline(always)]`, so the body is compiled inside the entry function.
+pub(crate) trait WideKernel {
+    /// What the computation returns.
+    type Output;
+    /// Runs the computation on `isa`.
+    fn run(self, isa: Avx512) -> Self::Output;
+}
+
+/// The one function compiled for [`WideKernel`]s.
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+fn entry_wide<K: WideKernel>(isa: Avx512, k: K) -> K::Output {
+    k.run(isa)
+}
+
+/// Sixteen `f32` lanes in one AVX-512 register.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct F32x16(__m512);
+
+impl F32x16 {
+    /// `self·b + c`, fused.
+    #[inline(always)]
+    pub(crate) fn mul_add(self, b: Self, c: Self) -> Self {
+        // SAFETY: a 16-lane vector proves AVX-512F (module docs).
+        F32x16(unsafe { _mm512_fmadd_ps(self.0, b.0, c.0) })
+    }
+
+    /// The lanes.
+    #[inline(always)]
+    pub(crate) fn to_array(self) -> [f32; 16] {
+        bytemuck::cast(self.0)
+    }
+}
+
+impl Add for F32x16 {
+    type Output = Self;
+    #[inline(always)]
+    fn add(self, b: Self) -> Self {
+        // SAFETY: a 16-lane vector proves AVX-512F (module docs).
+        F32x16(unsafe { _mm512_add_ps(self.0, b.0) })
     }
 }

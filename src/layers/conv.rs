@@ -87,11 +87,12 @@ impl Padding for Valid {
 ///   the inference arena — one patch, `KH·KW·C` values, is part of its
 ///   [`Footprint`](Infer::Footprint), so [`Scratch`](crate::net::Scratch) has room for
 ///   it; where a network's arena has room for more, it takes as many as fit — and
-///   computes their pixels' `K` outputs with one [`kernels::gemm_nt`], where the
+///   computes their pixels' `K` outputs with one [`kernels::gemm_nt_ordered`], where the
 ///   run-time SIMD dispatch applies. It gives the training pass's bits.
 /// - **Training** ([`Layer::forward_train`]) writes the patches of the whole batch into
-///   its [`Conv2dCache`] and computes every output with one [`kernels::gemm_nt`]
-///   (`B·OH·OW × K` from `B·OH·OW × KH·KW·C` patches and the `K × KH·KW·C` weights). The
+///   its [`Conv2dCache`] and computes every output with one
+///   [`kernels::gemm_nt_ordered`] (`B·OH·OW × K` from `B·OH·OW × KH·KW·C` patches and the
+///   `K × KH·KW·C` weights). The
 ///   backward pass is three more products — `dW += dYᵀ·patches`
 ///   ([`kernels::gemm_tn_acc`]), `db += Σ dY`, `dPatches = dY·W` ([`kernels::gemm_nn`]) —
 ///   and col2im, which adds each patch gradient back where the patch came from.
@@ -396,7 +397,7 @@ impl<
 
     /// Patches into `scratch`, as many whole ones as it holds (the footprint promises
     /// one; inside a network the arena often has room for more), then one
-    /// [`kernels::gemm_nt`] for their pixels' outputs, block after block. `gemm_nt` sums
+    /// [`kernels::gemm_nt_ordered`] for their pixels' outputs, block after block. It sums
     /// each output the same way whatever the block, so the bits do not depend on the
     /// room, and are those of the training pass. With less scratch than a patch
     /// (`KH·KW·C` values), the same outputs (to rounding) from dot products of the
@@ -418,7 +419,7 @@ impl<
             for (q, patch) in (first..).zip(patches.chunks_exact_mut(n)) {
                 kernels::conv::patch(&g, x, q / OW, q % OW, patch);
             }
-            kernels::gemm_nt(patches, w, &self.bias, out, m, K, n);
+            kernels::gemm_nt_ordered(patches, w, &self.bias, out, m, K, n);
         }
     }
 }
@@ -609,7 +610,7 @@ impl<
         for (xb, pb) in x.iter().zip(patches.chunks_exact_mut(per_sample)) {
             kernels::conv::im2col(&g, xb.as_flattened().as_flattened(), pb);
         }
-        kernels::gemm_nt(
+        kernels::gemm_nt_ordered(
             patches,
             self.weight_matrix(),
             &self.bias,
