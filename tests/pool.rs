@@ -1208,3 +1208,49 @@ fn max_pool_over_many_channels_equals_a_naive_scan() {
     }
     assert!(nans > 0 && nans < 9 * C, "{nans} NaN outputs");
 }
+
+#[test]
+fn max_pool_training_pass_against_naive_with_ties_and_nans() {
+    // 19 channels: a whole 16-lane vector, then 3 left (and 4 + 3 at 8 lanes). Values from
+    // {−1, 0, 1, NaN}, so windows hold ties and NaNs in every order. Each output and its
+    // position must be the first NaN of its window if any, else its first maximum.
+    const C: usize = 19;
+    let mut pool = MaxPool2d::<4, 6, C, 2, 3, 2, 2, 2>::DEFAULT;
+    let values = [-1.0, 0.0, 1.0, f32::NAN];
+    let mut x = [[[[0.0f32; C]; 6]; 4]; 2];
+    let mut state = 7u32;
+    for v in x.iter_mut().flatten().flatten().flatten() {
+        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        *v = values[(state >> 16) as usize % 4];
+    }
+    let mut y = [[[[0.0f32; C]; 2]; 2]; 2];
+    let mut cache = MaxPoolCache::ZERO;
+    pool.forward_train(&x, &mut y, &mut cache, &mut Context::new(0));
+    for b in 0..2 {
+        for oh in 0..2 {
+            for ow in 0..2 {
+                for c in 0..C {
+                    let mut best = (f32::NEG_INFINITY, usize::MAX);
+                    for r in 0..2 {
+                        for s in 0..3 {
+                            let v = x[b][oh * 2 + r][ow * 2 + s][c];
+                            let k = r * 3 + s;
+                            let wins = best.1 == usize::MAX
+                                || (!best.0.is_nan() && (v.is_nan() || v > best.0));
+                            if wins {
+                                best = (v, k);
+                            }
+                        }
+                    }
+                    let got = y[b][oh][ow][c];
+                    assert_eq!(got.to_bits(), best.0.to_bits(), "{b} {oh} {ow} {c}");
+                    assert_eq!(
+                        usize::from(cache.argmax[b][oh][ow][c]),
+                        best.1,
+                        "{b} {oh} {ow} {c}"
+                    );
+                }
+            }
+        }
+    }
+}

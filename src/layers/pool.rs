@@ -46,26 +46,31 @@ const fn attr_i32(n: usize) -> i32 {
     }
 }
 
-/// Whether `v` replaces `best` as a window's maximum: larger, or the first NaN. Without
-/// branches (`&`, `|` on the comparisons), so that the loops over a pixel's channels
+/// Whether `v` replaces `best` as a window's maximum: larger, or the first NaN. Two
+/// compares joined without branches (`&`), so that the loops over a pixel's channels
 /// compile to whole-vector compares and selects.
 #[inline(always)]
 fn takes(v: f32, best: f32) -> bool {
-    #[allow(clippy::eq_op)] // `x != x`: `x` is NaN
-    let (v_nan, best_num) = (v != v, best == best);
-    (v > best) | (v_nan & best_num)
+    // `!(v <= best)`: `v` larger or NaN (one unordered compare); `best == best`: `best` is a
+    // number (a NaN already taken stays).
+    #[allow(clippy::eq_op, clippy::neg_cmp_op_on_partial_ord)]
+    let (above, best_num) = (!(v <= best), best == best);
+    above & best_num
 }
 
 /// Folds one window position `v` (channel by channel) into the running maxima `out` and,
-/// when given, their positions `arg` (position `k`); the earlier one keeps a tie.
+/// when given, their positions `arg` (position `k`); the earlier one keeps a tie. The
+/// positions are 32-bit lanes, as wide as the values, so that one compare mask selects
+/// both and the loop compiles to whole-vector compares and selects.
 #[inline(always)]
-fn fold_max<const C: usize>(out: &mut [f32; C], arg: Option<&mut [u16; C]>, v: &[f32; C], k: u16) {
+fn fold_max<const C: usize>(out: &mut [f32; C], arg: Option<&mut [u32; C]>, v: &[f32; C], k: u32) {
     match arg {
         Some(a) => {
             for ((o, i), &v) in out.iter_mut().zip(a.iter_mut()).zip(v) {
-                let t = takes(v, *o);
-                *o = if t { v } else { *o };
-                *i = if t { k } else { *i };
+                // All ones where `v` wins: the selects as bit masks, one per lane.
+                let m = u32::from(takes(v, *o)).wrapping_neg();
+                *o = f32::from_bits((v.to_bits() & m) | (o.to_bits() & !m));
+                *i = (k & m) | (*i & !m);
             }
         }
         None => {
@@ -430,21 +435,29 @@ impl<
             for (ow, out) in y_row.iter_mut().enumerate() {
                 let (w0, w1) = window(ow, W, KW, STRIDE, Self::PAD_LEFT);
                 let s0 = w0 + Self::PAD_LEFT - ow * STRIDE;
-                let mut arg = arg_row.as_deref_mut().and_then(|a| a.get_mut(ow));
+                let arg = arg_row.as_deref_mut().and_then(|a| a.get_mut(ow));
+                // The winners' positions while folding; narrowed into `arg` at the end.
+                let mut wide = [0u32; C];
+                let mut track = arg.is_some().then_some(&mut wide);
                 let mut first = true;
                 for (r, x_row) in rows.iter().enumerate() {
                     for (s, v) in x_row.get(w0..w1).unwrap_or_default().iter().enumerate() {
-                        let k = ((r0 + r) * KW + s0 + s) as u16;
-                        match (first, arg.as_deref_mut()) {
-                            (true, a) => {
-                                *out = *v;
-                                if let Some(a) = a {
-                                    *a = [k; C];
-                                }
-                                first = false;
+                        let k = ((r0 + r) * KW + s0 + s) as u32;
+                        if first {
+                            *out = *v;
+                            if let Some(t) = track.as_deref_mut() {
+                                *t = [k; C];
                             }
-                            (false, a) => fold_max(out, a, v, k),
+                            first = false;
+                        } else {
+                            fold_max(out, track.as_deref_mut(), v, k);
                         }
+                    }
+                }
+                if let Some(a) = arg {
+                    // Positions are below `KH·KW ≤ 65536` (`CHECK`), so they fit.
+                    for (a, &k) in a.iter_mut().zip(&wide) {
+                        *a = k as u16;
                     }
                 }
             }
