@@ -7,7 +7,7 @@
 //! | `conv_forward/…` | `Conv2d<14,14,16,32,3,3,14,14>` training forward at batch 64: im2col of the batch, then `C = patches·Wᵀ + bias` |
 //! | `conv_weight_grad/…` | its weight gradient `dW += dYᵀ·patches` |
 //! | `conv_input_grad/…` | its input gradient: `dPatches = dY·W`, then col2im into `dX` |
-//! | `conv_infer/…` | the same layer at batch 1, [`Infer::forward`] with its [`Scratch`] (one patch), and `gemm_nt` per patch as the layer ran it before |
+//! | `conv_infer/…` | the same layer at batch 1: [`Infer::forward`] with its [`Scratch`] (a block of [`INFER_PATCHES`](firmnet::layers::INFER_PATCHES) patches), with room for one patch (`simd_one_patch`, its footprint before the block), and `gemm_nt` per patch as the layer ran before `gemm_nt_ordered` |
 //! | `depthwise_{forward,weight_grad,input_grad}/…` | `DepthwiseConv2d<25,5,64,3,3,25,5>` at batch 64 |
 //!
 //! Each group counts 2 FLOP per multiply–add, the taps that fall on the zero padding
@@ -232,6 +232,11 @@ fn conv(c: &mut Crit) {
     gr.bench_function("simd", |bch| {
         kernels::set_backend(kernels::Backend::Simd);
         bch.iter(|| layer.forward(black_box(x1), &mut y1, &mut scratch))
+    });
+    // The layer with room for one patch, its footprint before `INFER_PATCHES`.
+    let mut room = vec![0.0; n];
+    gr.bench_function("simd_one_patch", |bch| {
+        bch.iter(|| layer.forward_with(black_box(x1), &mut y1, &mut room))
     });
     // What the layer ran before `gemm_nt_ordered`: one patch, then `gemm_nt` on it.
     let mut patch = vec![0.0; n];

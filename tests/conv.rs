@@ -14,7 +14,7 @@ mod common;
 use common::{check_layer, fill};
 use firmnet::arena::{Mapping, Place};
 use firmnet::kernels::conv::{self as kconv, Window};
-use firmnet::layers::{Conv2dCache, Padding};
+use firmnet::layers::{Conv2dCache, INFER_PATCHES, Padding};
 use firmnet::loss::SoftmaxCrossEntropy;
 use firmnet::prelude::*;
 use firmnet::rng::Rng;
@@ -238,8 +238,8 @@ fn conv_case<
     let mut scratch = Box::new(Scratch::<Conv2d<H, W, C, K, KH, KW, OH, OW, S, P>>::ZERO);
     assert_eq!(
         size_of_val(&*scratch),
-        KH * KW * C * 4,
-        "{what}: the arena is one patch"
+        INFER_PATCHES * KH * KW * C * 4,
+        "{what}: the arena is a block of patches"
     );
     for b in 0..B {
         let xb = x[b].as_flattened().as_flattened();
@@ -266,9 +266,9 @@ fn conv_case<
             &format!("{what}: inference without a patch buffer"),
         );
 
-        // As many patches as a larger arena holds: the same bits (five patches read the
-        // filters in place, eleven pack them, as training does).
-        for patches in [5, 11] {
+        // As many patches as the arena holds: the same bits (one and five patches read
+        // the filters in place, eleven and more pack them, as training does).
+        for patches in [1, 5, 11, INFER_PATCHES + 3] {
             let mut room = vec![0.0; patches * KH * KW * C + 3];
             let mut wide = Box::new(<[[[f32; K]; OW]; OH]>::ZERO);
             conv.forward_with(&x[b], &mut wide, &mut room);
@@ -1210,8 +1210,11 @@ fn small() -> Box<Small> {
 fn network_arena_holds_the_patches() {
     let _backend = same_backend();
     // The largest layer footprint: the second convolution's input (8·8·4) and output
-    // (4·4·2) in the arena, and one 3×3×4 patch.
-    assert_eq!(size_of::<Scratch<Small>>(), (256 + 32 + 36) * 4);
+    // (4·4·2) in the arena, and a block of 3×3×4 patches.
+    assert_eq!(
+        size_of::<Scratch<Small>>(),
+        (256 + 32 + INFER_PATCHES * 36) * 4
+    );
     let net = small();
     let mut x = [[[0.0f32; 1]; 8]; 8];
     fill(flat_mut(&mut x), 101, 1.0);

@@ -1064,9 +1064,10 @@ fn ordered_tile<L: Lanes, const MR: usize, const NV: usize>(
     }
 }
 
-/// [`gemm_nt_ordered`] for a few rows of `A` (one-patch inference), without packing: each
-/// 8 × 8 block of `W` (8 columns of `C`, 8 terms) is loaded by rows and transposed, so
-/// that vector `t` holds term `p + t` of the 8 columns, and the accumulators take the
+/// [`gemm_nt_ordered`] for a few rows of `A` (inference with room for fewer than 8
+/// patches, or its last block), without packing: each 8 × 8 block of `W` (8 columns of
+/// `C`, 8 terms) is loaded by rows and transposed, so that vector `t` holds term `p + t`
+/// of the 8 columns, and the accumulators take the
 /// terms in increasing order as the packed tiles do (the same bits). Four blocks of
 /// columns at a time, four independent accumulators.
 #[inline(always)]

@@ -84,7 +84,8 @@ impl Padding for Valid {
 /// patches and filters (im2col, [`kernels::conv`]):
 ///
 /// - **Inference** ([`Infer::forward_with`]) gathers patches into the layer's share of
-///   the inference arena — one patch, `KH·KW·C` values, is part of its
+///   the inference arena — a block of [`INFER_PATCHES`] patches (32 on hosts, 1 on the
+///   Cortex-M cores), `INFER_PATCHES·KH·KW·C` values, is part of its
 ///   [`Footprint`](Infer::Footprint), so [`Scratch`](crate::net::Scratch) has room for
 ///   it; where a network's arena has room for more, it takes as many as fit — and
 ///   computes their pixels' `K` outputs with one [`kernels::gemm_nt_ordered`], where the
@@ -100,7 +101,7 @@ impl Padding for Valid {
 /// # Examples
 ///
 /// ```
-/// use firmnet::layers::Conv2d;
+/// use firmnet::layers::{Conv2d, INFER_PATCHES};
 /// use firmnet::prelude::*;
 ///
 /// // One channel in, two 3×3 filters, stride 1, `Same` padding: 4×4×1 → 4×4×2.
@@ -111,11 +112,11 @@ impl Padding for Valid {
 /// conv.bias = [0.0, 0.5];
 /// let x = [[[1.0]; 4]; 4];
 /// let mut y = [[[0.0; 2]; 4]; 4];
-/// let mut scratch = Scratch::<C>::ZERO; // room for one 3×3×1 patch
+/// let mut scratch = Scratch::<C>::ZERO; // room for INFER_PATCHES 3×3×1 patches
 /// conv.forward(&x, &mut y, &mut scratch);
 /// assert_eq!(y[0][0], [1.0, 4.5]); // a corner: 4 taps inside the map
 /// assert_eq!(y[1][2], [1.0, 9.5]);
-/// assert_eq!(size_of::<Scratch<C>>(), 9 * 4);
+/// assert_eq!(size_of::<Scratch<C>>(), INFER_PATCHES * 9 * 4);
 ///
 /// // Stride 2 on 8×8 with `Same` padding: 4×4; with `Valid` padding and a 3×3 kernel: 3×3.
 /// static A: Conv2d<8, 8, 1, 4, 3, 3, 4, 4, 2> = Conv2d::ZERO;
@@ -391,12 +392,13 @@ impl<
 {
     type Input = [[[f32; C]; W]; H];
     type Output = [[[f32; K]; OW]; OH];
-    /// The input and output where they live in the arena, and one patch.
+    /// The input and output where they live in the arena, and a block of
+    /// [`INFER_PATCHES`] patches ([`PatchBlock`]).
     type Footprint<I: Place, O: Place> =
-        Both<Mapping<I, O, Self::Input, Self::Output>, Patch<KH, KW, C>>;
+        Both<Mapping<I, O, Self::Input, Self::Output>, PatchBlock<KH, KW, C>>;
 
     /// Patches into `scratch`, as many whole ones as it holds (the footprint promises
-    /// one; inside a network the arena often has room for more), then one
+    /// [`INFER_PATCHES`]; inside a network the arena often has room for more), then one
     /// [`kernels::gemm_nt_ordered`] for their pixels' outputs, block after block. It sums
     /// each output the same way whatever the block, so the bits do not depend on the
     /// room, and are those of the training pass. With less scratch than a patch
@@ -496,6 +498,37 @@ impl<
 
 /// One patch: the `KH × KW × C` values a window sees, in the order of a filter's weights.
 pub type Patch<const KH: usize, const KW: usize, const C: usize> = [[[f32; C]; KW]; KH];
+
+/// Patches [`Conv2d`]'s inference footprint has room for ([`PatchBlock`]), so that
+/// [`Scratch`](crate::net::Scratch) holds a block of them:
+///
+/// - **32** where [`kernels::gemm_nt_ordered`] has SIMD levels (x86, x86-64, AArch64):
+///   from 8 rows on it packs the filters once per call and sweeps them with register tiles
+///   (6 or 12 rows), so a block of 32 spreads the packing over 32 pixels, where one patch
+///   per call would transpose the whole filter bank for every output pixel (a 3×3 16 → 32
+///   convolution on 14×14: 29 µs at 32 patches, 42 at 16, 74 at 8, 166 at one).
+/// - **1** elsewhere (the Cortex-M cores), where the product is the scalar reference,
+///   whose cost per patch does not depend on the block: more room would be RAM for
+///   nothing.
+///
+/// The block changes speed, not bits: every output is summed in the same order whatever
+/// the number of patches per call.
+pub const INFER_PATCHES: usize = size_of::<PatchBlock<1, 1, 1>>() / size_of::<f32>();
+
+/// The patches [`Conv2d`]'s inference footprint holds: [`INFER_PATCHES`] of them,
+/// `INFER_PATCHES·KH·KW·C` values, as arena pieces (32 [`Patch`]es are five levels of
+/// [`Both`] pairs, since an array of them would be a rank-4 tensor).
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+pub type PatchBlock<const KH: usize, const KW: usize, const C: usize> =
+    Pair<Pair<Pair<Pair<Pair<Patch<KH, KW, C>>>>>>;
+/// The patches [`Conv2d`]'s inference footprint holds: [`INFER_PATCHES`] of them (one
+/// here), `INFER_PATCHES·KH·KW·C` values.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
+pub type PatchBlock<const KH: usize, const KW: usize, const C: usize> = Patch<KH, KW, C>;
+
+/// Room for two `T`s.
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+type Pair<T> = Both<T, T>;
 
 /// The patches of every output pixel of a batch of `B` samples: `B·OH·OW` rows of
 /// `KH·KW·C` values, contiguous, sample after sample and row-major by pixel.

@@ -57,7 +57,9 @@ pub use activation::{
     SigmoidFn, Tanh, TanhFn,
 };
 pub use batchnorm::{BatchNorm, BatchNorm2d, BatchNormCache, BatchNormGrad};
-pub use conv::{Conv2d, Conv2dCache, Padding, Patch, Patches, Same, Valid};
+pub use conv::{
+    Conv2d, Conv2dCache, INFER_PATCHES, Padding, Patch, PatchBlock, Patches, Same, Valid,
+};
 pub use dense::Dense;
 pub use depthwise::DepthwiseConv2d;
 pub use dropout::Dropout;
