@@ -1743,6 +1743,7 @@ fn a_checkpoint_with_broken_scalars_is_refused_by_every_loader() {
 }
 
 /// The calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`).
+#[cfg(unix)]
 fn thread_cpu_time() -> std::time::Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -1752,6 +1753,13 @@ fn thread_cpu_time() -> std::time::Duration {
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
     std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Where the thread's CPU time has no portable clock: the time since the first call.
+#[cfg(not(unix))]
+fn thread_cpu_time() -> std::time::Duration {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed()
 }
 
 /// A checkpoint holds at most `MAX_SCALARS` scalars, so that comparing every name with every

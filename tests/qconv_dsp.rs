@@ -285,3 +285,62 @@ fn packed_pools_are_the_reference() {
     global_case::<23, 29, 8>(9);
     global_case::<32, 32, 4>(10);
 }
+
+/// `packed::depthwise_words` on a 3×3 window (five pairs of taps, the unrolled path) with a
+/// channel count that is not a multiple of four: every channel is written, and equals the
+/// general per-pixel loop's output, on the short and the general requantization.
+#[test]
+fn depthwise_words_writes_a_partial_last_group() {
+    use firmnet::quant::kernels::Requant;
+    use firmnet::quant::kernels::packed;
+    for c in [1usize, 2, 3, 5, 6, 7, 9] {
+        let groups = c.div_ceil(4);
+        // Ten taps (the 3×3 window and one of zero weight), each tap's pixel `groups`
+        // words of four channels.
+        let w: Vec<i8> = (0..10 * c)
+            .map(|i| {
+                if i < 9 * c {
+                    ((i * 37 % 255) as i32 - 127) as i8
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let mut wide = vec![0u32; 5 * 4 * groups * 2];
+        packed::widen_depthwise(&w, c, &mut wide);
+        let pixels: Vec<Vec<u32>> = (0..10)
+            .map(|t| {
+                (0..groups)
+                    .map(|g| {
+                        u32::from_le_bytes(core::array::from_fn(|b| {
+                            (t * 29 + g * 7 + b * 53) as u8
+                        }))
+                    })
+                    .collect()
+            })
+            .collect();
+        let taps: Vec<&[u32]> = pixels.iter().map(Vec::as_slice).collect();
+        let bias: Vec<i32> = (0..c as i32).map(|i| 1000 * i - 2500).collect();
+        let multiplier: Vec<i32> = (0..c as i32)
+            .map(|i| 1_200_000_000 + 10_000_000 * i)
+            .collect();
+        for shift in [-9, 0] {
+            let shifts = vec![shift; c];
+            let rq = Requant {
+                bias: &bias,
+                multiplier: &multiplier,
+                shift: &shifts,
+                zero_point: -3,
+                min: -128,
+                max: 127,
+            };
+            let short = packed::short_path(&rq);
+            let mut got = vec![0x55u8 as i8; c];
+            packed::depthwise_words(&taps, &wide, &rq, short, &mut got);
+            let mut want = vec![0x2au8 as i8; c];
+            let idx: Vec<u32> = (0..10).collect();
+            packed::depthwise_pixel(|t, g| pixels[t as usize][g], &idx, &wide, &rq, &mut want);
+            assert_eq!(got, want, "{c} channels, shift {shift}");
+        }
+    }
+}

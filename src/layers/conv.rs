@@ -84,8 +84,8 @@ impl Padding for Valid {
 /// patches and filters (im2col, [`kernels::conv`]):
 ///
 /// - **Inference** ([`Infer::forward_with`]) gathers patches into the layer's share of
-///   the inference arena — a block of [`INFER_PATCHES`] patches (32 on hosts, 1 on the
-///   Cortex-M cores), `INFER_PATCHES·KH·KW·C` values, is part of its
+///   the inference arena — a block of [`INFER_PATCHES`] patches (32 on x86 and AArch64,
+///   1 on every other architecture, the Cortex-M cores among them), `INFER_PATCHES·KH·KW·C` values, is part of its
 ///   [`Footprint`](Infer::Footprint), so [`Scratch`](crate::net::Scratch) has room for
 ///   it; where a network's arena has room for more, it takes as many as fit — and
 ///   computes their pixels' `K` outputs with one [`kernels::gemm_nt_ordered`], where the
@@ -507,7 +507,7 @@ pub type Patch<const KH: usize, const KW: usize, const C: usize> = [[[f32; C]; K
 ///   (6 or 12 rows), so a block of 32 spreads the packing over 32 pixels, where one patch
 ///   per call would transpose the whole filter bank for every output pixel (a 3×3 16 → 32
 ///   convolution on 14×14: 29 µs at 32 patches, 42 at 16, 74 at 8, 166 at one).
-/// - **1** elsewhere (the Cortex-M cores), where the product is the scalar reference,
+/// - **1** on every other architecture (the Cortex-M cores, RISC-V, WebAssembly), where the product is the scalar reference,
 ///   whose cost per patch does not depend on the block: more room would be RAM for
 ///   nothing.
 ///

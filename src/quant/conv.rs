@@ -424,8 +424,8 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
     /// can hold it to the reference: output pixels two at a time, each pixel's patch
     /// gathered once and widened once to 16-bit pairs (a 1×1 convolution widens the input
     /// pixel itself), then every filter pair against both patches, requantization
-    /// included. Filters whose length is not a multiple of 4 (one input channel) are
-    /// padded with zeros once per call, on the stack when they fit in 512 bytes, so they
+    /// included. Filters whose length is not a multiple of 4 (e.g. one or three input
+    /// channels of a 3×3 window) are padded with zeros once per call, on the stack when they fit in 512 bytes, so they
     /// too are read a word at a time. `scratch` needs `6·KH·KW·C + 24` bytes (the layer's
     /// footprint); with less, [`forward_with_kernel`](Self::forward_with_kernel) with the
     /// reference computes instead. The same bits as the reference. Cannot panic.
@@ -441,7 +441,7 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
         let n = Self::PATCH;
         let split = packed::splits(w, n);
         let slot = n.next_multiple_of(4);
-        // Filters of a length not a multiple of 4 (one input channel): padded once per
+        // Filters of a length not a multiple of 4 (e.g. one input channel): padded once per
         // call, when they fit, so the filters are read a word at a time as well.
         let mut padded;
         let (w, n_w, split) = if split {

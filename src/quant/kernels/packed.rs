@@ -612,15 +612,18 @@ pub fn depthwise_words(taps: &[&[u32]], wide: &[u32], rq: &Requant<'_>, short: b
     let (pairs, []) = taps.as_chunks::<2>() else {
         return;
     };
+    // The unrolled path takes whole groups of four channels only; a partial last group
+    // goes through the general loop, which writes it.
+    let whole = y.len().is_multiple_of(4);
     match <&[[&[u32]; 2]; 5]>::try_from(pairs) {
         // A 3×3 window: its five pairs of taps unrolled.
-        Ok(five) if short => {
+        Ok(five) if whole && short => {
             depthwise_3x3::<_, true>(five, |t, g| unsafe { *t.get_unchecked(g) }, wide, rq, y)
         }
-        Ok(five) => {
+        Ok(five) if whole => {
             depthwise_3x3::<_, false>(five, |t, g| unsafe { *t.get_unchecked(g) }, wide, rq, y)
         }
-        Err(_) => depthwise_groups(taps, |t, g| unsafe { *t.get_unchecked(g) }, wide, rq, y),
+        _ => depthwise_groups(taps, |t, g| unsafe { *t.get_unchecked(g) }, wide, rq, y),
     }
 }
 
