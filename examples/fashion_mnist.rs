@@ -23,7 +23,7 @@
 //!   convolution makes a mean shift needless, and black stays 0, the value the `Same`
 //!   padding adds), every training image mirrored left–right with probability ½ (clothes
 //!   are left–right symmetric) and shifted by up to one pixel each way. Writes to
-//!   `out/fashion_mnist/cnn/` unless `--out` says otherwise; 20 epochs at most.
+//!   `out/fashion_mnist/cnn/` unless `--out` says otherwise; 25 epochs at most.
 //! - `--model mlp`: [`FashionMlp`], 784-256-128-10 with batch normalization, ReLU and
 //!   dropout, on pixels standardized per pixel with the training split's mean and standard
 //!   deviation, without augmentation. Writes to `out/fashion_mnist/` (where `verify` looks)
@@ -54,8 +54,8 @@ use firmnet::format::safetensors::Export;
 use firmnet::host::report::{self, ConfusionMatrix, Summary};
 use firmnet::host::{Augment, Calibration, Evaluation, FitSummary, RangeMethod, evaluate_int8};
 use firmnet::host::{
-    Dataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, LrSchedule, Normalizer, Regularization,
-    Samples, Schedule, Split, TrainConfig, Trainer, evaluate,
+    Dataset, FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, LrSchedule, Monitor, Normalizer,
+    Regularization, Samples, Schedule, Split, TrainConfig, Trainer, evaluate,
 };
 use firmnet::models::{FASHION_CNN, FASHION_MLP, FashionCnn, FashionMlp};
 use firmnet::prelude::*;
@@ -287,14 +287,18 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             };
             let data = Data::new(&train_split, &val_split, &dataset.test, scaled)?;
             let config = TrainConfig {
-                epochs: args.epochs.unwrap_or(20),
+                epochs: args.epochs.unwrap_or(25),
                 schedule: LrSchedule {
                     base: 2e-3,
                     schedule: Schedule::Cosine { min_factor: 0.01 },
                     warmup_epochs: 1,
                 },
                 patience: Some(5),
-                monitor: None,
+                // The validation loss, not the accuracy: under the cosine schedule the loss keeps
+                // falling to the last epochs, while the accuracy on 6,000 images moves by
+                // ±0.3 points from one epoch to the next, and its early peak stopped a run at
+                // epoch 18 with epoch 13's weights (0.5 points below on the test set).
+                monitor: Some(Monitor::Loss),
                 seed: args.seed,
                 progress: true,
                 regularization: Regularization {
