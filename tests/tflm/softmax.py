@@ -6,7 +6,8 @@ set of logit quantizations, lengths and betas, runs random and structured logits
 
     scale zero_point beta n | logits... | outputs...
 
-Usage: python tests/tflm/softmax.py tests/tflm/softmax.txt   (--check first: compare instead)
+Usage: python tests/tflm/softmax.py [--check] tests/tflm/softmax.txt
+(the interpreter: `pip install -r tests/mlperf_tiny/requirements.txt` in a virtual environment)
 """
 import sys
 
