@@ -726,6 +726,11 @@ fn operator_code_is_the_larger_of_its_two_fields() {
         (index, kind, problem),
         (0, OperatorCode(150), Problem::UnsupportedOperator)
     );
+    // The 32-bit field written as 0 (ADD) beside the one-byte code of FULLY_CONNECTED:
+    // the larger, FULLY_CONNECTED, counts.
+    let mut s = tiny_dense();
+    s.codes = vec![(9, Some(0))];
+    assert_eq!(s.parse().unwrap().operator_names(), ["FULLY_CONNECTED"]);
     // The one-byte code alone (32-bit field absent, default 0).
     let mut s = tiny_dense();
     s.codes = vec![(18, None)];
@@ -971,7 +976,19 @@ fn verifier_limits() {
     let mut b = tiny_dense().bytes();
     let r = root(&b) as u32;
     b[0..4].copy_from_slice(&(r + 1).to_le_bytes());
-    assert!(TfliteModel::parse(&b).is_err());
+    assert_eq!(
+        malformed(TfliteModel::parse(&b)),
+        "table misaligned or outside the buffer"
+    );
+    // A misaligned vector: the description string moved by one byte.
+    let mut b = tiny_dense().bytes();
+    let (field, _) = field_target(&b, root(&b), 10);
+    let o = u32::from_le_bytes(b[field..field + 4].try_into().unwrap());
+    b[field..field + 4].copy_from_slice(&(o + 1).to_le_bytes());
+    assert_eq!(
+        malformed(TfliteModel::parse(&b)),
+        "vector length misaligned or outside the buffer"
+    );
 }
 
 /// SOFTMAX 1×3 → 1×3, with options of `beta` or without.
