@@ -707,7 +707,6 @@ fn pairs_words<const MODE: u8>(
 ) {
     let (wide, _) = wide.as_chunks::<4>();
     let k_out = y0.len().min(y1.len());
-    let (y0, y1) = (&mut y0[..k_out], &mut y1[..k_out]);
     let (b2, _) = rq.bias.as_chunks::<2>();
     let (m2, _) = rq.multiplier.as_chunks::<2>();
     let (s2, _) = rq.shift.as_chunks::<2>();
