@@ -435,11 +435,15 @@ pub fn widen_patch(bytes: &[i8], wide: &mut [u32], slot: usize, split: bool) {
     let full = bytes.len() / 4;
     let mut done = 0;
     if let (true, Some(words)) = (split, as_words(bytes)) {
-        // The common case: one LDR, two SXTB16, two STR per four taps.
-        for (&x, pair) in words.iter().zip(wide.chunks_mut(4)) {
-            if let [a, b, ..] = pair {
-                (*a, *b) = (sxtb16(x), sxtb16_ror8(x));
-            }
+        // The common case: one LDR, two SXTB16, one STRD per four taps, into whole
+        // groups; in slot 1 the last group's two words are past the whole groups.
+        let (quads, rem) = wide.as_chunks_mut::<4>();
+        let mut words = words.iter();
+        for (q, &x) in quads.iter_mut().zip(&mut words) {
+            [q[0], q[1]] = [sxtb16(x), sxtb16_ror8(x)];
+        }
+        if let ([a, b, ..], Some(&x)) = (rem, words.next()) {
+            (*a, *b) = (sxtb16(x), sxtb16_ror8(x));
         }
         done = full;
     }
