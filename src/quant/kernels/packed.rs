@@ -599,10 +599,10 @@ pub fn conv_pairs(
 /// patches in `wide` (groups of four words, as [`widen_patch`] writes them with `split`),
 /// starting from `b0` and `b1`: `[filter 0 · patch 0, filter 0 · patch 1, filter 1 · patch
 /// 0, filter 1 · patch 1]`, over as many groups as all three hold. Per group two words of
-/// weights split by `SXTB16`, eight `SMLAD`s; on the DSP targets two groups per step in
-/// one block of assembly (one `LDM` for a group's four words of patches, loads that
-/// advance their pointers, no spills: 15 instructions per group), the last odd group
-/// through the primitives.
+/// weights split by `SXTB16`, eight `SMLAD`s; on the DSP targets one block of assembly
+/// (one `LDM` for a group's four words of patches, loads that advance their pointers, no
+/// spills: 15 instructions per group), four groups per step, then the last one to three
+/// one at a time; elsewhere the primitives.
 #[inline(always)]
 fn dot_pairs(wide: &[[u32; 4]], r0: &[u32], r1: &[u32], b0: i32, b1: i32) -> [i32; 4] {
     let len = wide.len().min(r0.len()).min(r1.len());
@@ -611,9 +611,8 @@ fn dot_pairs(wide: &[[u32; 4]], r0: &[u32], r1: &[u32], b0: i32, b1: i32) -> [i3
     let done = 0;
     #[cfg(firmnet_arm_dsp)]
     let done = {
-        let steps = len / 2;
-        if steps > 0 {
-            let (mut pw, mut p0, mut p1, mut k) = (wide.as_ptr(), r0.as_ptr(), r1.as_ptr(), steps);
+        if len > 0 {
+            let (mut pw, mut p0, mut p1, mut k) = (wide.as_ptr(), r0.as_ptr(), r1.as_ptr(), len);
             // One group of four taps: both patches' four words (r8–r11), each filter's word
             // (rows at r5 and r12) split into two pairs (r7, r6), eight `SMLAD`s into the
             // sums (r0–r3).
@@ -638,24 +637,36 @@ fn dot_pairs(wide: &[[u32; 4]], r0: &[u32], r1: &[u32], b0: i32, b1: i32) -> [i3
                     )
                 };
             }
-            // SAFETY: the loop runs `steps` times and each time reads two groups of
-            // `wide` (32 bytes from `pw`) and two words from each of `r0` and `r1`,
-            // advancing the pointers past them: `2·steps ≤ len` groups and words, all
-            // inside the three slices, which are 4-byte aligned as `LDM`/`LDR` need. It
-            // writes only registers and the flags (and perhaps the Q flag, which no Rust
-            // code reads). It also uses r6 and r7, which the compiler may reserve (base
-            // and frame pointer) and so cannot take as operands: it pushes them first and
-            // pops them last, so no code outside the block sees them change (an
-            // exception handler saves what it uses), and the stack holds them only
-            // within the block, 8 bytes keeping its alignment.
+            // SAFETY: the block reads `len` groups of `wide` (16 bytes each from `pw`) and
+            // `len` words from each of `r0` and `r1` — four groups per step while four
+            // remain, then one per step (`lr` counts the groups left) — advancing the
+            // pointers past them: all inside the three slices, which are 4-byte aligned as
+            // `LDM`/`LDR` need. It writes only registers and the flags (and perhaps the Q
+            // flag, which no Rust code reads). It also uses r6 and r7, which the compiler
+            // may reserve (base and frame pointer) and so cannot take as operands: it
+            // pushes them first and pops them last, so no code outside the block sees them
+            // change (an exception handler saves what it uses), and the stack holds them
+            // only within the block, 8 bytes keeping its alignment.
             unsafe {
                 core::arch::asm!(
                     "push {{r6, r7}}",
+                    "subs lr, lr, #4",
+                    "blo 3f",
                     "2:",
                     group!(),
                     group!(),
+                    group!(),
+                    group!(),
+                    "subs lr, lr, #4",
+                    "bhs 2b",
+                    "3:",
+                    "adds lr, lr, #4",
+                    "beq 5f",
+                    "4:",
+                    group!(),
                     "subs lr, lr, #1",
-                    "bne 2b",
+                    "bne 4b",
+                    "5:",
                     "pop {{r6, r7}}",
                     inout("r0") a00,
                     inout("r1") a01,
@@ -674,7 +685,7 @@ fn dot_pairs(wide: &[[u32; 4]], r0: &[u32], r1: &[u32], b0: i32, b1: i32) -> [i3
             }
             let _ = (pw, p0, p1, k);
         }
-        2 * steps
+        len
     };
     let (wide, r0, r1) = (
         wide.get(done..len).unwrap_or_default(),
