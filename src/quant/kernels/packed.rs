@@ -513,7 +513,7 @@ pub enum Rescale {
     General,
     /// Every channel on [`requantize`]'s first branch ([`short_path`]): no tests.
     Short,
-    /// As `Short`, and every sum `|bias + Σ w·x| < 2³⁰` (each bias at most
+    /// As `Short`, and every sum `|bias + Σ w·x| < 2³⁰` (each bias below
     /// `2³⁰ − 2¹⁴·n` in size, `n` the filter length) and the output zero point below 2²⁸
     /// in size: then nothing overflows in the six instructions per output
     /// (`SMMULR` on the doubled sum, the rounding shift, the zero point and `SSAT`), and
