@@ -4,7 +4,7 @@
 //! | group | computes |
 //! | --- | --- |
 //! | `fma_peak_{before,after}/…` | the FMA peak (`benches/common/peak.rs`), measured first and last in the run |
-//! | `conv_forward/…` | `Conv2d<14,14,16,32,3,3,14,14>` training forward at batch 64: im2col of the batch, then `C = patches·Wᵀ + bias` |
+//! | `conv_forward/…` | `Conv2d<14,14,16,32,3,3,14,14>` training forward at batch 64: `C = patches·Wᵀ + bias`, the patches read in place or im2col of the batch first |
 //! | `conv_weight_grad/…` | its weight gradient `dW += dYᵀ·patches` |
 //! | `conv_input_grad/…` | its input gradient: `dPatches = dY·W`, then col2im into `dX` |
 //! | `conv_infer/…` | the same layer at batch 1: [`Infer::forward`] with its [`Scratch`] (a block of [`INFER_PATCHES`](firmnet::layers::INFER_PATCHES) patches), with room for one patch (`simd_one_patch`, its footprint before the block), and `gemm_nt` per patch as the layer ran before `gemm_nt_ordered` |
@@ -19,8 +19,10 @@
 //! product without im2col or col2im; `layer` the layer itself through the global
 //! dispatch (its cache included). In `conv_forward` the layers' product
 //! ([`kernels::gemm_nt_ordered`]) runs at every SIMD level this CPU has (`ordered_<level>`,
-//! the product alone; `simd` with im2col of the batch first, as the layer runs it,
-//! `simd_per_sample` sample after sample, at the selected level), beside the dot-product
+//! the product alone; `simd` with im2col of the batch first, as the layer ran it,
+//! `simd_per_sample` sample after sample, at the selected level), the same product read in
+//! place from the input maps without im2col ([`simd::Simd::conv_ordered`], `in_place_<level>`,
+//! the layer's path), beside the dot-product
 //! [`simd::gemm_nt`] it replaced (`gemm_nt_…`). Times are the thread's CPU time
 //! (`benches/common/cpu_time.rs`), and the run measures the FMA peak before and after the
 //! kernels, so the fraction of the peak comes from one run.
@@ -146,6 +148,14 @@ fn conv(c: &mut Crit) {
     for s in simd::Simd::available() {
         gr.bench_function(format!("ordered_{}", s.level()), |bch| {
             bch.iter(|| s.gemm_nt_ordered(black_box(&patches), &w, &bias, &mut out, m, k, n))
+        });
+    }
+    // The forward pass without im2col: the product reads the patches in place from the
+    // padded maps (`kernels::conv_ordered`, what the layer runs), at every level.
+    let mut padded = vec![0.0; g.padded_len()];
+    for s in simd::Simd::available() {
+        gr.bench_function(format!("in_place_{}", s.level()), |bch| {
+            bch.iter(|| s.conv_ordered(&g, black_box(xs), &w, &bias, &mut out, &mut padded))
         });
     }
     gr.bench_function("gemm_nt_product_only", |bch| {
