@@ -6,7 +6,7 @@
 //! | `fma_peak_{before,after}/…` | the FMA peak (`benches/common/peak.rs`), measured first and last in the run |
 //! | `conv_forward/…` | `Conv2d<14,14,16,32,3,3,14,14>` training forward at batch 64: `C = patches·Wᵀ + bias`, the patches read in place or im2col of the batch first |
 //! | `conv_weight_grad/…` | its weight gradient `dW += dYᵀ·patches` |
-//! | `conv_input_grad/…` | its input gradient: `dPatches = dY·W`, then col2im into `dX` |
+//! | `conv_input_grad/…` | its input gradient: `dPatches = dY·W`, then col2im into `dX` (`simd_per_sample`: sample by sample, as the layer runs it) |
 //! | `conv_infer/…` | the same layer at batch 1: [`Infer::forward`] with its [`Scratch`] (a block of [`INFER_PATCHES`](firmnet::layers::INFER_PATCHES) patches), with room for one patch (`simd_one_patch`, its footprint before the block), and `gemm_nt` per patch as the layer ran before `gemm_nt_ordered` |
 //! | `depthwise_{forward,weight_grad,input_grad}/…` | `DepthwiseConv2d<25,5,64,3,3,25,5>` at batch 64 |
 //!
@@ -213,6 +213,21 @@ fn conv(c: &mut Crit) {
                 .zip(dx.chunks_exact_mut(per_sample))
             {
                 kconv::col2im_add(&g, db, dxb);
+            }
+        })
+    });
+    // Sample by sample (the layer's order): the same bits, each sample's patch gradients
+    // added while in cache.
+    gr.bench_function("simd_per_sample", |bch| {
+        bch.iter(|| {
+            let room = &mut dpatches[..g.pixels() * n];
+            for (dyb, dxb) in dy
+                .chunks_exact(g.pixels() * k)
+                .zip(dx.chunks_exact_mut(per_sample))
+            {
+                simd::gemm_nn(black_box(dyb), &w, room, g.pixels(), n, k);
+                dxb.fill(0.0);
+                kconv::col2im_add(&g, room, dxb);
             }
         })
     });

@@ -499,6 +499,117 @@ fn training_forward_is_inference_bit_for_bit_on_the_reference_backend() {
     });
 }
 
+/// The layer's training pass against the products it stands for, on the whole batch, bit
+/// for bit at every SIMD level and on the reference backend: the forward pass (which
+/// reads the patches in place) against im2col and one `gemm_nt_ordered`, the weight
+/// gradient against `gemm_tn_acc` on those patches, the input gradient (sample by
+/// sample) against one `gemm_nn` for the batch and col2im.
+fn training_pass_case<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const S: usize,
+    P: Padding,
+>(
+    seed: u64,
+) {
+    use firmnet::kernels::{self, Backend, SimdLevel};
+    const NB: usize = 3;
+    let g = Conv2d::<H, W, C, K, KH, KW, OH, OW, S, P>::WINDOW;
+    let (m, n) = (NB * g.pixels(), g.patch_len());
+    let mut conv = Box::new(Conv2d::<H, W, C, K, KH, KW, OH, OW, S, P>::ZERO);
+    conv.init(Init::HeNormal, &mut Rng::new(seed));
+    fill(&mut conv.bias, seed + 1, 0.5);
+    let x = batch::<[[[f32; C]; W]; H], NB>(seed + 2);
+    let dy = batch::<[[[f32; K]; OW]; OH], NB>(seed + 3);
+    let xs = <[[[f32; C]; W]; H]>::batch_slice(&x);
+    let dys = <[[[f32; K]; OW]; OH]>::batch_slice(&dy);
+    let _exclusive = BACKEND.write().unwrap_or_else(PoisonError::into_inner);
+    let before = kernels::simd_level();
+    let runs = SimdLevel::available()
+        .map(Some)
+        .chain([None])
+        .collect::<Vec<_>>();
+    for level in runs {
+        match level {
+            Some(l) => {
+                kernels::set_backend(Backend::Simd);
+                kernels::set_simd_level(l).unwrap();
+            }
+            None => kernels::set_backend(Backend::Reference),
+        }
+        let what = format!(
+            "Conv2d {H}×{W}×{C} → {K}, {KH}×{KW}/{S} {} at {level:?}",
+            P::NAME
+        );
+        let mut y = Box::new(<[[[[f32; K]; OW]; OH]; NB]>::ZERO);
+        let mut cache = Box::new(<Conv2dCache<NB, OH, OW, KH, KW, C>>::ZERO);
+        conv.forward_train(&x, &mut y, &mut cache, &mut Context::new(0));
+        let mut grad = Box::new(Conv2d::<H, W, C, K, KH, KW, OH, OW, S, P>::ZERO);
+        let mut dx = Box::new(<[[[[f32; C]; W]; H]; NB]>::ZERO);
+        conv.backward(&x, &y, &dy, Some(&mut dx), &mut cache, &mut grad);
+
+        let mut patches = vec![0.0; m * n];
+        for (xb, pb) in xs
+            .chunks_exact(g.input_len())
+            .zip(patches.chunks_exact_mut(g.pixels() * n))
+        {
+            kconv::im2col(&g, xb, pb);
+        }
+        let mut want_y = vec![0.0; m * K];
+        kernels::gemm_nt_ordered(
+            &patches,
+            conv.weight_matrix(),
+            &conv.bias,
+            &mut want_y,
+            m,
+            K,
+            n,
+        );
+        assert_bits(
+            <[[[f32; K]; OW]; OH]>::batch_slice(&y),
+            &want_y,
+            &format!("{what}: forward"),
+        );
+        let mut want_dw = vec![0.0; K * n];
+        kernels::gemm_tn_acc(dys, &patches, &mut want_dw, K, n, m);
+        assert_bits(
+            grad.weight_matrix(),
+            &want_dw,
+            &format!("{what}: weight gradient"),
+        );
+        let mut dpatches = vec![0.0; m * n];
+        kernels::gemm_nn(dys, conv.weight_matrix(), &mut dpatches, m, n, K);
+        let mut want_dx = vec![0.0; NB * g.input_len()];
+        for (db, dxb) in dpatches
+            .chunks_exact(g.pixels() * n)
+            .zip(want_dx.chunks_exact_mut(g.input_len()))
+        {
+            kconv::col2im_add(&g, db, dxb);
+        }
+        assert_bits(
+            <[[[f32; C]; W]; H]>::batch_slice(&dx),
+            &want_dx,
+            &format!("{what}: input gradient"),
+        );
+    }
+    kernels::set_backend(Backend::Simd);
+    kernels::set_simd_level(before).unwrap();
+}
+
+#[test]
+fn training_pass_is_the_batch_products_bit_for_bit() {
+    training_pass_case::<7, 5, 3, 5, 3, 3, 4, 3, 2, Same>(80);
+    training_pass_case::<9, 7, 1, 33, 3, 3, 7, 5, 1, Valid>(81);
+    training_pass_case::<6, 9, 17, 17, 2, 4, 6, 9, 1, Same>(82);
+    training_pass_case::<14, 14, 16, 32, 3, 3, 14, 14, 1, Same>(83);
+}
+
 /// Runs `f` with the global kernel backend set to `backend`, then restores the default.
 fn kernels_backend(backend: firmnet::kernels::Backend, f: impl FnOnce()) {
     let _exclusive = BACKEND.write().unwrap_or_else(PoisonError::into_inner);

@@ -573,8 +573,9 @@ pub struct Conv2dCache<
     /// ([`kernels::conv_ordered`]), it uses this room for the padded map, and the backward
     /// pass writes the patches.
     pub patches: Patches<B, OH, OW, KH, KW, C>,
-    /// The gradient of the loss with respect to the patches (written by the backward
-    /// pass before col2im adds it into the input gradient).
+    /// Room for the gradient of the loss with respect to the patches: the backward pass
+    /// writes one sample's there at a time, before col2im adds it into the input
+    /// gradient.
     pub dpatches: Patches<B, OH, OW, KH, KW, C>,
     /// Whether the forward pass read the patches in place, so that `patches` is not
     /// written yet.
@@ -712,14 +713,16 @@ impl<
                 *d += v;
             }
         }
-        // dX = col2im(dY·W)
+        // dX = col2im(dY·W), sample by sample, so that a sample's patch gradients are
+        // added while they are in cache: the bits of one product for the batch, since
+        // each row of dY·W is summed on its own.
         if let Some(dx) = dx {
-            let dpatches = flat_mut(&mut cache.dpatches);
-            kernels::gemm_nn(dy, self.weight_matrix(), dpatches, m, n, K);
-            for (dxb, db) in dx.iter_mut().zip(dpatches.chunks_exact(OH * OW * n)) {
+            let room = &mut flat_mut(&mut cache.dpatches)[..OH * OW * n];
+            for (dxb, dyb) in dx.iter_mut().zip(dy.chunks_exact(OH * OW * K)) {
+                kernels::gemm_nn(dyb, self.weight_matrix(), room, OH * OW, n, K);
                 let dxb = dxb.as_flattened_mut().as_flattened_mut();
                 dxb.fill(0.0);
-                kernels::conv::col2im_add(&g, db, dxb);
+                kernels::conv::col2im_add(&g, room, dxb);
             }
         }
     }
