@@ -404,16 +404,18 @@ impl<
         Both<Mapping<I, O, Self::Input, Self::Output>, PatchBlock<KH, KW, C>>;
 
     /// At [`Backend::Simd`](kernels::Backend::Simd) on x86 and AArch64, with room in
-    /// `scratch` for the padded map where the windows overhang it (the footprint's
-    /// [`INFER_PATCHES`] patches usually are), [`kernels::conv_ordered`]: the patches read
-    /// in place, the same bits. Otherwise:
+    /// `scratch` for the padded map where the windows overhang it
+    /// ([`Window::padded_len`]; the footprint's [`INFER_PATCHES`] patches hold it for
+    /// small maps, e.g. `(H + 2)·(W + 2) ≤ 288` for a 3×3 `Same` kernel, so 14×14 but not
+    /// 28×28), [`kernels::conv_ordered`]: the patches read in place, the same bits.
+    /// Otherwise:
     /// patches into `scratch`, as many whole ones as it holds (the footprint promises
     /// [`INFER_PATCHES`]; inside a network the arena often has room for more), then one
     /// [`kernels::gemm_nt_ordered`] for their pixels' outputs, block after block. It sums
     /// each output the same way whatever the block, so the bits do not depend on the
     /// room, and are those of the training pass. With less scratch than a patch
-    /// (`KH·KW·C` values), the same outputs (to rounding) from dot products of the
-    /// input's runs, without a buffer.
+    /// (`KH·KW·C` values) and no in-place product, the same outputs (to rounding) from
+    /// dot products of the input's runs, without a buffer.
     #[inline]
     fn forward_with(&self, x: &Self::Input, y: &mut Self::Output, scratch: &mut [f32]) {
         let g = Self::WINDOW;
