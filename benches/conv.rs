@@ -4,9 +4,10 @@
 //! | group | computes |
 //! | --- | --- |
 //! | `fma_peak_{before,after}/…` | the FMA peak (`benches/common/peak.rs`), measured first and last in the run |
-//! | `conv_forward/…` | `Conv2d<14,14,16,32,3,3,14,14>` training forward at batch 64: im2col of the batch, then `C = patches·Wᵀ + bias` |
+//! | `conv_forward/…` | `Conv2d<14,14,16,32,3,3,14,14>` training forward at batch 64: `C = patches·Wᵀ + bias`, the patches read in place or im2col of the batch first |
 //! | `conv_weight_grad/…` | its weight gradient `dW += dYᵀ·patches` |
-//! | `conv_input_grad/…` | its input gradient: `dPatches = dY·W`, then col2im into `dX` |
+//! | `conv_forward/b64_28x28x1_to_16_3x3/…` | the CNN's first convolution (one input channel) at batch 64: im2col and `gemm_nt_ordered` (`simd`) against the patches read in place (`in_place`) |
+//! | `conv_input_grad/…` | its input gradient: `dPatches = dY·W`, then col2im into `dX` (`simd_per_sample`: sample by sample, as the layer runs it) |
 //! | `conv_infer/…` | the same layer at batch 1: [`Infer::forward`] with its [`Scratch`] (a block of [`INFER_PATCHES`](firmnet::layers::INFER_PATCHES) patches), with room for one patch (`simd_one_patch`, its footprint before the block), and `gemm_nt` per patch as the layer ran before `gemm_nt_ordered` |
 //! | `depthwise_{forward,weight_grad,input_grad}/…` | `DepthwiseConv2d<25,5,64,3,3,25,5>` at batch 64 |
 //!
@@ -19,8 +20,10 @@
 //! product without im2col or col2im; `layer` the layer itself through the global
 //! dispatch (its cache included). In `conv_forward` the layers' product
 //! ([`kernels::gemm_nt_ordered`]) runs at every SIMD level this CPU has (`ordered_<level>`,
-//! the product alone; `simd` with im2col of the batch first, as the layer runs it,
-//! `simd_per_sample` sample after sample, at the selected level), beside the dot-product
+//! the product alone; `simd` with im2col of the batch first, as the layer ran it,
+//! `simd_per_sample` sample after sample, at the selected level), the same product read in
+//! place from the input maps without im2col ([`simd::Simd::conv_ordered`], `in_place_<level>`,
+//! the layer's path), beside the dot-product
 //! [`simd::gemm_nt`] it replaced (`gemm_nt_…`). Times are the thread's CPU time
 //! (`benches/common/cpu_time.rs`), and the run measures the FMA peak before and after the
 //! kernels, so the fraction of the peak comes from one run.
@@ -148,6 +151,14 @@ fn conv(c: &mut Crit) {
             bch.iter(|| s.gemm_nt_ordered(black_box(&patches), &w, &bias, &mut out, m, k, n))
         });
     }
+    // The forward pass without im2col: the product reads the patches in place from the
+    // padded maps (`kernels::conv_ordered`, what the layer runs), at every level.
+    let mut padded = vec![0.0; g.padded_len()];
+    for s in simd::Simd::available() {
+        gr.bench_function(format!("in_place_{}", s.level()), |bch| {
+            bch.iter(|| s.conv_ordered(&g, black_box(xs), &w, &bias, &mut out, &mut padded))
+        });
+    }
     gr.bench_function("gemm_nt_product_only", |bch| {
         bch.iter(|| simd::gemm_nt(black_box(&patches), &w, &bias, &mut out, m, k, n))
     });
@@ -203,6 +214,21 @@ fn conv(c: &mut Crit) {
                 .zip(dx.chunks_exact_mut(per_sample))
             {
                 kconv::col2im_add(&g, db, dxb);
+            }
+        })
+    });
+    // Sample by sample (the layer's order): the same bits, each sample's patch gradients
+    // added while in cache.
+    gr.bench_function("simd_per_sample", |bch| {
+        bch.iter(|| {
+            let room = &mut dpatches[..g.pixels() * n];
+            for (dyb, dxb) in dy
+                .chunks_exact(g.pixels() * k)
+                .zip(dx.chunks_exact_mut(per_sample))
+            {
+                simd::gemm_nn(black_box(dyb), &w, room, g.pixels(), n, k);
+                dxb.fill(0.0);
+                kconv::col2im_add(&g, room, dxb);
             }
         })
     });
@@ -345,6 +371,37 @@ fn depthwise(c: &mut Crit) {
     gr.finish();
 }
 
+/// The first convolution of the CNN (3×3, 28×28×1 → 28×28×16, batch 64): patches of
+/// one channel, whose runs are 3 values long.
+fn conv_one_channel(c: &mut Crit) {
+    let g = Window::new(28, 28, 1, 3, 3, 1, true).unwrap();
+    let (n, k) = (g.patch_len(), 16);
+    let m = B * g.pixels();
+    let mut gr = group(c, "conv_forward/b64_28x28x1_to_16_3x3", 2 * m * n * k);
+    let x = data(B * g.input_len(), 3);
+    let w = data(k * n, 1);
+    let bias = data(k, 2);
+    let mut patches = vec![0.0; m * n];
+    let mut out = vec![0.0; m * k];
+    let mut padded = vec![0.0; g.padded_len()];
+    let s = simd::Simd::selected();
+    gr.bench_function("simd", |bch| {
+        bch.iter(|| {
+            for (xb, pb) in x
+                .chunks_exact(g.input_len())
+                .zip(patches.chunks_exact_mut(g.pixels() * n))
+            {
+                kconv::im2col(&g, black_box(xb), pb);
+            }
+            s.gemm_nt_ordered(&patches, &w, &bias, &mut out, m, k, n);
+        })
+    });
+    gr.bench_function("in_place", |bch| {
+        bch.iter(|| s.conv_ordered(&g, black_box(&x), &w, &bias, &mut out, &mut padded))
+    });
+    gr.finish();
+}
+
 /// The FMA peak before the kernels.
 fn peak_before(c: &mut Crit) {
     peak::group(c, "fma_peak_before");
@@ -358,6 +415,6 @@ fn peak_after(c: &mut Crit) {
 criterion_group! {
     name = benches;
     config = Criterion::default().with_measurement(ThreadCpuTime);
-    targets = peak_before, conv, depthwise, peak_after
+    targets = peak_before, conv, conv_one_channel, depthwise, peak_after
 }
 criterion_main!(benches);

@@ -499,6 +499,117 @@ fn training_forward_is_inference_bit_for_bit_on_the_reference_backend() {
     });
 }
 
+/// The layer's training pass against the products it stands for, on the whole batch, bit
+/// for bit at every SIMD level and on the reference backend: the forward pass (which
+/// reads the patches in place) against im2col and one `gemm_nt_ordered`, the weight
+/// gradient against `gemm_tn_acc` on those patches, the input gradient (sample by
+/// sample) against one `gemm_nn` for the batch and col2im.
+fn training_pass_case<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const S: usize,
+    P: Padding,
+>(
+    seed: u64,
+) {
+    use firmnet::kernels::{self, Backend, SimdLevel};
+    const NB: usize = 3;
+    let g = Conv2d::<H, W, C, K, KH, KW, OH, OW, S, P>::WINDOW;
+    let (m, n) = (NB * g.pixels(), g.patch_len());
+    let mut conv = Box::new(Conv2d::<H, W, C, K, KH, KW, OH, OW, S, P>::ZERO);
+    conv.init(Init::HeNormal, &mut Rng::new(seed));
+    fill(&mut conv.bias, seed + 1, 0.5);
+    let x = batch::<[[[f32; C]; W]; H], NB>(seed + 2);
+    let dy = batch::<[[[f32; K]; OW]; OH], NB>(seed + 3);
+    let xs = <[[[f32; C]; W]; H]>::batch_slice(&x);
+    let dys = <[[[f32; K]; OW]; OH]>::batch_slice(&dy);
+    let _exclusive = BACKEND.write().unwrap_or_else(PoisonError::into_inner);
+    let before = kernels::simd_level();
+    let runs = SimdLevel::available()
+        .map(Some)
+        .chain([None])
+        .collect::<Vec<_>>();
+    for level in runs {
+        match level {
+            Some(l) => {
+                kernels::set_backend(Backend::Simd);
+                kernels::set_simd_level(l).unwrap();
+            }
+            None => kernels::set_backend(Backend::Reference),
+        }
+        let what = format!(
+            "Conv2d {H}×{W}×{C} → {K}, {KH}×{KW}/{S} {} at {level:?}",
+            P::NAME
+        );
+        let mut y = Box::new(<[[[[f32; K]; OW]; OH]; NB]>::ZERO);
+        let mut cache = Box::new(<Conv2dCache<NB, OH, OW, KH, KW, C>>::ZERO);
+        conv.forward_train(&x, &mut y, &mut cache, &mut Context::new(0));
+        let mut grad = Box::new(Conv2d::<H, W, C, K, KH, KW, OH, OW, S, P>::ZERO);
+        let mut dx = Box::new(<[[[[f32; C]; W]; H]; NB]>::ZERO);
+        conv.backward(&x, &y, &dy, Some(&mut dx), &mut cache, &mut grad);
+
+        let mut patches = vec![0.0; m * n];
+        for (xb, pb) in xs
+            .chunks_exact(g.input_len())
+            .zip(patches.chunks_exact_mut(g.pixels() * n))
+        {
+            kconv::im2col(&g, xb, pb);
+        }
+        let mut want_y = vec![0.0; m * K];
+        kernels::gemm_nt_ordered(
+            &patches,
+            conv.weight_matrix(),
+            &conv.bias,
+            &mut want_y,
+            m,
+            K,
+            n,
+        );
+        assert_bits(
+            <[[[f32; K]; OW]; OH]>::batch_slice(&y),
+            &want_y,
+            &format!("{what}: forward"),
+        );
+        let mut want_dw = vec![0.0; K * n];
+        kernels::gemm_tn_acc(dys, &patches, &mut want_dw, K, n, m);
+        assert_bits(
+            grad.weight_matrix(),
+            &want_dw,
+            &format!("{what}: weight gradient"),
+        );
+        let mut dpatches = vec![0.0; m * n];
+        kernels::gemm_nn(dys, conv.weight_matrix(), &mut dpatches, m, n, K);
+        let mut want_dx = vec![0.0; NB * g.input_len()];
+        for (db, dxb) in dpatches
+            .chunks_exact(g.pixels() * n)
+            .zip(want_dx.chunks_exact_mut(g.input_len()))
+        {
+            kconv::col2im_add(&g, db, dxb);
+        }
+        assert_bits(
+            <[[[f32; C]; W]; H]>::batch_slice(&dx),
+            &want_dx,
+            &format!("{what}: input gradient"),
+        );
+    }
+    kernels::set_backend(Backend::Simd);
+    kernels::set_simd_level(before).unwrap();
+}
+
+#[test]
+fn training_pass_is_the_batch_products_bit_for_bit() {
+    training_pass_case::<7, 5, 3, 5, 3, 3, 4, 3, 2, Same>(80);
+    training_pass_case::<9, 7, 1, 33, 3, 3, 7, 5, 1, Valid>(81);
+    training_pass_case::<6, 9, 17, 17, 2, 4, 6, 9, 1, Same>(82);
+    training_pass_case::<14, 14, 16, 32, 3, 3, 14, 14, 1, Same>(83);
+}
+
 /// Runs `f` with the global kernel backend set to `backend`, then restores the default.
 fn kernels_backend(backend: firmnet::kernels::Backend, f: impl FnOnce()) {
     let _exclusive = BACKEND.write().unwrap_or_else(PoisonError::into_inner);
@@ -693,6 +804,134 @@ fn im2col_and_col2im_equal_their_twins_bit_for_bit() {
         kconv::reference::col2im_add(g, &dp, &mut slow);
         assert_bits(&fast, &slow, &format!("col2im_add {g:?}"));
     }
+}
+
+/// The forward product read in place from the maps ([`Simd::conv_ordered`]) against im2col
+/// of every map and one `gemm_nt_ordered`, bit for bit, at every SIMD level: every window
+/// of [`windows`] (odd widths, strides 1 to 3, both paddings, 1 to 43 channels, patches
+/// of 1 to 1,720 values, so several blocks of terms), 1 to 3 maps, filter counts around
+/// the register tiles (1, 5, 16, 17, 32, 33, 40).
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+#[test]
+fn conv_ordered_is_im2col_and_gemm_nt_ordered_bit_for_bit() {
+    use firmnet::kernels::simd::Simd;
+    for (t, g) in windows().iter().enumerate() {
+        let seed = t as u64;
+        let n = [1, 5, 16, 17, 32, 33, 40][t % 7];
+        let k = g.patch_len();
+        let maps = if g.pixels() * n * k > 1 << 20 {
+            1
+        } else {
+            1 + t % 3
+        };
+        let m = maps * g.pixels();
+        let x = values(maps * g.input_len(), seed, 1.0);
+        let w = values(n * k, seed + 1, 0.5);
+        let bias = values(n, seed + 2, 0.5);
+        let mut patches = vec![f32::NAN; m * k];
+        for (xb, pb) in x
+            .chunks_exact(g.input_len())
+            .zip(patches.chunks_exact_mut(g.pixels() * k))
+        {
+            kconv::im2col(g, xb, pb);
+        }
+        let mut scratch = vec![f32::NAN; if g.overhangs() { g.padded_len() } else { 0 }];
+        for s in Simd::available() {
+            let mut want = vec![f32::NAN; m * n];
+            s.gemm_nt_ordered(&patches, &w, &bias, &mut want, m, n, k);
+            let mut got = vec![f32::NAN; m * n];
+            s.conv_ordered(g, &x, &w, &bias, &mut got, &mut scratch);
+            assert_bits(
+                &got,
+                &want,
+                &format!(
+                    "conv_ordered {g:?}, {maps} maps, {n} filters at {}",
+                    s.level()
+                ),
+            );
+        }
+    }
+}
+
+/// The padded map holds each patch's runs: kernel row `i` of pixel `(oy, ox)` is the run
+/// of `kw·c` values from `(oy·stride + i, ox·stride)`, as im2col copies it.
+#[test]
+fn padded_map_holds_the_patches() {
+    for (t, g) in windows().iter().enumerate() {
+        let x = values(g.input_len(), t as u64, 1.0);
+        let mut padded = vec![f32::NAN; g.padded_len()];
+        kconv::pad(g, &x, &mut padded);
+        let mut patch = vec![f32::NAN; g.patch_len()];
+        let run = g.kw() * g.c();
+        for p in 0..g.pixels() {
+            let (oy, ox) = (p / g.ow(), p % g.ow());
+            kconv::patch(g, &x, oy, ox, &mut patch);
+            for (i, want) in patch.chunks_exact(run).enumerate() {
+                let at = ((oy * g.stride() + i) * g.padded_cols() + ox * g.stride()) * g.c();
+                assert_bits(
+                    &padded[at..at + run],
+                    want,
+                    &format!("{g:?} pixel {p} row {i}"),
+                );
+            }
+        }
+        if !g.overhangs() {
+            assert_eq!((g.pad_top(), g.pad_left()), (0, 0), "{g:?}");
+            assert!(
+                g.padded_rows() <= g.h() && g.padded_cols() <= g.w(),
+                "{g:?}"
+            );
+        }
+    }
+}
+
+/// Through the global dispatch: the product runs in place only at the SIMD backend and
+/// with room for the padded map; otherwise it leaves the output alone and says so.
+#[test]
+fn conv_ordered_dispatch_needs_room_and_the_simd_backend() {
+    let g = Window::new(5, 4, 3, 3, 3, 1, true).unwrap();
+    assert!(g.overhangs());
+    let (x, w, bias) = (
+        values(g.input_len(), 1, 1.0),
+        values(2 * 27, 2, 1.0),
+        [0.5, -0.5],
+    );
+    let mut y = vec![f32::NAN; g.pixels() * 2];
+    let _backend = same_backend();
+    let simd = cfg!(any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64"
+    ));
+    let mut short = vec![0.0; g.padded_len() - 1];
+    assert!(!firmnet::kernels::conv_ordered(
+        &g, &x, &w, &bias, &mut y, &mut short
+    ));
+    assert!(y.iter().all(|v| v.is_nan()));
+    let mut room = vec![0.0; g.padded_len()];
+    let ran = firmnet::kernels::conv_ordered(&g, &x, &w, &bias, &mut y, &mut room);
+    assert_eq!(
+        ran,
+        simd && firmnet::kernels::backend() == firmnet::kernels::Backend::Simd
+    );
+    assert_eq!(y.iter().all(|v| v.is_nan()), !ran);
+    // A valid window reads no padding, and needs no room.
+    let v = Window::new(5, 4, 3, 3, 3, 1, false).unwrap();
+    assert!(!v.overhangs());
+    let mut y = vec![f32::NAN; v.pixels() * 2];
+    assert_eq!(
+        firmnet::kernels::conv_ordered(&v, &x, &w, &bias, &mut y, &mut []),
+        ran
+    );
+    drop(_backend);
+    // The reference backend keeps its own path (im2col, then the scalar product).
+    kernels_backend(firmnet::kernels::Backend::Reference, || {
+        let mut y = vec![f32::NAN; g.pixels() * 2];
+        assert!(!firmnet::kernels::conv_ordered(
+            &g, &x, &w, &bias, &mut y, &mut room
+        ));
+        assert!(y.iter().all(|v| v.is_nan()));
+    });
 }
 
 #[test]

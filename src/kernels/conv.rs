@@ -218,6 +218,31 @@ impl Window {
         self.kh.saturating_mul(self.kw).saturating_mul(self.c)
     }
 
+    /// Rows of the map with its zero padding written out, as far as the windows reach:
+    /// `(oh − 1)·stride + kh` (the padding before included; rows no window reads left out).
+    pub const fn padded_rows(&self) -> usize {
+        (self.oh - 1) * self.stride + self.kh
+    }
+    /// Columns of the map with its zero padding written out: `(ow − 1)·stride + kw`.
+    pub const fn padded_cols(&self) -> usize {
+        (self.ow - 1) * self.stride + self.kw
+    }
+    /// Values of the map with its zero padding written out ([`pad`]):
+    /// `padded_rows·padded_cols·c`.
+    pub const fn padded_len(&self) -> usize {
+        self.padded_rows()
+            .saturating_mul(self.padded_cols())
+            .saturating_mul(self.c)
+    }
+    /// Whether some window overhangs the map, i.e. reads its zero padding (never without
+    /// padding): then the padded map ([`pad`]) differs from the map itself.
+    pub const fn overhangs(&self) -> bool {
+        self.pad_top > 0
+            || self.pad_left > 0
+            || self.padded_rows() > self.h
+            || self.padded_cols() > self.w
+    }
+
     /// The kernel rows of output row `oy` that fall inside the map.
     #[inline]
     pub fn rows(&self, oy: usize) -> Range<usize> {
@@ -303,6 +328,32 @@ fn patch_runs(g: &Window, x: &[f32], oy: usize, ox: usize, out: &mut [f32]) {
             dst[hi..].fill(0.0);
         } else {
             dst.fill(0.0);
+        }
+    }
+}
+
+/// The map `x` with its zero padding written out, into `out`
+/// ([`padded_rows`](Window::padded_rows) × [`padded_cols`](Window::padded_cols) × `c`):
+/// value `(r, col, ch)` is the input's `(r − pad_top, col − pad_left, ch)`, zero outside
+/// the map. So the patch of output pixel `(oy, ox)` is, kernel row by kernel row, the run
+/// of `kw·c` values from `(oy·stride + i, ox·stride, 0)`: what [`im2col`] would copy.
+///
+/// # Panics
+/// If `x` or `out` has another length than the window's.
+pub fn pad(g: &Window, x: &[f32], out: &mut [f32]) {
+    check(x.len(), g.input_len(), "pad: input");
+    check(out.len(), g.padded_len(), "pad: output");
+    let c = g.c;
+    let lo = g.pad_left * c;
+    let cols = min(g.w, g.padded_cols() - g.pad_left) * c;
+    for (r, row) in out.chunks_exact_mut(g.padded_cols() * c).enumerate() {
+        match r.checked_sub(g.pad_top).filter(|&iy| iy < g.h) {
+            Some(iy) => {
+                row[..lo].fill(0.0);
+                row[lo..lo + cols].copy_from_slice(&x[iy * g.w * c..][..cols]);
+                row[lo + cols..].fill(0.0);
+            }
+            None => row.fill(0.0),
         }
     }
 }

@@ -16,12 +16,15 @@
 //! | [`gemv`] | `y = W·x + b` | inference at batch 1 |
 //! | [`gemm_nt`] | `C = A·Wᵀ + bias` | forward pass on a batch |
 //! | [`gemm_nt_ordered`] | `C = A·Wᵀ + bias`, the reference's order | convolution forward |
+//! | [`conv_ordered`] | the same on patches read in place from the input maps | convolution forward |
 //! | [`gemm_nn`] | `C = A·W` | input gradient `dX = dY·W` |
 //! | [`gemm_tn_acc`] | `C += Aᵀ·X` | weight gradient `dW += dYᵀ·X` |
 //!
 //! Convolutions reach these through [`conv`]: im2col turns a convolution into
-//! [`gemm_nt_ordered`] (and its gradients into [`gemm_tn_acc`], [`gemm_nn`] and col2im), and the
-//! depthwise loops are kernels of their own, vectorized over channels.
+//! [`gemm_nt_ordered`] (and its gradients into [`gemm_tn_acc`], [`gemm_nn`] and col2im);
+//! [`conv_ordered`] computes the forward product's bits without im2col, reading the
+//! patches where they lie in the input; the depthwise loops are kernels of their own,
+//! vectorized over channels.
 //!
 //! # Backends
 //! [`Backend::Reference`] is plain scalar Rust, written to be obviously right: it is the
@@ -249,6 +252,37 @@ pub fn gemm_nt_ordered(
         return simd::gemm_nt_ordered(a, w, bias, c, m, n, k);
     }
     reference::gemm_nt(a, w, bias, c, m, n, k)
+}
+
+/// The convolution's forward product read straight from the input maps: for the maps of
+/// `x` (`g.input_len()` values each, channels-last, one after another), their outputs `y`
+/// (`g.pixels() × n`, `n = bias.len()`, map after map), from the filters `w` (`n` rows of
+/// `g.patch_len()`), **the bits of** [`conv::im2col`] of every map followed by one
+/// [`gemm_nt_ordered`] — without writing the patches. Runs only at [`Backend::Simd`]
+/// where the target has SIMD kernels, and only with room in `scratch` for the padded map
+/// where a window overhangs it ([`Window::padded_len`](conv::Window::padded_len); see
+/// [`simd::Simd::conv_ordered`]); elsewhere it writes nothing and returns `false`, and the
+/// caller takes the im2col path (the reference's, which does not change).
+///
+/// # Panics
+/// If it runs and a slice length disagrees with `g` and `n`.
+#[must_use]
+#[inline]
+pub fn conv_ordered(
+    g: &conv::Window,
+    x: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    y: &mut [f32],
+    scratch: &mut [f32],
+) -> bool {
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+    if use_fast() && (!g.overhangs() || scratch.len() >= g.padded_len()) {
+        simd::Simd::selected().conv_ordered(g, x, w, bias, y, scratch);
+        return true;
+    }
+    let _ = (g, x, w, bias, y, scratch);
+    false
 }
 
 /// Input-gradient product: `C = A·W`, where `A` is `m×k`, `W` is `k×n` and `C` is `m×n`.

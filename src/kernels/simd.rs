@@ -42,6 +42,7 @@
 use core::array;
 use core::cmp::min;
 
+use super::conv::Window;
 use super::level::{SimdLevel, simd_level};
 use super::tune::{BC_KC, BC_MR, BC_NV, DOT_ACC, GEMV_ACC, GEMV_ROWS, LANES, NT_MR, NT_NC, NT_NR};
 #[cfg(not(target_arch = "x86_64"))]
@@ -806,6 +807,142 @@ impl Simd {
     }
 }
 
+/// The operands of [`Simd::conv_ordered`], checked.
+struct ConvOrdered<'a> {
+    g: &'a Window,
+    x: &'a [f32],
+    w: &'a [f32],
+    bias: &'a [f32],
+    y: &'a mut [f32],
+    scratch: &'a mut [f32],
+}
+
+impl Kernel for ConvOrdered<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<I: Isa>(self, isa: I) {
+        conv_body(Eight(isa), self);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl WideKernel for ConvOrdered<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run(self, isa: Avx512) {
+        conv_body(isa, self);
+    }
+}
+
+impl Simd {
+    /// The convolution's forward product read straight from the input maps, at this
+    /// level: for each of the maps of `x` (`g.input_len()` values each, channels-last),
+    /// the outputs `y` (`g.pixels() × n`, `n = bias.len()` filters, map after map) of
+    /// `gemm_nt_ordered(patches, w, bias, y, …)` on the map's patches, **the same bits**,
+    /// without writing the patches: the register tiles read each run of a patch (one
+    /// kernel row, `kw·c` values) where it lies in the map. Where a window overhangs the
+    /// map ([`Window::overhangs`]) the map is first copied with its zero padding into
+    /// `scratch` ([`pad`](super::conv::pad)), which needs [`Window::padded_len`] values;
+    /// otherwise `scratch` is not used and may be empty.
+    ///
+    /// # Panics
+    /// If `x` is not a whole number of maps, `w` is not `n × g.patch_len()`, `y` is not
+    /// the maps' outputs, or `scratch` is too short.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv_ordered(
+        self,
+        g: &Window,
+        x: &[f32],
+        w: &[f32],
+        bias: &[f32],
+        y: &mut [f32],
+        scratch: &mut [f32],
+    ) {
+        let (n, maps) = (bias.len(), x.len() / g.input_len());
+        assert_eq!(x.len(), maps * g.input_len(), "conv_ordered: input length");
+        assert_eq!(w.len(), n * g.patch_len(), "conv_ordered: weight length");
+        assert_eq!(
+            y.len(),
+            maps * g.pixels() * n,
+            "conv_ordered: output length"
+        );
+        if g.overhangs() {
+            assert!(
+                scratch.len() >= g.padded_len(),
+                "conv_ordered: scratch shorter than the padded map"
+            );
+        }
+        if n == 0 || maps == 0 {
+            return;
+        }
+        let job = ConvOrdered {
+            g,
+            x,
+            w,
+            bias,
+            y,
+            scratch,
+        };
+        match self.0 {
+            #[cfg(target_arch = "x86_64")]
+            Token::Avx512(isa) => isa.run_wide(job),
+            _ => self.run(job),
+        }
+    }
+}
+
+/// [`Simd::conv_ordered`]: [`ordered_body`]'s blocks, each swept map after map with the
+/// map's patches as the left operand.
+#[inline(always)]
+fn conv_body<L: Lanes>(l: L, job: ConvOrdered<'_>) {
+    let ConvOrdered {
+        g,
+        x,
+        w,
+        bias,
+        y,
+        scratch,
+    } = job;
+    let (n, k, pixels) = (bias.len(), g.patch_len(), g.pixels());
+    let padded = g.overhangs();
+    let row_len = if padded {
+        g.padded_cols() * g.c()
+    } else {
+        g.w() * g.c()
+    };
+    let mut buf = [[0.0f32; PANEL]; PANEL_KC];
+    for j0 in (0..n).step_by(PANEL) {
+        let width = min(PANEL, n - j0);
+        for k0 in (0..k).step_by(PANEL_KC) {
+            let k1 = min(k0 + PANEL_KC, k);
+            let panel = &mut buf[..k1 - k0];
+            pack(w, k, j0, k0, panel);
+            for (xb, yb) in x
+                .chunks_exact(g.input_len())
+                .zip(y.chunks_exact_mut(pixels * n))
+            {
+                let map: &[f32] = if padded {
+                    super::conv::pad(g, xb, &mut scratch[..g.padded_len()]);
+                    scratch
+                } else {
+                    xb
+                };
+                let job = Panel {
+                    a: Patches { map, row_len, g },
+                    m: pixels,
+                    n,
+                    panel,
+                    j0,
+                    width,
+                    k0,
+                    bias: (k1 == k).then(|| &bias[j0..j0 + width]),
+                };
+                l.panel(&job, yb);
+            }
+        }
+    }
+}
+
 /// Vectors of one width at one instruction set, as [`gemm_nt_ordered`] uses them, and the
 /// register tiles it sweeps a packed panel with.
 trait Lanes: Copy {
@@ -826,7 +963,7 @@ trait Lanes: Copy {
     /// `a + b`.
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
     /// Every row of `C` for the panel's columns (see [`ordered_rows`]).
-    fn panel(self, job: &Panel<'_>, c: &mut [f32]);
+    fn panel<A: Left>(self, job: &Panel<'_, A>, c: &mut [f32]);
 }
 
 /// 8-lane vectors of any [`Isa`].
@@ -869,15 +1006,15 @@ impl<I: Isa> Lanes for Eight<I> {
     /// Tiles of 6 rows × 2 vectors (12 accumulators, 2 vectors of `W` and a broadcast in
     /// 16 registers), then 1 vector for an odd last one.
     #[inline(always)]
-    fn panel(self, job: &Panel<'_>, c: &mut [f32]) {
+    fn panel<A: Left>(self, job: &Panel<'_, A>, c: &mut [f32]) {
         let nv = job.width.div_ceil(LANES);
         let mut v = 0;
         while v + 2 <= nv {
-            ordered_rows::<Self, 6, 2>(self, job, c, v);
+            ordered_rows::<Self, A, 6, 2>(self, job, c, v);
             v += 2;
         }
         if v < nv {
-            ordered_rows::<Self, 6, 1>(self, job, c, v);
+            ordered_rows::<Self, A, 6, 1>(self, job, c, v);
         }
     }
 }
@@ -920,23 +1057,23 @@ impl Lanes for Avx512 {
     }
     /// Tiles of 12 rows × 32 columns: 24 of the 32 registers accumulate.
     #[inline(always)]
-    fn panel(self, job: &Panel<'_>, c: &mut [f32]) {
+    fn panel<A: Left>(self, job: &Panel<'_, A>, c: &mut [f32]) {
         if job.width > 16 {
-            ordered_rows::<Self, 12, 2>(self, job, c, 0);
+            ordered_rows::<Self, A, 12, 2>(self, job, c, 0);
         } else {
-            ordered_rows::<Self, 12, 1>(self, job, c, 0);
+            ordered_rows::<Self, A, 12, 1>(self, job, c, 0);
         }
     }
 }
 
 /// One packed block of [`gemm_nt_ordered`]: columns `j0..j0 + width` of `C`, terms
 /// `k0..k0 + panel.len()` of the sums.
-struct Panel<'a> {
-    /// Left operand, row-major `m×k`.
-    a: &'a [f32],
+struct Panel<'a, A> {
+    /// Left operand, `m` rows.
+    a: A,
     m: usize,
+    /// Columns of `C`.
     n: usize,
-    k: usize,
     /// `panel[p][q] = W[j0 + q, k0 + p]`, zero for `q ≥ width`.
     panel: &'a [[f32; PANEL]],
     j0: usize,
@@ -964,17 +1101,11 @@ fn ordered_body<L: Lanes>(l: L, job: Ordered<'_>) {
         for k0 in (0..k).step_by(PANEL_KC) {
             let k1 = min(k0 + PANEL_KC, k);
             let panel = &mut buf[..k1 - k0];
-            for q in 0..PANEL {
-                let src = w.get((j0 + q) * k + k0..(j0 + q) * k + k1);
-                for (p, row) in panel.iter_mut().enumerate() {
-                    row[q] = src.map_or(0.0, |s| s[p]);
-                }
-            }
+            pack(w, k, j0, k0, panel);
             let job = Panel {
-                a,
+                a: Matrix { a, k },
                 m,
                 n,
-                k,
                 panel,
                 j0,
                 width,
@@ -986,28 +1117,114 @@ fn ordered_body<L: Lanes>(l: L, job: Ordered<'_>) {
     }
 }
 
+/// `panel[p][q] = W[j0 + q, k0 + p]` (`W` is `n×k`), zero for the columns past `W`'s last.
+#[inline(always)]
+fn pack(w: &[f32], k: usize, j0: usize, k0: usize, panel: &mut [[f32; PANEL]]) {
+    let k1 = k0 + panel.len();
+    for q in 0..PANEL {
+        let src = w.get((j0 + q) * k + k0..(j0 + q) * k + k1);
+        for (p, row) in panel.iter_mut().enumerate() {
+            row[q] = src.map_or(0.0, |s| s[p]);
+        }
+    }
+}
+
+/// The left operand of the ordered product, row `i` term `p` being `A[i, p]`: a matrix, or
+/// the patches of a convolution read in place from its input map. Its terms come in runs,
+/// each contiguous in memory for every row, and summed in increasing `p` run after run.
+trait Left {
+    /// Runs of terms.
+    fn runs(&self) -> usize;
+    /// Run `s`: its first term and its length.
+    fn span(&self, s: usize) -> (usize, usize);
+    /// Where row `i` starts (computed once per tile).
+    fn base(&self, i: usize) -> usize;
+    /// The terms `start + from..start + from + len` of run `s` (`start` its first) of the
+    /// row that starts at `base`.
+    fn row(&self, base: usize, s: usize, from: usize, len: usize) -> &[f32];
+}
+
+/// A row-major `m×k` matrix: one run of `k` terms per row.
+#[derive(Clone, Copy)]
+struct Matrix<'a> {
+    a: &'a [f32],
+    k: usize,
+}
+
+impl Left for Matrix<'_> {
+    #[inline(always)]
+    fn runs(&self) -> usize {
+        1
+    }
+    #[inline(always)]
+    fn span(&self, _: usize) -> (usize, usize) {
+        (0, self.k)
+    }
+    #[inline(always)]
+    fn base(&self, i: usize) -> usize {
+        i * self.k
+    }
+    #[inline(always)]
+    fn row(&self, base: usize, _: usize, from: usize, len: usize) -> &[f32] {
+        &self.a[base + from..][..len]
+    }
+}
+
+/// The patches of one map (row `i`: output pixel `i`), read from the map with its zero
+/// padding written out ([`Window::padded_len`]), whose rows are `row_len` floats apart:
+/// run `s` of a patch is kernel row `s`, the `kw·c` values from column `ox·stride` of map
+/// row `oy·stride + s`.
+#[derive(Clone, Copy)]
+struct Patches<'a> {
+    map: &'a [f32],
+    row_len: usize,
+    g: &'a Window,
+}
+
+impl Left for Patches<'_> {
+    #[inline(always)]
+    fn runs(&self) -> usize {
+        self.g.kh()
+    }
+    #[inline(always)]
+    fn span(&self, s: usize) -> (usize, usize) {
+        let run = self.g.kw() * self.g.c();
+        (s * run, run)
+    }
+    #[inline(always)]
+    fn base(&self, i: usize) -> usize {
+        let g = self.g;
+        let (oy, ox) = (i / g.ow(), i % g.ow());
+        oy * g.stride() * self.row_len + ox * g.stride() * g.c()
+    }
+    #[inline(always)]
+    fn row(&self, base: usize, s: usize, from: usize, len: usize) -> &[f32] {
+        &self.map[base + s * self.row_len + from..][..len]
+    }
+}
+
 /// Every row of `C` for vectors `v0..v0 + NV` of the panel: tiles of `MR` rows, then of
 /// 4 (if `MR > 4`), then single rows.
 #[inline(always)]
-fn ordered_rows<L: Lanes, const MR: usize, const NV: usize>(
+fn ordered_rows<L: Lanes, A: Left, const MR: usize, const NV: usize>(
     l: L,
-    job: &Panel<'_>,
+    job: &Panel<'_, A>,
     c: &mut [f32],
     v0: usize,
 ) {
     let mut i = 0;
     while i + MR <= job.m {
-        ordered_tile::<L, MR, NV>(l, job, c, i, v0);
+        ordered_tile::<L, A, MR, NV>(l, job, c, i, v0);
         i += MR;
     }
     if MR > 4 {
         while i + 4 <= job.m {
-            ordered_tile::<L, 4, NV>(l, job, c, i, v0);
+            ordered_tile::<L, A, 4, NV>(l, job, c, i, v0);
             i += 4;
         }
     }
     while i < job.m {
-        ordered_tile::<L, 1, NV>(l, job, c, i, v0);
+        ordered_tile::<L, A, 1, NV>(l, job, c, i, v0);
         i += 1;
     }
 }
@@ -1016,20 +1233,19 @@ fn ordered_rows<L: Lanes, const MR: usize, const NV: usize>(
 /// start from zero (first block) or from the partial sums in `C`, take one fused
 /// multiply–add per term in increasing order, and get the bias after the last block.
 #[inline(always)]
-fn ordered_tile<L: Lanes, const MR: usize, const NV: usize>(
+fn ordered_tile<L: Lanes, A: Left, const MR: usize, const NV: usize>(
     l: L,
-    job: &Panel<'_>,
+    job: &Panel<'_, A>,
     c: &mut [f32],
     i0: usize,
     v0: usize,
 ) {
-    let (n, k, kc) = (job.n, job.k, job.panel.len());
+    let (n, k0, kc) = (job.n, job.k0, job.panel.len());
     // Columns j..j + width of C (width ≤ NV·N; the rest of the vectors is padding).
     let j = job.j0 + v0 * L::N;
     let width = min(job.width - v0 * L::N, NV * L::N);
-    let rows: [&[f32]; MR] = array::from_fn(|r| &job.a[(i0 + r) * k + job.k0..][..kc]);
     let mut acc = [[l.zero(); NV]; MR];
-    if job.k0 > 0 {
+    if k0 > 0 {
         for (r, acc) in acc.iter_mut().enumerate() {
             let row = &c[(i0 + r) * n + j..][..width];
             for (q, a) in acc.iter_mut().enumerate() {
@@ -1038,13 +1254,23 @@ fn ordered_tile<L: Lanes, const MR: usize, const NV: usize>(
         }
     }
     let off = v0 * L::N;
-    for (p, wrow) in job.panel.iter().enumerate() {
-        let wrow = &wrow[off..off + NV * L::N];
-        let wp: [L::V; NV] = array::from_fn(|q| l.load(&wrow[q * L::N..]));
-        for r in 0..MR {
-            let ar = l.splat(rows[r][p]);
-            for q in 0..NV {
-                acc[r][q] = l.mul_add(ar, wp[q], acc[r][q]);
+    let base: [usize; MR] = array::from_fn(|r| job.a.base(i0 + r));
+    for s in 0..job.a.runs() {
+        // The run's terms inside this block, lo..hi.
+        let (start, len) = job.a.span(s);
+        let (lo, hi) = (start.max(k0), min(start + len, k0 + kc));
+        if lo >= hi {
+            continue;
+        }
+        let rows: [&[f32]; MR] = array::from_fn(|r| job.a.row(base[r], s, lo - start, hi - lo));
+        for (p, wrow) in job.panel[lo - k0..hi - k0].iter().enumerate() {
+            let wrow = &wrow[off..off + NV * L::N];
+            let wp: [L::V; NV] = array::from_fn(|q| l.load(&wrow[q * L::N..]));
+            for r in 0..MR {
+                let ar = l.splat(rows[r][p]);
+                for q in 0..NV {
+                    acc[r][q] = l.mul_add(ar, wp[q], acc[r][q]);
+                }
             }
         }
     }

@@ -89,14 +89,20 @@ impl Padding for Valid {
 ///   [`Footprint`](Infer::Footprint), so [`Scratch`](crate::net::Scratch) has room for
 ///   it; where a network's arena has room for more, it takes as many as fit — and
 ///   computes their pixels' `K` outputs with one [`kernels::gemm_nt_ordered`], where the
-///   run-time SIMD dispatch applies. It gives the training pass's bits.
-/// - **Training** ([`Layer::forward_train`]) writes the patches of the whole batch into
-///   its [`Conv2dCache`] and computes every output with one
-///   [`kernels::gemm_nt_ordered`] (`B·OH·OW × K` from `B·OH·OW × KH·KW·C` patches and the
-///   `K × KH·KW·C` weights). The
-///   backward pass is three more products — `dW += dYᵀ·patches`
-///   ([`kernels::gemm_tn_acc`]), `db += Σ dY`, `dPatches = dY·W` ([`kernels::gemm_nn`]) —
-///   and col2im, which adds each patch gradient back where the patch came from.
+///   run-time SIMD dispatch applies. It gives the training pass's bits. Where the SIMD
+///   kernels run and that room holds the input with its zero padding
+///   ([`Window::padded_len`]), [`kernels::conv_ordered`] gives the same bits from the
+///   padded map, without gathering patches.
+/// - **Training** ([`Layer::forward_train`]) computes every output as one
+///   [`kernels::gemm_nt_ordered`] would from the patches of the whole batch (`B·OH·OW × K`
+///   from `B·OH·OW × KH·KW·C` patches and the `K × KH·KW·C` weights): at
+///   [`Backend::Simd`](kernels::Backend::Simd) on x86 and AArch64 with
+///   [`kernels::conv_ordered`], which reads the patches in place from the input, else
+///   by writing them into its [`Conv2dCache`] first (im2col). The same bits either way.
+///   The backward pass writes the patches if the forward pass did not, then three more
+///   products — `dW += dYᵀ·patches` ([`kernels::gemm_tn_acc`]), `db += Σ dY`,
+///   `dPatches = dY·W` ([`kernels::gemm_nn`]) — and col2im, which adds each patch
+///   gradient back where the patch came from.
 ///
 /// # Examples
 ///
@@ -397,23 +403,33 @@ impl<
     type Footprint<I: Place, O: Place> =
         Both<Mapping<I, O, Self::Input, Self::Output>, PatchBlock<KH, KW, C>>;
 
-    /// Patches into `scratch`, as many whole ones as it holds (the footprint promises
+    /// At [`Backend::Simd`](kernels::Backend::Simd) on x86 and AArch64, with room in
+    /// `scratch` for the padded map where the windows overhang it
+    /// ([`Window::padded_len`]; the footprint's [`INFER_PATCHES`] patches hold it for
+    /// small maps, e.g. `(H + 2)·(W + 2) ≤ 288` for a 3×3 `Same` kernel, so 14×14 but not
+    /// 28×28), [`kernels::conv_ordered`]: the patches read in place, the same bits.
+    /// Otherwise:
+    /// patches into `scratch`, as many whole ones as it holds (the footprint promises
     /// [`INFER_PATCHES`]; inside a network the arena often has room for more), then one
     /// [`kernels::gemm_nt_ordered`] for their pixels' outputs, block after block. It sums
     /// each output the same way whatever the block, so the bits do not depend on the
     /// room, and are those of the training pass. With less scratch than a patch
-    /// (`KH·KW·C` values), the same outputs (to rounding) from dot products of the
-    /// input's runs, without a buffer.
+    /// (`KH·KW·C` values) and no in-place product, the same outputs (to rounding) from
+    /// dot products of the input's runs, without a buffer.
     #[inline]
     fn forward_with(&self, x: &Self::Input, y: &mut Self::Output, scratch: &mut [f32]) {
         let g = Self::WINDOW;
         let n = g.patch_len();
         let x = x.as_flattened().as_flattened();
+        let w = self.weight_matrix();
+        let flat_y = y.as_flattened_mut().as_flattened_mut();
+        if kernels::conv_ordered(&g, x, w, &self.bias, flat_y, scratch) {
+            return;
+        }
         let block = (scratch.len() / n).min(OH * OW);
         if block == 0 {
             return self.forward_direct(x, y.as_flattened_mut());
         }
-        let w = self.weight_matrix();
         let y = y.as_flattened_mut().as_flattened_mut();
         for (first, out) in (0..).step_by(block).zip(y.chunks_mut(block * K)) {
             let m = out.len() / K;
@@ -554,11 +570,18 @@ pub struct Conv2dCache<
     const KW: usize,
     const C: usize,
 > {
-    /// The patches of the batch last passed to [`Layer::forward_train`].
+    /// The patches of the batch last passed to [`Layer::forward_train`], for the weight
+    /// gradient. Where the forward pass reads them in place from the input
+    /// ([`kernels::conv_ordered`]), it uses this room for the padded map, and the backward
+    /// pass writes the patches.
     pub patches: Patches<B, OH, OW, KH, KW, C>,
-    /// The gradient of the loss with respect to the patches (written by the backward
-    /// pass before col2im adds it into the input gradient).
+    /// Room for the gradient of the loss with respect to the patches: the backward pass
+    /// writes one sample's there at a time, before col2im adds it into the input
+    /// gradient.
     pub dpatches: Patches<B, OH, OW, KH, KW, C>,
+    /// Whether the forward pass read the patches in place, so that `patches` is not
+    /// written yet.
+    in_place: bool,
 }
 
 impl<
@@ -573,7 +596,19 @@ impl<
     const ZERO: Self = Conv2dCache {
         patches: Zero::ZERO,
         dpatches: Zero::ZERO,
+        in_place: false,
     };
+}
+
+/// im2col of every map of `x` (`g.input_len()` values each) into `patches`, map after map.
+fn im2col_batch(g: &Window, x: &[f32], patches: &mut [f32]) {
+    let per_map = g.pixels() * g.patch_len();
+    for (xb, pb) in x
+        .chunks_exact(g.input_len())
+        .zip(patches.chunks_exact_mut(per_map))
+    {
+        kernels::conv::im2col(g, xb, pb);
+    }
 }
 
 /// A batch of patches as one flat slice.
@@ -639,24 +674,22 @@ impl<
     ) {
         let g = Self::WINDOW;
         let patches = flat_mut(&mut cache.patches);
-        let per_sample = OH * OW * g.patch_len();
-        for (xb, pb) in x.iter().zip(patches.chunks_exact_mut(per_sample)) {
-            kernels::conv::im2col(&g, xb.as_flattened().as_flattened(), pb);
+        let xs = Self::Input::batch_slice(x);
+        let ys = Self::Output::batch_slice_mut(y);
+        // The patches' room is free until the backward pass: it holds the padded map.
+        cache.in_place =
+            kernels::conv_ordered(&g, xs, self.weight_matrix(), &self.bias, ys, patches);
+        if cache.in_place {
+            return;
         }
-        kernels::gemm_nt_ordered(
-            patches,
-            self.weight_matrix(),
-            &self.bias,
-            Self::Output::batch_slice_mut(y),
-            B * OH * OW,
-            K,
-            g.patch_len(),
-        );
+        im2col_batch(&g, xs, patches);
+        let (m, n) = (B * OH * OW, g.patch_len());
+        kernels::gemm_nt_ordered(patches, self.weight_matrix(), &self.bias, ys, m, K, n);
     }
 
     fn backward<const B: usize>(
         &self,
-        _: &[Self::Input; B],
+        x: &[Self::Input; B],
         _: &[Self::Output; B],
         dy: &[Self::Output; B],
         dx: Option<&mut [Self::Input; B]>,
@@ -666,7 +699,15 @@ impl<
         let g = Self::WINDOW;
         let (m, n) = (B * OH * OW, g.patch_len());
         let dy = Self::Output::batch_slice(dy);
-        // dW += dYᵀ·patches
+        // dW += dYᵀ·patches, the patches written first if the forward pass did not
+        if cache.in_place {
+            im2col_batch(
+                &g,
+                Self::Input::batch_slice(x),
+                flat_mut(&mut cache.patches),
+            );
+            cache.in_place = false;
+        }
         kernels::gemm_tn_acc(dy, flat(&cache.patches), grad.weight_matrix_mut(), K, n, m);
         // db += Σ dY, pixel after pixel
         for row in dy.chunks_exact(K) {
@@ -674,14 +715,16 @@ impl<
                 *d += v;
             }
         }
-        // dX = col2im(dY·W)
+        // dX = col2im(dY·W), sample by sample, so that a sample's patch gradients are
+        // added while they are in cache: the bits of one product for the batch, since
+        // each row of dY·W is summed on its own.
         if let Some(dx) = dx {
-            let dpatches = flat_mut(&mut cache.dpatches);
-            kernels::gemm_nn(dy, self.weight_matrix(), dpatches, m, n, K);
-            for (dxb, db) in dx.iter_mut().zip(dpatches.chunks_exact(OH * OW * n)) {
+            let room = &mut flat_mut(&mut cache.dpatches)[..OH * OW * n];
+            for (dxb, dyb) in dx.iter_mut().zip(dy.chunks_exact(OH * OW * K)) {
+                kernels::gemm_nn(dyb, self.weight_matrix(), room, OH * OW, n, K);
                 let dxb = dxb.as_flattened_mut().as_flattened_mut();
                 dxb.fill(0.0);
-                kernels::conv::col2im_add(&g, db, dxb);
+                kernels::conv::col2im_add(&g, room, dxb);
             }
         }
     }
