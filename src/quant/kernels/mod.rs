@@ -19,6 +19,7 @@ pub mod packed;
 pub mod reference;
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 mod simd;
+pub mod small;
 
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 use crate::kernels::simd::Simd;
