@@ -428,7 +428,10 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
     /// channels of a 3×3 window) are padded with zeros once per call, on the stack when they fit in 512 bytes, so they
     /// too are read a word at a time. `scratch` needs `6·KH·KW·C + 24` bytes (the layer's
     /// footprint); with less, [`forward_with_kernel`](Self::forward_with_kernel) with the
-    /// reference computes instead. The same bits as the reference. Cannot panic.
+    /// reference computes instead. A patch of at most [`small::SMALL_TAPS`] values (3×3 on
+    /// one input channel) takes, when the requantization allows it, the path on doubled
+    /// sums of [`small`] instead, which needs no scratch. The same bits as the reference.
+    /// Cannot panic.
     pub fn forward_packed(
         &self,
         x: &[[[i8; C]; W]; H],
@@ -1177,8 +1180,11 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
     /// (a padding tap the words of a pixel of zero points in `scratch`, so border pixels run
     /// the same loop); otherwise the byte offset of each tap's input pixel (padding taps
     /// marked [`packed::OUTSIDE`] and read as the input zero point), four bytes at a time.
-    /// `scratch` needs the layer's footprint (about `2·KH·KW·C + 3·C + 10·KH·KW + 26`
-    /// bytes); with less, [`forward_reference`](Self::forward_reference) computes
+    /// A 3×3 window over channels in words takes, when the requantization allows it, the
+    /// path on doubled sums of [`small`] instead (three padded input rows in `scratch`,
+    /// every tap at a constant offset).
+    /// `scratch` needs the layer's footprint (about `2·KH·KW·C + 19·C + KH·W·C + 10·KH·KW +
+    /// 26` bytes); with less, [`forward_reference`](Self::forward_reference) computes
     /// instead. The same bits as the reference. Cannot panic.
     pub fn forward_packed(
         &self,
@@ -1329,6 +1335,7 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
         };
         let z = packed::splat(self.input.zero_point.clamp(-128, 127) as i8);
         let left = (Self::PAD_LEFT * cw).min(row);
+        let words = y.as_ptr().align_offset(4) == 0;
         for (oy, yrow) in y.iter_mut().enumerate() {
             for (ky, r) in rows.chunks_exact_mut(row).enumerate() {
                 let iy = (oy * STRIDE + ky).checked_sub(Self::PAD_TOP).filter(|&i| i < H);
@@ -1344,7 +1351,20 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
                 inside.copy_from_slice(src.get(..n).unwrap_or_default());
                 after.fill(z);
             }
-            small::depthwise_3x3_row(rows, row, cw, STRIDE, stream, d, yrow.as_flattened_mut());
+            let yb = yrow.as_flattened_mut();
+            if words {
+                // Rows of whole words (`C` a multiple of 4): each four outputs one store.
+                let yw = packed::as_words_mut(yb);
+                let put = |i: usize, v| {
+                    if let Some(o) = yw.get_mut(i) {
+                        *o = v;
+                    }
+                };
+                small::depthwise_3x3_row(rows, row, cw, STRIDE, stream, d, OW, put);
+            } else {
+                let put = |i, v| small::put_bytes(yb, i, v);
+                small::depthwise_3x3_row(rows, row, cw, STRIDE, stream, d, OW, put);
+            }
         }
         true
     }

@@ -69,6 +69,64 @@ pub fn smlatt(x: u32, y: u32, acc: i32) -> i32 {
     }
 }
 
+/// A step of the depthwise loop for one pair of taps and four channels: the words `u` and
+/// `v` (the two taps' channels), split by `SXTB16` into even and odd
+/// channels, regrouped by `PKHBT`/`PKHTB` into (tap, next tap) pairs per channel and
+/// multiplied by `SMLAD` into `a` with the weight pairs `s[S..S + 4]` (channels 0, 2, 1,
+/// 3). On the Cortex-M4 one `asm!` block per half, loads included, so the compiler neither
+/// hoists the weight loads nor spreads the split words over more registers than it has.
+///
+/// # Safety
+/// `s` must be valid for reading words `S..S + 4`, aligned.
+#[inline(always)]
+pub unsafe fn pair_step<const S: usize>(u: u32, v: u32, s: *const u32, a: &mut [i32; 4]) {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let [mut a0, mut a1, mut a2, mut a3] = *a;
+        // SAFETY: the loads read words the caller guarantees; the rest are DSP
+        // instructions on registers (`SMLAD` may set the Q flag, which no Rust code reads).
+        unsafe {
+            core::arch::asm!(
+                "sxtb16 {t0}, {u}",
+                "sxtb16 {t1}, {v}",
+                "ldr {w}, [{s}, #{w0}]",
+                "pkhbt {t2}, {t0}, {t1}, lsl #16",
+                "smlad {a0}, {t2}, {w}, {a0}",
+                "ldr {w}, [{s}, #{w1}]",
+                "pkhtb {t0}, {t1}, {t0}, asr #16",
+                "smlad {a2}, {t0}, {w}, {a2}",
+                s = in(reg) s, u = in(reg) u, v = in(reg) v,
+                a0 = inout(reg) a0, a2 = inout(reg) a2, t0 = out(reg) _, t1 = out(reg) _,
+                t2 = out(reg) _, w = out(reg) _, w0 = const 4 * S, w1 = const 4 * (S + 1), options(readonly, nostack));
+            core::arch::asm!(
+                "sxtb16 {t0}, {u}, ror #8",
+                "sxtb16 {t1}, {v}, ror #8",
+                "ldr {w}, [{s}, #{w2}]",
+                "pkhbt {t2}, {t0}, {t1}, lsl #16",
+                "smlad {a1}, {t2}, {w}, {a1}",
+                "ldr {w}, [{s}, #{w3}]",
+                "pkhtb {t0}, {t1}, {t0}, asr #16",
+                "smlad {a3}, {t0}, {w}, {a3}",
+                s = in(reg) s, u = in(reg) u, v = in(reg) v,
+                a1 = inout(reg) a1, a3 = inout(reg) a3, t0 = out(reg) _, t1 = out(reg) _,
+                t2 = out(reg) _, w = out(reg) _,
+                w2 = const 4 * (S + 2), w3 = const 4 * (S + 3), options(readonly, nostack));
+        }
+        *a = [a0, a1, a2, a3];
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        // SAFETY: as the caller guarantees.
+        let w = |i: usize| unsafe { *s.add(S + i) };
+        let (ue, ve) = (sxtb16(u), sxtb16(v));
+        a[0] = smlad(pack_lo(ue, ve), w(0), a[0]);
+        a[2] = smlad(pack_hi(ue, ve), w(1), a[2]);
+        let (uo, vo) = (sxtb16_ror8(u), sxtb16_ror8(v));
+        a[1] = smlad(pack_lo(uo, vo), w(2), a[1]);
+        a[3] = smlad(pack_hi(uo, vo), w(3), a[3]);
+    }
+}
+
 /// The requantization of a doubled sum `acc2 = 2·acc` for a channel with multiplier `m`
 /// and `e1 = −shift − 1`, with `zp1 = 2·z + 1` for the output zero point `z`: TensorFlow
 /// Lite's `MultiplyByQuantizedMultiplier(acc, m, shift) + z`, saturated to `i8`, bit for
@@ -349,7 +407,8 @@ pub fn widen_depthwise_3x3(w: &[i8], c: usize, rq: &Requant<'_>, out: &mut [u32]
     true
 }
 
-/// One row of a 3×3 depthwise convolution's outputs, `y` (`ow` pixels of `4·cw` channels),
+/// One row of a 3×3 depthwise convolution's outputs, `ow` pixels of `4·cw` channels, each
+/// four channels as one word given to `put(i, word)` (`i` counting words along the row),
 /// from `rows`: three rows of the input, padded, one after another, each `row` words long
 /// — pixels of `cw` words (four channels each), output `ox` reading pixels
 /// `ox·stride .. ox·stride + 3` of each. `stream` is [`widen_depthwise_3x3`]'s. Per pair of
@@ -357,6 +416,7 @@ pub fn widen_depthwise_3x3(w: &[i8], c: usize, rq: &Requant<'_>, out: &mut [u32]
 /// four `SMLAD`s; the ninth tap by `SMLABB`/`SMLATT`; then [`rescale`]. With `row`, `cw`
 /// and `stride` constants (the caller inlined for one layer), every load has a constant
 /// offset. Does nothing if `rows` or `stream` are too short for the row. Cannot panic.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub fn depthwise_3x3_row(
     rows: &[u32],
@@ -365,23 +425,18 @@ pub fn depthwise_3x3_row(
     stride: usize,
     stream: &[u32],
     d: Doubled,
-    y: &mut [i8],
+    ow: usize,
+    mut put: impl FnMut(usize, u32),
 ) {
-    let ow = y.len() / (4 * cw).max(1);
     if ow == 0
         || stream.len() < cw * DEPTHWISE_GROUP
         || rows.len() < 2 * row + ((ow - 1) * stride + 3) * cw
     {
         return;
     }
-    let (pixels, _) = y.as_chunks_mut::<4>();
-    for (ox, out) in pixels.chunks_exact_mut(cw).enumerate() {
+    for ox in 0..ow {
         let base = ox * stride * cw;
-        for (g, (o, s)) in out
-            .iter_mut()
-            .zip(stream.chunks_exact(DEPTHWISE_GROUP))
-            .enumerate()
-        {
+        for (g, s) in stream.chunks_exact(DEPTHWISE_GROUP).take(cw).enumerate() {
             let at = base + g;
             // SAFETY: tap (ky, kx) reads word `at + ky·row + kx·cw` with `at < (ow − 1)·
             // stride·cw + cw`, `ky ≤ 2`, `kx ≤ 2`: below `2·row + ((ow − 1)·stride + 3)·cw`,
@@ -391,19 +446,14 @@ pub fn depthwise_3x3_row(
                 return;
             };
             let mut a = [s[0] as i32, s[1] as i32, s[2] as i32, s[3] as i32];
-            let step = |a: &mut [i32; 4], u: u32, v: u32, j: usize| {
-                let w = |i: usize| s[4 + 4 * j + i];
-                let (ue, ve) = (sxtb16(u), sxtb16(v));
-                a[0] = smlad(pack_lo(ue, ve), w(0), a[0]);
-                a[2] = smlad(pack_hi(ue, ve), w(1), a[2]);
-                let (uo, vo) = (sxtb16_ror8(u), sxtb16_ror8(v));
-                a[1] = smlad(pack_lo(uo, vo), w(2), a[1]);
-                a[3] = smlad(pack_hi(uo, vo), w(3), a[3]);
-            };
-            step(&mut a, x(0, 0), x(0, 1), 0);
-            step(&mut a, x(0, 2), x(1, 0), 1);
-            step(&mut a, x(1, 1), x(1, 2), 2);
-            step(&mut a, x(2, 0), x(2, 1), 3);
+            let sp = s.as_ptr();
+            // SAFETY: `s` holds 30 words, the steps read words 4 to 19.
+            unsafe {
+                pair_step::<4>(x(0, 0), x(0, 1), sp, &mut a);
+                pair_step::<8>(x(0, 2), x(1, 0), sp, &mut a);
+                pair_step::<12>(x(1, 1), x(1, 2), sp, &mut a);
+                pair_step::<16>(x(2, 0), x(2, 1), sp, &mut a);
+            }
             let u = x(2, 2);
             let (ue, uo) = (sxtb16(u), sxtb16_ror8(u));
             a[0] = smlabb(ue, s[20], a[0]);
@@ -411,9 +461,7 @@ pub fn depthwise_3x3_row(
             a[1] = smlabb(uo, s[21], a[1]);
             a[3] = smlatt(uo, s[21], a[3]);
             let r = |k: usize| rescale(a[k], s[22 + 2 * k] as i32, s[23 + 2 * k], d.zp1);
-            *o = bytes4([r(0), r(1), r(2), r(3)], d.lo, d.hi)
-                .to_le_bytes()
-                .map(|b| b as i8);
+            put(ox * cw + g, bytes4([r(0), r(1), r(2), r(3)], d.lo, d.hi));
         }
     }
 }
