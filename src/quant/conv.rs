@@ -582,14 +582,19 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
         let z = self.pad_value();
         let xf = x.as_flattened().as_flattened();
         let (row, span) = (W * C, (KH - 1) * W * C + KW * C);
+        // The output columns whose window lies inside the input's columns.
+        let first = Self::PAD_LEFT.div_ceil(STRIDE);
+        let end = match (W + Self::PAD_LEFT).checked_sub(KW) {
+            Some(room) => (room / STRIDE + 1).min(OW),
+            None => 0,
+        };
         for oy in 0..OH {
             let rows = Self::ROWS.taps(oy);
             let whole_rows = rows.0 == 0 && rows.1 == KH;
             for ox in 0..OW {
-                let cols = Self::COLS.taps(ox);
-                let p = if whole_rows && cols.0 == 0 && cols.1 == KW {
+                let p = if whole_rows && (first..end).contains(&ox) {
                     // Inside the input: tap t of row t / (KW·C) at a constant offset.
-                    let at = (rows.2 * W + cols.2) * C;
+                    let at = (rows.2 * W + ox * STRIDE - Self::PAD_LEFT) * C;
                     let src = xf.get(at..at + span).unwrap_or_default();
                     small::patch_words(|t| {
                         let at = t / (KW * C) * row + t % (KW * C);
@@ -597,6 +602,7 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
                     })
                 } else {
                     let mut patch = [0i8; small::SMALL_TAPS];
+                    let cols = Self::COLS.taps(ox);
                     gather::<H, W, C, KW>(x, rows, cols, z, patch.get_mut(..n).unwrap_or_default());
                     small::patch_words(|t| patch.get(t).copied().unwrap_or(0))
                 };

@@ -127,6 +127,60 @@ pub unsafe fn pair_step<const S: usize>(u: u32, v: u32, s: *const u32, a: &mut [
     }
 }
 
+/// Output `F` (0 to 3) of a group of four filters of [`widen_small`]'s stream `s` against
+/// the patch `p`: the doubled bias `s[F]`, five `SMLAD`s with the weight pairs
+/// `s[4 + 5F..9 + 5F]`, then [`rescale`] with `s[24 + 2F]` and `s[25 + 2F]` and `zp1`. On
+/// the Cortex-M4 one `asm!` block, loads included, so that the compiler neither hoists nor
+/// spills the weights.
+///
+/// # Safety
+/// `s` must be valid for reading the 32 words of a group, aligned.
+#[inline(always)]
+pub unsafe fn small_output<const F: usize>(p: &[u32; 5], s: *const u32, zp1: i32) -> i32 {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let r: i32;
+        let [p0, p1, p2, p3, p4] = *p;
+        // SAFETY: the loads read words of the group, which the caller guarantees; the rest
+        // are DSP instructions on registers (`SMLAD` and `SSAT` may set the Q flag, which no
+        // Rust code reads).
+        unsafe {
+            core::arch::asm!(
+                "ldr {a}, [{s}, #{b}]",
+                "ldrd {w0}, {w1}, [{s}, #{o0}]",
+                "smlad {a}, {p0}, {w0}, {a}",
+                "smlad {a}, {p1}, {w1}, {a}",
+                "ldrd {w0}, {w1}, [{s}, #{o2}]",
+                "smlad {a}, {p2}, {w0}, {a}",
+                "smlad {a}, {p3}, {w1}, {a}",
+                "ldr {w0}, [{s}, #{o4}]",
+                "smlad {a}, {p4}, {w0}, {a}",
+                "ldrd {w0}, {w1}, [{s}, #{mo}]",
+                "smmulr {a}, {a}, {w0}",
+                "add {a}, {a}, {a}, asr #31",
+                "asr {a}, {a}, {w1}",
+                "add {a}, {a}, {z}",
+                "ssat {a}, #8, {a}, asr #1",
+                s = in(reg) s, p0 = in(reg) p0, p1 = in(reg) p1, p2 = in(reg) p2,
+                p3 = in(reg) p3, p4 = in(reg) p4, z = in(reg) zp1, a = out(reg) r,
+                w0 = out(reg) _, w1 = out(reg) _, b = const 4 * F, o0 = const 4 * (4 + 5 * F),
+                o2 = const 4 * (6 + 5 * F), o4 = const 4 * (8 + 5 * F),
+                mo = const 4 * (24 + 2 * F), options(readonly, nostack));
+        }
+        r
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        // SAFETY: as the caller guarantees.
+        let w = |i: usize| unsafe { *s.add(i) };
+        let mut a = w(F) as i32;
+        for (j, &x) in p.iter().enumerate() {
+            a = smlad(x, w(4 + 5 * F + j), a);
+        }
+        rescale(a, w(24 + 2 * F) as i32, w(25 + 2 * F), zp1)
+    }
+}
+
 /// The requantization of a doubled sum `acc2 = 2·acc` for a channel with multiplier `m`
 /// and `e1 = −shift − 1`, with `zp1 = 2·z + 1` for the output zero point `z`: TensorFlow
 /// Lite's `MultiplyByQuantizedMultiplier(acc, m, shift) + z`, saturated to `i8`, bit for
@@ -322,20 +376,18 @@ pub fn small_pixel(
     mut put: impl FnMut(usize, u32),
 ) {
     let (chunks, _) = stream.as_chunks::<SMALL_GROUP>();
-    let [p0, p1, p2, p3, p4] = *p;
     for (g, s) in chunks.iter().take(groups).enumerate() {
-        // Each filter's five pairs of taps; written out, as the loop is not unrolled at
-        // opt-level "s".
-        let r = |f: usize| {
-            let w = 4 + 5 * f;
-            let mut a = smlad(p0, s[w], s[f] as i32);
-            a = smlad(p1, s[w + 1], a);
-            a = smlad(p2, s[w + 2], a);
-            a = smlad(p3, s[w + 3], a);
-            a = smlad(p4, s[w + 4], a);
-            rescale(a, s[24 + 2 * f] as i32, s[25 + 2 * f], d.zp1)
+        let s = s.as_ptr();
+        // SAFETY: `s` is a whole group of the stream.
+        let r = unsafe {
+            [
+                small_output::<0>(p, s, d.zp1),
+                small_output::<1>(p, s, d.zp1),
+                small_output::<2>(p, s, d.zp1),
+                small_output::<3>(p, s, d.zp1),
+            ]
         };
-        put(g, bytes4([r(0), r(1), r(2), r(3)], d.lo, d.hi));
+        put(g, bytes4(r, d.lo, d.hi));
     }
 }
 
