@@ -124,7 +124,7 @@ fn conv_case<
 >(
     seed: u64,
 ) {
-    for trial in 0..4 {
+    for trial in 0..6 {
         let mut rng = Rng::new(seed * 10 + trial);
         let mut q = Box::new(QConv2d::<H, W, C, K, KH, KW, OH, OW, S, P>::ZERO);
         bytes(
@@ -143,7 +143,7 @@ fn conv_case<
             &mut q.shift,
             right,
         );
-        if trial == 3 {
+        if trial >= 3 {
             // Every channel's exponent negative: the requantization without its tests.
             q.shift
                 .iter_mut()
@@ -151,9 +151,23 @@ fn conv_case<
                 .for_each(|s| *s = -right);
             assert!(packed::short_path(&q.requant()));
         }
+        if trial == 5 {
+            // A bias too large for `Rescale::Bounded` (sums may reach 2³⁰): `Short`.
+            q.bias[K / 2] = if rng.below(2) == 0 {
+                1 << 30
+            } else {
+                -(1 << 30)
+            };
+        }
         q.input.zero_point = rng.below(256) as i32 - 128;
         q.output.zero_point = rng.below(40) as i32 - 20;
-        (q.min, q.max) = if trial == 1 {
+        let path = packed::Rescale::of(&q.requant(), KH * KW * C);
+        match trial {
+            3 | 4 => assert_eq!(path, packed::Rescale::Bounded),
+            5 => assert_eq!(path, packed::Rescale::Short),
+            _ => {}
+        }
+        (q.min, q.max) = if trial == 1 || trial == 4 {
             (q.output.zero_point as i8, 100)
         } else {
             (-128, 127)
@@ -200,6 +214,110 @@ fn packed_convolutions_are_the_reference() {
     conv_case::<1, 1, 5, 3, 1, 1, 1, 1, 1, Same>(14);
     // Filters of 27 weights, too many (20 × 28 bytes) to pad on the stack: read by bytes.
     conv_case::<6, 5, 3, 20, 3, 3, 6, 5, 1, Same>(15);
+    // 1×1: an odd number of groups of four channels (5, 9), odd filter and pixel counts.
+    conv_case::<5, 3, 20, 7, 1, 1, 5, 3, 1, Same>(16);
+    conv_case::<7, 5, 36, 9, 1, 1, 4, 3, 2, Valid>(17);
+    conv_case::<3, 3, 6, 3, 1, 1, 3, 3, 1, Same>(18);
+}
+
+/// `conv_pairs` on `Rescale::Bounded` gives the bits of `Rescale::General` at the edges
+/// of the bound: sums of `±2¹⁴·n` on biases just inside it, the largest and smallest
+/// multipliers and exponents, zero points near ±2²⁸ and a clamp.
+#[test]
+fn bounded_requantization_holds_at_its_edges() {
+    const N: usize = 64;
+    const K: usize = 5;
+    let room = (1i32 << 30) - (N as i32) * (1 << 14);
+    let mut rng = Rng::new(41);
+    for trial in 0..400 {
+        // Inputs and weights all ±128/127 or random.
+        let extreme = trial % 4 != 3;
+        let pick = |rng: &mut Rng| -> i8 {
+            if extreme {
+                if rng.below(2) == 0 { -128 } else { 127 }
+            } else {
+                rng.next_u32() as i8
+            }
+        };
+        let mut w = packed::WordAligned([0i8; N * K]);
+        w.0.iter_mut().for_each(|v| *v = pick(&mut rng));
+        let x0: Vec<i8> = (0..N).map(|_| pick(&mut rng)).collect();
+        let x1: Vec<i8> = (0..N).map(|_| pick(&mut rng)).collect();
+        let bias: Vec<i32> = (0..K)
+            .map(|_| match rng.below(4) {
+                0 => room - 1,
+                1 => 1 - room,
+                _ => (rng.next_u32() as i32) >> 3,
+            })
+            .collect();
+        let multiplier: Vec<i32> = (0..K)
+            .map(|_| match rng.below(4) {
+                0 => i32::MAX,
+                1 => 1,
+                _ => (1 << 30) + (rng.next_u32() >> 2) as i32,
+            })
+            .collect();
+        let shift: Vec<i32> = (0..K)
+            .map(|_| match rng.below(4) {
+                0 => -1,
+                1 => -31,
+                _ => -(rng.below(31) as i32) - 1,
+            })
+            .collect();
+        let zero_point = match rng.below(4) {
+            0 => (1 << 28) - 1,
+            1 => 1 - (1 << 28),
+            _ => rng.below(256) as i32 - 128,
+        };
+        let (min, max) = if trial % 2 == 0 {
+            (-128, 127)
+        } else {
+            (-5, 90)
+        };
+        let rq = firmnet::quant::kernels::Requant {
+            bias: &bias,
+            multiplier: &multiplier,
+            shift: &shift,
+            zero_point,
+            min,
+            max,
+        };
+        assert_eq!(packed::Rescale::of(&rq, N), packed::Rescale::Bounded);
+        let mut wide = vec![0u32; N];
+        packed::widen_patch(&x0, &mut wide, 0, true);
+        packed::widen_patch(&x1, &mut wide, 1, true);
+        let run = |path| {
+            let (mut y0, mut y1) = ([0i8; K], [0i8; K]);
+            packed::conv_pairs(&w.0, N, &wide, true, &rq, path, &mut y0, &mut y1);
+            (y0, y1)
+        };
+        let got = run(packed::Rescale::Bounded);
+        assert_eq!(got, run(packed::Rescale::General), "trial {trial}");
+        // And the reference, output by output.
+        for (k, (&g0, &g1)) in got.0.iter().zip(&got.1).enumerate() {
+            let row = &w.0[k * N..(k + 1) * N];
+            let dot = |x: &[i8]| {
+                row.iter()
+                    .zip(x)
+                    .fold(bias[k], |a, (&w, &x)| a + i32::from(w) * i32::from(x))
+            };
+            assert_eq!(g0, rq.output(k, dot(&x0)), "trial {trial}, filter {k}");
+            assert_eq!(g1, rq.output(k, dot(&x1)), "trial {trial}, filter {k}");
+        }
+    }
+    // Past the bound, the other ways.
+    let big = [1 << 30];
+    let rq = firmnet::quant::kernels::Requant {
+        bias: &big,
+        multiplier: &[1 << 30],
+        shift: &[-3],
+        zero_point: 0,
+        min: -128,
+        max: 127,
+    };
+    assert_eq!(packed::Rescale::of(&rq, N), packed::Rescale::Short);
+    let rq = firmnet::quant::kernels::Requant { shift: &[0], ..rq };
+    assert_eq!(packed::Rescale::of(&rq, N), packed::Rescale::General);
 }
 
 use firmnet::quant::{Clamp, QGlobalAvgPool, QMaxPool2d, QParams};

@@ -310,7 +310,7 @@ impl fmt::Display for OptimizerKind {
 /// The layer kinds of firmnet's layers, so that an error can name a kind a file has
 /// (the error itself holds no strings from the file, only the kind's [`kind_signature`],
 /// which is different for each of these).
-pub const KNOWN_KINDS: [&str; 27] = [
+pub const KNOWN_KINDS: [&str; 28] = [
     "dense",
     "batch_norm",
     "relu",
@@ -338,6 +338,7 @@ pub const KNOWN_KINDS: [&str; 27] = [
     "qglobal_avg_pool",
     "qflatten",
     "qadd",
+    "qsoftmax",
 ];
 
 /// A layer kind's signature, which an error holds in place of the name: its length and

@@ -14,7 +14,7 @@ use crate::layers::{Layer, Params};
 use crate::net::{Chain, Infer};
 use crate::quant::{
     Borrowed, QAdd, QAvgPool2d, QConv2d, QDense, QDepthwiseConv2d, QFlatten, QGlobalAvgPool, QLut,
-    QMaxPool2d, QParams, QResidual,
+    QMaxPool2d, QParams, QResidual, QSoftmax, SOFTMAX_OUTPUT,
 };
 use crate::spec::{Describe, LayerData, LayerSpec, Primitive, TensorMut};
 use crate::tensor::{Scalar, Tensor};
@@ -484,6 +484,35 @@ impl<'a, const H: usize, const W: usize, const C: usize, const N: usize> View<'a
         let (params, _) = kept_parts(walk, &<Self as Primitive>::SPEC)?;
         let mut layer = Self::ZERO;
         layer.params = params;
+        Some(layer)
+    }
+}
+
+/// The int8 softmax, which borrows nothing; its output quantization must be
+/// [`SOFTMAX_OUTPUT`].
+impl<'a, const N: usize> View<'a> for QSoftmax<N, Borrowed<'a>> {
+    fn from_walk(walk: &mut Walk<'a>) -> Option<Self> {
+        let c = walk.next(&<Self as Primitive>::SPEC)?;
+        let int = |i| c.attr_bits(i) as i32;
+        let output = QParams {
+            scale: f32::from_bits(c.attr_bits(2)),
+            zero_point: int(3),
+        };
+        if output != SOFTMAX_OUTPUT {
+            walk.error = FormatError::new(ErrorCode::Link)
+                .named("output_scale")
+                .bits(SOFTMAX_OUTPUT.scale.to_bits(), output.scale.to_bits());
+            return None;
+        }
+        let mut layer = Self::ZERO;
+        layer.input = QParams {
+            scale: f32::from_bits(c.attr_bits(0)),
+            zero_point: int(1),
+        };
+        layer.beta = f32::from_bits(c.attr_bits(4));
+        layer.multiplier = int(5);
+        layer.left_shift = int(6).clamp(0, 30);
+        layer.diff_min = int(7);
         Some(layer)
     }
 }

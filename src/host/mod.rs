@@ -15,6 +15,8 @@ pub mod report;
 pub mod schedule;
 pub mod search;
 pub mod table;
+#[cfg(feature = "tflite")]
+pub mod tflite;
 pub mod trainer;
 
 pub use attack::{evaluate_fgsm, fgsm_examples};

@@ -472,7 +472,7 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
         }
         let (b0, b1) = bytes.split_at_mut(slot);
         let z = self.pad_value();
-        let short = packed::short_path(&rq);
+        let path = packed::Rescale::of(&rq, n_w);
         let pixels = y.as_flattened_mut();
         let total = pixels.len();
         let mut spare = [0i8; K];
@@ -518,7 +518,7 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
             let (Some(y0), y1) = (first.last_mut(), second.first_mut()) else {
                 return;
             };
-            packed::conv_pairs(w, n_w, wide, split, &rq, short, y0, y1.unwrap_or(&mut spare));
+            packed::conv_pairs(w, n_w, wide, split, &rq, path, y0, y1.unwrap_or(&mut spare));
             p += 2;
         }
     }

@@ -27,7 +27,9 @@
 //!
 //! Feature maps are channels-last (HWC), as TensorFlow Lite's, and the convolutions, pools
 //! and the residual add compute exactly what its int8 reference kernels compute
-//! ([`conv`], [`pool`], [`add`]).
+//! ([`conv`], [`pool`], [`add`]). So does the int8 softmax that ends the classifiers
+//! TensorFlow Lite converts ([`QSoftmax`], [`softmax`]); trained here, a network's
+//! softmax lives in its loss and its int8 twin ends in logits.
 //!
 //! Every int8 layer takes a storage parameter ([`Store`]): [`Owned`] arrays for a network
 //! built on the host or compiled into a `static`, [`Borrowed`] ones for a view of a weight
@@ -64,6 +66,7 @@ mod net;
 pub mod pool;
 pub mod requant;
 pub mod residual;
+pub mod softmax;
 mod store;
 
 pub use add::{ADD_LEFT_SHIFT, ADD_TABLE_MIN, QAdd};
@@ -77,6 +80,7 @@ pub use requant::{
     multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot, srdhm,
 };
 pub use residual::QResidual;
+pub use softmax::{QSoftmax, SOFTMAX_OUTPUT};
 pub use store::{Borrowed, Owned, QFilters, QMatrix, Store};
 
 use core::fmt;

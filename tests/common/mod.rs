@@ -1,6 +1,8 @@
 //! Shared test helpers: finite-difference gradient checks and deterministic data.
 #![allow(dead_code)]
 
+pub mod mlperf;
+
 use firmnet::prelude::*;
 
 /// Deterministic pseudo-random values in a fixed range.

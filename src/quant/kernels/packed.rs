@@ -9,7 +9,7 @@
 //!
 //! | kernel | what | how |
 //! | --- | --- | --- |
-//! | [`conv_pairs`] | a convolution's output pixels two at a time | both patches widened once to 16-bit pairs; the loop takes two filters per step, each filter word split by `SXTB16` once and used for both pixels (`SMLAD` ×8 per four taps); requantization per filter pair, without per-channel tests when [`short_path`] holds; filters of other lengths padded by [`pad_filters`] |
+//! | [`conv_pairs`] | a convolution's output pixels two at a time | both patches widened once to 16-bit pairs; the loop takes two filters per step, each filter word split by `SXTB16` once and used for both pixels (`SMLAD` ×8 per four taps; on the DSP targets one block of assembly, 15 instructions per 16 MACs: `LDM` of both patches' four words, two `LDR`, four `SXTB16`); requantization per filter pair, without per-channel tests when [`short_path`] holds and in six instructions per output, the four outputs clamped together, when the sums are small enough ([`Rescale`]); filters of other lengths padded by [`pad_filters`] |
 //! | [`depthwise_words`], [`depthwise_pixel`] | a depthwise convolution's output pixel, four channels at a time | filters widened once per call to (tap, next tap) pairs per channel; each input word split by `SXTB16`, regrouped by `PKHBT`/`PKHTB`, `SMLAD` ×4 per two taps of four channels; each tap a slice of the input's words (padding taps a pixel of zero points), five pairs of taps unrolled — or, for inputs not in words, a byte offset per tap |
 //! | [`max_words`] | the largest of words of four `i8` | `SSUB8` + `SEL` |
 //! | [`sum_channels`] | per-channel sums over pixels | `SXTAB16` into 16-bit lanes, flushed to `i32` every 256 pixels |
@@ -187,6 +187,86 @@ pub fn smlad(x: u32, y: u32, acc: i32) -> i32 {
     }
 }
 
+/// `SMMULR a, b`: the high word of `a·b`, rounded: `(a·b + 2³¹) >> 32` (floor).
+#[inline(always)]
+pub fn smmulr(a: i32, b: i32) -> i32 {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let r: i32;
+        // SAFETY: as `sxtb16`.
+        unsafe {
+            core::arch::asm!("smmulr {r}, {a}, {b}", r = lateout(reg) r, a = in(reg) a,
+                b = in(reg) b, options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        ((i64::from(a) * i64::from(b) + (1 << 31)) >> 32) as i32
+    }
+}
+
+/// `ASR r, x, e`: `x >> e` for a shift `e` in a register, `e` from 32 on giving the sign
+/// (the instruction reads `e`'s low byte; the twin takes `e` below 256).
+#[inline(always)]
+pub fn asr(x: i32, e: u32) -> i32 {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let r: i32;
+        // SAFETY: as `sxtb16`.
+        unsafe {
+            core::arch::asm!("asr {r}, {x}, {e}", r = lateout(reg) r, x = in(reg) x,
+                e = in(reg) e, options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        x >> (e & 0xff).min(31)
+    }
+}
+
+/// `BFI x, v, #LSB, #8`: `x` with its byte at bit `LSB` (0, 8, 16 or 24) replaced by `v`'s
+/// low byte.
+#[inline(always)]
+pub fn insert_byte<const LSB: u32>(x: u32, v: u32) -> u32 {
+    const { assert!(LSB <= 24) };
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let mut r = x;
+        // SAFETY: as `sxtb16`.
+        unsafe {
+            core::arch::asm!("bfi {r}, {v}, #{lsb}, #8", r = inout(reg) r, v = in(reg) v,
+                lsb = const LSB, options(pure, nomem, nostack, preserves_flags));
+        }
+        r
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        (x & !(0xff << LSB)) | (v & 0xff) << LSB
+    }
+}
+
+/// `SSAT r, #8, x, ASR #1`: `x >> 1` (floor) saturated to `−128..=127`.
+#[inline(always)]
+pub fn ssat8_half(x: i32) -> i32 {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let r: i32;
+        // SAFETY: one register-to-register instruction; it may set the Q flag, which no
+        // Rust code reads.
+        unsafe {
+            core::arch::asm!("ssat {r}, #8, {x}, asr #1", r = lateout(reg) r, x = in(reg) x,
+                options(pure, nomem, nostack));
+        }
+        r
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        (x >> 1).clamp(-128, 127)
+    }
+}
+
 /// The larger of each of the four signed bytes of `a` and `b` (`SSUB8` sets a flag per
 /// byte, `SEL` picks by them).
 #[inline(always)]
@@ -355,11 +435,15 @@ pub fn widen_patch(bytes: &[i8], wide: &mut [u32], slot: usize, split: bool) {
     let full = bytes.len() / 4;
     let mut done = 0;
     if let (true, Some(words)) = (split, as_words(bytes)) {
-        // The common case: one LDR, two SXTB16, two STR per four taps.
-        for (&x, pair) in words.iter().zip(wide.chunks_mut(4)) {
-            if let [a, b, ..] = pair {
-                (*a, *b) = (sxtb16(x), sxtb16_ror8(x));
-            }
+        // The common case: one LDR, two SXTB16, one STRD per four taps, into whole
+        // groups; in slot 1 the last group's two words are past the whole groups.
+        let (quads, rem) = wide.as_chunks_mut::<4>();
+        let mut words = words.iter();
+        for (q, &x) in quads.iter_mut().zip(&mut words) {
+            [q[0], q[1]] = [sxtb16(x), sxtb16_ror8(x)];
+        }
+        if let ([a, b, ..], Some(&x)) = (rem, words.next()) {
+            (*a, *b) = (sxtb16(x), sxtb16_ror8(x));
         }
         done = full;
     }
@@ -421,14 +505,61 @@ fn weight_pairs(row: &[i8], j: usize) -> (u32, u32) {
     }
 }
 
+/// How [`conv_pairs`] requantizes, chosen once per layer by [`Rescale::of`]; every way
+/// gives the bits of [`Requant::apply`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rescale {
+    /// [`requantize`] with its tests per channel.
+    General,
+    /// Every channel on [`requantize`]'s first branch ([`short_path`]): no tests.
+    Short,
+    /// As `Short`, and every sum `|bias + Σ w·x| < 2³⁰` (each bias below
+    /// `2³⁰ − 2¹⁴·n` in size, `n` the filter length) and the output zero point below 2²⁸
+    /// in size: then nothing overflows in the six instructions per output
+    /// (`SMMULR` on the doubled sum, the rounding shift, the zero point and `SSAT`), and
+    /// four outputs are clamped at once (`SSUB8` + `SEL`).
+    Bounded,
+}
+
+impl Rescale {
+    /// The fastest way that holds for `rq` and filters of `n` weights.
+    pub fn of(rq: &Requant<'_>, n: usize) -> Rescale {
+        if !short_path(rq) {
+            return Rescale::General;
+        }
+        // |Σ w·x| ≤ 2¹⁴·n for `i8` weights and inputs.
+        let room = (1i64 << 30) - (n as i64).saturating_mul(1 << 14);
+        let sums = rq.bias.iter().all(|&b| i64::from(b).abs() < room);
+        if sums && i64::from(rq.zero_point).abs() < 1 << 28 {
+            Rescale::Bounded
+        } else {
+            Rescale::Short
+        }
+    }
+}
+
+/// [`output_as`]`::<true>` without its clamp to `rq.min..=rq.max`, for [`Rescale::Bounded`]
+/// sums: `acc·m` rounded to 31 bits by `SMMULR` on `2·acc` (`|acc| < 2³⁰`), the rounding
+/// shift by `e = −shift` as `((s + (s >> 31)) >> (e − 1)) + 1 >> 1` with the zero point
+/// `z2 = 2·zp + 1` folded into the last shift (`(t + 1 + 2·zp) >> 1` is
+/// `((t + 1) >> 1) + zp`), and `SSAT` to `−128..=127`, which the clamp then narrows as it
+/// would the unsaturated value. `e1` is `e − 1`.
+#[inline(always)]
+fn bounded(acc: i32, m: i32, e1: u32, z2: i32) -> i32 {
+    let s = smmulr(acc.wrapping_mul(2), m);
+    let t = asr(s.wrapping_add(s >> 31), e1);
+    ssat8_half(t.wrapping_add(z2))
+}
+
 /// One convolution step for two output pixels: `y0[k]` and `y1[k]` for every filter `k`
 /// of the row-major `y0.len() × n` matrix `w`, from the two patches of `n` values that
 /// [`widen_patch`] wrote into `wide` (`⌈n/4⌉` groups of four words), with `split` as it
 /// was there. `split` needs `n` a multiple of 4 and `w`
 /// 4-byte aligned (the filters are read a word at a time); either way the bits are the
 /// reference's. Filters two at a time, the last alone; outputs the slices do not hold are
-/// left as they are. `short` is [`short_path`]`(rq)`, computed once per layer (with
-/// `false` the bits are the same, the requantization tests each channel). Cannot panic.
+/// left as they are. `path` is [`Rescale::of`]`(rq, n)`, computed once per layer (with
+/// [`Rescale::General`] the bits are the same, the requantization tests each channel; a
+/// way that does not hold for `rq` gives other bits). Cannot panic.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_pairs(
     w: &[i8],
@@ -436,25 +567,7 @@ pub fn conv_pairs(
     wide: &[u32],
     split: bool,
     rq: &Requant<'_>,
-    short: bool,
-    y0: &mut [i8],
-    y1: &mut [i8],
-) {
-    if short {
-        conv_pairs_as::<true>(w, n, wide, split, rq, y0, y1);
-    } else {
-        conv_pairs_as::<false>(w, n, wide, split, rq, y0, y1);
-    }
-}
-
-/// [`conv_pairs`] with `SHORT` its `short`.
-#[inline(never)]
-fn conv_pairs_as<const SHORT: bool>(
-    w: &[i8],
-    n: usize,
-    wide: &[u32],
-    split: bool,
-    rq: &Requant<'_>,
+    path: Rescale,
     y0: &mut [i8],
     y1: &mut [i8],
 ) {
@@ -463,56 +576,243 @@ fn conv_pairs_as<const SHORT: bool>(
         return;
     }
     let groups = n.div_ceil(4);
-    let wide = wide.get(..4 * groups).unwrap_or_default();
-    let words = match as_words(w) {
-        Some(words) if split && n.is_multiple_of(4) => words,
-        _ if split => return,
-        _ => &[],
+    let Some(wide) = wide.get(..4 * groups) else {
+        return;
     };
+    if split {
+        let Some(words) = as_words(w).filter(|_| n.is_multiple_of(4)) else {
+            return;
+        };
+        match path {
+            Rescale::Bounded => pairs_words::<2>(words, groups, wide, rq, y0, y1),
+            Rescale::Short => pairs_words::<1>(words, groups, wide, rq, y0, y1),
+            Rescale::General => pairs_words::<0>(words, groups, wide, rq, y0, y1),
+        }
+    } else if path == Rescale::General {
+        conv_pairs_bytes::<false>(w, n, wide, rq, y0, y1);
+    } else {
+        conv_pairs_bytes::<true>(w, n, wide, rq, y0, y1);
+    }
+}
+
+/// The sums of two filters (rows `r0` and `r1` of words of four weights) against the two
+/// patches in `wide` (groups of four words, as [`widen_patch`] writes them with `split`),
+/// starting from `b0` and `b1`: `[filter 0 · patch 0, filter 0 · patch 1, filter 1 · patch
+/// 0, filter 1 · patch 1]`, over as many groups as all three hold. Per group two words of
+/// weights split by `SXTB16`, eight `SMLAD`s; on the DSP targets one block of assembly
+/// (one `LDM` for a group's four words of patches, loads that advance their pointers, no
+/// spills: 15 instructions per group), four groups per step, then the last one to three
+/// one at a time; elsewhere the primitives.
+#[inline(always)]
+fn dot_pairs(wide: &[[u32; 4]], r0: &[u32], r1: &[u32], b0: i32, b1: i32) -> [i32; 4] {
+    let len = wide.len().min(r0.len()).min(r1.len());
+    let (mut a00, mut a01, mut a10, mut a11) = (b0, b0, b1, b1);
+    #[cfg(not(firmnet_arm_dsp))]
+    let done = 0;
+    #[cfg(firmnet_arm_dsp)]
+    let done = {
+        if len > 0 {
+            let (mut pw, mut p0, mut p1, mut k) = (wide.as_ptr(), r0.as_ptr(), r1.as_ptr(), len);
+            // One group of four taps: both patches' four words (r8–r11), each filter's word
+            // (rows at r5 and r12) split into two pairs (r7, r6), eight `SMLAD`s into the
+            // sums (r0–r3).
+            macro_rules! group {
+                () => {
+                    concat!(
+                        "ldm r4!, {{r8, r9, r10, r11}}\n",
+                        "ldr r6, [r5], #4\n",
+                        "sxtb16 r7, r6\n",
+                        "sxtb16 r6, r6, ror #8\n",
+                        "smlad r0, r8, r7, r0\n",
+                        "smlad r0, r9, r6, r0\n",
+                        "smlad r1, r10, r7, r1\n",
+                        "smlad r1, r11, r6, r1\n",
+                        "ldr r6, [r12], #4\n",
+                        "sxtb16 r7, r6\n",
+                        "sxtb16 r6, r6, ror #8\n",
+                        "smlad r2, r8, r7, r2\n",
+                        "smlad r2, r9, r6, r2\n",
+                        "smlad r3, r10, r7, r3\n",
+                        "smlad r3, r11, r6, r3\n",
+                    )
+                };
+            }
+            // SAFETY: the block reads `len` groups of `wide` (16 bytes each from `pw`) and
+            // `len` words from each of `r0` and `r1` — four groups per step while four
+            // remain, then one per step (`lr` counts the groups left) — advancing the
+            // pointers past them: all inside the three slices, which are 4-byte aligned as
+            // `LDM`/`LDR` need. It writes only registers and the flags (and perhaps the Q
+            // flag, which no Rust code reads). It also uses r6 and r7, which the compiler
+            // may reserve (base and frame pointer) and so cannot take as operands: it
+            // pushes them first and pops them last, so no code outside the block sees them
+            // change (an exception handler saves what it uses), and the stack holds them
+            // only within the block, 8 bytes keeping its alignment.
+            unsafe {
+                core::arch::asm!(
+                    "push {{r6, r7}}",
+                    "subs lr, lr, #4",
+                    "blo 3f",
+                    "2:",
+                    group!(),
+                    group!(),
+                    group!(),
+                    group!(),
+                    "subs lr, lr, #4",
+                    "bhs 2b",
+                    "3:",
+                    "adds lr, lr, #4",
+                    "beq 5f",
+                    "4:",
+                    group!(),
+                    "subs lr, lr, #1",
+                    "bne 4b",
+                    "5:",
+                    "pop {{r6, r7}}",
+                    inout("r0") a00,
+                    inout("r1") a01,
+                    inout("r2") a10,
+                    inout("r3") a11,
+                    inout("r4") pw,
+                    inout("r5") p0,
+                    inout("r12") p1,
+                    inout("lr") k,
+                    out("r8") _,
+                    out("r9") _,
+                    out("r10") _,
+                    out("r11") _,
+                    options(readonly),
+                );
+            }
+            let _ = (pw, p0, p1, k);
+        }
+        len
+    };
+    let (wide, r0, r1) = (
+        wide.get(done..len).unwrap_or_default(),
+        r0.get(done..len).unwrap_or_default(),
+        r1.get(done..len).unwrap_or_default(),
+    );
+    for ((&[p0a, p0b, p1a, p1b], &w0), &w1) in wide.iter().zip(r0).zip(r1) {
+        let (wa, wb) = (sxtb16(w0), sxtb16_ror8(w0));
+        a00 = smlad(p0a, wa, a00);
+        a01 = smlad(p1a, wa, a01);
+        a00 = smlad(p0b, wb, a00);
+        a01 = smlad(p1b, wb, a01);
+        let (wa, wb) = (sxtb16(w1), sxtb16_ror8(w1));
+        a10 = smlad(p0a, wa, a10);
+        a11 = smlad(p1a, wa, a11);
+        a10 = smlad(p0b, wb, a10);
+        a11 = smlad(p1b, wb, a11);
+    }
+    [a00, a01, a10, a11]
+}
+
+/// [`conv_pairs`] for filters read a word at a time (`split`), `words` their rows of
+/// `groups` words; `MODE` 2, 1, 0 for [`Rescale::Bounded`], `Short`, `General`. Filter
+/// pairs: the rows, biases, multipliers, shifts and outputs of each pair taken together
+/// (no index checks in the loop).
+#[inline(never)]
+fn pairs_words<const MODE: u8>(
+    words: &[u32],
+    groups: usize,
+    wide: &[u32],
+    rq: &Requant<'_>,
+    y0: &mut [i8],
+    y1: &mut [i8],
+) {
+    let (wide, _) = wide.as_chunks::<4>();
+    let k_out = y0.len().min(y1.len());
+    let (b2, _) = rq.bias.as_chunks::<2>();
+    let (m2, _) = rq.multiplier.as_chunks::<2>();
+    let (s2, _) = rq.shift.as_chunks::<2>();
+    let (o0, _) = y0.as_chunks_mut::<2>();
+    let (o1, _) = y1.as_chunks_mut::<2>();
+    let (lo, hi) = (splat(rq.min), splat(rq.max));
+    let z2 = rq.zero_point.wrapping_mul(2).wrapping_add(1);
+    let rows = words.chunks_exact(2 * groups);
+    for (((((f, b), m), s), o0), o1) in rows.zip(b2).zip(m2).zip(s2).zip(o0).zip(o1) {
+        let (r0, r1) = f.split_at(groups);
+        let [a00, a01, a10, a11] = dot_pairs(wide, r0, r1, b[0], b[1]);
+        if MODE == 2 {
+            let (e0, e1) = (!s[0] as u32, !s[1] as u32);
+            // The four bytes in one word (`BFI`), clamped together.
+            let v = bounded(a00, m[0], e0, z2) as u32;
+            let v = insert_byte::<8>(v, bounded(a10, m[1], e1, z2) as u32);
+            let v = insert_byte::<16>(v, bounded(a01, m[0], e0, z2) as u32);
+            let v = insert_byte::<24>(v, bounded(a11, m[1], e1, z2) as u32);
+            let v = min_i8x4(max_i8x4(v, lo), hi);
+            *o0 = (v as u16).to_le_bytes().map(|b| b as i8);
+            *o1 = ((v >> 16) as u16).to_le_bytes().map(|b| b as i8);
+        } else {
+            o0[0] = out_mode::<MODE>(rq, a00, m[0], s[0]);
+            o1[0] = out_mode::<MODE>(rq, a01, m[0], s[0]);
+            o0[1] = out_mode::<MODE>(rq, a10, m[1], s[1]);
+            o1[1] = out_mode::<MODE>(rq, a11, m[1], s[1]);
+        }
+    }
+    // An odd last filter, alone.
+    let k = k_out & !1;
+    if k == k_out {
+        return;
+    }
+    let (Some(r), Some(&b), Some(&m), Some(&s)) = (
+        words.get(k * groups..(k + 1) * groups),
+        rq.bias.get(k),
+        rq.multiplier.get(k),
+        rq.shift.get(k),
+    ) else {
+        return;
+    };
+    let [a0, a1, _, _] = dot_pairs(wide, r, r, b, b);
+    if let (Some(o0), Some(o1)) = (y0.get_mut(k), y1.get_mut(k)) {
+        *o0 = out_mode::<MODE>(rq, a0, m, s);
+        *o1 = out_mode::<MODE>(rq, a1, m, s);
+    }
+}
+
+/// [`output_as`] for `MODE` as in [`pairs_words`]: without tests for 1 and 2.
+#[inline(always)]
+fn out_mode<const MODE: u8>(rq: &Requant<'_>, acc: i32, m: i32, shift: i32) -> i8 {
+    if MODE == 0 {
+        output_as::<false>(rq, acc, m, shift)
+    } else {
+        output_as::<true>(rq, acc, m, shift)
+    }
+}
+
+/// [`conv_pairs`] for filters read a byte at a time (not `split`), `SHORT` as for
+/// [`output_as`].
+#[inline(never)]
+fn conv_pairs_bytes<const SHORT: bool>(
+    w: &[i8],
+    n: usize,
+    wide: &[u32],
+    rq: &Requant<'_>,
+    y0: &mut [i8],
+    y1: &mut [i8],
+) {
+    let k_out = y0.len().min(y1.len());
     let mut k = 0;
     while k < k_out {
         let k1 = (k + 1).min(k_out - 1);
         let b0 = rq.bias.get(k).copied().unwrap_or(0);
         let b1 = rq.bias.get(k1).copied().unwrap_or(0);
         let (mut a00, mut a01, mut a10, mut a11) = (b0, b0, b1, b1);
-        if split {
-            let (Some(r0), Some(r1)) = (
-                words.get(k * groups..(k + 1) * groups),
-                words.get(k1 * groups..(k1 + 1) * groups),
-            ) else {
-                return;
-            };
-            for ((g, &w0), &w1) in wide.chunks_exact(4).zip(r0).zip(r1) {
-                let &[p0a, p0b, p1a, p1b] = g else { break };
-                let (wa, wb) = (sxtb16(w0), sxtb16_ror8(w0));
-                a00 = smlad(p0a, wa, a00);
-                a01 = smlad(p1a, wa, a01);
-                a00 = smlad(p0b, wb, a00);
-                a01 = smlad(p1b, wb, a01);
-                let (wa, wb) = (sxtb16(w1), sxtb16_ror8(w1));
-                a10 = smlad(p0a, wa, a10);
-                a11 = smlad(p1a, wa, a11);
-                a10 = smlad(p0b, wb, a10);
-                a11 = smlad(p1b, wb, a11);
-            }
-        } else {
-            let (Some(r0), Some(r1)) = (w.get(k * n..(k + 1) * n), w.get(k1 * n..(k1 + 1) * n))
-            else {
-                return;
-            };
-            for (j, g) in wide.chunks_exact(4).enumerate() {
-                let &[p0a, p0b, p1a, p1b] = g else { break };
-                let (wa, wb) = weight_pairs(r0, j);
-                a00 = smlad(p0a, wa, a00);
-                a01 = smlad(p1a, wa, a01);
-                a00 = smlad(p0b, wb, a00);
-                a01 = smlad(p1b, wb, a01);
-                let (wa, wb) = weight_pairs(r1, j);
-                a10 = smlad(p0a, wa, a10);
-                a11 = smlad(p1a, wa, a11);
-                a10 = smlad(p0b, wb, a10);
-                a11 = smlad(p1b, wb, a11);
-            }
+        let (Some(r0), Some(r1)) = (w.get(k * n..(k + 1) * n), w.get(k1 * n..(k1 + 1) * n)) else {
+            return;
+        };
+        for (j, g) in wide.chunks_exact(4).enumerate() {
+            let &[p0a, p0b, p1a, p1b] = g else { break };
+            let (wa, wb) = weight_pairs(r0, j);
+            a00 = smlad(p0a, wa, a00);
+            a01 = smlad(p1a, wa, a01);
+            a00 = smlad(p0b, wb, a00);
+            a01 = smlad(p1b, wb, a01);
+            let (wa, wb) = weight_pairs(r1, j);
+            a10 = smlad(p0a, wa, a10);
+            a11 = smlad(p1a, wa, a11);
+            a10 = smlad(p0b, wb, a10);
+            a11 = smlad(p1b, wb, a11);
         }
         let (m0, s0) = (mul(rq, k), sh(rq, k));
         let (m1, s1) = (mul(rq, k1), sh(rq, k1));
