@@ -24,7 +24,9 @@
 #![allow(unsafe_code)]
 
 use super::Requant;
-use super::packed::{max_i8x4, min_i8x4, pack_hi, pack_lo, smlad, splat, sxtb16, sxtb16_ror8};
+use super::packed::{
+    Rescale, max_i8x4, min_i8x4, pack_hi, pack_lo, smlad, splat, sxtb16, sxtb16_ror8,
+};
 
 // ---------------------------------------------------------------------------------------
 // Primitives
@@ -181,8 +183,8 @@ pub unsafe fn small_output<const F: usize>(p: &[u32; 5], s: *const u32, zp1: i32
     }
 }
 
-/// The requantization of a doubled sum `acc2 = 2·acc` for a channel with multiplier `m`
-/// and `e1 = −shift − 1`, with `zp1 = 2·z + 1` for the output zero point `z`: TensorFlow
+/// The requantization of [`Rescale::Bounded`] sums, on a sum already doubled,
+/// `acc2 = 2·acc`, for a channel with multiplier `m` and `e1 = −shift − 1`, with `zp1 = 2·z + 1` for the output zero point `z`: TensorFlow
 /// Lite's `MultiplyByQuantizedMultiplier(acc, m, shift) + z`, saturated to `i8`, bit for
 /// bit when [`Doubled::fits`] holds for the layer (`SMMULR`, `ADD … ASR #31`, `ASR`,
 /// `ADD`, `SSAT … ASR #1`). Outside those bounds the value is some `i8`.
@@ -255,26 +257,15 @@ pub struct Doubled {
 
 impl Doubled {
     /// `Some` when the doubled requantization of `rq` is exact for its first `channels`
-    /// channels and sums of `taps` products of two `i8` on top of the bias: every
-    /// multiplier positive, every exponent in `−31..=−1`, every `|bias| + taps·2¹⁴ < 2³⁰`
-    /// (so `2·acc` cannot overflow) and `|z| < 2²⁸`. Checked once per layer.
+    /// channels and sums of `taps` products of two `i8` on top of the bias: when
+    /// [`Rescale::of`] finds the sums [`Rescale::Bounded`] — every multiplier positive,
+    /// every exponent in `−31..=−1`, every `|bias| + taps·2¹⁴ < 2³⁰` (so `2·acc` cannot
+    /// overflow) and `|z| < 2²⁸`. Checked once per layer.
     pub fn fits(rq: &Requant<'_>, channels: usize, taps: usize) -> Option<Doubled> {
-        let room = (1i64 << 30) - 1 - (taps as i64).saturating_mul(1 << 14);
         let ok = rq.bias.len() >= channels
             && rq.multiplier.len() >= channels
             && rq.shift.len() >= channels
-            && rq.zero_point.unsigned_abs() < 1 << 28
-            && rq
-                .bias
-                .iter()
-                .take(channels)
-                .all(|&b| i64::from(b).abs() <= room)
-            && rq.multiplier.iter().take(channels).all(|&m| m > 0)
-            && rq
-                .shift
-                .iter()
-                .take(channels)
-                .all(|s| (-31..=-1).contains(s));
+            && Rescale::of(rq, taps) == Rescale::Bounded;
         ok.then(|| Doubled {
             zp1: 2 * rq.zero_point + 1,
             lo: splat(rq.min),
