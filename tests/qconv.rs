@@ -1458,11 +1458,12 @@ fn a_convolutional_network_is_its_layers_in_sequence() {
     assert_eq!(<Small as Describe>::LAYERS, 7);
     // The arena: the largest input + output (+ scratch) of a layer inside the network: the
     // depthwise convolution's, 6·6·4 bytes each, and room for its widened filters and tap
-    // offsets and a pixel of padding (2·9·4 + 3·4 + 10·9 + 16 bytes), rounded to the
+    // offsets and a pixel of padding (2·9·4 + 3·4 + 10·9 + 16 bytes) and, for the 3×3
+    // path, three input rows and sixteen bytes per channel (3·6·4 + 16·4), rounded to the
     // arena's 4-byte alignment.
     assert_eq!(
         size_of::<Scratch<Small>>(),
-        (2 * 144 + 2 * 9 * 4 + 3 * 4 + 10 * 9 + 16usize).next_multiple_of(4)
+        (2 * 144 + 2 * 9 * 4 + 3 * 4 + 10 * 9 + 16 + 3 * 6 * 4 + 16 * 4usize).next_multiple_of(4)
     );
     let Chain {
         first: c1,

@@ -462,3 +462,237 @@ fn depthwise_words_writes_a_partial_last_group() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The paths on doubled sums (`packed`'s sibling `small`): 3×3 depthwise and small patches
+
+use firmnet::quant::QDepthwiseConv2d;
+use firmnet::quant::kernels::small;
+
+/// `small::rescale` on a doubled sum is `packed::requantize` plus the zero point,
+/// saturated to `i8`, wherever `small::Doubled::fits` admits a layer: `|acc| < 2³⁰`,
+/// positive multipliers, exponents −31 to −1, zero points below 2²⁸.
+#[test]
+fn rescale_of_doubled_sums_is_requantize() {
+    let mut rng = Rng::new(17);
+    let edges = [0, 1, -1, (1 << 30) - 1, -(1 << 30) + 1, 3 << 20, -(3 << 20)];
+    for i in 0..300_000u32 {
+        let acc = if i % 5 == 0 {
+            edges[rng.below(edges.len() as u32) as usize]
+        } else {
+            ((rng.next_u32() as i32) >> 2) >> rng.below(30)
+        };
+        let m = match i % 7 {
+            0 => 1,
+            1 => i32::MAX,
+            2 => 1 << 30,
+            _ => (1 + rng.below(u32::MAX / 2)) as i32,
+        };
+        let shift = -1 - rng.below(31) as i32;
+        let z = match i % 3 {
+            0 => rng.below(256) as i32 - 128,
+            _ => ((rng.next_u32() as i32) >> 4) >> rng.below(28),
+        };
+        let want = packed::requantize(acc, m, shift)
+            .saturating_add(z)
+            .clamp(-128, 127);
+        let got = small::rescale(2 * acc, m, !shift as u32, 2 * z + 1);
+        assert_eq!(got, want, "acc {acc}, m {m}, shift {shift}, z {z}");
+    }
+}
+
+/// Requantization every layer of these tests takes the doubled path with: random biases,
+/// Q31 multipliers and negative exponents.
+fn doubled_requant(
+    rng: &mut Rng,
+    bias: &mut [i32],
+    mult: &mut [i32],
+    shift: &mut [i32],
+    right: i32,
+) {
+    for ((b, m), s) in bias.iter_mut().zip(mult.iter_mut()).zip(shift.iter_mut()) {
+        *b = (rng.next_u32() as i32) >> 16;
+        *m = (1 << 30) + (rng.next_u32() >> 2) as i32;
+        *s = -right - rng.below(3) as i32;
+    }
+}
+
+/// A convolution of at most ten values per patch on the doubled path against the
+/// reference: random layers (trial 0–2, one with a fused ReLU), then the extremes (trial
+/// 3: every weight and input −128, biases at the largest `small::Doubled::fits` admits,
+/// and one past it, which takes the other path); the output aligned (words) and one byte
+/// off (bytes).
+fn small_conv_case<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const K: usize,
+    const KH: usize,
+    const KW: usize,
+    const OH: usize,
+    const OW: usize,
+    const S: usize,
+    P: Padding,
+>(
+    seed: u64,
+) {
+    let n = KH * KW * C;
+    for trial in 0..5 {
+        let mut rng = Rng::new(seed * 10 + trial);
+        let mut q = Box::new(QConv2d::<H, W, C, K, KH, KW, OH, OW, S, P>::ZERO);
+        let w = q
+            .weight
+            .0
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .as_flattened_mut();
+        bytes(&mut rng, w);
+        let right = 6 + n.ilog2() as i32 / 2;
+        doubled_requant(
+            &mut rng,
+            &mut q.bias,
+            &mut q.multiplier,
+            &mut q.shift,
+            right,
+        );
+        q.input.zero_point = rng.below(256) as i32 - 128;
+        q.output.zero_point = rng.below(40) as i32 - 20;
+        (q.min, q.max) = if trial == 1 {
+            (q.output.zero_point as i8, 100)
+        } else {
+            (-128, 127)
+        };
+        let mut x = [[[0i8; C]; W]; H];
+        bytes(&mut rng, x.as_flattened_mut().as_flattened_mut());
+        if trial >= 3 {
+            let room = (1 << 30) - 1 - (n as i32) * (1 << 14);
+            q.weight
+                .0
+                .as_flattened_mut()
+                .as_flattened_mut()
+                .as_flattened_mut()
+                .fill(-128);
+            x.as_flattened_mut().as_flattened_mut().fill(-128);
+            q.input.zero_point = -128;
+            q.shift.fill(-31);
+            q.bias.fill(room + i32::from(trial == 4));
+        }
+        let rq = q.requant();
+        assert_eq!(small::Doubled::fits(&rq, K, n).is_some(), trial != 4);
+        let mut want = Box::new([[[0i8; K]; OW]; OH]);
+        q.forward_with_kernel(&x, &mut want, &mut [], reference::dense);
+        let mut buf = vec![0i8; 6 * n + 32];
+        let mut aligned = Box::new(Aligned([[[0i8; K]; OW]; OH]));
+        let mut shifted = Box::new(Shifted(0, [[[0i8; K]; OW]; OH]));
+        for (y, how) in [(&mut aligned.0, "aligned"), (&mut shifted.1, "shifted")] {
+            q.forward_packed(&x, y, &mut buf);
+            assert_eq!(
+                *y,
+                *want,
+                "{H}×{W}×{C} → {OH}×{OW}×{K}, {KH}×{KW}, stride {S}, same {}, trial {trial}, {how} output",
+                P::SAME
+            );
+        }
+    }
+}
+
+/// A value at a 4-byte aligned address.
+#[repr(C, align(4))]
+struct Aligned<T>(T);
+
+/// A value one byte past a 4-byte aligned address.
+#[repr(C, align(4))]
+struct Shifted<T>(i8, T);
+
+#[test]
+fn small_patches_are_the_reference() {
+    // The instruction count's shape; 32 filters (two streams of sixteen); odd sizes and
+    // filter counts; stride 2 with both paddings; windows of 8, 9 and 10 values over one,
+    // two and three channels.
+    small_conv_case::<28, 28, 1, 16, 3, 3, 28, 28, 1, Same>(1);
+    small_conv_case::<9, 7, 1, 32, 3, 3, 9, 7, 1, Same>(2);
+    small_conv_case::<7, 5, 1, 5, 3, 3, 7, 5, 1, Same>(3);
+    small_conv_case::<9, 7, 1, 6, 3, 3, 5, 4, 2, Same>(4);
+    small_conv_case::<9, 7, 1, 7, 3, 3, 4, 3, 2, Valid>(5);
+    small_conv_case::<5, 6, 2, 9, 2, 2, 5, 6, 1, Same>(6);
+    small_conv_case::<6, 5, 3, 4, 1, 3, 6, 5, 1, Same>(7);
+    small_conv_case::<7, 4, 2, 3, 5, 1, 2, 2, 2, Valid>(8);
+    small_conv_case::<1, 1, 1, 20, 3, 3, 1, 1, 1, Same>(9);
+    small_conv_case::<3, 3, 1, 1, 3, 3, 1, 1, 1, Valid>(10);
+}
+
+/// A 3×3 depthwise convolution with channels in words on the doubled path against the
+/// reference loops, trials as [`small_conv_case`]'s.
+fn depthwise_3x3_case<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const OH: usize,
+    const OW: usize,
+    const S: usize,
+    P: Padding,
+>(
+    seed: u64,
+) {
+    type Dw<
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const OH: usize,
+        const OW: usize,
+        const S: usize,
+        P,
+    > = QDepthwiseConv2d<H, W, C, 3, 3, OH, OW, S, P>;
+    for trial in 0..5 {
+        let mut rng = Rng::new(seed * 10 + trial);
+        let mut q = Box::new(Dw::<H, W, C, OH, OW, S, P>::ZERO);
+        bytes(&mut rng, q.weight.as_flattened_mut().as_flattened_mut());
+        doubled_requant(&mut rng, &mut q.bias, &mut q.multiplier, &mut q.shift, 8);
+        q.input.zero_point = rng.below(256) as i32 - 128;
+        q.output.zero_point = rng.below(40) as i32 - 20;
+        (q.min, q.max) = if trial == 1 {
+            (q.output.zero_point as i8, 100)
+        } else {
+            (-128, 127)
+        };
+        let mut x = Box::new(Aligned([[[0i8; C]; W]; H]));
+        bytes(&mut rng, x.0.as_flattened_mut().as_flattened_mut());
+        if trial >= 3 {
+            let room = (1 << 30) - 1 - 9 * (1 << 14);
+            q.weight.as_flattened_mut().as_flattened_mut().fill(-128);
+            x.0.as_flattened_mut().as_flattened_mut().fill(-128);
+            q.input.zero_point = -128;
+            q.shift.fill(-31);
+            q.bias.fill(room + i32::from(trial == 4));
+        }
+        assert_eq!(
+            small::Doubled::fits(&q.requant(), C, 9).is_some(),
+            trial != 4
+        );
+        let mut want = Box::new([[[0i8; C]; OW]; OH]);
+        q.forward_reference(&x.0, &mut want);
+        let mut buf = vec![0i8; size_of::<Scratch<Dw<H, W, C, OH, OW, S, P>>>()];
+        for offset in 0..4 {
+            let mut y = Box::new([[[0i8; C]; OW]; OH]);
+            q.forward_packed(&x.0, &mut y, &mut buf[offset..]);
+            assert_eq!(
+                y,
+                want,
+                "{H}×{W}×{C}, stride {S}, same {}, trial {trial}, scratch offset {offset}",
+                P::SAME
+            );
+        }
+    }
+}
+
+#[test]
+fn depthwise_3x3_on_doubled_sums_is_the_reference() {
+    depthwise_3x3_case::<25, 5, 64, 25, 5, 1, Same>(1);
+    depthwise_3x3_case::<7, 5, 4, 7, 5, 1, Same>(2);
+    depthwise_3x3_case::<9, 7, 8, 5, 4, 2, Same>(3);
+    depthwise_3x3_case::<8, 6, 12, 4, 3, 2, Same>(4);
+    depthwise_3x3_case::<7, 6, 8, 5, 4, 1, Valid>(5);
+    depthwise_3x3_case::<7, 8, 4, 3, 3, 2, Valid>(6);
+    depthwise_3x3_case::<1, 1, 4, 1, 1, 1, Same>(7);
+    depthwise_3x3_case::<2, 9, 16, 2, 9, 1, Same>(8);
+}

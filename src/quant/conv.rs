@@ -67,7 +67,7 @@ use core::marker::PhantomData;
 
 use super::dense::{BnFold, Clamp, DenseConversion, IO_ATTRS, io_attr, set_io_attr};
 use super::kernels::reference::dot;
-use super::kernels::{self, Requant, packed};
+use super::kernels::{self, Requant, packed, small};
 use super::requant::quantize_multiplier;
 use super::store::{Borrowed, Owned, QFilters, Store};
 use super::{QLayer, QParams, QuantError};
@@ -428,7 +428,10 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
     /// channels of a 3×3 window) are padded with zeros once per call, on the stack when they fit in 512 bytes, so they
     /// too are read a word at a time. `scratch` needs `6·KH·KW·C + 24` bytes (the layer's
     /// footprint); with less, [`forward_with_kernel`](Self::forward_with_kernel) with the
-    /// reference computes instead. The same bits as the reference. Cannot panic.
+    /// reference computes instead. A patch of at most [`small::SMALL_TAPS`] values (3×3 on
+    /// one input channel) takes, when the requantization allows it, the path on doubled
+    /// sums of [`small`] instead, which needs no scratch. The same bits as the reference.
+    /// Cannot panic.
     pub fn forward_packed(
         &self,
         x: &[[[i8; C]; W]; H],
@@ -436,6 +439,9 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
         scratch: &mut [i8],
     ) {
         let () = Self::CHECK;
+        if KH * KW > 1 && Self::PATCH <= small::SMALL_TAPS && self.forward_small(x, y) {
+            return;
+        }
         let w = self.weight.borrow().as_flattened().as_flattened().as_flattened();
         let rq = self.requant();
         let n = Self::PATCH;
@@ -514,6 +520,95 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
             };
             packed::conv_pairs(w, n_w, wide, split, &rq, path, y0, y1.unwrap_or(&mut spare));
             p += 2;
+        }
+    }
+
+    /// [`forward_packed`](Self::forward_packed) for a patch of at most
+    /// [`small::SMALL_TAPS`] values (e.g. 3×3 on one input channel), when the layer's
+    /// requantization allows sums doubled ([`small::Doubled::fits`]); `false`, with `y`
+    /// untouched, otherwise. Filters sixteen at a time are widened with their requantization
+    /// into one stream on the stack (512 bytes); each output pixel's patch becomes five
+    /// 16-bit pairs, read straight from the input inside it and gathered with the padding
+    /// at the border, then five `SMLAD`s and one [`small::rescale`] per filter, four
+    /// outputs stored as one word when `y` is aligned for it.
+    #[inline(never)]
+    fn forward_small(&self, x: &[[[i8; C]; W]; H], y: &mut [[[i8; K]; OW]; OH]) -> bool {
+        let rq = self.requant();
+        let n = Self::PATCH;
+        let Some(d) = small::Doubled::fits(&rq, K, n) else {
+            return false;
+        };
+        let w = self.weight.borrow().as_flattened().as_flattened().as_flattened();
+        let yb = y.as_flattened_mut().as_flattened_mut();
+        let words = K.is_multiple_of(4) && yb.as_ptr().align_offset(4) == 0;
+        let mut stream = [0u32; 4 * small::SMALL_GROUP];
+        let mut k0 = 0;
+        while k0 < K {
+            let kn = small::widen_small(w, n, &rq, k0, &mut stream);
+            if kn == 0 {
+                return k0 > 0;
+            }
+            let groups = kn.div_ceil(4);
+            if words {
+                let yw = packed::as_words_mut(yb);
+                self.small_pixels(x, &stream, groups, d, |p, g, v| {
+                    if let Some(o) = yw.get_mut((p * K + k0) / 4 + g) {
+                        *o = v;
+                    }
+                });
+            } else {
+                self.small_pixels(x, &stream, groups, d, |p, g, v| {
+                    let out = yb.get_mut(p * K + k0..(p + 1) * K).unwrap_or_default();
+                    small::put_bytes(out, g, v);
+                });
+            }
+            k0 += kn;
+        }
+        true
+    }
+
+    /// The pixel loop of [`forward_small`](Self::forward_small): `put(pixel, group, word)`
+    /// for each output pixel (row-major) and group of four filters of `stream`.
+    #[inline(always)]
+    fn small_pixels(
+        &self,
+        x: &[[[i8; C]; W]; H],
+        stream: &[u32],
+        groups: usize,
+        d: small::Doubled,
+        mut put: impl FnMut(usize, usize, u32),
+    ) {
+        let n = Self::PATCH;
+        let z = self.pad_value();
+        let xf = x.as_flattened().as_flattened();
+        let (row, span) = (W * C, (KH - 1) * W * C + KW * C);
+        // The output columns whose window lies inside the input's columns.
+        let first = Self::PAD_LEFT.div_ceil(STRIDE);
+        let end = match (W + Self::PAD_LEFT).checked_sub(KW) {
+            Some(room) => (room / STRIDE + 1).min(OW),
+            None => 0,
+        };
+        for oy in 0..OH {
+            let rows = Self::ROWS.taps(oy);
+            let whole_rows = rows.0 == 0 && rows.1 == KH;
+            for ox in 0..OW {
+                let p = if whole_rows && (first..end).contains(&ox) {
+                    // Inside the input: tap t of row t / (KW·C) at a constant offset.
+                    let at = (rows.2 * W + ox * STRIDE - Self::PAD_LEFT) * C;
+                    let src = xf.get(at..at + span).unwrap_or_default();
+                    small::patch_words(|t| {
+                        let at = t / (KW * C) * row + t % (KW * C);
+                        if t < n { src.get(at).copied().unwrap_or(0) } else { 0 }
+                    })
+                } else {
+                    let mut patch = [0i8; small::SMALL_TAPS];
+                    let cols = Self::COLS.taps(ox);
+                    gather::<H, W, C, KW>(x, rows, cols, z, patch.get_mut(..n).unwrap_or_default());
+                    small::patch_words(|t| patch.get(t).copied().unwrap_or(0))
+                };
+                let pixel = oy * OW + ox;
+                small::small_pixel(&p, stream, groups, d, |g, v| put(pixel, g, v));
+            }
         }
     }
 
@@ -1091,8 +1186,11 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
     /// (a padding tap the words of a pixel of zero points in `scratch`, so border pixels run
     /// the same loop); otherwise the byte offset of each tap's input pixel (padding taps
     /// marked [`packed::OUTSIDE`] and read as the input zero point), four bytes at a time.
-    /// `scratch` needs the layer's footprint (about `2·KH·KW·C + 3·C + 10·KH·KW + 26`
-    /// bytes); with less, [`forward_reference`](Self::forward_reference) computes
+    /// A 3×3 window over channels in words takes, when the requantization allows it, the
+    /// path on doubled sums of [`small`] instead (three padded input rows in `scratch`,
+    /// every tap at a constant offset).
+    /// `scratch` needs the layer's footprint (about `2·KH·KW·C + 19·C + KH·W·C + 10·KH·KW +
+    /// 26` bytes); with less, [`forward_reference`](Self::forward_reference) computes
     /// instead. The same bits as the reference. Cannot panic.
     pub fn forward_packed(
         &self,
@@ -1101,6 +1199,9 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
         scratch: &mut [i8],
     ) {
         let () = Self::CHECK;
+        if KH == 3 && KW == 3 && C.is_multiple_of(4) && self.forward_3x3(x, y, scratch) {
+            return;
+        }
         let taps = KH * KW;
         let pairs = taps.div_ceil(2);
         let groups = C.div_ceil(4);
@@ -1201,6 +1302,77 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
                 }
             }
         }
+    }
+
+    /// [`forward_packed`](Self::forward_packed) for a 3×3 window, `C` a multiple of 4 and
+    /// the input 4-byte aligned, when the layer's requantization allows sums doubled
+    /// ([`small::Doubled::fits`]); `false`, with `y` untouched, otherwise. The filters and
+    /// the requantization are widened once into one stream in `scratch`; for each output
+    /// row the three input rows it reads are copied into `scratch`, padded with the input
+    /// zero point, so every output pixel, at the border too, reads its nine taps at
+    /// constant offsets ([`small::depthwise_3x3_row`]).
+    #[inline(never)]
+    fn forward_3x3(
+        &self,
+        x: &[[[i8; C]; W]; H],
+        y: &mut [[[i8; C]; OW]; OH],
+        scratch: &mut [i8],
+    ) -> bool {
+        let rq = self.requant();
+        let Some(d) = small::Doubled::fits(&rq, C, KH * KW) else {
+            return false;
+        };
+        let Some(xw) = packed::as_words(x.as_flattened().as_flattened()) else {
+            return false;
+        };
+        let cw = C / 4;
+        let row = ((OW - 1) * STRIDE + KW) * cw;
+        let at = scratch.as_ptr().align_offset(4);
+        let words = packed::as_words_mut(scratch.get_mut(at..).unwrap_or_default());
+        let Some((stream, rest)) = words.split_at_mut_checked(cw * small::DEPTHWISE_GROUP)
+        else {
+            return false;
+        };
+        let (Some(rows), true) = (
+            rest.get_mut(..3 * row),
+            small::widen_depthwise_3x3(self.weight.borrow().as_flattened().as_flattened(), C, &rq, stream),
+        ) else {
+            return false;
+        };
+        let z = packed::splat(self.input.zero_point.clamp(-128, 127) as i8);
+        let left = (Self::PAD_LEFT * cw).min(row);
+        let words = y.as_ptr().align_offset(4) == 0;
+        for (oy, yrow) in y.iter_mut().enumerate() {
+            for (ky, r) in rows.chunks_exact_mut(row).enumerate() {
+                let iy = (oy * STRIDE + ky).checked_sub(Self::PAD_TOP).filter(|&i| i < H);
+                let src = iy.and_then(|iy| xw.get(iy * W * cw..(iy + 1) * W * cw));
+                let Some(src) = src else {
+                    r.fill(z);
+                    continue;
+                };
+                let (before, inside) = r.split_at_mut(left);
+                before.fill(z);
+                let n = inside.len().min(src.len());
+                let (inside, after) = inside.split_at_mut(n);
+                inside.copy_from_slice(src.get(..n).unwrap_or_default());
+                after.fill(z);
+            }
+            let yb = yrow.as_flattened_mut();
+            if words {
+                // Rows of whole words (`C` a multiple of 4): each four outputs one store.
+                let yw = packed::as_words_mut(yb);
+                let put = |i: usize, v| {
+                    if let Some(o) = yw.get_mut(i) {
+                        *o = v;
+                    }
+                };
+                small::depthwise_3x3_row(rows, row, cw, STRIDE, stream, d, OW, put);
+            } else {
+                let put = |i, v| small::put_bytes(yb, i, v);
+                small::depthwise_3x3_row(rows, row, cw, STRIDE, stream, d, OW, put);
+            }
+        }
+        true
     }
 
     /// The requantization parameters, one entry per channel.
@@ -1369,7 +1541,10 @@ depthwise_impl!(impl[S: Store] (Infer for QDepthwiseConv2d<H, W, C, KH, KW, OH, 
     /// ([`forward_packed`](QDepthwiseConv2d::forward_packed)).
     type Footprint<I: Place, O: Place> = Both<
         Mapping<I, O, Self::Input, Self::Output>,
-        Both<Both<Patches<C, KH, KW>, [[i8; C]; 3]>, Both<[[[i8; 10]; KW]; KH], [i8; 16]>>,
+        Both<
+            Both<Patches<C, KH, KW>, [[i8; C]; 3]>,
+            Both<Both<[[[i8; 10]; KW]; KH], [i8; 16]>, Both<[[[i8; C]; W]; KH], [[i8; C]; 16]>>,
+        >,
     >;
 
     /// On Cortex-M4/M7 with the [`Simd`](crate::kernels::Backend::Simd) backend,

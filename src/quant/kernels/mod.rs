@@ -7,7 +7,8 @@
 //! | `dsp` | Cortex-M4/M7 (`thumbv7em`) | `SXTB16` + `SMLAD` in `asm!`, four rows per input word, eight columns per loop |
 //!
 //! The convolutions, pools and the residual add have their own Cortex-M4/M7 paths,
-//! [`packed`], written once with portable twins of the DSP instructions.
+//! [`packed`] — and [`small`] for convolutions of few products per output (3×3 depthwise,
+//! 3×3 on one input channel) — written once with portable twins of the DSP instructions.
 //!
 //! Cortex-M0 and RISC-V run the reference. The products and sums are exact in `i32` (see
 //! [`MAX_INPUTS`]) and integer addition does not depend on its order, so every path gives
@@ -19,6 +20,7 @@ pub mod packed;
 pub mod reference;
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 mod simd;
+pub mod small;
 
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 use crate::kernels::simd::Simd;
