@@ -24,9 +24,10 @@
 #![allow(unsafe_code)]
 
 use super::Requant;
-use super::packed::{
-    Rescale, max_i8x4, min_i8x4, pack_hi, pack_lo, smlad, splat, sxtb16, sxtb16_ror8,
-};
+use super::packed::{Rescale, max_i8x4, min_i8x4, pack_lo, splat, sxtb16, sxtb16_ror8};
+// The portable twins of the `asm!` blocks.
+#[cfg(not(firmnet_arm_dsp))]
+use super::packed::{pack_hi, smlad};
 
 // ---------------------------------------------------------------------------------------
 // Primitives
@@ -81,7 +82,7 @@ pub fn smlatt(x: u32, y: u32, acc: i32) -> i32 {
 /// # Safety
 /// `s` must be valid for reading words `S..S + 4`, aligned.
 #[inline(always)]
-pub unsafe fn pair_step<const S: usize>(u: u32, v: u32, s: *const u32, a: &mut [i32; 4]) {
+unsafe fn pair_step<const S: usize>(u: u32, v: u32, s: *const u32, a: &mut [i32; 4]) {
     #[cfg(firmnet_arm_dsp)]
     {
         let [mut a0, mut a1, mut a2, mut a3] = *a;
@@ -138,7 +139,7 @@ pub unsafe fn pair_step<const S: usize>(u: u32, v: u32, s: *const u32, a: &mut [
 /// # Safety
 /// `s` must be valid for reading the 32 words of a group, aligned.
 #[inline(always)]
-pub unsafe fn small_output<const F: usize>(p: &[u32; 5], s: *const u32, zp1: i32) -> i32 {
+unsafe fn small_output<const F: usize>(p: &[u32; 5], s: *const u32, zp1: i32) -> i32 {
     #[cfg(firmnet_arm_dsp)]
     {
         let r: i32;

@@ -30,7 +30,7 @@
 //! the features of the [`TRAIN`] training images, computed once (300 · 48 floats,
 //! 57,600 bytes: the int8 layers are frozen, so an image's features never change, and the
 //! convolutions — 1.1 million multiply-adds an image — run 900 times instead of 3,000):
-//! 142,144 bytes of statics in all, plus a stack of about 2.8 KB. `verify` reports the
+//! 142,144 bytes of statics in all, plus a stack of about 3.5 KB. `verify` reports the
 //! sizes by part, from [`Workspace`]'s types checked against the firmware's ELF, and fails
 //! above the budget.
 //!
