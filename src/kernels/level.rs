@@ -9,8 +9,10 @@ use core::sync::atomic::{AtomicU8, Ordering};
 /// An instruction set of the SIMD kernels ([`Backend::Simd`](super::Backend::Simd)),
 /// lowest first. A target has either [`Scalar`](Self::Scalar), or
 /// [`Portable`](Self::Portable), or the x86-64 levels; the module docs of
-/// [`kernels`](super) say which bits each computes.
+/// [`kernels`](super) say which bits each computes. New levels may come (the enum is
+/// `#[non_exhaustive]`): a `match` on it needs a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum SimdLevel {
     /// No float SIMD on this target (Cortex-M, RISC-V): [`Backend::Simd`](super::Backend)
     /// runs the reference kernels.

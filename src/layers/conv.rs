@@ -522,7 +522,10 @@ pub type Patch<const KH: usize, const KW: usize, const C: usize> = [[[f32; C]; K
 ///   from 8 rows on it packs the filters once per call and sweeps them with register tiles
 ///   (6 or 12 rows), so a block of 32 spreads the packing over 32 pixels, where one patch
 ///   per call would transpose the whole filter bank for every output pixel (a 3×3 16 → 32
-///   convolution on 14×14: 29 µs at 32 patches, 42 at 16, 74 at 8, 166 at one).
+///   convolution on 14×14, measured when the block was the only path: 29 µs at 32
+///   patches, 42 at 16, 74 at 8, 166 at one). Where the block also holds the input map
+///   with its padding, inference reads the patches in place instead
+///   ([`kernels::conv_ordered`]: 13 µs for the same layer), and the block is only room.
 /// - **1** on every other architecture (the Cortex-M cores, RISC-V, WebAssembly), where the product is the scalar reference,
 ///   whose cost per patch does not depend on the block: more room would be RAM for
 ///   nothing.
