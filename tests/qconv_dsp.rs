@@ -152,7 +152,7 @@ fn conv_case<
             assert!(packed::short_path(&q.requant()));
         }
         if trial == 5 {
-            // A bias too large for `Rescale::Bounded` (sums may reach 2³⁰): `Short`.
+            // A bias too large for `Way::Bounded` (sums may reach 2³⁰): `Short`.
             q.bias[K / 2] = if rng.below(2) == 0 {
                 1 << 30
             } else {
@@ -163,8 +163,8 @@ fn conv_case<
         q.output.zero_point = rng.below(40) as i32 - 20;
         let path = packed::Rescale::of(&q.requant(), KH * KW * C);
         match trial {
-            3 | 4 => assert_eq!(path, packed::Rescale::Bounded),
-            5 => assert_eq!(path, packed::Rescale::Short),
+            3 | 4 => assert_eq!(path.way(), packed::Way::Bounded),
+            5 => assert_eq!(path.way(), packed::Way::Short),
             _ => {}
         }
         (q.min, q.max) = if trial == 1 || trial == 4 {
@@ -220,7 +220,7 @@ fn packed_convolutions_are_the_reference() {
     conv_case::<3, 3, 6, 3, 1, 1, 3, 3, 1, Same>(18);
 }
 
-/// `conv_pairs` on `Rescale::Bounded` gives the bits of `Rescale::General` at the edges
+/// `conv_pairs` on `Way::Bounded` gives the bits of `Rescale::GENERAL` at the edges
 /// of the bound: sums of `±2¹⁴·n` on biases just inside it, the largest and smallest
 /// multipliers and exponents, zero points near ±2²⁸ and a clamp.
 #[test]
@@ -282,7 +282,7 @@ fn bounded_requantization_holds_at_its_edges() {
             min,
             max,
         };
-        assert_eq!(packed::Rescale::of(&rq, N), packed::Rescale::Bounded);
+        assert_eq!(packed::Rescale::of(&rq, N).way(), packed::Way::Bounded);
         let mut wide = vec![0u32; N];
         packed::widen_patch(&x0, &mut wide, 0, true);
         packed::widen_patch(&x1, &mut wide, 1, true);
@@ -291,8 +291,8 @@ fn bounded_requantization_holds_at_its_edges() {
             packed::conv_pairs(&w.0, N, &wide, true, &rq, path, &mut y0, &mut y1);
             (y0, y1)
         };
-        let got = run(packed::Rescale::Bounded);
-        assert_eq!(got, run(packed::Rescale::General), "trial {trial}");
+        let got = run(packed::Rescale::of(&rq, N));
+        assert_eq!(got, run(packed::Rescale::GENERAL), "trial {trial}");
         // And the reference, output by output.
         for (k, (&g0, &g1)) in got.0.iter().zip(&got.1).enumerate() {
             let row = &w.0[k * N..(k + 1) * N];
@@ -315,9 +315,9 @@ fn bounded_requantization_holds_at_its_edges() {
         min: -128,
         max: 127,
     };
-    assert_eq!(packed::Rescale::of(&rq, N), packed::Rescale::Short);
+    assert_eq!(packed::Rescale::of(&rq, N).way(), packed::Way::Short);
     let rq = firmnet::quant::kernels::Requant { shift: &[0], ..rq };
-    assert_eq!(packed::Rescale::of(&rq, N), packed::Rescale::General);
+    assert_eq!(packed::Rescale::of(&rq, N).way(), packed::Way::General);
 }
 
 use firmnet::quant::{Clamp, QGlobalAvgPool, QMaxPool2d, QParams};

@@ -505,10 +505,16 @@ fn weight_pairs(row: &[i8], j: usize) -> (u32, u32) {
     }
 }
 
-/// How [`conv_pairs`] requantizes, chosen once per layer by [`Rescale::of`]; every way
-/// gives the bits of [`Requant::apply`].
+/// How [`conv_pairs`] requantizes, chosen once per layer by [`Rescale::of`]: every way
+/// gives the bits of [`Requant::apply`] for the parameters it was chosen for. Only
+/// [`of`](Rescale::of) makes a faster way than [`GENERAL`](Rescale::GENERAL), so a layer
+/// cannot be handed one its parameters do not allow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rescale {
+pub struct Rescale(Way);
+
+/// The ways of [`Rescale`], fastest last ([`Rescale::way`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Way {
     /// [`requantize`] with its tests per channel.
     General,
     /// Every channel on [`requantize`]'s first branch ([`short_path`]): no tests.
@@ -522,23 +528,31 @@ pub enum Rescale {
 }
 
 impl Rescale {
+    /// The way that holds for every layer: [`requantize`] with its tests.
+    pub const GENERAL: Rescale = Rescale(Way::General);
+
     /// The fastest way that holds for `rq` and filters of `n` weights.
     pub fn of(rq: &Requant<'_>, n: usize) -> Rescale {
         if !short_path(rq) {
-            return Rescale::General;
+            return Rescale::GENERAL;
         }
         // |Σ w·x| ≤ 2¹⁴·n for `i8` weights and inputs.
         let room = (1i64 << 30) - (n as i64).saturating_mul(1 << 14);
         let sums = rq.bias.iter().all(|&b| i64::from(b).abs() < room);
         if sums && i64::from(rq.zero_point).abs() < 1 << 28 {
-            Rescale::Bounded
+            Rescale(Way::Bounded)
         } else {
-            Rescale::Short
+            Rescale(Way::Short)
         }
+    }
+
+    /// Which way this is.
+    pub fn way(self) -> Way {
+        self.0
     }
 }
 
-/// [`output_as`]`::<true>` without its clamp to `rq.min..=rq.max`, for [`Rescale::Bounded`]
+/// [`output_as`]`::<true>` without its clamp to `rq.min..=rq.max`, for [`Way::Bounded`]
 /// sums: `acc·m` rounded to 31 bits by `SMMULR` on `2·acc` (`|acc| < 2³⁰`), the rounding
 /// shift by `e = −shift` as `((s + (s >> 31)) >> (e − 1)) + 1 >> 1` with the zero point
 /// `z2 = 2·zp + 1` folded into the last shift (`(t + 1 + 2·zp) >> 1` is
@@ -558,7 +572,7 @@ fn bounded(acc: i32, m: i32, e1: u32, z2: i32) -> i32 {
 /// 4-byte aligned (the filters are read a word at a time); either way the bits are the
 /// reference's. Filters two at a time, the last alone; outputs the slices do not hold are
 /// left as they are. `path` is [`Rescale::of`]`(rq, n)`, computed once per layer (with
-/// [`Rescale::General`] the bits are the same, the requantization tests each channel; a
+/// [`Rescale::GENERAL`] the bits are the same, the requantization tests each channel; a
 /// way that does not hold for `rq` gives other bits). Cannot panic.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_pairs(
@@ -583,12 +597,12 @@ pub fn conv_pairs(
         let Some(words) = as_words(w).filter(|_| n.is_multiple_of(4)) else {
             return;
         };
-        match path {
-            Rescale::Bounded => pairs_words::<2>(words, groups, wide, rq, y0, y1),
-            Rescale::Short => pairs_words::<1>(words, groups, wide, rq, y0, y1),
-            Rescale::General => pairs_words::<0>(words, groups, wide, rq, y0, y1),
+        match path.0 {
+            Way::Bounded => pairs_words::<2>(words, groups, wide, rq, y0, y1),
+            Way::Short => pairs_words::<1>(words, groups, wide, rq, y0, y1),
+            Way::General => pairs_words::<0>(words, groups, wide, rq, y0, y1),
         }
-    } else if path == Rescale::General {
+    } else if path.0 == Way::General {
         conv_pairs_bytes::<false>(w, n, wide, rq, y0, y1);
     } else {
         conv_pairs_bytes::<true>(w, n, wide, rq, y0, y1);
@@ -708,7 +722,7 @@ fn dot_pairs(wide: &[[u32; 4]], r0: &[u32], r1: &[u32], b0: i32, b1: i32) -> [i3
 }
 
 /// [`conv_pairs`] for filters read a word at a time (`split`), `words` their rows of
-/// `groups` words; `MODE` 2, 1, 0 for [`Rescale::Bounded`], `Short`, `General`. Filter
+/// `groups` words; `MODE` 2, 1, 0 for [`Way::Bounded`], `Short`, `General`. Filter
 /// pairs: the rows, biases, multipliers, shifts and outputs of each pair taken together
 /// (no index checks in the loop).
 #[inline(never)]

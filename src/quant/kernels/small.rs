@@ -24,7 +24,7 @@
 #![allow(unsafe_code)]
 
 use super::Requant;
-use super::packed::{Rescale, max_i8x4, min_i8x4, pack_lo, splat, sxtb16, sxtb16_ror8};
+use super::packed::{Rescale, Way, max_i8x4, min_i8x4, pack_lo, splat, sxtb16, sxtb16_ror8};
 // The portable twins of the `asm!` blocks.
 #[cfg(not(firmnet_arm_dsp))]
 use super::packed::{pack_hi, smlad};
@@ -184,7 +184,7 @@ unsafe fn small_output<const F: usize>(p: &[u32; 5], s: *const u32, zp1: i32) ->
     }
 }
 
-/// The requantization of [`Rescale::Bounded`] sums, on a sum already doubled,
+/// The requantization of [`Way::Bounded`](super::packed::Way::Bounded) sums, on a sum already doubled,
 /// `acc2 = 2·acc`, for a channel with multiplier `m` and `e1 = −shift − 1`, with `zp1 = 2·z + 1` for the output zero point `z`: TensorFlow
 /// Lite's `MultiplyByQuantizedMultiplier(acc, m, shift) + z`, saturated to `i8`, bit for
 /// bit when [`Doubled::fits`] holds for the layer (`SMMULR`, `ADD … ASR #31`, `ASR`,
@@ -259,14 +259,14 @@ pub struct Doubled {
 impl Doubled {
     /// `Some` when the doubled requantization of `rq` is exact for its first `channels`
     /// channels and sums of `taps` products of two `i8` on top of the bias: when
-    /// [`Rescale::of`] finds the sums [`Rescale::Bounded`] — every multiplier positive,
+    /// [`Rescale::of`] finds the sums [`Way::Bounded`](super::packed::Way::Bounded) — every multiplier positive,
     /// every exponent in `−31..=−1`, every `|bias| + taps·2¹⁴ < 2³⁰` (so `2·acc` cannot
     /// overflow) and `|z| < 2²⁸`. Checked once per layer.
     pub fn fits(rq: &Requant<'_>, channels: usize, taps: usize) -> Option<Doubled> {
         let ok = rq.bias.len() >= channels
             && rq.multiplier.len() >= channels
             && rq.shift.len() >= channels
-            && Rescale::of(rq, taps) == Rescale::Bounded;
+            && Rescale::of(rq, taps).way() == Way::Bounded;
         ok.then(|| Doubled {
             zp1: 2 * rq.zero_point + 1,
             lo: splat(rq.min),
