@@ -27,6 +27,19 @@ pub enum ImportError {
         /// What is wrong.
         problem: Problem,
     },
+    /// The network type handed to [`Lowered::fill`](super::Lowered::fill) is not the one
+    /// the model lowers to (the type [`Lowered::rust_type`](super::Lowered::rust_type)
+    /// writes).
+    Mismatch {
+        /// The entry in the type's list of layers ([`Describe`](crate::spec::Describe)).
+        layer: usize,
+        /// The kind of the type's layer there (`"nothing"` past its end).
+        expected: &'static str,
+        /// The kind of the model's layer there (`"nothing"` past its end).
+        found: &'static str,
+        /// What differs.
+        what: &'static str,
+    },
 }
 
 /// A `BuiltinOperator` code, displayed with its schema name (`CONV_2D`) where known.
@@ -172,6 +185,9 @@ pub enum Problem {
     /// The tensors' constant data adds up to more than the file's size (buffers shared
     /// between tensors).
     SharedData,
+    /// The graph, or this operator's place in it, is not what firmnet's layers compute: a
+    /// chain of layers and residual blocks from one int8 input to one output.
+    Graph(&'static str),
 }
 
 impl fmt::Display for Problem {
@@ -253,6 +269,7 @@ impl fmt::Display for Problem {
                 "float tensor {tensor} inside the graph (floats only at QUANTIZE/DEQUANTIZE edges)"
             ),
             Self::SharedData => f.write_str("constant data adds up to more than the file"),
+            Self::Graph(what) => f.write_str(what),
         }
     }
 }
@@ -271,6 +288,15 @@ impl fmt::Display for ImportError {
             } => {
                 write!(f, "operator {index} ({kind}): {problem}")
             }
+            Self::Mismatch {
+                layer,
+                expected,
+                found,
+                what,
+            } => write!(
+                f,
+                "the network type is not the model's: at layer {layer} the type has {expected} and the model {found}; {what}"
+            ),
         }
     }
 }

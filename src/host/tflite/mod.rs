@@ -49,9 +49,11 @@ use std::prelude::rust_2024::*;
 mod error;
 mod flatbuffer;
 mod import;
+mod lower;
 mod schema;
 
 pub use error::{ImportError, OperatorCode, Problem};
+pub use lower::{Data, LayerValues, Lowered, Node};
 
 /// A TensorFlow Lite model, verified and checked: its tensors, the subgraph's inputs and
 /// outputs, and its operators in execution order.
