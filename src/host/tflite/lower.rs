@@ -445,7 +445,12 @@ fn pad_before(
     padding: Padding,
 ) -> usize {
     match padding {
-        Padding::Same => ((output - 1) * stride + filter).saturating_sub(input) / 2,
+        Padding::Same => {
+            (output.saturating_sub(1).saturating_mul(stride))
+                .saturating_add(filter)
+                .saturating_sub(input)
+                / 2
+        }
         Padding::Valid => 0,
     }
 }
@@ -497,6 +502,7 @@ impl TfliteModel {
     /// [`ImportError::Model`] for a model without one input and one output or with a batch
     /// dimension other than 1.
     pub fn lower(&self) -> Result<Lowered, ImportError> {
+        self.consistent()?;
         let (&[input], &[output]) = (&self.inputs[..], &self.outputs[..]) else {
             return Err(ImportError::Model(Problem::Graph(
                 "the model has more than one input or output",
@@ -565,6 +571,76 @@ impl TfliteModel {
             output_shape,
             nodes,
         })
+    }
+}
+
+impl TfliteModel {
+    /// What lowering relies on and [`parse`](Self::parse) establishes, checked again for a
+    /// model built or changed by hand (its fields are public): tensor indices inside the
+    /// model, one output per operator, the inputs its kind requires, the ranks of the
+    /// tensors the layers read their sizes from.
+    fn consistent(&self) -> Result<(), ImportError> {
+        let n = self.tensors.len();
+        for &t in self.inputs.iter().chain(&self.outputs) {
+            if t >= n {
+                return Err(ImportError::Model(Problem::TensorIndex(t as i64)));
+            }
+        }
+        for (index, op) in self.operators.iter().enumerate() {
+            let fail = |problem| ImportError::Operator {
+                index,
+                kind: op.op.code(),
+                problem,
+            };
+            for &t in op.inputs.iter().flatten().chain(&op.outputs) {
+                if t >= n {
+                    return Err(fail(Problem::TensorIndex(t as i64)));
+                }
+            }
+            let required = match op.op {
+                Op::Conv2d(_)
+                | Op::DepthwiseConv2d(_)
+                | Op::FullyConnected { .. }
+                | Op::Add { .. } => 2,
+                _ => 1,
+            };
+            if op.outputs.len() != 1 || op.inputs.len() < required {
+                return Err(fail(Problem::Arity {
+                    inputs: op.inputs.len(),
+                    outputs: op.outputs.len(),
+                }));
+            }
+            for slot in 0..required {
+                if op.inputs[slot].is_none() {
+                    return Err(fail(Problem::MissingInput(slot)));
+                }
+            }
+            let rank = |slot: Option<usize>, r: usize, what| {
+                let t = slot.unwrap_or(0);
+                if self.tensors[t].shape.len() == r {
+                    Ok(())
+                } else {
+                    Err(fail(Problem::Shape { tensor: t, what }))
+                }
+            };
+            let y = Some(op.outputs[0]);
+            match op.op {
+                Op::Conv2d(_) | Op::DepthwiseConv2d(_) => {
+                    rank(op.inputs[1], 4, "convolution filter is not of rank 4")?;
+                    rank(
+                        y,
+                        4,
+                        "convolution output is not [batch, height, width, channels]",
+                    )?;
+                }
+                Op::AveragePool2d(_) | Op::MaxPool2d(_) => {
+                    rank(y, 4, "pool output is not [batch, height, width, channels]")?;
+                }
+                Op::FullyConnected { .. } => rank(op.inputs[1], 2, "weights are not [out, in]")?,
+                _ => {}
+            }
+        }
+        Ok(())
     }
 }
 
@@ -812,7 +888,7 @@ impl Lowering<'_> {
                     stored: true,
                     input: Shape::vector(depth),
                     output: Shape::vector(units),
-                    macs: (depth * units) as u64,
+                    macs: (depth as u64).saturating_mul(units as u64),
                     ..layer
                 }));
                 Ok((nodes, Shape::vector(units)))
@@ -831,15 +907,36 @@ impl Lowering<'_> {
                 let [o, kh, kw, i] = [w.shape[0], w.shape[1], w.shape[2], w.shape[3]];
                 let ys = &self.tensor(y).shape;
                 let (oh, ow) = (ys[1], ys[2]);
+                if i != c || (depthwise && o != 1) {
+                    return Err(self.fail(
+                        k,
+                        Problem::Shape {
+                            tensor: op.inputs[1].unwrap_or(0),
+                            what: "filter depth is not the input's channels",
+                        },
+                    ));
+                }
                 let out_c = if depthwise { i } else { o };
-                let patch = if depthwise { kh * kw } else { kh * kw * i };
-                if patch > MAX_INPUTS {
+                let patch = [kh, kw, if depthwise { 1 } else { i }]
+                    .iter()
+                    .try_fold(1usize, |p, &d| p.checked_mul(d))
+                    .filter(|&p| p <= MAX_INPUTS);
+                let Some(patch) = patch else {
                     return Err(
                         self.fail(k, Problem::Option("filters of more than 65,536 weights"))
                     );
-                }
+                };
                 let scales = weight_scales(w, out_c);
                 let raw = w.data_i8().unwrap_or_default();
+                if patch == 0 || out_c == 0 || raw.len() != patch * out_c {
+                    return Err(self.fail(
+                        k,
+                        Problem::Shape {
+                            tensor: op.inputs[1].unwrap_or(0),
+                            what: "weight data is not the size of the filters",
+                        },
+                    ));
+                }
                 // A depthwise filter [1, kh, kw, c] is firmnet's [kh][kw][c]; its rows per
                 // channel (every c-th weight) go through the per-channel arithmetic.
                 let per = if depthwise {
@@ -907,7 +1004,9 @@ impl Lowering<'_> {
                         output: out,
                         tensors,
                         attrs,
-                        macs: (oh * ow * out_c * patch) as u64,
+                        macs: [oh, ow, out_c, patch]
+                            .iter()
+                            .fold(1u64, |m, &d| m.saturating_mul(d as u64)),
                     })],
                     out,
                 ))
@@ -994,7 +1093,7 @@ impl Lowering<'_> {
                     Ok((vec![self.flatten(k, shape, input)], target))
                 } else if target.rank() == 3
                     && shape.rank() == 1
-                    && target.dim(0) * target.dim(1) == 1
+                    && target.dim(0).saturating_mul(target.dim(1)) == 1
                 {
                     Err(fail(
                         "a vector reshaped into a map (firmnet has no such layer)",
@@ -1093,9 +1192,29 @@ impl Lowering<'_> {
         (input, output): (QParams, QParams),
         activation: Activation,
     ) -> Result<LayerValues, ImportError> {
-        let b = bias
-            .and_then(|t| self.tensor(t).data_i32())
-            .unwrap_or_else(|| vec![0; outputs]);
+        let b = match bias {
+            Some(t) => self.tensor(t).data_i32().unwrap_or_default(),
+            None => vec![0; outputs],
+        };
+        let short = |tensor, what| self.fail(k, Problem::Shape { tensor, what });
+        if Some(weight.len()) != len.checked_mul(outputs) {
+            return Err(short(
+                self.model.operators[k].inputs[1].unwrap_or(0),
+                "weight data is not the size of the filters",
+            ));
+        }
+        if b.len() != outputs {
+            return Err(short(
+                bias.unwrap_or(0),
+                "bias is not int32 data of one value per output channel",
+            ));
+        }
+        if scales.len() != outputs {
+            return Err(short(
+                self.model.operators[k].inputs[1].unwrap_or(0),
+                "not one weight scale per output channel",
+            ));
+        }
         let mut folded = Vec::with_capacity(outputs);
         let mut multiplier = Vec::with_capacity(outputs);
         let mut shift = Vec::with_capacity(outputs);
