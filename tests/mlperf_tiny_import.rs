@@ -62,6 +62,15 @@ where
     let low = lowered(model);
     assert_eq!(low.layer_count(), N::LAYERS);
     let net: Box<N> = low.network().unwrap();
+    // The values as Rust source, written without the type, are what the format's writer
+    // makes of the network of that type (comment lines aside).
+    let code = |s: &str| -> String {
+        s.lines()
+            .filter(|l| !l.starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(code(&low.rust_value()) == code(&firmnet::format::rust_source(&*net).unwrap()));
     // The weight file holds exactly these values.
     let file = format::save(&*net).unwrap();
     let mut back = firmnet::boxed::zero::<N>();

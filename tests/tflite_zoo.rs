@@ -65,6 +65,15 @@ where
         "tests/tflm/zoo/{name}.rs is not what the importer writes now:\n{written}"
     );
     let net: Box<N> = lowered.network().unwrap();
+    // The values as Rust source, written without the type, are what the format's writer
+    // makes of the network of that type (comment lines aside).
+    let code = |s: &str| -> String {
+        s.lines()
+            .filter(|l| !l.starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(code(&lowered.rust_value()) == code(&firmnet::format::rust_source(&*net).unwrap()));
     let mut scratch = firmnet::boxed::zero::<Scratch<N>>();
     let (mut x, mut y) = (N::Input::ZERO, N::Output::ZERO);
     let cases = cases(name);

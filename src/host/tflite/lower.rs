@@ -78,6 +78,10 @@ pub struct LayerValues {
     ty: String,
     /// Whether the type takes a storage parameter.
     stored: bool,
+    /// The path of its `const` constructor (what Rust source of its values calls).
+    ctor: &'static str,
+    /// The shape of each of `tensors`.
+    shapes: Vec<Shape>,
     /// The shape of one input sample.
     pub input: Shape,
     /// The shape of one output sample.
@@ -175,10 +179,10 @@ impl Lowered {
         let _ = writeln!(
             s,
             "// Input {} int8, scale {:e}, zero point {}; output {} int8, scale {:e}, zero point {}.",
-            shape_text(&self.input_shape),
+            self.input_shape,
             self.input.scale,
             self.input.zero_point,
-            shape_text(&self.output_shape),
+            self.output_shape,
             self.output.scale,
             self.output.zero_point
         );
@@ -188,6 +192,44 @@ impl Lowered {
         );
         nodes_type(&mut s, &self.nodes, "");
         s.push_str(";\n");
+        s
+    }
+
+    /// The network's values as one Rust expression of its type, for a `static` in flash:
+    /// what [`format::rust_source`](crate::format::rust_source) writes for the network
+    /// [`network`](Self::network) builds, without building it — so a build script can
+    /// write a model's type and values in one go:
+    ///
+    /// ```text
+    /// // build.rs (firmnet with feature `tflite` as a build dependency)
+    /// let lowered = TfliteModel::parse(&std::fs::read("kws.tflite")?)?.lower()?;
+    /// let source = format!("{}\npub static KWS: Kws = {};", lowered.rust_type("Kws"), lowered.rust_value());
+    /// std::fs::write(Path::new(&std::env::var("OUT_DIR")?).join("kws.rs"), source)?;
+    /// // src/main.rs
+    /// include!(concat!(env!("OUT_DIR"), "/kws.rs"));
+    /// ```
+    ///
+    /// Every array is written out and every `f32` as its exact bits.
+    pub fn rust_value(&self) -> String {
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "// A network of {} layers, written by firmnet::host::tflite:",
+            self.layer_count()
+        );
+        let mut i = 0;
+        entry_comments(&mut s, &self.nodes, &mut i);
+        s.push_str(
+            "\n// Embed it with `static NET: <the network's type> = include!(\"<this file>\");`.\n",
+        );
+        if let [Node::Layer(l)] = &self.nodes[..] {
+            value_item(&mut s, &Node::Layer(l.clone()), "");
+            s.push('\n');
+        } else {
+            s.push_str("firmnet::net![\n");
+            value_items(&mut s, &self.nodes, "");
+            s.push_str("]\n");
+        }
         s
     }
 
@@ -222,9 +264,125 @@ impl Lowered {
     }
 }
 
-fn shape_text(s: &Shape) -> String {
-    let dims: Vec<String> = (0..s.rank()).map(|i| s.dim(i).to_string()).collect();
-    dims.join("×")
+/// The input shape of the first layer of `nodes`.
+fn first_input(nodes: &[Node]) -> Shape {
+    match nodes.first() {
+        Some(Node::Layer(l)) => l.input,
+        Some(Node::Block { body, .. }) => first_input(body),
+        None => Shape::SCALAR,
+    }
+}
+
+/// `//   {i}: {kind} {input} -> {output}` for every entry of `nodes` in the list of layers.
+fn entry_comments(s: &mut String, nodes: &[Node], i: &mut usize) {
+    let line = |s: &mut String, i: &mut usize, kind: &str, input: Shape, output: Shape| {
+        let _ = write!(s, "\n//   {i}: {kind} {input} -> {output}");
+        *i += 1;
+    };
+    for node in nodes {
+        match node {
+            Node::Layer(l) => line(s, i, l.kind, l.input, l.output),
+            Node::Block {
+                body,
+                shortcut,
+                add,
+            } => {
+                let input = first_input(body);
+                line(s, i, "residual", input, input);
+                entry_comments(s, body, i);
+                entry_comments(s, shortcut, i);
+                line(s, i, add.kind, add.input, add.output);
+            }
+        }
+    }
+}
+
+fn value_items(s: &mut String, nodes: &[Node], pad: &str) {
+    for node in nodes {
+        value_item(s, node, pad);
+        s.push_str(",\n");
+    }
+}
+
+/// A node as its constructor's call, its lines indented by `pad` (the layout of
+/// [`format::rust_source`](crate::format::rust_source)).
+fn value_item(s: &mut String, node: &Node, pad: &str) {
+    let mut first = true;
+    let mut arg = |s: &mut String| {
+        if !first {
+            s.push(',');
+        }
+        s.push('\n');
+        s.push_str(pad);
+        s.push_str("    ");
+        first = false;
+    };
+    match node {
+        Node::Layer(l) => {
+            let _ = write!(s, "{pad}{}(", l.ctor);
+            for ((_, data), shape) in l.tensors.iter().zip(&l.shapes) {
+                arg(s);
+                array(s, shape, data, 0, &mut 0);
+            }
+            for (_, value) in &l.attrs {
+                arg(s);
+                match *value {
+                    Attr::F32(v) => {
+                        let _ = write!(s, "f32::from_bits({:#010x})", v.to_bits());
+                    }
+                    Attr::I32(v) => {
+                        let _ = write!(s, "{v}");
+                    }
+                }
+            }
+        }
+        Node::Block {
+            body,
+            shortcut,
+            add,
+        } => {
+            let _ = write!(s, "{pad}firmnet::quant::QResidual::new(");
+            let inner = format!("{pad}        ");
+            for branch in [body, shortcut] {
+                arg(s);
+                if branch.is_empty() {
+                    s.push_str("firmnet::layers::Identity::DEFAULT");
+                } else {
+                    s.push_str("firmnet::net![\n");
+                    value_items(s, branch, &inner);
+                    let _ = write!(s, "{pad}    ]");
+                }
+            }
+            arg(s);
+            s.truncate(s.len() - pad.len() - 4);
+            value_item(s, &Node::Layer(add.clone()), &format!("{pad}    "));
+        }
+    }
+    if !first {
+        s.push('\n');
+        s.push_str(pad);
+    }
+    s.push(')');
+}
+
+/// The elements from `at` on, as nested arrays of `shape` from dimension `d`.
+fn array(s: &mut String, shape: &Shape, data: &Data, d: usize, at: &mut usize) {
+    s.push('[');
+    for k in 0..shape.dim(d) {
+        if k > 0 {
+            s.push_str(", ");
+        }
+        if d + 1 < shape.rank() {
+            array(s, shape, data, d + 1, at);
+            continue;
+        }
+        let _ = match data {
+            Data::I8(v) => write!(s, "{}", v.get(*at).copied().unwrap_or(0)),
+            Data::I32(v) => write!(s, "{}", v.get(*at).copied().unwrap_or(0)),
+        };
+        *at += 1;
+    }
+    s.push(']');
 }
 
 fn nodes_type(s: &mut String, nodes: &[Node], pad: &str) {
@@ -835,6 +993,8 @@ impl Lowering<'_> {
             kind: "qadd",
             ty: String::new(),
             stored: false,
+            ctor: "firmnet::quant::QAdd::from_parts",
+            shapes: Vec::new(),
             input: body.1,
             output: body.1,
             tensors: Vec::new(),
@@ -859,6 +1019,17 @@ impl Lowering<'_> {
         let x = op.inputs[0].unwrap_or(0);
         let y = op.outputs[0];
         let (input, output) = (params(self.tensor(x)), params(self.tensor(y)));
+        for (t, q) in [(x, input), (y, output)] {
+            if !q.is_valid() {
+                return Err(self.fail(
+                    k,
+                    Problem::Quantization {
+                        tensor: t,
+                        what: "scale outside 2^-64…2^64 (what firmnet's weight files hold)",
+                    },
+                ));
+            }
+        }
         let fail = |what| self.fail(k, Problem::Graph(what));
         match op.op {
             Op::FullyConnected { activation, .. } => {
@@ -886,6 +1057,8 @@ impl Lowering<'_> {
                     kind: "qdense",
                     ty: format!("firmnet::quant::QDense<{depth}, {units}"),
                     stored: true,
+                    ctor: "firmnet::quant::QDense::from_parts",
+                    shapes: weighted_shapes(Shape::matrix(units, depth), units),
                     input: Shape::vector(depth),
                     output: Shape::vector(units),
                     macs: (depth as u64).saturating_mul(units as u64),
@@ -978,19 +1151,23 @@ impl Lowering<'_> {
                     Attr::I32(pad_before(wd, kw, stride, ow, conv.padding) as i32),
                 ));
                 let p = padding_type(conv.padding);
-                let (kind, ty) = if depthwise {
+                let (kind, ctor, ty, filters) = if depthwise {
                     (
                         "qdepthwise_conv2d",
+                        "firmnet::quant::QDepthwiseConv2d::from_parts",
                         format!(
                             "firmnet::quant::QDepthwiseConv2d<{h}, {wd}, {c}, {kh}, {kw}, {oh}, {ow}, {stride}, {p}"
                         ),
+                        Shape::rank3(kh, kw, c),
                     )
                 } else {
                     (
                         "qconv2d",
+                        "firmnet::quant::QConv2d::from_parts",
                         format!(
                             "firmnet::quant::QConv2d<{h}, {wd}, {c}, {o}, {kh}, {kw}, {oh}, {ow}, {stride}, {p}"
                         ),
+                        Shape::rank4(o, kh, kw, c),
                     )
                 };
                 let out = Shape::rank3(oh, ow, out_c);
@@ -1000,6 +1177,8 @@ impl Lowering<'_> {
                         kind,
                         ty,
                         stored: true,
+                        ctor,
+                        shapes: weighted_shapes(filters, out_c),
                         input: shape,
                         output: out,
                         tensors,
@@ -1027,6 +1206,8 @@ impl Lowering<'_> {
                             kind: "qglobal_avg_pool",
                             ty: format!("firmnet::quant::QGlobalAvgPool<{h}, {wd}, {c}"),
                             stored: true,
+                            ctor: "firmnet::quant::QGlobalAvgPool::from_parts",
+                            shapes: Vec::new(),
                             input: shape,
                             output: Shape::vector(c),
                             tensors: Vec::new(),
@@ -1058,10 +1239,18 @@ impl Lowering<'_> {
                 ));
                 attrs.push(("pool_height", Attr::I32(kh as i32)));
                 attrs.push(("pool_width", Attr::I32(kw as i32)));
-                let (kind, name) = if max {
-                    ("qmax_pool2d", "QMaxPool2d")
+                let (kind, name, ctor) = if max {
+                    (
+                        "qmax_pool2d",
+                        "QMaxPool2d",
+                        "firmnet::quant::QMaxPool2d::from_parts",
+                    )
                 } else {
-                    ("qavg_pool2d", "QAvgPool2d")
+                    (
+                        "qavg_pool2d",
+                        "QAvgPool2d",
+                        "firmnet::quant::QAvgPool2d::from_parts",
+                    )
                 };
                 let p = padding_type(pool.padding);
                 let out = Shape::rank3(oh, ow, c);
@@ -1073,6 +1262,8 @@ impl Lowering<'_> {
                             "firmnet::quant::{name}<{h}, {wd}, {c}, {kh}, {kw}, {oh}, {ow}, {stride}, {p}"
                         ),
                         stored: true,
+                        ctor,
+                        shapes: Vec::new(),
                         input: shape,
                         output: out,
                         tensors: Vec::new(),
@@ -1138,6 +1329,8 @@ impl Lowering<'_> {
                         kind: "qsoftmax",
                         ty: format!("firmnet::quant::QSoftmax<{n}"),
                         stored: true,
+                        ctor: "firmnet::quant::QSoftmax::from_parts",
+                        shapes: Vec::new(),
                         input: shape,
                         output: shape,
                         tensors: Vec::new(),
@@ -1171,6 +1364,8 @@ impl Lowering<'_> {
             kind: "qflatten",
             ty: format!("firmnet::quant::QFlatten<{h}, {w}, {c}, {n}"),
             stored: true,
+            ctor: "firmnet::quant::QFlatten::from_parts",
+            shapes: Vec::new(),
             input: shape,
             output: Shape::vector(n),
             tensors: Vec::new(),
@@ -1262,6 +1457,8 @@ impl Lowering<'_> {
             kind: "",
             ty: String::new(),
             stored: true,
+            ctor: "",
+            shapes: Vec::new(),
             input: Shape::SCALAR,
             output: Shape::SCALAR,
             tensors: vec![
@@ -1274,6 +1471,17 @@ impl Lowering<'_> {
             macs: 0,
         })
     }
+}
+
+/// The shapes of a weighted layer's tensors: its weights, then bias, multiplier and shift
+/// of one value per output channel.
+fn weighted_shapes(weight: Shape, outputs: usize) -> Vec<Shape> {
+    vec![
+        weight,
+        Shape::vector(outputs),
+        Shape::vector(outputs),
+        Shape::vector(outputs),
+    ]
 }
 
 /// A weight tensor's scale per output channel (the per-tensor scale repeated).
