@@ -1,5 +1,6 @@
 //! Arbitrary bytes through the `.tflite` importer: `TfliteModel::parse`, then
-//! `TfliteModel::lower` and `Lowered::fill` into the keyword-spotting model's type.
+//! `TfliteModel::lower`, `Lowered::rust_type`, `Lowered::rust_value` and `Lowered::fill` into
+//! the keyword-spotting model's type.
 //!
 //! It may not panic, and must be deterministic; a model it accepts must be consistent:
 //! every tensor index of an operator and of the subgraph's inputs and outputs names a
@@ -44,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
                 Ok(low) => {
                     assert!(low.layer_count() > 0);
                     assert!(low.rust_type("Fuzzed").contains("pub type Fuzzed"));
+                    assert!(low.rust_value().contains("firmnet::quant::"));
                     if let Err(e) = low.network::<kws::Kws>() {
                         assert!(!e.to_string().is_empty());
                     }
