@@ -1,5 +1,10 @@
 //! Import of TensorFlow Lite int8 models (feature `tflite`): a `.tflite` file becomes a
-//! [`TfliteModel`], a checked description of its tensors and operators.
+//! [`TfliteModel`], a checked description of its tensors and operators, which
+//! [`TfliteModel::lower`] turns into firmnet's int8 layers ([`Lowered`]): the network's type
+//! as Rust source ([`Lowered::rust_type`]), its values as Rust source
+//! ([`Lowered::rust_value`], for a `static`) or in a network of that type
+//! ([`Lowered::network`], for [`format::save`](crate::format::save)'s weight file). The
+//! network computes TensorFlow Lite Micro's outputs bit for bit.
 //!
 //! The file is a flatbuffer of TensorFlow Lite's schema (`schema.fbs`, version 3). It is
 //! verified in full before anything is read from it, by the rules of the `flatbuffers`
