@@ -168,7 +168,7 @@
 //! # Features
 //! None is on by default: the core is `no_std`, allocation-free and depends on `libm`,
 //! `wide`, `bytemuck` and `heapless` only.
-//! * `std`: the host harness ([`host`]) and [`boxed`] (large values built on the heap): datasets (IDX, gzip, CSV, `.npy`), training with a
+//! * `std`: the host harness ([`host`]) and [`boxed`](mod@boxed) (large values built on the heap): datasets (IDX, gzip, CSV, `.npy`), training with a
 //!   progress line, quantization, evaluation, weight files, text reports. Adds `flate2`.
 //! * `charts`: PNG charts of a run (`host::report`: learning curves, confusion matrix, line
 //!   charts of any series), drawn by `plotters`; implies `std`.

@@ -11,7 +11,7 @@
 //!   weights ([`save_training`], [`load_training`]); a run resumed from it continues bit
 //!   for bit.
 //! * **Saving on the device**: the writer also works without a heap, into a caller's
-//!   buffer ([`write`], [`write_training`]), for a firmware that fine-tunes and keeps what
+//!   buffer ([`write`](fn@write), [`write_training`]), for a firmware that fine-tunes and keeps what
 //!   it learned.
 //! * **Compiling in**: [`rust_source`] writes a network as a Rust expression for
 //!   `include!`, checked by the compiler instead of at boot.

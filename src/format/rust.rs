@@ -26,7 +26,8 @@ use super::layout::Section;
 use crate::spec::{Attr, Describe, TensorRef};
 use crate::tensor::Shape;
 
-/// `net` as one Rust expression of its type (see the [module docs](self)).
+/// `net` as one Rust expression of its type: `firmnet::net![…]` of each layer's `const`
+/// constructor, every array written out and every `f32` as its bits.
 ///
 /// # Errors
 /// As [`write`](super::write): a value a reader would refuse (a non-finite weight, a

@@ -386,10 +386,10 @@ pub(crate) fn kind_of<E: Scalar>() -> FileKind {
     }
 }
 
-/// The exact size of [`write`]'s output for `net` (so a device can size its buffer).
+/// The exact size of [`write`](fn@write)'s output for `net` (so a device can size its buffer).
 ///
 /// # Errors
-/// As [`write`], without [`BufferTooSmall`](ErrorCode::BufferTooSmall).
+/// As [`write`](fn@write), without [`BufferTooSmall`](ErrorCode::BufferTooSmall).
 pub fn len<N: Infer + Describe>(net: &N) -> Result<usize, FormatError> {
     let plan = Plan {
         kind: kind_of::<<N::Input as Tensor>::Elem>(),
@@ -422,12 +422,12 @@ pub fn write<N: Infer + Describe>(net: &N, out: &mut [u8]) -> Result<usize, Form
     emit(net, &plan, Some(out))
 }
 
-/// [`write`] for an int8 network made from the float file whose
+/// [`write`](fn@write) for an int8 network made from the float file whose
 /// [`checksum`](super::File::checksum) is `source`: the file records it, so that the two
 /// are known to belong together ([`check_source`](super::check_source)).
 ///
 /// # Errors
-/// As [`write`].
+/// As [`write`](fn@write).
 pub fn write_with_source<N: Infer + Describe>(
     net: &N,
     source: u32,
@@ -465,7 +465,7 @@ pub(crate) const STOP_SCALARS: [&str; 3] =
 /// `("best_accuracy", Value::F32(0.91))`). Returns the number of bytes written.
 ///
 /// # Errors
-/// As [`write`], and [`DuplicateScalar`](ErrorCode::DuplicateScalar) if an extra scalar
+/// As [`write`](fn@write), and [`DuplicateScalar`](ErrorCode::DuplicateScalar) if an extra scalar
 /// reuses a name (the run's and the optimizer's included),
 /// [`InvalidScalar`](ErrorCode::InvalidScalar) for a NaN scalar or a name that cannot be
 /// stored.
@@ -513,10 +513,10 @@ pub fn write_training<L: Layer, O: OptimizerState<L::Grad>>(
     emit(net, &plan, out)
 }
 
-/// Saves the network `net` into a new buffer (see [`write`]).
+/// Saves the network `net` into a new buffer (see [`write`](fn@write)).
 ///
 /// # Errors
-/// As [`write`], without [`BufferTooSmall`](ErrorCode::BufferTooSmall).
+/// As [`write`](fn@write), without [`BufferTooSmall`](ErrorCode::BufferTooSmall).
 #[cfg(feature = "std")]
 pub fn save<N: Infer + Describe>(net: &N) -> Result<std::vec::Vec<u8>, FormatError> {
     let mut out = std::vec![0u8; len(net)?];
@@ -529,7 +529,7 @@ pub fn save<N: Infer + Describe>(net: &N) -> Result<std::vec::Vec<u8>, FormatErr
 /// [`write_with_source`]).
 ///
 /// # Errors
-/// As [`write`], without [`BufferTooSmall`](ErrorCode::BufferTooSmall).
+/// As [`write`](fn@write), without [`BufferTooSmall`](ErrorCode::BufferTooSmall).
 #[cfg(feature = "std")]
 pub fn save_with_source<N: Infer + Describe>(
     net: &N,

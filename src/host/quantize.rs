@@ -277,7 +277,7 @@ impl Calibration {
     /// The int8 twin of `net` with the ranges chosen by `method`, on the heap.
     ///
     /// # Errors
-    /// As [`convert`].
+    /// As [`convert`](fn@convert).
     pub fn quantize<N>(&self, net: &N, method: RangeMethod) -> Result<Box<Int8<N>>, QuantError>
     where
         N: Layer + Quantize,
@@ -292,7 +292,7 @@ impl Calibration {
     /// that owns its arrays).
     ///
     /// # Errors
-    /// As [`convert`].
+    /// As [`convert`](fn@convert).
     pub fn quantize_into<N: Layer, Q: Describe>(
         &self,
         net: &N,
@@ -316,11 +316,11 @@ impl Calibration {
 
 /// The int8 twin of a trained float network in one call: calibration on `samples` (inputs
 /// as the network takes them; a few thousand training inputs are plenty), every range
-/// chosen by `method`, every layer converted ([`convert`]). See [`Calibration`] to choose
+/// chosen by `method`, every layer converted ([`convert`](fn@convert)). See [`Calibration`] to choose
 /// the method on validation data with one calibration pass.
 ///
 /// # Errors
-/// As [`Calibration::record`] and [`convert`].
+/// As [`Calibration::record`] and [`convert`](fn@convert).
 pub fn quantize<N>(
     net: &N,
     samples: &[N::Input],

@@ -1,7 +1,7 @@
 //! The training loop for any task: epochs, schedules, validation, metrics, early stopping,
 //! progress.
 //!
-//! [`Trainer`] trains with any [`Task`] — a [`Loss`] that knows its metrics: classifiers
+//! [`Trainer`] trains with any [`Task`] — a [`Loss`](crate::loss::Loss) that knows its metrics: classifiers
 //! with [`SoftmaxCrossEntropy`] (the default, [`Trainer::new`]), regression with
 //! [`MeanSquaredError`](crate::loss::MeanSquaredError) or [`Huber`](crate::loss::Huber),
 //! multi-label networks with [`BinaryCrossEntropy`](crate::loss::BinaryCrossEntropy)
@@ -350,7 +350,7 @@ pub struct Regularization {
     pub weight_noise: f32,
     /// Max-norm constraint on every weight row after every step ([`max_norm`]).
     pub max_norm: Option<f32>,
-    /// Adversarial training with FGSM examples ([`adversarial_gradients`]).
+    /// Adversarial training with FGSM examples ([`adversarial_gradients`](crate::train::adversarial_gradients)).
     pub adversarial: Option<Adversarial>,
 }
 

@@ -91,7 +91,7 @@ impl Simd {
         Some(Simd(token))
     }
 
-    /// The kernels at the selected level, [`simd_level`](super::simd_level).
+    /// The kernels at the selected level, [`super::simd_level`].
     #[inline]
     pub fn selected() -> Simd {
         Simd::new(simd_level()).unwrap_or(Simd::BASELINE)

@@ -16,7 +16,7 @@ use crate::tensor::Tensor;
 pub trait ActivationFn: Clone + 'static {
     /// The layer kind in its [`LayerSpec`].
     const KIND: &'static str;
-    /// The constructor of the layer in Rust source ([`LayerSpec::ctor`]).
+    /// The constructor of the layer in Rust source ([`LayerData::ctor`](crate::spec::LayerData::ctor)).
     const CTOR: &'static str;
     /// The function's parameters, stored as the layer's attributes (leaky ReLU's slope).
     const ATTRS: &'static [AttrSpec] = &[];

@@ -15,7 +15,7 @@
 //!
 //! Inference on one sample is [`Infer`], which float and int8 layers share; training adds
 //! this module's [`Layer`]. Every layer also describes its tensors and attributes
-//! ([`Describe`](crate::spec::Describe)), which is how files and conversions handle any
+//! ([`Describe`]), which is how files and conversions handle any
 //! network. So an inference-only firmware links the layer values and one `Scratch`, and nothing else;
 //! a training firmware adds `Cache<B>`, one `Grad` and the optimizer's moments, and the
 //! memory of each is visible as `size_of` of a type.

@@ -93,7 +93,7 @@ impl<const IN: usize, const OUT: usize> QDense<IN, OUT> {
 
     /// The int8 twin of `dense`, followed by the batch normalization `bn` (folded in) and
     /// the activation `clamp` fuses, for inputs quantized with `input` and outputs with
-    /// `output`. The generic conversion ([`quantize`](crate::quant::quantize)) does this
+    /// `output`. The generic conversion ([`host::quantize`](fn@crate::host::quantize)) does this
     /// for every layer of a network; this is the one-layer building block.
     ///
     /// Weights are quantized per output channel, symmetrically, to `[−127, 127]` (the

@@ -2,7 +2,7 @@
 //!
 //! A float network trained on the host becomes its int8 twin — a network of the same
 //! compile-time sizes, whose type the compiler derives from the float one
-//! ([`Int8<N>`](Int8)) — in one call ([`quantize`], on the host):
+//! ([`Int8<N>`](Int8)) — in one call ([`host::quantize`](fn@crate::host::quantize), on the host):
 //! 1. batch normalization is folded into the dense layer or convolution before it, ReLU
 //!    and ReLU6 become the layer's output clamp, dropout, noise and activity penalties
 //!    disappear (they are the identity at inference), tanh, sigmoid and leaky ReLU become
