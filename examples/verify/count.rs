@@ -3,9 +3,6 @@
 //! runs the kernel counts.
 
 use std::path::Path;
-use std::process::Command;
-
-use object::{Object, ObjectSymbol};
 
 use super::compare::{BoxError, HostInt8, Tally};
 use super::{RUN_TIMEOUT, qemu};
@@ -27,41 +24,13 @@ pub struct Counts {
 /// checks the counted images' logits against `host` (into `tally`) and returns the counts,
 /// less the markers' own cost (the first, empty window).
 pub fn instructions(
-    m4: &Path,
     runner: &[String],
     elf: &Path,
     host: &HostInt8,
     tally: &mut Tally,
 ) -> Result<Counts, BoxError> {
-    let plugin = m4.join("target/libinsnwin.so");
-    std::fs::create_dir_all(m4.join("target"))?;
-    let cc = std::env::var_os("CC").unwrap_or_else(|| "gcc".into());
-    let status = Command::new(&cc)
-        .args(["-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-o"])
-        .arg(&plugin)
-        .arg(m4.join("tools/insnwin.c"))
-        .status()
-        .map_err(|e| format!("cannot build the counting plugin with {cc:?}: {e}"))?;
-    if !status.success() {
-        return Err(format!("building the counting plugin failed ({status})").into());
-    }
-    let bytes = std::fs::read(elf)?;
-    let file = object::File::parse(&*bytes)?;
-    let address = |name: &str| -> Result<u64, BoxError> {
-        file.symbols()
-            .find(|s| s.name() == Ok(name))
-            // Thumb: the symbol's lowest bit marks the instruction set, not the address.
-            .map(|s| s.address() & !1)
-            .ok_or_else(|| format!("{} has no `{name}`", elf.display()).into())
-    };
-    let arg = format!(
-        "{},start={:#x},end={:#x}",
-        plugin.display(),
-        address("bench_start")?,
-        address("bench_end")?
-    );
-    let mut command = runner.to_vec();
-    command.splice(1..1, ["-plugin".to_string(), arg]);
+    let plugin = qemu::build_insnwin()?;
+    let command = qemu::counting_runner(runner, &plugin, elf)?;
     let (stdout, stderr) = qemu::run_firmware(&command, elf, RUN_TIMEOUT)?;
 
     let images: usize = stdout
@@ -79,22 +48,14 @@ pub fn instructions(
             "cortex-m4 count_model: the counted images' logits differ from the host's".into()
         });
     }
-    let windows: Vec<u64> = stderr
-        .lines()
-        .filter_map(|l| l.strip_prefix("insnwin: window ")?.split_once(" = "))
-        .filter_map(|(_, n)| n.trim().parse().ok())
-        .collect();
-    let [overhead, counts @ ..] = windows.as_slice() else {
-        return Err("the counting plugin reported no window".into());
-    };
-    if images == 0 || counts.len() != images {
+    let net = qemu::windows(&stderr)?;
+    if images == 0 || net.len() != images {
         return Err(format!(
             "the counting plugin reported {} windows for {images} images",
-            counts.len()
+            net.len()
         )
         .into());
     }
-    let net: Vec<u64> = counts.iter().map(|c| c.saturating_sub(*overhead)).collect();
     Ok(Counts {
         images,
         first: net.first().copied().unwrap_or(0),

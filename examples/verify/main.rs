@@ -296,7 +296,7 @@ fn verify_model<M: HostModel>(args: &Args) -> Result<bool, BoxError> {
         classify.stack,
         m4_stack_print
     );
-    let instructions = count::instructions(&m4, &runner, &elf("count_model")?, &host, &mut int8)?;
+    let instructions = count::instructions(&runner, &elf("count_model")?, &host, &mut int8)?;
     println!(
         "cortex-m4: {} instructions per inference (image 0; {}–{} over the first {} images, counted by tools/insnwin.c)",
         instructions.first, instructions.min, instructions.max, instructions.images

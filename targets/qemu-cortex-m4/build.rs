@@ -38,4 +38,20 @@ fn main() {
             "finetune_eval_labels.bin",
         ],
     );
+    // The MLPerf Tiny models (`--features mlperf`): weight files and inputs.
+    bundle::find_written_by(
+        "mlperf",
+        "out/mlperf_tiny",
+        &[
+            "ad.fnet",
+            "ad_inputs.bin",
+            "kws.fnet",
+            "kws_inputs.bin",
+            "ic.fnet",
+            "ic_inputs.bin",
+            "vww.fnet",
+            "vww_inputs.bin",
+        ],
+        "Write it with `cargo run --release --example mlperf_tiny` at the repository root",
+    );
 }

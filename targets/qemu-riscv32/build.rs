@@ -22,4 +22,11 @@ fn main() {
             "test_labels.bin",
         ],
     );
+    // The MLPerf Tiny models (`--features mlperf`): weight files and inputs.
+    bundle::find_written_by(
+        "mlperf",
+        "out/mlperf_tiny",
+        &["ad.fnet", "ad_inputs.bin", "kws.fnet", "kws_inputs.bin"],
+        "Write it with `cargo run --release --example mlperf_tiny` at the repository root",
+    );
 }

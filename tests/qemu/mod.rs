@@ -332,3 +332,75 @@ pub fn run_with_timeout(
     );
     Ok((status, stdout, stderr))
 }
+
+/// Builds the instruction-counting QEMU plugin `targets/qemu-cortex-m4/tools/insnwin.c`
+/// (with `gcc`, or `$CC`) into that crate's `target/libinsnwin.so` and returns its path. It
+/// counts on any QEMU target: the Cortex-M cores and RISC-V alike.
+///
+/// # Errors
+/// The compiler cannot be started or fails.
+pub fn build_insnwin() -> Result<PathBuf, String> {
+    let m4 = Path::new(env!("CARGO_MANIFEST_DIR")).join("targets/qemu-cortex-m4");
+    let plugin = m4.join("target/libinsnwin.so");
+    std::fs::create_dir_all(m4.join("target"))
+        .map_err(|e| format!("create {}: {e}", m4.join("target").display()))?;
+    let cc = std::env::var_os("CC").unwrap_or_else(|| "gcc".into());
+    let status = Command::new(&cc)
+        .args(["-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-o"])
+        .arg(&plugin)
+        .arg(m4.join("tools/insnwin.c"))
+        .status()
+        .map_err(|e| format!("cannot build the counting plugin with {cc:?}: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the counting plugin failed ({status})"));
+    }
+    Ok(plugin)
+}
+
+/// `runner` (see [`runner`]) with `plugin` ([`build_insnwin`]) loaded to count the
+/// instructions between each call of `bench_start` and the next of `bench_end` in `elf`.
+///
+/// # Errors
+/// The ELF cannot be read or lacks one of the two symbols.
+pub fn counting_runner(
+    runner: &[String],
+    plugin: &Path,
+    elf: &Path,
+) -> Result<Vec<String>, String> {
+    use object::{Object, ObjectSymbol};
+    let bytes = std::fs::read(elf).map_err(|e| format!("read {}: {e}", elf.display()))?;
+    let file = object::File::parse(&*bytes).map_err(|e| format!("{}: {e}", elf.display()))?;
+    let address = |name: &str| -> Result<u64, String> {
+        file.symbols()
+            .find(|s| s.name() == Ok(name))
+            // Thumb: the symbol's lowest bit marks the instruction set, not the address.
+            .map(|s| s.address() & !1)
+            .ok_or_else(|| format!("{} has no `{name}`", elf.display()))
+    };
+    let arg = format!(
+        "{},start={:#x},end={:#x}",
+        plugin.display(),
+        address("bench_start")?,
+        address("bench_end")?
+    );
+    let mut command = runner.to_vec();
+    command.splice(1..1, ["-plugin".to_string(), arg]);
+    Ok(command)
+}
+
+/// The instructions of each window the plugin reported on `stderr` after the first, less
+/// the first: the program's first window is empty, the markers' own cost.
+///
+/// # Errors
+/// The plugin reported no window.
+pub fn windows(stderr: &str) -> Result<Vec<u64>, String> {
+    let windows: Vec<u64> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("insnwin: window ")?.split_once(" = "))
+        .filter_map(|(_, n)| n.trim().parse().ok())
+        .collect();
+    let [overhead, counts @ ..] = windows.as_slice() else {
+        return Err("the counting plugin reported no window".into());
+    };
+    Ok(counts.iter().map(|c| c.saturating_sub(*overhead)).collect())
+}

@@ -24,6 +24,19 @@ pub fn find(subfolder: &str, files: &[&str]) {
 /// [`find`]): does nothing without it. Firmware built with two such features at once gets
 /// one bundle folder, which must hold the files of both.
 pub fn find_for(feature: &str, subfolder: &str, files: &[&str]) {
+    find_written_by(
+        feature,
+        &format!("out/deploy/{subfolder}"),
+        files,
+        "Write it with `cargo run --release --example verify` at the repository root \
+         (the CNN; `-- --model mlp` for the MLP; it trains the network first if the \
+         main job's output is missing)",
+    );
+}
+
+/// [`find_for`] with the bundle by default in `folder` (relative to the repository root)
+/// and `write_it` (`Write it with …`) telling how to make a missing file.
+pub fn find_written_by(feature: &str, folder: &str, files: &[&str], write_it: &str) {
     println!("cargo:rerun-if-env-changed=FIRMNET_DEPLOY_DIR");
     let var = format!(
         "CARGO_FEATURE_{}",
@@ -37,10 +50,7 @@ pub fn find_for(feature: &str, subfolder: &str, files: &[&str]) {
         None => {
             let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"))
                 .join("../..");
-            root.canonicalize()
-                .unwrap_or(root)
-                .join("out/deploy")
-                .join(subfolder)
+            root.canonicalize().unwrap_or(root).join(folder)
         }
     };
     for name in files {
@@ -48,10 +58,7 @@ pub fn find_for(feature: &str, subfolder: &str, files: &[&str]) {
         if !file.is_file() {
             eprintln!(
                 "error: the deployment bundle has no {}.\n\
-                 Write it with `cargo run --release --example verify` at the repository root \
-                 (the CNN; `-- --model mlp` for the MLP; it trains the network first if the \
-                 main job's output is missing), or point FIRMNET_DEPLOY_DIR at a folder \
-                 holding {}.",
+                 {write_it}, or point FIRMNET_DEPLOY_DIR at a folder holding {}.",
                 file.display(),
                 files.join(", ")
             );

@@ -14,6 +14,7 @@
 //! | [`finetune_cnn`] | the int8 CNN's last layers fine-tuned the same way | `qemu-cortex-m4` |
 //! | [`cnn_kernels`] | int8 convolutions, pools and the residual add on seeded values, with checksums | `qemu-cortex-m4` (`count_cnn`) |
 //! | [`bench`] | the markers of instruction-counting windows | `qemu-cortex-m4` (`count`, `count_cnn`, `count_model`) |
+//! | [`mlperf`] | the MLPerf Tiny models borrowed from their weight files, over embedded inputs | `qemu-cortex-m4`, `qemu-riscv32` (`--features mlperf`) |
 //! | [`report`] | output lines written without `core::fmt` | every target |
 //! | `bundle` (feature `build`) | the build scripts' search for the deployment bundle | the firmware's `build.rs` |
 
@@ -31,6 +32,7 @@ pub mod fashion;
 pub mod finetune;
 pub mod finetune_cnn;
 pub mod int8;
+pub mod mlperf;
 pub mod report;
 pub mod training;
 
