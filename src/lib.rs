@@ -177,6 +177,9 @@
 //! * `fast-math`: micromath approximations for `exp`, `tanh` and `sigmoid` (see [`math`]
 //!   for their error bounds); `ln` and `sqrt` stay exact. Firmware built to match a host
 //!   computation must enable it too (`firmnet/fast-math`).
+//! * `small-code`: the smallest int8 code — dense layers requantize every output with
+//!   TensorFlow Lite's general function rather than the six-instruction path their
+//!   parameters usually allow (the same bits; about 690 B less flash on a Cortex-M4).
 //!
 //! # Targets and Rust version
 //! Rust 1.89 or newer. The core builds for any target with `core`; it is tested on

@@ -25,6 +25,7 @@
 use core::arch::asm;
 
 use super::Requant;
+use super::packed::{Rescale, Way, bounded_four};
 use super::reference::dot;
 
 /// One step of the four-row loop: four input bytes against four columns of four rows.
@@ -73,10 +74,17 @@ pub(super) fn dense(w: &[i8], x: &[i8], rq: &Requant<'_>, y: &mut [i8]) {
     let aligned = (x.as_ptr() as usize | w.as_ptr() as usize) % 4 == 0;
     let wide = inputs / 8 * 8;
     let fast = inputs % 4 == 0 && aligned && rq.fits(inputs, w.len(), outputs) && wide > 0;
+    // Blocks of four rows requantize together on the six-instruction path where the
+    // layer's parameters allow it (the same bits), unless the smallest code is asked for.
+    let bounded = !cfg!(feature = "small-code") && Rescale::of(rq, inputs).way() == Way::Bounded;
+    let mut o = if fast && bounded {
+        bounded_blocks(w, x, rq, y, wide)
+    } else {
+        0
+    };
     // Blocks of four rows (the last one shorter): the four-row loop takes the first `wide`
     // columns of a whole block, the reference's dot product the rest; one requantization
     // for all (inlined once).
-    let mut o = 0;
     while o < outputs {
         let n = (outputs - o).min(4);
         let (Some(rows), Some(bias)) = (w.get(o * inputs..(o + n) * inputs), rq.bias.get(o..o + n))
@@ -105,6 +113,34 @@ pub(super) fn dense(w: &[i8], x: &[i8], rq: &Requant<'_>, y: &mut [i8]) {
         }
         o += n;
     }
+}
+
+/// The leading blocks of four rows of [`dense`] for a layer whose requantization is
+/// [`Way::Bounded`]: the four-row loop over the first `wide` columns, the reference's dot
+/// product over the rest, four outputs requantized together ([`bounded_four`]) and stored
+/// as one word. Returns the number of outputs written (a multiple of 4).
+#[inline(never)]
+fn bounded_blocks(w: &[i8], x: &[i8], rq: &Requant<'_>, y: &mut [i8], wide: usize) -> usize {
+    let inputs = x.len();
+    let (bias, _) = rq.bias.as_chunks::<4>();
+    let (out, _) = y.as_chunks_mut::<4>();
+    let tail = x.get(wide..).unwrap_or_default();
+    let mut done = 0;
+    for ((rows, b), out) in w.chunks_exact(4 * inputs.max(1)).zip(bias).zip(out) {
+        let mut acc = *b;
+        four_rows(rows, x, wide, &mut acc);
+        if !tail.is_empty() {
+            for (a, row) in acc.iter_mut().zip(rows.chunks_exact(inputs.max(1))) {
+                *a = dot(row.get(wide..).unwrap_or_default(), tail, *a);
+            }
+        }
+        let Some(v) = bounded_four(rq, done, acc) else {
+            break;
+        };
+        *out = v;
+        done += 4;
+    }
+    done
 }
 
 /// Adds `Σ_{i < n} rows[r·m + i]·x[i]` to `acc[r]` for `r` in `0..4`, where `m = x.len()`

@@ -565,6 +565,24 @@ fn bounded(acc: i32, m: i32, e1: u32, z2: i32) -> i32 {
     ssat8_half(t.wrapping_add(z2))
 }
 
+/// The outputs of channels `o..o + 4` for the sums `acc` (biases included), on the
+/// [`Way::Bounded`] path: six instructions each on the DSP targets and one clamp for all
+/// four (`SSUB8` + `SEL`), the bits of [`Requant::output`] wherever
+/// [`Rescale::of`]`(rq, n)` is `Bounded` for sums of `n` products. `None` if `rq` has no
+/// channel `o + 3`.
+#[inline(always)]
+pub fn bounded_four(rq: &Requant<'_>, o: usize, acc: [i32; 4]) -> Option<[i8; 4]> {
+    let (m, s) = (rq.multiplier.get(o..o + 4)?, rq.shift.get(o..o + 4)?);
+    let z2 = rq.zero_point.wrapping_mul(2).wrapping_add(1);
+    let e = |k: usize| !s[k] as u32;
+    let v = bounded(acc[0], m[0], e(0), z2) as u32;
+    let v = insert_byte::<8>(v, bounded(acc[1], m[1], e(1), z2) as u32);
+    let v = insert_byte::<16>(v, bounded(acc[2], m[2], e(2), z2) as u32);
+    let v = insert_byte::<24>(v, bounded(acc[3], m[3], e(3), z2) as u32);
+    let v = min_i8x4(max_i8x4(v, splat(rq.min)), splat(rq.max));
+    Some(v.to_le_bytes().map(|b| b as i8))
+}
+
 /// One convolution step for two output pixels: `y0[k]` and `y1[k]` for every filter `k`
 /// of the row-major `y0.len() × n` matrix `w`, from the two patches of `n` values that
 /// [`widen_patch`] wrote into `wide` (`⌈n/4⌉` groups of four words), with `split` as it
