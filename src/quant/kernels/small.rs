@@ -1,5 +1,7 @@
 //! The Cortex-M4/M7 DSP paths of convolutions with few products per output — a 3×3
-//! depthwise convolution ([`depthwise_3x3_row`]) and a convolution whose patch has at most
+//! depthwise convolution ([`depthwise_pairs_row`] on input rows widened to 16-bit pairs of
+//! neighbouring columns at stride 1 and 2, [`depthwise_3x3_row`] on the input's bytes
+//! otherwise) and a convolution whose patch has at most
 //! [`SMALL_TAPS`] values, such as 3×3 on one input channel ([`small_pixel`]) — written
 //! once for every target as [`packed`](super::packed) is: each primitive is one DSP
 //! instruction on a `thumbv7em` core and an exact portable twin elsewhere, so the tests
@@ -223,10 +225,28 @@ pub fn rescale(acc2: i32, m: i32, e1: u32, zp1: i32) -> i32 {
 /// `Requant::apply` (a `hi` below `lo` gives `hi`).
 #[inline(always)]
 fn bytes4(r: [i32; 4], lo: u32, hi: u32) -> u32 {
-    let mut w = r[0] as u32;
-    w = (w & !0x0000_ff00) | ((r[1] as u32 & 0xff) << 8);
-    w = (w & !0x00ff_0000) | ((r[2] as u32 & 0xff) << 16);
-    w = (w & !0xff00_0000) | ((r[3] as u32) << 24);
+    #[cfg(firmnet_arm_dsp)]
+    let w = {
+        let mut w = r[0] as u32;
+        // SAFETY: three instructions on registers (the compiler would otherwise mask and
+        // shift each byte).
+        unsafe {
+            core::arch::asm!(
+                "bfi {w}, {b}, #8, #8",
+                "bfi {w}, {c}, #16, #8",
+                "bfi {w}, {d}, #24, #8",
+                w = inout(reg) w, b = in(reg) r[1], c = in(reg) r[2], d = in(reg) r[3],
+                options(pure, nomem, nostack, preserves_flags));
+        }
+        w
+    };
+    #[cfg(not(firmnet_arm_dsp))]
+    let w = {
+        let mut w = r[0] as u32;
+        w = (w & !0x0000_ff00) | ((r[1] as u32 & 0xff) << 8);
+        w = (w & !0x00ff_0000) | ((r[2] as u32 & 0xff) << 16);
+        (w & !0xff00_0000) | ((r[3] as u32) << 24)
+    };
     min_i8x4(max_i8x4(w, lo), hi)
 }
 
@@ -788,6 +808,73 @@ unsafe fn pairs_channel<const C: usize, const S: usize, const ROT: usize>(
     }
 }
 
+/// The first output of [`pairs_channel`] alone (the last output of a row of odd width),
+/// the same at either stride: per filter row `A` = (`x0`, `x1`), `B` = (`x2`, `x3`),
+/// `a += A·(w0, w1) + x2·w2`, then [`rescale`]. `*p` advances three words, `*s` ten.
+///
+/// # Safety
+/// As [`pairs_channel`] at stride 1.
+#[inline(always)]
+unsafe fn pairs_one<const C: usize, const ROT: usize>(
+    p: &mut *const u32,
+    s: &mut *const u32,
+    zp1: i32,
+) -> i32 {
+    let a: i32;
+    #[cfg(firmnet_arm_dsp)]
+    {
+        // Rows and offsets as in `pairs_channel`.
+        // SAFETY: the loads read words the caller guarantees; the rest are DSP
+        // instructions on registers (`SMLAD` may set the Q flag, which no Rust code reads).
+        unsafe {
+            core::arch::asm!(
+                "ldr {a}, [{s}, #32]",
+                "ldr {x}, [{p}, #4]",
+                "ldr {b}, [{p}, #{b1}]",
+                "ldrd {w}, {v}, [{s}, #{w1}]",
+                "smlad {a}, {x}, {w}, {a}",
+                "smlabb {a}, {b}, {v}, {a}",
+                "ldr {x}, [{p}, #8]",
+                "ldr {b}, [{p}, #{b2}]",
+                "ldrd {w}, {v}, [{s}, #{w2}]",
+                "smlad {a}, {x}, {w}, {a}",
+                "smlabb {a}, {b}, {v}, {a}",
+                "ldr {b}, [{p}, #{b0}]",
+                "ldr {x}, [{p}], #12",
+                "ldrd {w}, {v}, [{s}, #{w0}]",
+                "smlad {a}, {x}, {w}, {a}",
+                "smlabb {a}, {b}, {v}, {a}",
+                p = inout(reg) *p, s = in(reg) *s, a = out(reg) a,
+                b = out(reg) _, x = out(reg) _, w = out(reg) _, v = out(reg) _,
+                b0 = const 12 * C, b1 = const 12 * C + 4, b2 = const 12 * C + 8,
+                w0 = const 8 + 8 * ((3 - ROT) % 3), w1 = const 8 + 8 * ((4 - ROT) % 3),
+                w2 = const 8 + 8 * ((5 - ROT) % 3),
+                options(readonly, nostack));
+        }
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            let (pp, sp) = (*p, *s);
+            let mut acc = *sp.add(8) as i32;
+            for ky in 0..3 {
+                let slot = (ROT + ky) % 3;
+                let (x, b) = (*pp.add(slot), *pp.add(3 * C + slot));
+                acc = smlabb(b, *sp.add(3 + 2 * ky), smlad(x, *sp.add(2 + 2 * ky), acc));
+            }
+            *p = pp.add(3);
+            a = acc;
+        }
+    }
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        let (m, e1) = (**s as i32, *s.add(1));
+        *s = s.add(PAIRS_CHANNEL);
+        rescale(a, m, e1, zp1)
+    }
+}
+
 /// [`rescale`] of the sums `a0` and `a1` of a channel with the multiplier and `e − 1` at
 /// `*s` (the first two of its stream words), in one `asm!` block with their `LDRD`, which
 /// advances `*s` to the next channel.
@@ -825,7 +912,7 @@ unsafe fn rescale_pair(mut a0: i32, mut a1: i32, s: &mut *const u32, zp1: i32) -
 /// `3·`[`pairs_len`]`·C` words), row `ky` in slot `(ROT + ky) % 3`, and
 /// [`widen_depthwise_pairs`]'s `stream`. Two outputs of a channel at a time: at stride 1
 /// per filter row two loads, a `PKHBT` and four multiplies, at stride 2 three loads and
-/// four multiplies; then [`rescale`]. Does nothing if a slice is too short or `C`,
+/// four multiplies; then [`rescale`]; the last output of a row of odd width alone. Does nothing if a slice is too short or `C`,
 /// `S` or `ROT` are out of range. Cannot panic.
 #[inline(always)]
 pub fn depthwise_pairs_row<const C: usize, const S: usize, const ROT: usize>(
@@ -851,6 +938,23 @@ pub fn depthwise_pairs_row<const C: usize, const S: usize, const ROT: usize>(
     let mut p = slots.as_ptr();
     for u in 0..units {
         let mut sp = stream.as_ptr();
+        if 2 * u + 1 == ow {
+            // The last output of an odd row alone.
+            for g in 0..cw {
+                // SAFETY: as below, reading pairs `u` and `u + 1` (stride 1) or `2u` and
+                // `2u + 1` (stride 2) only.
+                let a = unsafe {
+                    [
+                        pairs_one::<C, ROT>(&mut p, &mut sp, d.zp1),
+                        pairs_one::<C, ROT>(&mut p, &mut sp, d.zp1),
+                        pairs_one::<C, ROT>(&mut p, &mut sp, d.zp1),
+                        pairs_one::<C, ROT>(&mut p, &mut sp, d.zp1),
+                    ]
+                };
+                put(2 * u * cw + g, bytes4(a, d.lo, d.hi));
+            }
+            break;
+        }
         for g in 0..cw {
             // SAFETY: unit `u` reads the interleaved words of pairs `u`, `u + 1` (stride
             // 1) or `2u` to `2u + 2` (stride 2), below `3·pairs_len·C` (checked above),
@@ -865,12 +969,10 @@ pub fn depthwise_pairs_row<const C: usize, const S: usize, const ROT: usize>(
                 )
             };
             put(2 * u * cw + g, bytes4([a0.0, a1.0, a2.0, a3.0], d.lo, d.hi));
-            if 2 * u + 1 < ow {
-                put(
-                    (2 * u + 1) * cw + g,
-                    bytes4([a0.1, a1.1, a2.1, a3.1], d.lo, d.hi),
-                );
-            }
+            put(
+                (2 * u + 1) * cw + g,
+                bytes4([a0.1, a1.1, a2.1, a3.1], d.lo, d.hi),
+            );
         }
         if S == 2 {
             // The next unit starts two pairs on.
