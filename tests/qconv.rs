@@ -1459,11 +1459,13 @@ fn a_convolutional_network_is_its_layers_in_sequence() {
     // The arena: the largest input + output (+ scratch) of a layer inside the network: the
     // depthwise convolution's, 6·6·4 bytes each, and room for its widened filters and tap
     // offsets and a pixel of padding (2·9·4 + 3·4 + 10·9 + 16 bytes) and, for the 3×3
-    // path, three input rows and sixteen bytes per channel (3·6·4 + 16·4), rounded to the
-    // arena's 4-byte alignment.
+    // path, three input rows and sixteen bytes per channel (3·6·4 + 16·4), and for its
+    // path on widened rows three more input rows and 34 bytes per channel (3·6·4 + 34·4),
+    // rounded to the arena's 4-byte alignment.
     assert_eq!(
         size_of::<Scratch<Small>>(),
-        (2 * 144 + 2 * 9 * 4 + 3 * 4 + 10 * 9 + 16 + 3 * 6 * 4 + 16 * 4usize).next_multiple_of(4)
+        (2 * 144 + 2 * 9 * 4 + 3 * 4 + 10 * 9 + 16 + 3 * 6 * 4 + 16 * 4 + 3 * 6 * 4 + 34 * 4usize)
+            .next_multiple_of(4)
     );
     let Chain {
         first: c1,

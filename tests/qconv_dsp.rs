@@ -19,7 +19,7 @@ fn expected_checksums_are_the_references() {
     set_backend(Backend::Reference);
     let mut ws = Box::new(Workspace::ZERO);
     cnn::fill(&mut ws);
-    let mut sums = [0u32; 8];
+    let mut sums = [0u32; cnn::NAMES.len()];
     for (i, s) in sums.iter_mut().enumerate() {
         cnn::run(&mut ws, i);
         let y = cnn::output(&ws, i);
@@ -643,7 +643,7 @@ fn depthwise_3x3_case<
         const S: usize,
         P,
     > = QDepthwiseConv2d<H, W, C, 3, 3, OH, OW, S, P>;
-    for trial in 0..5 {
+    for trial in 0..7 {
         let mut rng = Rng::new(seed * 10 + trial);
         let mut q = Box::new(Dw::<H, W, C, OH, OW, S, P>::ZERO);
         bytes(&mut rng, q.weight.as_flattened_mut().as_flattened_mut());
@@ -657,7 +657,27 @@ fn depthwise_3x3_case<
         };
         let mut x = Box::new(Aligned([[[0i8; C]; W]; H]));
         bytes(&mut rng, x.0.as_flattened_mut().as_flattened_mut());
-        if trial >= 3 {
+        if trial >= 5 {
+            // As visual wake words: input zero point −128, a fused ReLU, and weights and
+            // inputs at −128 and 127 sprinkled among random ones (trial 6: every one).
+            q.input.zero_point = -128;
+            (q.min, q.max) = (q.output.zero_point as i8, 127);
+            let every = trial == 6;
+            for v in q.weight.as_flattened_mut().as_flattened_mut() {
+                match rng.below(if every { 2 } else { 6 }) {
+                    0 => *v = -128,
+                    1 => *v = 127,
+                    _ => {}
+                }
+            }
+            for v in x.0.as_flattened_mut().as_flattened_mut() {
+                match rng.below(if every { 2 } else { 6 }) {
+                    0 => *v = -128,
+                    1 => *v = 127,
+                    _ => {}
+                }
+            }
+        } else if trial >= 3 {
             let room = (1 << 30) - 1 - 9 * (1 << 14);
             q.weight.as_flattened_mut().as_flattened_mut().fill(-128);
             x.0.as_flattened_mut().as_flattened_mut().fill(-128);
@@ -668,6 +688,12 @@ fn depthwise_3x3_case<
         assert_eq!(
             small::Doubled::fits(&q.requant(), C, 9).is_some(),
             trial != 4
+        );
+        // The layer's footprint holds the widened path's scratch at every offset below.
+        let scratch = size_of::<Scratch<Dw<H, W, C, OH, OW, S, P>>>();
+        assert!(
+            scratch >= pairs_scratch(C, OW, S),
+            "{H}×{W}×{C}, stride {S}"
         );
         let mut want = Box::new([[[0i8; C]; OW]; OH]);
         q.forward_reference(&x.0, &mut want);
@@ -685,6 +711,12 @@ fn depthwise_3x3_case<
     }
 }
 
+/// Bytes [`small::depthwise_pairs_row`]'s path needs: its stream and three widened rows,
+/// three bytes to align them and three of the test's offset.
+fn pairs_scratch(c: usize, ow: usize, s: usize) -> usize {
+    4 * c * small::PAIRS_CHANNEL + 12 * small::pairs_len(ow, s) * c + 3 + 3
+}
+
 #[test]
 fn depthwise_3x3_on_doubled_sums_is_the_reference() {
     depthwise_3x3_case::<25, 5, 64, 25, 5, 1, Same>(1);
@@ -695,4 +727,29 @@ fn depthwise_3x3_on_doubled_sums_is_the_reference() {
     depthwise_3x3_case::<7, 8, 4, 3, 3, 2, Valid>(6);
     depthwise_3x3_case::<1, 1, 4, 1, 1, 1, Same>(7);
     depthwise_3x3_case::<2, 9, 16, 2, 9, 1, Same>(8);
+    // Visual wake words' depthwise layers (stride 1 and 2, SAME), some of them cut to
+    // fewer rows: the rows widened once and kept, every column pair, every channel
+    // count its path takes; then odd and even widths and heights, VALID padding, the
+    // most channels the widened path takes at each stride and the first it leaves to
+    // the other path.
+    depthwise_3x3_case::<48, 48, 8, 48, 48, 1, Same>(9);
+    depthwise_3x3_case::<12, 48, 16, 6, 24, 2, Same>(10);
+    depthwise_3x3_case::<24, 24, 32, 24, 24, 1, Same>(11);
+    depthwise_3x3_case::<24, 24, 32, 12, 12, 2, Same>(12);
+    depthwise_3x3_case::<12, 12, 64, 12, 12, 1, Same>(13);
+    depthwise_3x3_case::<12, 12, 64, 6, 6, 2, Same>(14);
+    depthwise_3x3_case::<6, 6, 128, 6, 6, 1, Same>(15);
+    depthwise_3x3_case::<6, 6, 128, 3, 3, 2, Same>(16);
+    depthwise_3x3_case::<3, 3, 256, 3, 3, 1, Same>(17);
+    depthwise_3x3_case::<5, 7, 12, 5, 7, 1, Same>(18);
+    depthwise_3x3_case::<6, 8, 4, 3, 4, 2, Same>(19);
+    depthwise_3x3_case::<7, 9, 8, 4, 5, 2, Same>(20);
+    depthwise_3x3_case::<8, 7, 12, 6, 5, 1, Valid>(21);
+    depthwise_3x3_case::<9, 10, 8, 4, 4, 2, Valid>(22);
+    depthwise_3x3_case::<4, 3, 340, 4, 3, 1, Same>(23);
+    depthwise_3x3_case::<4, 3, 344, 4, 3, 1, Same>(24);
+    depthwise_3x3_case::<5, 5, 168, 3, 3, 2, Same>(25);
+    depthwise_3x3_case::<5, 5, 172, 3, 3, 2, Same>(26);
+    depthwise_3x3_case::<1, 2, 4, 1, 2, 1, Same>(27);
+    depthwise_3x3_case::<2, 1, 8, 1, 1, 2, Same>(28);
 }

@@ -1189,8 +1189,10 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
     /// A 3×3 window over channels in words takes, when the requantization allows it, the
     /// path on doubled sums of [`small`] instead (three padded input rows in `scratch`,
     /// every tap at a constant offset).
-    /// `scratch` needs the layer's footprint (about `2·KH·KW·C + 19·C + KH·W·C + 10·KH·KW +
-    /// 26` bytes); with less, [`forward_reference`](Self::forward_reference) computes
+    /// A 3×3 window at stride 1 or 2 reads instead rows widened to 16-bit pairs of
+    /// neighbouring columns, so one `SMLAD` multiplies two taps of a channel.
+    /// `scratch` needs the layer's footprint (about `2·KH·KW·C + 53·C + (KH + 3)·W·C +
+    /// 10·KH·KW + 26` bytes); with less, [`forward_reference`](Self::forward_reference) computes
     /// instead. The same bits as the reference. Cannot panic.
     pub fn forward_packed(
         &self,
@@ -1199,7 +1201,11 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
         scratch: &mut [i8],
     ) {
         let () = Self::CHECK;
-        if KH == 3 && KW == 3 && C.is_multiple_of(4) && self.forward_3x3(x, y, scratch) {
+        if KH == 3
+            && KW == 3
+            && C.is_multiple_of(4)
+            && (self.forward_3x3_pairs(x, y, scratch) || self.forward_3x3(x, y, scratch))
+        {
             return;
         }
         let taps = KH * KW;
@@ -1304,6 +1310,116 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
         }
     }
 
+    /// [`forward_packed`](Self::forward_packed) for a 3×3 window at stride 1 or 2, `C` a
+    /// multiple of 4 and the input 4-byte aligned, when the layer's requantization allows
+    /// sums doubled ([`small::Doubled::fits`]); `false`, with `y` untouched, otherwise.
+    /// The filters and the requantization are widened once into one stream in `scratch`;
+    /// each input row an output row reads is widened once into one of three rows in
+    /// `scratch`, padded with the input zero point, as 16-bit pairs of neighbouring columns
+    /// per channel ([`small::widen_row_pairs`]), and kept while the next output rows read
+    /// it; then one `SMLAD` multiplies two taps of a channel
+    /// ([`small::depthwise_pairs_row`]).
+    #[inline(never)]
+    fn forward_3x3_pairs(
+        &self,
+        x: &[[[i8; C]; W]; H],
+        y: &mut [[[i8; C]; OW]; OH],
+        scratch: &mut [i8],
+    ) -> bool {
+        if STRIDE > 2 || C > small::pairs_max_channels(STRIDE) {
+            return false;
+        }
+        let rq = self.requant();
+        let Some((d, xw, words)) = Self::doubled_parts(&rq, x, scratch) else {
+            return false;
+        };
+        let cw = C / 4;
+        let Some((stream, rest)) = words.split_at_mut_checked(C * small::PAIRS_CHANNEL) else {
+            return false;
+        };
+        let (Some(slots), true) = (
+            rest.get_mut(..3 * small::pairs_len(OW, STRIDE) * C),
+            small::widen_depthwise_pairs(self.weight.borrow().as_flattened().as_flattened(), C, &rq, stream),
+        ) else {
+            return false;
+        };
+        let z = packed::splat(self.input.zero_point.clamp(-128, 127) as i8);
+        let stream: &[u32] = stream;
+        // The padded input row each slot holds (row `r` of the padded input lives in slot
+        // `r % 3`, so the three rows of a window are in distinct slots).
+        let mut held = [usize::MAX; 3];
+        let words = y.as_ptr().align_offset(4) == 0;
+        for (oy, yrow) in y.iter_mut().enumerate() {
+            for ky in 0..3 {
+                let r = oy * STRIDE + ky;
+                let Some(h) = held.get_mut(r % 3) else {
+                    return false;
+                };
+                if *h != r {
+                    *h = r;
+                    let src = r
+                        .checked_sub(Self::PAD_TOP)
+                        .filter(|&i| i < H)
+                        .and_then(|iy| xw.get(iy * W * cw..(iy + 1) * W * cw))
+                        .unwrap_or_default();
+                    small::widen_row_pairs(src, C, Self::PAD_LEFT, z, r % 3, slots);
+                }
+            }
+            let slots: &[u32] = slots;
+            let yb = yrow.as_flattened_mut();
+            if words {
+                // Rows of whole words (`C` a multiple of 4): each four outputs one store.
+                let yw = packed::as_words_mut(yb);
+                let put = |i: usize, v| {
+                    if let Some(o) = yw.get_mut(i) {
+                        *o = v;
+                    }
+                };
+                Self::pairs_row(oy, slots, stream, d, put);
+            } else {
+                let put = |i, v| small::put_bytes(yb, i, v);
+                Self::pairs_row(oy, slots, stream, d, put);
+            }
+        }
+        true
+    }
+
+    /// What both 3×3 paths on doubled sums need: the layer's [`small::Doubled`] (`None`
+    /// if its requantization does not allow it), the input as words (`None` unless 4-byte
+    /// aligned) and the 4-byte aligned part of `scratch` as words.
+    #[inline(always)]
+    fn doubled_parts<'a>(
+        rq: &Requant<'_>,
+        x: &'a [[[i8; C]; W]; H],
+        scratch: &'a mut [i8],
+    ) -> Option<(small::Doubled, &'a [u32], &'a mut [u32])> {
+        let d = small::Doubled::fits(rq, C, KH * KW)?;
+        let xw = packed::as_words(x.as_flattened().as_flattened())?;
+        let at = scratch.as_ptr().align_offset(4);
+        let words = packed::as_words_mut(scratch.get_mut(at..).unwrap_or_default());
+        Some((d, xw, words))
+    }
+
+    /// Output row `oy` of [`forward_3x3_pairs`](Self::forward_3x3_pairs): its window's
+    /// rows are in slots `(oy·STRIDE + ky) % 3`.
+    #[inline(always)]
+    fn pairs_row(
+        oy: usize,
+        slots: &[u32],
+        stream: &[u32],
+        d: small::Doubled,
+        put: impl FnMut(usize, u32),
+    ) {
+        match (STRIDE == 1, oy * STRIDE % 3) {
+            (true, 0) => small::depthwise_pairs_row::<C, 1, 0>(slots, stream, d, OW, put),
+            (true, 1) => small::depthwise_pairs_row::<C, 1, 1>(slots, stream, d, OW, put),
+            (true, _) => small::depthwise_pairs_row::<C, 1, 2>(slots, stream, d, OW, put),
+            (false, 0) => small::depthwise_pairs_row::<C, 2, 0>(slots, stream, d, OW, put),
+            (false, 1) => small::depthwise_pairs_row::<C, 2, 1>(slots, stream, d, OW, put),
+            (false, _) => small::depthwise_pairs_row::<C, 2, 2>(slots, stream, d, OW, put),
+        }
+    }
+
     /// [`forward_packed`](Self::forward_packed) for a 3×3 window, `C` a multiple of 4 and
     /// the input 4-byte aligned, when the layer's requantization allows sums doubled
     /// ([`small::Doubled::fits`]); `false`, with `y` untouched, otherwise. The filters and
@@ -1319,16 +1435,11 @@ depthwise_impl!(impl[S: Store] (QDepthwiseConv2d<H, W, C, KH, KW, OH, OW, STRIDE
         scratch: &mut [i8],
     ) -> bool {
         let rq = self.requant();
-        let Some(d) = small::Doubled::fits(&rq, C, KH * KW) else {
-            return false;
-        };
-        let Some(xw) = packed::as_words(x.as_flattened().as_flattened()) else {
+        let Some((d, xw, words)) = Self::doubled_parts(&rq, x, scratch) else {
             return false;
         };
         let cw = C / 4;
         let row = ((OW - 1) * STRIDE + KW) * cw;
-        let at = scratch.as_ptr().align_offset(4);
-        let words = packed::as_words_mut(scratch.get_mut(at..).unwrap_or_default());
         let Some((stream, rest)) = words.split_at_mut_checked(cw * small::DEPTHWISE_GROUP)
         else {
             return false;
@@ -1543,7 +1654,13 @@ depthwise_impl!(impl[S: Store] (Infer for QDepthwiseConv2d<H, W, C, KH, KW, OH, 
         Mapping<I, O, Self::Input, Self::Output>,
         Both<
             Both<Patches<C, KH, KW>, [[i8; C]; 3]>,
-            Both<Both<[[[i8; 10]; KW]; KH], [i8; 16]>, Both<[[[i8; C]; W]; KH], [[i8; C]; 16]>>,
+            Both<
+                Both<[[[i8; 10]; KW]; KH], [i8; 16]>,
+                Both<
+                    Both<[[[i8; C]; W]; KH], [[i8; C]; 16]>,
+                    Both<[[[i8; C]; W]; 3], [[i8; C]; 34]>,
+                >,
+            >,
         >,
     >;
 

@@ -1,5 +1,7 @@
 //! The Cortex-M4/M7 DSP paths of convolutions with few products per output — a 3×3
-//! depthwise convolution ([`depthwise_3x3_row`]) and a convolution whose patch has at most
+//! depthwise convolution ([`depthwise_pairs_row`] on input rows widened to 16-bit pairs of
+//! neighbouring columns at stride 1 and 2, [`depthwise_3x3_row`] on the input's bytes
+//! otherwise) and a convolution whose patch has at most
 //! [`SMALL_TAPS`] values, such as 3×3 on one input channel ([`small_pixel`]) — written
 //! once for every target as [`packed`](super::packed) is: each primitive is one DSP
 //! instruction on a `thumbv7em` core and an exact portable twin elsewhere, so the tests
@@ -24,10 +26,12 @@
 #![allow(unsafe_code)]
 
 use super::Requant;
-use super::packed::{Rescale, Way, max_i8x4, min_i8x4, pack_lo, splat, sxtb16, sxtb16_ror8};
+use super::packed::{
+    Rescale, Way, max_i8x4, min_i8x4, pack_hi, pack_lo, splat, sxtb16, sxtb16_ror8,
+};
 // The portable twins of the `asm!` blocks.
 #[cfg(not(firmnet_arm_dsp))]
-use super::packed::{pack_hi, smlad};
+use super::packed::smlad;
 
 // ---------------------------------------------------------------------------------------
 // Primitives
@@ -221,10 +225,28 @@ pub fn rescale(acc2: i32, m: i32, e1: u32, zp1: i32) -> i32 {
 /// `Requant::apply` (a `hi` below `lo` gives `hi`).
 #[inline(always)]
 fn bytes4(r: [i32; 4], lo: u32, hi: u32) -> u32 {
-    let mut w = r[0] as u32;
-    w = (w & !0x0000_ff00) | ((r[1] as u32 & 0xff) << 8);
-    w = (w & !0x00ff_0000) | ((r[2] as u32 & 0xff) << 16);
-    w = (w & !0xff00_0000) | ((r[3] as u32) << 24);
+    #[cfg(firmnet_arm_dsp)]
+    let w = {
+        let mut w = r[0] as u32;
+        // SAFETY: three instructions on registers (the compiler would otherwise mask and
+        // shift each byte).
+        unsafe {
+            core::arch::asm!(
+                "bfi {w}, {b}, #8, #8",
+                "bfi {w}, {c}, #16, #8",
+                "bfi {w}, {d}, #24, #8",
+                w = inout(reg) w, b = in(reg) r[1], c = in(reg) r[2], d = in(reg) r[3],
+                options(pure, nomem, nostack, preserves_flags));
+        }
+        w
+    };
+    #[cfg(not(firmnet_arm_dsp))]
+    let w = {
+        let mut w = r[0] as u32;
+        w = (w & !0x0000_ff00) | ((r[1] as u32 & 0xff) << 8);
+        w = (w & !0x00ff_0000) | ((r[2] as u32 & 0xff) << 16);
+        (w & !0xff00_0000) | ((r[3] as u32) << 24)
+    };
     min_i8x4(max_i8x4(w, lo), hi)
 }
 
@@ -506,6 +528,455 @@ pub fn depthwise_3x3_row(
             a[3] = smlatt(uo, s[21], a[3]);
             let r = |k: usize| rescale(a[k], s[22 + 2 * k] as i32, s[23 + 2 * k], d.zp1);
             put(ox * cw + g, bytes4([r(0), r(1), r(2), r(3)], d.lo, d.hi));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Depthwise 3×3 on rows widened to 16-bit pairs along the width
+
+/// `SMLADX acc, x, y`: `acc + x.lo·y.hi + x.hi·y.lo` with signed 16-bit halves (wrapping).
+#[inline(always)]
+pub fn smladx(x: u32, y: u32, acc: i32) -> i32 {
+    let lo = |v: u32| i32::from(v as u16 as i16);
+    let hi = |v: u32| i32::from((v >> 16) as u16 as i16);
+    acc.wrapping_add(lo(x) * hi(y)).wrapping_add(hi(x) * lo(y))
+}
+
+/// `SMLATB acc, x, y`: `acc + x.hi·y.lo` with signed 16-bit halves (wrapping).
+#[inline(always)]
+pub fn smlatb(x: u32, y: u32, acc: i32) -> i32 {
+    acc.wrapping_add(i32::from((x >> 16) as u16 as i16) * i32::from(y as u16 as i16))
+}
+
+/// Words per channel in [`widen_depthwise_pairs`]'s stream.
+pub const PAIRS_CHANNEL: usize = 10;
+
+/// The most channels [`depthwise_pairs_row`] takes at `stride` (1 or 2): every load of a
+/// channel's taps has an immediate offset below 4096 bytes.
+pub const fn pairs_max_channels(stride: usize) -> usize {
+    if stride == 1 { 340 } else { 170 }
+}
+
+/// Writes the depthwise 3×3 filters `w` (`9 × c`, tap-major) and the requantization of
+/// `rq` into `out` as [`depthwise_pairs_row`] reads them, 10 words per channel: the
+/// multiplier and `e − 1`; for each filter row `ky`, the doubled pair (tap `(ky, 0)`,
+/// tap `(ky, 1)`) and the doubled tap `(ky, 2)` in the low half of a word; the doubled
+/// bias twice. Returns whether `out` held every channel.
+pub fn widen_depthwise_pairs(w: &[i8], c: usize, rq: &Requant<'_>, out: &mut [u32]) -> bool {
+    if c == 0
+        || w.len() != 9 * c
+        || out.len() < c * PAIRS_CHANNEL
+        || rq.bias.len() < c
+        || rq.multiplier.len() < c
+        || rq.shift.len() < c
+    {
+        return false;
+    }
+    let params = rq.bias.iter().zip(rq.multiplier).zip(rq.shift);
+    for (s, ((&b, &m), &e)) in out.chunks_exact_mut(PAIRS_CHANNEL).zip(params) {
+        let b = b.wrapping_mul(2) as u32;
+        if let [m0, e0, .., b0, b1] = s {
+            (*m0, *e0, *b0, *b1) = (m as u32, !e as u32 & 31, b, b);
+        }
+    }
+    for (ky, taps) in w.chunks_exact(3 * c).enumerate() {
+        let (t0, rest) = taps.split_at(c);
+        let (t1, t2) = rest.split_at(c);
+        let taps = t0.iter().zip(t1).zip(t2);
+        for (s, ((&a, &b), &t)) in out.chunks_exact_mut(PAIRS_CHANNEL).zip(taps) {
+            if let Some([p, q]) = s.get_mut(2 + 2 * ky..4 + 2 * ky) {
+                (*p, *q) = (pair2(a, b), pair2(t, 0));
+            }
+        }
+    }
+    true
+}
+
+/// Column pairs a widened row needs for `ow` outputs at `stride` (1 or 2) in
+/// [`depthwise_pairs_row`], which computes two outputs at a time: `⌈ow/2⌉ + 1` at stride
+/// 1, `2⌈ow/2⌉ + 1` at stride 2.
+#[inline]
+pub const fn pairs_len(ow: usize, stride: usize) -> usize {
+    if stride == 1 {
+        ow.div_ceil(2) + 1
+    } else {
+        2 * ow.div_ceil(2) + 1
+    }
+}
+
+/// Widens one input row `src` (pixels of `c/4` words, four channels each; empty for a
+/// padding row) into slot `slot` (0 to 2) of `out`, the three rows a window reads
+/// interleaved as [`depthwise_pairs_row`] reads them: for each pair of padded columns
+/// `(2q, 2q + 1)` and each channel `k`, word `3(q·c + k) + slot` holds the channel's values
+/// at both columns as 16-bit halves (`2q` low). Padded column `j` is the input pixel
+/// `j − left`, or `z` ([`splat`]ted zero point) outside the row. `SXTB16` ×4 and
+/// `PKHBT`/`PKHTB` ×4 per two pixels of four channels. Cannot panic.
+#[inline(always)]
+pub fn widen_row_pairs(src: &[u32], c: usize, left: usize, z: u32, slot: usize, out: &mut [u32]) {
+    let cw = c / 4;
+    if cw == 0 || slot > 2 {
+        return;
+    }
+    let px = |i: usize| {
+        i.checked_sub(left)
+            .and_then(|i| src.get(i * cw..(i + 1) * cw))
+    };
+    let pad = core::iter::repeat(z);
+    // Pairs `lo..hi` have both pixels in the row: one run of the source.
+    let pixels = src.len() / cw;
+    let (lo, hi) = (left.div_ceil(2), (pixels + left) / 2);
+    let pairs = out.len() / (12 * cw);
+    let inside = src.get((2 * lo).wrapping_sub(left) * cw..(2 * hi).wrapping_sub(left) * cw);
+    let span = out.get_mut(lo * 12 * cw..hi * 12 * cw);
+    let mut done = (0, 0);
+    if let (Some(inside), Some(span), true) = (inside, span, lo < hi && hi <= pairs) {
+        for (two, chunk) in inside
+            .chunks_exact(2 * cw)
+            .zip(span.chunks_exact_mut(12 * cw))
+        {
+            let (a, b) = two.split_at(cw);
+            widen_pair(chunk, slot, a.iter().copied(), b.iter().copied());
+        }
+        done = (lo, hi);
+    }
+    for (q, chunk) in out.chunks_exact_mut(12 * cw).enumerate() {
+        if (done.0..done.1).contains(&q) {
+            continue;
+        }
+        match (px(2 * q), px(2 * q + 1)) {
+            (Some(a), Some(b)) => widen_pair(chunk, slot, a.iter().copied(), b.iter().copied()),
+            (Some(a), None) => widen_pair(chunk, slot, a.iter().copied(), pad.clone()),
+            (None, Some(b)) => widen_pair(chunk, slot, pad.clone(), b.iter().copied()),
+            (None, None) => widen_pair(chunk, slot, pad.clone(), pad.clone()),
+        }
+    }
+}
+
+/// [`widen_row_pairs`] for one pair of columns: the words `p` and `r` of its two pixels,
+/// four channels each, into `chunk` (12 words per four channels).
+#[inline(always)]
+fn widen_pair(
+    chunk: &mut [u32],
+    slot: usize,
+    p: impl Iterator<Item = u32>,
+    r: impl Iterator<Item = u32>,
+) {
+    for ((quad, p), r) in chunk.chunks_exact_mut(12).zip(p).zip(r) {
+        let (pe, re) = (sxtb16(p), sxtb16(r));
+        let (po, ro) = (sxtb16_ror8(p), sxtb16_ror8(r));
+        if let Some([a, _, _, b, _, _, c, _, _, d, ..]) = quad.get_mut(slot..) {
+            (*a, *b, *c, *d) = (
+                pack_lo(pe, re),
+                pack_lo(po, ro),
+                pack_hi(pe, re),
+                pack_hi(po, ro),
+            );
+        }
+    }
+}
+
+/// The two outputs of one channel of a 3×3 depthwise row at stride `S` (1 or 2), the
+/// window's rows in slots `(ROT + ky) % 3`, from the interleaved rows at `*p` (word
+/// `3·(pair·C + k)`) and the channel's 10 stream words at `*s`: per filter row, at
+/// stride 1 `A` = (`x0`, `x1`) and `B` = (`x2`, `x3`), `a0 += A·(w0, w1) + x2·w2`,
+/// `a1 += (x2, x1)·(w1, w0) + x3·w2` (`SMLAD`, `SMLABB`, `PKHBT`, `SMLADX`, `SMLATB`); at
+/// stride 2 with `D` = (`x4`, `x5`) too, `a0 += A·(w0, w1) + x2·w2`, `a1 += B·(w0, w1) +
+/// x4·w2`; then [`rescale`] of both. `*p` advances three words, `*s` ten.
+///
+/// # Safety
+/// `*p` must be valid for reading words `3·n·C + j`, `j < 3`, `n ≤ 2` (`n ≤ 1` at stride
+/// 1); `*s` for reading 10 words; both aligned; `12·C + 8` below 4096 (`24·C + 8` at
+/// stride 2).
+#[inline(always)]
+unsafe fn pairs_channel<const C: usize, const S: usize, const ROT: usize>(
+    p: &mut *const u32,
+    s: &mut *const u32,
+    zp1: i32,
+) -> (i32, i32) {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let (a0, a1): (i32, i32);
+        if S == 1 {
+            // The rows in slots 1, 2 and 0 in that order (so the last load may advance
+            // `p`), `w1`, `w2`, `w0` the stream offsets of their filter rows.
+            // SAFETY: the loads read words the caller guarantees; the rest are DSP
+            // instructions on registers (`SMLAD`, `SSAT` may set the Q flag, which no Rust
+            // code reads).
+            unsafe {
+                core::arch::asm!(
+                    "ldrd {a0}, {a1}, [{s}, #32]",
+                    "ldr {b}, [{p}, #{b1}]",
+                    "ldr {x}, [{p}, #4]",
+                    "ldrd {w}, {v}, [{s}, #{w1}]",
+                    "smlad {a0}, {x}, {w}, {a0}",
+                    "smlabb {a0}, {b}, {v}, {a0}",
+                    "pkhbt {x}, {b}, {x}",
+                    "smladx {a1}, {x}, {w}, {a1}",
+                    "smlatb {a1}, {b}, {v}, {a1}",
+                    "ldr {b}, [{p}, #{b2}]",
+                    "ldr {x}, [{p}, #8]",
+                    "ldrd {w}, {v}, [{s}, #{w2}]",
+                    "smlad {a0}, {x}, {w}, {a0}",
+                    "smlabb {a0}, {b}, {v}, {a0}",
+                    "pkhbt {x}, {b}, {x}",
+                    "smladx {a1}, {x}, {w}, {a1}",
+                    "smlatb {a1}, {b}, {v}, {a1}",
+                    "ldr {b}, [{p}, #{b0}]",
+                    "ldr {x}, [{p}], #12",
+                    "ldrd {w}, {v}, [{s}, #{w0}]",
+                    "smlad {a0}, {x}, {w}, {a0}",
+                    "smlabb {a0}, {b}, {v}, {a0}",
+                    "pkhbt {x}, {b}, {x}",
+                    "smladx {a1}, {x}, {w}, {a1}",
+                    "smlatb {a1}, {b}, {v}, {a1}",
+                    p = inout(reg) *p, s = in(reg) *s,
+                    a0 = out(reg) a0, a1 = out(reg) a1, b = out(reg) _, x = out(reg) _,
+                    w = out(reg) _, v = out(reg) _,
+                    b0 = const 12 * C, b1 = const 12 * C + 4, b2 = const 12 * C + 8,
+                    w0 = const 8 + 8 * ((3 - ROT) % 3), w1 = const 8 + 8 * ((4 - ROT) % 3),
+                    w2 = const 8 + 8 * ((5 - ROT) % 3),
+                    options(readonly, nostack));
+            }
+        } else {
+            // SAFETY: as above.
+            unsafe {
+                core::arch::asm!(
+                    "ldrd {a0}, {a1}, [{s}, #32]",
+                    "ldr {x}, [{p}, #4]",
+                    "ldr {b}, [{p}, #{b1}]",
+                    "ldrd {w}, {v}, [{s}, #{w1}]",
+                    "smlad {a0}, {x}, {w}, {a0}",
+                    "smlabb {a0}, {b}, {v}, {a0}",
+                    "smlad {a1}, {b}, {w}, {a1}",
+                    "ldr {x}, [{p}, #{d1}]",
+                    "smlabb {a1}, {x}, {v}, {a1}",
+                    "ldr {x}, [{p}, #8]",
+                    "ldr {b}, [{p}, #{b2}]",
+                    "ldrd {w}, {v}, [{s}, #{w2}]",
+                    "smlad {a0}, {x}, {w}, {a0}",
+                    "smlabb {a0}, {b}, {v}, {a0}",
+                    "smlad {a1}, {b}, {w}, {a1}",
+                    "ldr {x}, [{p}, #{d2}]",
+                    "smlabb {a1}, {x}, {v}, {a1}",
+                    "ldr {b}, [{p}, #{b0}]",
+                    "ldr {x}, [{p}, #{d0}]",
+                    "ldrd {w}, {v}, [{s}, #{w0}]",
+                    "smlabb {a1}, {x}, {v}, {a1}",
+                    "smlad {a1}, {b}, {w}, {a1}",
+                    "smlabb {a0}, {b}, {v}, {a0}",
+                    "ldr {x}, [{p}], #12",
+                    "smlad {a0}, {x}, {w}, {a0}",
+                    p = inout(reg) *p, s = in(reg) *s,
+                    a0 = out(reg) a0, a1 = out(reg) a1, b = out(reg) _, x = out(reg) _,
+                    w = out(reg) _, v = out(reg) _,
+                    b0 = const 12 * C, b1 = const 12 * C + 4, b2 = const 12 * C + 8,
+                    d0 = const 24 * C, d1 = const 24 * C + 4, d2 = const 24 * C + 8,
+                    w0 = const 8 + 8 * ((3 - ROT) % 3), w1 = const 8 + 8 * ((4 - ROT) % 3),
+                    w2 = const 8 + 8 * ((5 - ROT) % 3),
+                    options(readonly, nostack));
+            }
+        }
+        // SAFETY: `*s` holds the channel's 10 words, as the caller guarantees.
+        unsafe { rescale_pair(a0, a1, s, zp1) }
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            let (pp, sp) = (*p, *s);
+            let word = |i: usize| *sp.add(i);
+            let (mut a0, mut a1) = (word(8) as i32, word(9) as i32);
+            for ky in 0..3 {
+                let slot = (ROT + ky) % 3;
+                let at = |n: usize| *pp.add(3 * n * C + slot);
+                let (w, w2) = (word(2 + 2 * ky), word(3 + 2 * ky));
+                let (x, b) = (at(0), at(1));
+                a0 = smlabb(b, w2, smlad(x, w, a0));
+                if S == 1 {
+                    let m = (b & 0xffff) | (x & 0xffff_0000);
+                    a1 = smlatb(b, w2, smladx(m, w, a1));
+                } else {
+                    a1 = smlabb(at(2), w2, smlad(b, w, a1));
+                }
+            }
+            let (m, e1) = (word(0) as i32, word(1));
+            *p = pp.add(3);
+            *s = sp.add(PAIRS_CHANNEL);
+            (rescale(a0, m, e1, zp1), rescale(a1, m, e1, zp1))
+        }
+    }
+}
+
+/// The first output of [`pairs_channel`] alone (the last output of a row of odd width),
+/// the same at either stride: per filter row `A` = (`x0`, `x1`), `B` = (`x2`, `x3`),
+/// `a += A·(w0, w1) + x2·w2`, then [`rescale`]. `*p` advances three words, `*s` ten.
+///
+/// # Safety
+/// As [`pairs_channel`] at stride 1.
+#[inline(always)]
+unsafe fn pairs_one<const C: usize, const ROT: usize>(
+    p: &mut *const u32,
+    s: &mut *const u32,
+    zp1: i32,
+) -> i32 {
+    let a: i32;
+    #[cfg(firmnet_arm_dsp)]
+    {
+        // Rows and offsets as in `pairs_channel`.
+        // SAFETY: the loads read words the caller guarantees; the rest are DSP
+        // instructions on registers (`SMLAD` may set the Q flag, which no Rust code reads).
+        unsafe {
+            core::arch::asm!(
+                "ldr {a}, [{s}, #32]",
+                "ldr {x}, [{p}, #4]",
+                "ldr {b}, [{p}, #{b1}]",
+                "ldrd {w}, {v}, [{s}, #{w1}]",
+                "smlad {a}, {x}, {w}, {a}",
+                "smlabb {a}, {b}, {v}, {a}",
+                "ldr {x}, [{p}, #8]",
+                "ldr {b}, [{p}, #{b2}]",
+                "ldrd {w}, {v}, [{s}, #{w2}]",
+                "smlad {a}, {x}, {w}, {a}",
+                "smlabb {a}, {b}, {v}, {a}",
+                "ldr {b}, [{p}, #{b0}]",
+                "ldr {x}, [{p}], #12",
+                "ldrd {w}, {v}, [{s}, #{w0}]",
+                "smlad {a}, {x}, {w}, {a}",
+                "smlabb {a}, {b}, {v}, {a}",
+                p = inout(reg) *p, s = in(reg) *s, a = out(reg) a,
+                b = out(reg) _, x = out(reg) _, w = out(reg) _, v = out(reg) _,
+                b0 = const 12 * C, b1 = const 12 * C + 4, b2 = const 12 * C + 8,
+                w0 = const 8 + 8 * ((3 - ROT) % 3), w1 = const 8 + 8 * ((4 - ROT) % 3),
+                w2 = const 8 + 8 * ((5 - ROT) % 3),
+                options(readonly, nostack));
+        }
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        // SAFETY: as the caller guarantees.
+        unsafe {
+            let (pp, sp) = (*p, *s);
+            let mut acc = *sp.add(8) as i32;
+            for ky in 0..3 {
+                let slot = (ROT + ky) % 3;
+                let (x, b) = (*pp.add(slot), *pp.add(3 * C + slot));
+                acc = smlabb(b, *sp.add(3 + 2 * ky), smlad(x, *sp.add(2 + 2 * ky), acc));
+            }
+            *p = pp.add(3);
+            a = acc;
+        }
+    }
+    // SAFETY: as the caller guarantees.
+    unsafe {
+        let (m, e1) = (**s as i32, *s.add(1));
+        *s = s.add(PAIRS_CHANNEL);
+        rescale(a, m, e1, zp1)
+    }
+}
+
+/// [`rescale`] of the sums `a0` and `a1` of a channel with the multiplier and `e − 1` at
+/// `*s` (the first two of its stream words), in one `asm!` block with their `LDRD`, which
+/// advances `*s` to the next channel.
+///
+/// # Safety
+/// `*s` must be valid for reading the channel's 10 words, aligned.
+#[cfg(firmnet_arm_dsp)]
+#[inline(always)]
+unsafe fn rescale_pair(mut a0: i32, mut a1: i32, s: &mut *const u32, zp1: i32) -> (i32, i32) {
+    // SAFETY: the load reads words the caller guarantees; the rest are instructions on
+    // registers (`SSAT` may set the Q flag, which no Rust code reads).
+    unsafe {
+        core::arch::asm!(
+            "ldrd {w}, {v}, [{s}], #40",
+            "smmulr {a0}, {a0}, {w}",
+            "add {a0}, {a0}, {a0}, asr #31",
+            "asr {a0}, {a0}, {v}",
+            "add {a0}, {a0}, {z}",
+            "ssat {a0}, #8, {a0}, asr #1",
+            "smmulr {a1}, {a1}, {w}",
+            "add {a1}, {a1}, {a1}, asr #31",
+            "asr {a1}, {a1}, {v}",
+            "add {a1}, {a1}, {z}",
+            "ssat {a1}, #8, {a1}, asr #1",
+            s = inout(reg) *s, z = in(reg) zp1, a0 = inout(reg) a0, a1 = inout(reg) a1,
+            w = out(reg) _, v = out(reg) _, options(readonly, nostack));
+    }
+    (a0, a1)
+}
+
+/// One row of a 3×3 depthwise convolution's outputs at `S`tride 1 or 2, `ow` pixels of
+/// `C` channels (`C` a multiple of 4, at most [`pairs_max_channels`]), each four channels
+/// as one word given to `put(i, word)` (`i` counting words along the row), from the three
+/// input rows it reads widened by [`widen_row_pairs`] into `slots` (at least
+/// `3·`[`pairs_len`]`·C` words), row `ky` in slot `(ROT + ky) % 3`, and
+/// [`widen_depthwise_pairs`]'s `stream`. Two outputs of a channel at a time: at stride 1
+/// per filter row two loads, a `PKHBT` and four multiplies, at stride 2 three loads and
+/// four multiplies; then [`rescale`]; the last output of a row of odd width alone. Does nothing if a slice is too short or `C`,
+/// `S` or `ROT` are out of range. Cannot panic.
+#[inline(always)]
+pub fn depthwise_pairs_row<const C: usize, const S: usize, const ROT: usize>(
+    slots: &[u32],
+    stream: &[u32],
+    d: Doubled,
+    ow: usize,
+    mut put: impl FnMut(usize, u32),
+) {
+    let units = ow.div_ceil(2);
+    if ow == 0
+        || C == 0
+        || !C.is_multiple_of(4)
+        || !(S == 1 || S == 2)
+        || ROT > 2
+        || C > pairs_max_channels(S)
+        || stream.len() < C * PAIRS_CHANNEL
+        || slots.len() < 3 * pairs_len(ow, S) * C
+    {
+        return;
+    }
+    let cw = C / 4;
+    let mut p = slots.as_ptr();
+    for u in 0..units {
+        let mut sp = stream.as_ptr();
+        if 2 * u + 1 == ow {
+            // The last output of an odd row alone.
+            for g in 0..cw {
+                // SAFETY: as below, reading pairs `u` and `u + 1` (stride 1) or `2u` and
+                // `2u + 1` (stride 2) only.
+                let a = unsafe {
+                    [
+                        pairs_one::<C, ROT>(&mut p, &mut sp, d.zp1),
+                        pairs_one::<C, ROT>(&mut p, &mut sp, d.zp1),
+                        pairs_one::<C, ROT>(&mut p, &mut sp, d.zp1),
+                        pairs_one::<C, ROT>(&mut p, &mut sp, d.zp1),
+                    ]
+                };
+                put(2 * u * cw + g, bytes4(a, d.lo, d.hi));
+            }
+            break;
+        }
+        for g in 0..cw {
+            // SAFETY: unit `u` reads the interleaved words of pairs `u`, `u + 1` (stride
+            // 1) or `2u` to `2u + 2` (stride 2), below `3·pairs_len·C` (checked above),
+            // `p` advancing three words per channel; `sp` walks the `C` channels of the
+            // stream (checked above); `C` is in range.
+            let (a0, a1, a2, a3) = unsafe {
+                (
+                    pairs_channel::<C, S, ROT>(&mut p, &mut sp, d.zp1),
+                    pairs_channel::<C, S, ROT>(&mut p, &mut sp, d.zp1),
+                    pairs_channel::<C, S, ROT>(&mut p, &mut sp, d.zp1),
+                    pairs_channel::<C, S, ROT>(&mut p, &mut sp, d.zp1),
+                )
+            };
+            put(2 * u * cw + g, bytes4([a0.0, a1.0, a2.0, a3.0], d.lo, d.hi));
+            put(
+                (2 * u + 1) * cw + g,
+                bytes4([a0.1, a1.1, a2.1, a3.1], d.lo, d.hi),
+            );
+        }
+        if S == 2 {
+            // The next unit starts two pairs on.
+            p = p.wrapping_add(3 * C);
         }
     }
 }

@@ -13,8 +13,11 @@
 //! | 5 | `QMaxPool2d` 2×2, stride 2, 28×28×16 → 14×14×16 | input elements |
 //! | 6 | `QGlobalAvgPool` 25×5×64 → 64 | input elements |
 //! | 7 | `QAdd` 16×16×32 | outputs |
+//! | 8 | `QDepthwiseConv2d` 3×3, 48×48×8, SAME, ReLU (visual wake words) | MACs |
+//! | 9 | `QDepthwiseConv2d` 3×3, stride 2, 24×24×32 → 12×12×32, SAME, ReLU | MACs |
+//! | 10 | `QDepthwiseConv2d` 3×3, 6×6×128, SAME, ReLU | MACs |
 //!
-//! Everything large lives in [`Workspace`] (about 150 KB), which the firmware keeps in a
+//! Everything large lives in [`Workspace`] (about 230 KB), which the firmware keeps in a
 //! `static` and the host in a `Box`.
 
 use firmnet::layers::{Same, Valid};
@@ -32,6 +35,12 @@ pub type ConvC1 = QConv2d<28, 28, 1, 16, 3, 3, 28, 28, 1, Same>;
 pub type ConvKws = QConv2d<49, 10, 1, 64, 10, 4, 25, 5, 2, Same>;
 /// Depthwise 3×3, 25×5×64, SAME.
 pub type Depthwise = QDepthwiseConv2d<25, 5, 64, 3, 3, 25, 5, 1, Same>;
+/// Depthwise 3×3, 48×48×8, SAME (visual wake words' first).
+pub type DwVww48 = QDepthwiseConv2d<48, 48, 8, 3, 3, 48, 48, 1, Same>;
+/// Depthwise 3×3, stride 2, 24×24×32 → 12×12×32, SAME.
+pub type DwVww24s2 = QDepthwiseConv2d<24, 24, 32, 3, 3, 12, 12, 2, Same>;
+/// Depthwise 3×3, 6×6×128, SAME.
+pub type DwVww6 = QDepthwiseConv2d<6, 6, 128, 3, 3, 6, 6, 1, Same>;
 /// Max pool 2×2, stride 2, 28×28×16 → 14×14×16.
 pub type MaxPool = QMaxPool2d<28, 28, 16, 2, 2, 14, 14, 2, Valid>;
 /// Global average pool 25×5×64 → 64.
@@ -39,8 +48,8 @@ pub type GlobalAvg = QGlobalAvgPool<25, 5, 64>;
 /// The residual add's operands and output, 16×16×32.
 pub type AddMap = [[[i8; 32]; 16]; 16];
 
-/// Names of the eight windows, in order.
-pub const NAMES: [&str; 8] = [
+/// Names of the windows, in order.
+pub const NAMES: [&str; 11] = [
     "conv3x3",
     "conv1x1",
     "conv_c1",
@@ -49,11 +58,14 @@ pub const NAMES: [&str; 8] = [
     "maxpool",
     "avgpool",
     "add",
+    "dw48x8",
+    "dw24x32s2",
+    "dw6x128",
 ];
 
 /// The work of each window: multiply-accumulates of the convolutions, input elements of
 /// the pools, outputs of the add.
-pub const WORK: [u32; 8] = [
+pub const WORK: [u32; 11] = [
     14 * 14 * 32 * 3 * 3 * 16,
     25 * 5 * 64 * 64,
     28 * 28 * 16 * 3 * 3,
@@ -62,11 +74,14 @@ pub const WORK: [u32; 8] = [
     28 * 28 * 16,
     25 * 5 * 64,
     16 * 16 * 32,
+    48 * 48 * 8 * 3 * 3,
+    12 * 12 * 32 * 3 * 3,
+    6 * 6 * 128 * 3 * 3,
 ];
 
 /// The FNV-1a checksum of each output for [`fill`]'s values, as the reference kernels
 /// compute them.
-pub const EXPECTED: [u32; 8] = [
+pub const EXPECTED: [u32; 11] = [
     0xea50_17d5,
     0xfe31_7355,
     0xdc13_d4dd,
@@ -75,7 +90,15 @@ pub const EXPECTED: [u32; 8] = [
     0xb16e_b4cd,
     0xb71e_8625,
     0xd91b_f507,
+    0x24dc_0015,
+    0xb4db_32a8,
+    0x8df4_d39e,
 ];
+
+/// A value at a 4-byte aligned address (the word paths read and write maps a word at a
+/// time), whatever the sizes of the fields around it.
+#[repr(C, align(4))]
+pub struct Words<T>(pub T);
 
 /// The layers, their inputs, outputs and scratch.
 pub struct Workspace {
@@ -95,36 +118,60 @@ pub struct Workspace {
     pub avgpool: GlobalAvg,
     /// Layer 7.
     pub add: QAdd<AddMap>,
+    /// Layer 8.
+    pub dw48: DwVww48,
+    /// Layer 9.
+    pub dw24: DwVww24s2,
+    /// Layer 10.
+    pub dw6: DwVww6,
+    /// Input of layer 8.
+    pub x48: Words<[[[i8; 8]; 48]; 48]>,
+    /// Output of layer 8.
+    pub y48: Words<[[[i8; 8]; 48]; 48]>,
+    /// Input of layer 9.
+    pub x24: Words<[[[i8; 32]; 24]; 24]>,
+    /// Output of layer 9.
+    pub y12: Words<[[[i8; 32]; 12]; 12]>,
+    /// Input of layer 10.
+    pub x6: Words<[[[i8; 128]; 6]; 6]>,
+    /// Output of layer 10.
+    pub y6: Words<[[[i8; 128]; 6]; 6]>,
+    /// Scratch of layer 8.
+    pub s8: Words<Scratch<DwVww48>>,
+    /// Scratch of layer 9.
+    pub s9: Words<Scratch<DwVww24s2>>,
+    /// Scratch of layer 10.
+    pub s10: Words<Scratch<DwVww6>>,
     /// Input of layer 0.
-    pub x14: [[[i8; 16]; 14]; 14],
+    pub x14: Words<[[[i8; 16]; 14]; 14]>,
     /// Output of layer 0.
-    pub y14: [[[i8; 32]; 14]; 14],
+    pub y14: Words<[[[i8; 32]; 14]; 14]>,
     /// Input of layers 1, 4 and 6.
-    pub x25: [[[i8; 64]; 5]; 25],
+    pub x25: Words<[[[i8; 64]; 5]; 25]>,
     /// Output of layers 1, 3 and 4.
-    pub y25: [[[i8; 64]; 5]; 25],
+    pub y25: Words<[[[i8; 64]; 5]; 25]>,
     /// Input of layer 2.
-    pub x28: [[[i8; 1]; 28]; 28],
+    pub x28: Words<[[[i8; 1]; 28]; 28]>,
     /// Output of layer 2, input of layer 5.
-    pub y28: [[[i8; 16]; 28]; 28],
+    pub y28: Words<[[[i8; 16]; 28]; 28]>,
     /// Input of layer 3.
-    pub x49: [[[i8; 1]; 10]; 49],
+    pub x49: Words<[[[i8; 1]; 10]; 49]>,
     /// Output of layer 5.
-    pub pooled: [[[i8; 16]; 14]; 14],
+    pub pooled: Words<[[[i8; 16]; 14]; 14]>,
     /// Output of layer 6.
-    pub averages: [i8; 64],
+    pub averages: Words<[i8; 64]>,
     /// The add's operands and output.
-    pub add_io: [AddMap; 3],
+    pub add_io: Words<[AddMap; 3]>,
     /// Scratch of layer 0.
-    pub s0: Scratch<Conv3x3>,
+    pub s0: Words<Scratch<Conv3x3>>,
     /// Scratch of layer 1.
-    pub s1: Scratch<Conv1x1>,
+    pub s1: Words<Scratch<Conv1x1>>,
     /// Scratch of layer 2.
-    pub s2: Scratch<ConvC1>,
+    pub s2: Words<Scratch<ConvC1>>,
     /// Scratch of layer 3.
-    pub s3: Scratch<ConvKws>,
+    pub s3: Words<Scratch<ConvKws>>,
     /// Scratch of layer 4.
-    pub s4: Scratch<Depthwise>,
+    pub s4: Words<Scratch<Depthwise>>,
 }
 
 impl Workspace {
@@ -138,21 +185,33 @@ impl Workspace {
         maxpool: MaxPool::ZERO,
         avgpool: GlobalAvg::ZERO,
         add: QAdd::ZERO,
-        x14: [[[0; 16]; 14]; 14],
-        y14: [[[0; 32]; 14]; 14],
-        x25: [[[0; 64]; 5]; 25],
-        y25: [[[0; 64]; 5]; 25],
-        x28: [[[0; 1]; 28]; 28],
-        y28: [[[0; 16]; 28]; 28],
-        x49: [[[0; 1]; 10]; 49],
-        pooled: [[[0; 16]; 14]; 14],
-        averages: [0; 64],
-        add_io: [[[[0; 32]; 16]; 16]; 3],
-        s0: Scratch::<Conv3x3>::ZERO,
-        s1: Scratch::<Conv1x1>::ZERO,
-        s2: Scratch::<ConvC1>::ZERO,
-        s3: Scratch::<ConvKws>::ZERO,
-        s4: Scratch::<Depthwise>::ZERO,
+        dw48: DwVww48::ZERO,
+        dw24: DwVww24s2::ZERO,
+        dw6: DwVww6::ZERO,
+        x48: Words([[[0; 8]; 48]; 48]),
+        y48: Words([[[0; 8]; 48]; 48]),
+        x24: Words([[[0; 32]; 24]; 24]),
+        y12: Words([[[0; 32]; 12]; 12]),
+        x6: Words([[[0; 128]; 6]; 6]),
+        y6: Words([[[0; 128]; 6]; 6]),
+        s8: Words(Scratch::<DwVww48>::ZERO),
+        s9: Words(Scratch::<DwVww24s2>::ZERO),
+        s10: Words(Scratch::<DwVww6>::ZERO),
+        x14: Words([[[0; 16]; 14]; 14]),
+        y14: Words([[[0; 32]; 14]; 14]),
+        x25: Words([[[0; 64]; 5]; 25]),
+        y25: Words([[[0; 64]; 5]; 25]),
+        x28: Words([[[0; 1]; 28]; 28]),
+        y28: Words([[[0; 16]; 28]; 28]),
+        x49: Words([[[0; 1]; 10]; 49]),
+        pooled: Words([[[0; 16]; 14]; 14]),
+        averages: Words([0; 64]),
+        add_io: Words([[[[0; 32]; 16]; 16]; 3]),
+        s0: Words(Scratch::<Conv3x3>::ZERO),
+        s1: Words(Scratch::<Conv1x1>::ZERO),
+        s2: Words(Scratch::<ConvC1>::ZERO),
+        s3: Words(Scratch::<ConvKws>::ZERO),
+        s4: Words(Scratch::<Depthwise>::ZERO),
     };
 }
 
@@ -185,6 +244,41 @@ fn channels(
         *m = (1 << 30) + (rng.next_u32() >> 2) as i32;
         *s = -right - (rng.next_u32() & 1) as i32;
     }
+}
+
+/// Seeded weights, biases (the input zero point `z_in` folded in, random values `>> wide`
+/// on top) and requantization (shifts of `−right` or `−right − 1`) of a depthwise 3×3
+/// layer with per-channel multipliers, a fused ReLU if `relu`.
+fn depthwise<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const OH: usize,
+    const OW: usize,
+    const S: usize,
+>(
+    rng: &mut Rng,
+    l: &mut QDepthwiseConv2d<H, W, C, 3, 3, OH, OW, S, Same>,
+    (z_in, z_out): (i32, i32),
+    wide: u32,
+    right: i32,
+    relu: bool,
+) {
+    bytes(rng, l.weight.as_flattened_mut().as_flattened_mut());
+    for c in 0..C {
+        let sum: i32 = l
+            .weight
+            .as_flattened()
+            .iter()
+            .map(|t| i32::from(t[c]))
+            .sum();
+        l.bias[c] = ((rng.next_u32() as i32) >> wide) - z_in * sum;
+        l.multiplier[c] = (1 << 30) + (rng.next_u32() >> 2) as i32;
+        l.shift[c] = -right - (rng.next_u32() & 1) as i32;
+    }
+    l.input = params(0.05, z_in);
+    l.output = params(0.1, z_out);
+    l.min = if relu { z_out as i8 } else { -128 };
 }
 
 /// Quantization of one side of a layer.
@@ -224,25 +318,7 @@ pub fn fill(ws: &mut Workspace) {
     conv!(ws.conv1x1, 4, -9, 10, false);
     conv!(ws.conv_c1, -128, -20, 7, true);
     conv!(ws.conv_kws, 12, 0, 9, false);
-    {
-        let l = &mut ws.depthwise;
-        bytes(&mut rng, l.weight.as_flattened_mut().as_flattened_mut());
-        let (z_in, z_out) = (-5, 2);
-        for c in 0..64 {
-            let sum: i32 = l
-                .weight
-                .as_flattened()
-                .iter()
-                .map(|t| i32::from(t[c]))
-                .sum();
-            l.bias[c] = ((rng.next_u32() as i32) >> 18) - z_in * sum;
-            l.multiplier[c] = (1 << 30) + (rng.next_u32() >> 2) as i32;
-            l.shift[c] = -7 - (rng.next_u32() & 1) as i32;
-        }
-        l.input = params(0.05, z_in);
-        l.output = params(0.1, z_out);
-        l.min = -128;
-    }
+    depthwise(&mut rng, &mut ws.depthwise, (-5, 2), 18, 7, false);
     let p = params(0.1, -4);
     ws.maxpool.params = p;
     (ws.maxpool.min, ws.maxpool.max) = (-100, 120);
@@ -255,31 +331,45 @@ pub fn fill(ws: &mut Workspace) {
         Clamp::None,
     );
     ws.add = added.unwrap_or(QAdd::ZERO);
-    bytes(&mut rng, ws.x14.as_flattened_mut().as_flattened_mut());
-    bytes(&mut rng, ws.x25.as_flattened_mut().as_flattened_mut());
-    bytes(&mut rng, ws.x28.as_flattened_mut().as_flattened_mut());
-    bytes(&mut rng, ws.x49.as_flattened_mut().as_flattened_mut());
-    bytes(&mut rng, ws.y28.as_flattened_mut().as_flattened_mut());
-    for map in ws.add_io.iter_mut().take(2) {
+    bytes(&mut rng, ws.x14.0.as_flattened_mut().as_flattened_mut());
+    bytes(&mut rng, ws.x25.0.as_flattened_mut().as_flattened_mut());
+    bytes(&mut rng, ws.x28.0.as_flattened_mut().as_flattened_mut());
+    bytes(&mut rng, ws.x49.0.as_flattened_mut().as_flattened_mut());
+    bytes(&mut rng, ws.y28.0.as_flattened_mut().as_flattened_mut());
+    for map in ws.add_io.0.iter_mut().take(2) {
         bytes(&mut rng, map.as_flattened_mut().as_flattened_mut());
     }
+    // As visual wake words: input zero point −128, a fused ReLU.
+    depthwise(&mut rng, &mut ws.dw48, (-128, -20), 17, 8, true);
+    depthwise(&mut rng, &mut ws.dw24, (-128, -35), 17, 8, true);
+    depthwise(&mut rng, &mut ws.dw6, (-128, -10), 17, 8, true);
+    bytes(&mut rng, ws.x48.0.as_flattened_mut().as_flattened_mut());
+    bytes(&mut rng, ws.x24.0.as_flattened_mut().as_flattened_mut());
+    bytes(&mut rng, ws.x6.0.as_flattened_mut().as_flattened_mut());
 }
 
-/// Runs layer `i` (0 to 7) on its input; other `i` do nothing.
+/// Runs layer `i` (0 to 10) on its input; other `i` do nothing.
 #[inline(never)]
 pub fn run(ws: &mut Workspace, i: usize) {
     match i {
-        0 => ws.conv3x3.forward(&ws.x14, &mut ws.y14, &mut ws.s0),
-        1 => ws.conv1x1.forward(&ws.x25, &mut ws.y25, &mut ws.s1),
-        2 => ws.conv_c1.forward(&ws.x28, &mut ws.y28, &mut ws.s2),
-        3 => ws.conv_kws.forward(&ws.x49, &mut ws.y25, &mut ws.s3),
-        4 => ws.depthwise.forward(&ws.x25, &mut ws.y25, &mut ws.s4),
-        5 => ws.maxpool.forward_with(&ws.y28, &mut ws.pooled, &mut []),
-        6 => ws.avgpool.forward_with(&ws.x25, &mut ws.averages, &mut []),
+        0 => ws.conv3x3.forward(&ws.x14.0, &mut ws.y14.0, &mut ws.s0.0),
+        1 => ws.conv1x1.forward(&ws.x25.0, &mut ws.y25.0, &mut ws.s1.0),
+        2 => ws.conv_c1.forward(&ws.x28.0, &mut ws.y28.0, &mut ws.s2.0),
+        3 => ws.conv_kws.forward(&ws.x49.0, &mut ws.y25.0, &mut ws.s3.0),
+        4 => ws.depthwise.forward(&ws.x25.0, &mut ws.y25.0, &mut ws.s4.0),
+        5 => ws
+            .maxpool
+            .forward_with(&ws.y28.0, &mut ws.pooled.0, &mut []),
+        6 => ws
+            .avgpool
+            .forward_with(&ws.x25.0, &mut ws.averages.0, &mut []),
         7 => {
-            let [a, b, y] = &mut ws.add_io;
+            let [a, b, y] = &mut ws.add_io.0;
             ws.add.forward(a, b, y);
         }
+        8 => ws.dw48.forward(&ws.x48.0, &mut ws.y48.0, &mut ws.s8.0),
+        9 => ws.dw24.forward(&ws.x24.0, &mut ws.y12.0, &mut ws.s9.0),
+        10 => ws.dw6.forward(&ws.x6.0, &mut ws.y6.0, &mut ws.s10.0),
         _ => {}
     }
 }
@@ -287,12 +377,15 @@ pub fn run(ws: &mut Workspace, i: usize) {
 /// The output of layer `i` (empty for other `i`).
 pub fn output(ws: &Workspace, i: usize) -> &[i8] {
     match i {
-        0 => ws.y14.as_flattened().as_flattened(),
-        1 | 3 | 4 => ws.y25.as_flattened().as_flattened(),
-        2 => ws.y28.as_flattened().as_flattened(),
-        5 => ws.pooled.as_flattened().as_flattened(),
-        6 => &ws.averages,
-        7 => ws.add_io[2].as_flattened().as_flattened(),
+        0 => ws.y14.0.as_flattened().as_flattened(),
+        1 | 3 | 4 => ws.y25.0.as_flattened().as_flattened(),
+        2 => ws.y28.0.as_flattened().as_flattened(),
+        5 => ws.pooled.0.as_flattened().as_flattened(),
+        6 => &ws.averages.0,
+        7 => ws.add_io.0[2].as_flattened().as_flattened(),
+        8 => ws.y48.0.as_flattened().as_flattened(),
+        9 => ws.y12.0.as_flattened().as_flattened(),
+        10 => ws.y6.0.as_flattened().as_flattened(),
         _ => &[],
     }
 }
