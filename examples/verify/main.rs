@@ -298,8 +298,12 @@ fn verify_model<M: HostModel>(args: &Args) -> Result<bool, BoxError> {
     );
     let instructions = count::instructions(&runner, &elf("count_model")?, &host, &mut int8)?;
     println!(
-        "cortex-m4: {} instructions per inference (image 0; {}–{} over the first {} images, counted by tools/insnwin.c)",
-        instructions.first, instructions.min, instructions.max, instructions.images
+        "cortex-m4: {} instructions per inference (image 0; {}–{} over the first {} images, counted by tools/insnwin.c), {} cycles estimated (image 0)",
+        instructions.first,
+        instructions.min,
+        instructions.max,
+        instructions.images,
+        instructions.cycles
     );
 
     let float_tally = check_float(&runner, &elf("fashion_float")?, &float)?;
@@ -441,7 +445,7 @@ fn verify_model<M: HostModel>(args: &Args) -> Result<bool, BoxError> {
     let (before, after) = (format!("{before:.4}"), format!("{after:.4}"));
     let float_mismatches = float_tally.mismatches + learn_mismatches;
     println!(
-        "RESULT verify images={images} mismatches={} target={} float_mismatches={float_mismatches} finetune_accuracy_before={before} finetune_accuracy_after={after} code_bytes={} ram_bytes={} file_code_bytes={} file_ram_bytes={} instructions_per_inference={} model={}",
+        "RESULT verify images={images} mismatches={} target={} float_mismatches={float_mismatches} finetune_accuracy_before={before} finetune_accuracy_after={after} code_bytes={} ram_bytes={} file_code_bytes={} file_ram_bytes={} instructions_per_inference={} cycles_per_inference={} model={}",
         int8.mismatches,
         targets.join(","),
         footprint.compiled.code(),
@@ -449,6 +453,7 @@ fn verify_model<M: HostModel>(args: &Args) -> Result<bool, BoxError> {
         footprint.file.code(),
         footprint.file.ram(),
         footprint.instructions.first,
+        footprint.instructions.cycles,
         M::NAME,
     );
     Ok(ok)
@@ -1299,8 +1304,10 @@ impl Footprint {
             "\nInstructions per inference on the Cortex-M4F (`count_model`: pixels quantized, \
              network run from flash, class chosen; counted exactly by QEMU's plugin \
              `tools/insnwin.c`, the markers' cost subtracted): **{}** for the first test image, \
-             {}–{} over the first {}.",
-            n.first, n.min, n.max, n.images
+             {}–{} over the first {}; about {} cycles for the first image, estimated by the \
+             same plugin from the Cortex-M4's documented timings without flash wait states \
+             or bus contention.",
+            n.first, n.min, n.max, n.images, n.cycles
         );
         if let Some(m0) = &self.m0 {
             let _ = writeln!(

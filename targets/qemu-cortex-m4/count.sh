@@ -1,14 +1,18 @@
 #!/bin/sh
 # Executed instructions of the int8 dense kernels on a Cortex-M4 (the DSP path), counted
-# exactly by a QEMU plugin (QEMU models no cycles; instructions are exact and repeatable).
+# exactly by a QEMU plugin (QEMU models no cycles; instructions are exact and repeatable),
+# and the cycles the plugin estimates for them from the Cortex-M4 TRM's timings (the model
+# and what it ignores, flash wait states and bus contention first, are in tools/insnwin.c).
 #
 #   cd targets/qemu-cortex-m4 && ./count.sh
 #
-# Builds tools/insnwin.c (needs gcc), builds src/bin/count.rs, runs it under QEMU with the
-# plugin counting each bench_start..bench_end window, subtracts the empty window (the
-# markers' own cost) and prints instructions per multiply-accumulate for each layer of the
-# Fashion-MNIST int8 MLP and for the whole network, and the instructions it takes to check
-# the network's weight file at boot. Needs qemu-system-arm and llvm-nm.
+# First runs cycles_check.sh, which fails if the plugin's cycle model disagrees with cycle
+# counts worked out by hand. Builds tools/insnwin.c (needs gcc), builds src/bin/count.rs,
+# runs it under QEMU with the plugin counting each bench_start..bench_end window, subtracts
+# the empty window (the markers' own cost) and prints instructions and estimated cycles per
+# multiply-accumulate for each layer of the Fashion-MNIST int8 MLP and for the whole
+# network, and what it takes to check the network's weight file at boot. Needs
+# qemu-system-arm and llvm-nm.
 #
 # Then the same for src/bin/count_cnn.rs: the int8 convolutional layers of
 # targets/common/src/cnn_kernels.rs, with instructions per MAC for the convolutions, per
@@ -19,6 +23,7 @@
 # does this script, and so it does if a depthwise row exceeds its bound below.
 set -eu
 cd "$(dirname "$0")"
+./cycles_check.sh
 mkdir -p target
 gcc -O2 -shared -fPIC -fvisibility=hidden -o target/libinsnwin.so tools/insnwin.c
 cargo build --release --quiet --bin count --bin count_cnn
@@ -34,19 +39,20 @@ cat target/count.out
 file_bytes=$(awk '$1=="file" {print $2}' target/count.out)
 awk -v file_bytes="$file_bytes" '
     /insnwin: window/ { w[$3] = $5 }
+    /^cycles: window/ { cy[$3] = $5 }
     END {
         split("784x256 256x128 128x10 whole", name, " ")
         split("200704 32768 1280 234752", macs, " ")
-        printf "%-10s %10s %12s %10s\n", "layer", "MACs", "instructions", "per MAC"
+        printf "%-10s %10s %12s %10s %12s %10s\n", "layer", "MACs", "instructions", "per MAC", "est. cycles", "per MAC"
         for (i = 1; i <= 4; i++) {
-            n = w[i] - w[0]
-            printf "%-10s %10d %12d %10.3f\n", name[i], macs[i], n, n / macs[i]
-            printf "COUNT layer=%s macs=%d instructions=%d per_mac=%.3f\n", name[i], macs[i], n, n / macs[i] > "/dev/stderr"
+            n = w[i] - w[0]; c = cy[i] - cy[0]
+            printf "%-10s %10d %12d %10.3f %12d %10.3f\n", name[i], macs[i], n, n / macs[i], c, c / macs[i]
+            printf "COUNT layer=%s macs=%d instructions=%d per_mac=%.3f cycles=%d cycles_per=%.3f\n", name[i], macs[i], n, n / macs[i], c, c / macs[i] > "/dev/stderr"
         }
-        n = w[5] - w[0]
-        printf "%-10s %10s %12d %10.3f per byte of the %d-byte file\n", "check", "", n, n / file_bytes, file_bytes
-        printf "COUNT check_file bytes=%d instructions=%d per_byte=%.3f\n", file_bytes, n, n / file_bytes > "/dev/stderr"
-        printf "(marker overhead %d instructions, subtracted)\n", w[0]
+        n = w[5] - w[0]; c = cy[5] - cy[0]
+        printf "%-10s %10s %12d %10.3f %12d %10.3f per byte of the %d-byte file\n", "check", "", n, n / file_bytes, c, c / file_bytes, file_bytes
+        printf "COUNT check_file bytes=%d instructions=%d per_byte=%.3f cycles=%d cycles_per=%.3f\n", file_bytes, n, n / file_bytes, c, c / file_bytes > "/dev/stderr"
+        printf "(marker overhead %d instructions, %d cycles, subtracted)\n", w[0], cy[0]
     }' target/count.log
 
 # The convolutional layers.
@@ -62,15 +68,16 @@ cat target/count_cnn.out
 awk '
     FNR == NR && $1 == "cnn" { n++; name[n] = $2; work[n] = $3; check[n] = $5; next }
     /insnwin: window/ { w[$3] = $5 }
+    /^cycles: window/ { cy[$3] = $5 }
     END {
         split("2.18 2.09 11.2 3.63 8.33 11.2 6.4 81.7 - - -", cmsis, " ")
         split("MAC MAC MAC MAC MAC input input output MAC MAC MAC", unit, " ")
-        printf "%-10s %8s %12s %10s %8s %8s\n", "layer", "work", "instructions", "per unit", "CMSIS-NN", "output"
+        printf "%-10s %8s %12s %10s %8s %12s %10s %8s\n", "layer", "work", "instructions", "per unit", "CMSIS-NN", "est. cycles", "per unit", "output"
         for (i = 1; i <= n; i++) {
-            c = w[i] - w[0]
-            printf "%-10s %8d %12d %10.3f %8s %8s  (per %s)\n", name[i], work[i], c, c / work[i], cmsis[i], check[i], unit[i]
-            printf "COUNT cnn=%s work=%d instructions=%d per_unit=%.3f output=%s\n", name[i], work[i], c, c / work[i], check[i] > "/dev/stderr"
-            printf "COUNT cnn=%s work=%d instructions=%d per_unit=%.3f output=%s\n", name[i], work[i], c, c / work[i], check[i] > "target/count_cnn.counts"
+            c = w[i] - w[0]; k = cy[i] - cy[0]
+            printf "%-10s %8d %12d %10.3f %8s %12d %10.3f %8s  (per %s)\n", name[i], work[i], c, c / work[i], cmsis[i], k, k / work[i], check[i], unit[i]
+            printf "COUNT cnn=%s work=%d instructions=%d per_unit=%.3f output=%s cycles=%d cycles_per=%.3f\n", name[i], work[i], c, c / work[i], check[i], k, k / work[i] > "/dev/stderr"
+            printf "COUNT cnn=%s work=%d instructions=%d per_unit=%.3f output=%s cycles=%d cycles_per=%.3f\n", name[i], work[i], c, c / work[i], check[i], k, k / work[i] > "target/count_cnn.counts"
         }
     }' target/count_cnn.out target/count_cnn.log
 if [ "$status" -ne 0 ]; then
