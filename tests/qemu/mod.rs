@@ -388,6 +388,20 @@ pub fn counting_runner(
     Ok(command)
 }
 
+/// The Cortex-M4 cycles the plugin estimates for each window (its `cycles: window` lines),
+/// less the first, empty window's (the markers' cost); empty if it reports none.
+pub fn cycle_windows(stderr: &str) -> Vec<u64> {
+    let windows: Vec<u64> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("cycles: window ")?.split_once(" = "))
+        .filter_map(|(_, n)| n.trim().parse().ok())
+        .collect();
+    match windows.as_slice() {
+        [overhead, counts @ ..] => counts.iter().map(|c| c.saturating_sub(*overhead)).collect(),
+        [] => Vec::new(),
+    }
+}
+
 /// The instructions of each window the plugin reported on `stderr` after the first, less
 /// the first: the program's first window is empty, the markers' own cost.
 ///
