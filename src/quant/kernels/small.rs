@@ -188,7 +188,7 @@ unsafe fn small_output<const F: usize>(p: &[u32; 5], s: *const u32, zp1: i32) ->
     }
 }
 
-/// The requantization of [`Way::Bounded`](super::packed::Way::Bounded) sums, on a sum already doubled,
+/// The requantization of [`Way::Bounded`] sums, on a sum already doubled,
 /// `acc2 = 2·acc`, for a channel with multiplier `m` and `e1 = −shift − 1`, with `zp1 = 2·z + 1` for the output zero point `z`: TensorFlow
 /// Lite's `MultiplyByQuantizedMultiplier(acc, m, shift) + z`, saturated to `i8`, bit for
 /// bit when [`Doubled::fits`] holds for the layer (`SMMULR`, `ADD … ASR #31`, `ASR`,
@@ -281,7 +281,7 @@ pub struct Doubled {
 impl Doubled {
     /// `Some` when the doubled requantization of `rq` is exact for its first `channels`
     /// channels and sums of `taps` products of two `i8` on top of the bias: when
-    /// [`Rescale::of`] finds the sums [`Way::Bounded`](super::packed::Way::Bounded) — every multiplier positive,
+    /// [`Rescale::of`] finds the sums [`Way::Bounded`] — every multiplier positive,
     /// every exponent in `−31..=−1`, every `|bias| + taps·2¹⁴ < 2³⁰` (so `2·acc` cannot
     /// overflow) and `|z| < 2²⁸`. Checked once per layer.
     pub fn fits(rq: &Requant<'_>, channels: usize, taps: usize) -> Option<Doubled> {
