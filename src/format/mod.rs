@@ -153,7 +153,7 @@ mod file;
 mod layout;
 mod load;
 #[cfg(feature = "std")]
-mod rust;
+pub(crate) mod rust;
 #[cfg(feature = "std")]
 pub(crate) mod sniff;
 mod state;

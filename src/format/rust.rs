@@ -164,7 +164,7 @@ fn item<N: Describe>(s: &mut String, net: &N, at: &mut usize, pad: &str) -> bool
 }
 
 /// The elements from `at` on, as nested arrays of `shape` from dimension `d`.
-fn array(s: &mut String, shape: &Shape, data: TensorRef<'_>, d: usize, at: &mut usize) {
+pub(crate) fn array(s: &mut String, shape: &Shape, data: TensorRef<'_>, d: usize, at: &mut usize) {
     s.push('[');
     for k in 0..shape.dim(d) {
         if k > 0 {
@@ -189,6 +189,6 @@ fn array(s: &mut String, shape: &Shape, data: TensorRef<'_>, d: usize, at: &mut 
 }
 
 /// An `f32` exactly, as its bits.
-fn f32_bits(s: &mut String, x: f32) {
+pub(crate) fn f32_bits(s: &mut String, x: f32) {
     let _ = write!(s, "f32::from_bits({:#010x})", x.to_bits());
 }

@@ -6,6 +6,7 @@ use std::vec;
 
 use super::{Activation, ImportError, Op, Padding, Problem, Quantization, Tensor, TfliteModel};
 use crate::boxed;
+use crate::format::rust::{array, f32_bits};
 use crate::quant::{
     Clamp, QAdd, QParams, QSoftmax, SOFTMAX_OUTPUT, kernels::MAX_INPUTS, quantize_multiplier,
 };
@@ -322,14 +323,12 @@ fn value_item(s: &mut String, node: &Node, pad: &str) {
             let _ = write!(s, "{pad}{}(", l.ctor);
             for ((_, data), shape) in l.tensors.iter().zip(&l.shapes) {
                 arg(s);
-                array(s, shape, data, 0, &mut 0);
+                array(s, shape, data.as_ref(), 0, &mut 0);
             }
             for (_, value) in &l.attrs {
                 arg(s);
                 match *value {
-                    Attr::F32(v) => {
-                        let _ = write!(s, "f32::from_bits({:#010x})", v.to_bits());
-                    }
+                    Attr::F32(v) => f32_bits(s, v),
                     Attr::I32(v) => {
                         let _ = write!(s, "{v}");
                     }
@@ -363,26 +362,6 @@ fn value_item(s: &mut String, node: &Node, pad: &str) {
         s.push_str(pad);
     }
     s.push(')');
-}
-
-/// The elements from `at` on, as nested arrays of `shape` from dimension `d`.
-fn array(s: &mut String, shape: &Shape, data: &Data, d: usize, at: &mut usize) {
-    s.push('[');
-    for k in 0..shape.dim(d) {
-        if k > 0 {
-            s.push_str(", ");
-        }
-        if d + 1 < shape.rank() {
-            array(s, shape, data, d + 1, at);
-            continue;
-        }
-        let _ = match data {
-            Data::I8(v) => write!(s, "{}", v.get(*at).copied().unwrap_or(0)),
-            Data::I32(v) => write!(s, "{}", v.get(*at).copied().unwrap_or(0)),
-        };
-        *at += 1;
-    }
-    s.push(']');
 }
 
 fn nodes_type(s: &mut String, nodes: &[Node], pad: &str) {
