@@ -1,5 +1,5 @@
-//! The f32 dense products on the Cortex-M4F: four rows in flight on the FPU's 32 single
-//! registers, the reference's bits.
+//! The f32 dense products on the Cortex-M4F: four rows or eight columns in flight on the
+//! FPU's 32 single registers, the reference's bits.
 //!
 //! The reference sums each output left to right from zero, every product rounded before it
 //! is added ([`reference::dot`]). `VMLA.F32` is exactly that step — the Armv7-M
@@ -15,14 +15,20 @@
 //! in Rust. The rows left over (`n mod 4`) run the reference.
 //!
 //! The batch forward product ([`gemm_nt`]) is this matrix–vector product for each sample,
-//! as in the reference. Everything else is the reference's, re-exported.
+//! as in the reference. The training products — the input gradient [`gemm_nn`] and the
+//! weight gradient [`gemm_tn_acc`] — sum over the batch or the outputs one factor at a
+//! time against **eight columns** of a row of the output ([`row_blocks`]): one `VLDR`,
+//! one `VLDM` of eight values, eight `VMLA`s, two pointer steps and the loop's test, 1.5
+//! instructions per MAC (1.79 and 2.17 at 64→64 with a batch of 8 under QEMU, the blocks'
+//! set-up included); the columns left over (`n mod 8`) run the reference's loop. [`dot`]
+//! and [`axpy`] are the reference's, re-exported.
 
 #![allow(unsafe_code)]
 
 use core::arch::asm;
 
 use super::reference;
-pub use super::reference::{axpy, dot, gemm_nn, gemm_tn_acc};
+pub use super::reference::{axpy, dot};
 
 /// One step of the four-row loop: four inputs (`s4`–`s7`) against four columns of four
 /// rows (`s8`–`s23`), each row's four products added to its accumulator (`s0`–`s3`) in
@@ -235,5 +241,174 @@ pub fn gemm_nt(a: &[f32], w: &[f32], bias: &[f32], c: &mut [f32], m: usize, n: u
         .take(m)
     {
         gemv(w, ai, bias, ci);
+    }
+}
+
+/// The head of the eight-column loop of [`row_blocks`]: zeroes the eight accumulators
+/// (`s0`–`s7`), points `ap` at the row's first factor and `bp` at the block's first row;
+/// then, `k` times, one factor (`s8`) against eight consecutive values of a row of `B`
+/// (`s16`–`s23`), each product added to its accumulator, and both pointers moved on by
+/// their strides.
+macro_rules! eight_columns {
+    () => {
+        concat!(
+            "3:\n",
+            "movs {t}, #0\n",
+            "vmov s0, s1, {t}, {t}\n",
+            "vmov s2, s3, {t}, {t}\n",
+            "vmov s4, s5, {t}, {t}\n",
+            "vmov s6, s7, {t}, {t}\n",
+            "mov {ap}, {a0}\n",
+            "mov {bp}, {b0}\n",
+            "mov {t}, {k}\n",
+            "2:\n",
+            "vldr s8, [{ap}]\n",
+            "add {ap}, {astr}\n",
+            "vldmia {bp}, {{s16-s23}}\n",
+            "add {bp}, {bstr}\n",
+            "vmla.f32 s0, s16, s8\n",
+            "vmla.f32 s1, s17, s8\n",
+            "vmla.f32 s2, s18, s8\n",
+            "vmla.f32 s3, s19, s8\n",
+            "vmla.f32 s4, s20, s8\n",
+            "vmla.f32 s5, s21, s8\n",
+            "vmla.f32 s6, s22, s8\n",
+            "vmla.f32 s7, s23, s8\n",
+            "subs {t}, #1\n",
+            "bne 2b",
+        )
+    };
+}
+
+/// `c[j] (+)= Σ_{p < k} a[p·sa]·b[p·sb + j]` for `j < 8·blocks`: each sum from zero in
+/// increasing `p`, every product rounded then added, then stored (`add` false) or added to
+/// `c[j]` (`add` true) — the reference's bits for one output row of [`gemm_nn`] and
+/// [`gemm_tn_acc`]. Eight columns at a time: 12 instructions per `p` for 8
+/// multiply-accumulates, and 13 (`add` false) or 22 (`add` true) per block of eight.
+/// Writes nothing unless `k`, `blocks`, `sa` and `sb` are positive and every index above
+/// is in bounds.
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn row_blocks(
+    a: &[f32],
+    sa: usize,
+    b: &[f32],
+    sb: usize,
+    k: usize,
+    c: &mut [f32],
+    blocks: usize,
+    add: bool,
+) {
+    let cols = 8 * blocks;
+    let last_a = k.checked_sub(1).and_then(|p| p.checked_mul(sa));
+    let end_b = k
+        .checked_sub(1)
+        .and_then(|p| p.checked_mul(sb))
+        .and_then(|e| e.checked_add(cols));
+    let (Some(last_a), Some(end_b)) = (last_a, end_b) else {
+        return;
+    };
+    if blocks == 0 || sa == 0 || sb == 0 || a.len() <= last_a || b.len() < end_b || c.len() < cols {
+        return;
+    }
+    let (a0, b0, cp) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    let cend = cp.wrapping_add(cols);
+    // One block of assembly: the eight-column loop, then `$store` (which leaves `cp` at
+    // the next block), then the step to the next block.
+    macro_rules! blocks {
+        ($store:expr) => {
+            asm!(
+                eight_columns!(),
+                $store,
+                "add {b0}, #32",
+                "cmp {cp}, {cend}",
+                "bne 3b",
+                a0 = in(reg) a0,
+                astr = in(reg) 4 * sa,
+                bstr = in(reg) 4 * sb,
+                k = in(reg) k,
+                cend = in(reg) cend,
+                b0 = inout(reg) b0 => _,
+                cp = inout(reg) cp => _,
+                ap = out(reg) _,
+                bp = out(reg) _,
+                t = out(reg) _,
+                out("s0") _, out("s1") _, out("s2") _, out("s3") _,
+                out("s4") _, out("s5") _, out("s6") _, out("s7") _, out("s8") _,
+                out("s16") _, out("s17") _, out("s18") _, out("s19") _,
+                out("s20") _, out("s21") _, out("s22") _, out("s23") _,
+                options(nostack),
+            )
+        };
+    }
+    // SAFETY: block `q < blocks` reads `a[p·sa]` and `b[p·sb + 8q..p·sb + 8q + 8]` for
+    // `p < k`, and `c[8q..8q + 8]`, and writes `c[8q..8q + 8]`, all in bounds by the check
+    // above (`k ≥ 1`, `(k − 1)·sa < a.len()`, `(k − 1)·sb + 8·blocks ≤ b.len()`, `8·blocks ≤
+    // c.len()`, computed without overflow); the pointers are formed by adding the strides in bytes and dereferenced
+    // only at those indices. The inner loop runs `k ≥ 1` times (a count down to zero); the
+    // outer loop stops when `cp` reaches `c + 8·blocks` exactly, advancing by 8. `VLDR`,
+    // `VLDM` and `VSTM` need word alignment, which every `f32` has. The block writes only
+    // `c`, its register operands, `s0`–`s8` and `s16`–`s23` (declared clobbered, so the
+    // compiler saves the callee-saved `s16`–`s23`) and the flags, which no Rust code
+    // relies on.
+    unsafe {
+        if add {
+            blocks!(concat!(
+                "vldmia {cp}, {{s16-s23}}\n",
+                "vadd.f32 s16, s16, s0\n",
+                "vadd.f32 s17, s17, s1\n",
+                "vadd.f32 s18, s18, s2\n",
+                "vadd.f32 s19, s19, s3\n",
+                "vadd.f32 s20, s20, s4\n",
+                "vadd.f32 s21, s21, s5\n",
+                "vadd.f32 s22, s22, s6\n",
+                "vadd.f32 s23, s23, s7\n",
+                "vstmia {cp}!, {{s16-s23}}",
+            ));
+        } else {
+            blocks!("vstmia {cp}!, {{s0-s7}}");
+        }
+    }
+}
+
+/// `C = A·W` (`A` is `m×k`, `W` is `k×n`, `C` is `m×n`): the reference's bits
+/// ([`reference::gemm_nn`]), eight columns of a row of `C` at a time ([`row_blocks`]), the
+/// columns left over (`n mod 8`) as the reference. Cannot panic.
+pub fn gemm_nn(a: &[f32], w: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
+    let blocks = n / 8;
+    if k == 0 || blocks == 0 || a.len() < m * k || w.len() < k * n || c.len() < m * n {
+        return reference::gemm_nn(a, w, c, m, n, k);
+    }
+    for (ai, ci) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)).take(m) {
+        row_blocks(ai, 1, w, n, k, ci, blocks, false);
+        for (j, cj) in ci.iter_mut().enumerate().skip(8 * blocks) {
+            let mut s = 0.0;
+            for (p, ap) in ai.iter().enumerate() {
+                s += ap * w.get(p * n + j).copied().unwrap_or(0.0);
+            }
+            *cj = s;
+        }
+    }
+}
+
+/// `C += Aᵀ·X` (`A` is stored `k×m`, `X` is `k×n`, `C` is `m×n`): the reference's bits
+/// ([`reference::gemm_tn_acc`]), eight columns of a row of `C` at a time
+/// ([`row_blocks`]), the columns left over (`n mod 8`) as the reference. Cannot panic.
+pub fn gemm_tn_acc(a: &[f32], x: &[f32], c: &mut [f32], m: usize, n: usize, k: usize) {
+    let blocks = n / 8;
+    if k == 0 || m == 0 || blocks == 0 || a.len() < k * m || x.len() < k * n || c.len() < m * n {
+        return reference::gemm_tn_acc(a, x, c, m, n, k);
+    }
+    for (i, ci) in c.chunks_exact_mut(n).take(m).enumerate() {
+        let ai = a.get(i..).unwrap_or_default();
+        row_blocks(ai, m, x, n, k, ci, blocks, true);
+        for (j, cj) in ci.iter_mut().enumerate().skip(8 * blocks) {
+            let mut s = 0.0;
+            for p in 0..k {
+                s += a.get(p * m + i).copied().unwrap_or(0.0)
+                    * x.get(p * n + j).copied().unwrap_or(0.0);
+            }
+            *cj += s;
+        }
     }
 }

@@ -30,9 +30,10 @@
 //! [`Backend::Reference`] is plain scalar Rust, written to be obviously right: it is the
 //! yardstick the tests hold every fast path to, and the path on cores without float SIMD
 //! (Cortex-M, RISC-V). [`Backend::Simd`] is hand-vectorized on x86 and AArch64 (module
-//! [`simd`]); on the Cortex-M4F (`thumbv7em-none-eabihf`) it runs [`gemv`], [`gemm_nt`] and
-//! [`gemm_nt_ordered`] four rows at a time on the FPU, with the reference's bits (the
-//! product rounded, then added, in the reference's order); on other targets it falls back
+//! [`simd`]); on the Cortex-M4F (`thumbv7em-none-eabihf`) it runs [`gemv`], [`gemm_nt`],
+//! [`gemm_nt_ordered`], [`gemm_nn`] and [`gemm_tn_acc`] on the FPU four rows or eight
+//! columns at a time, with the reference's bits (the product rounded, then added, in the
+//! reference's order); on other targets it falls back
 //! to the reference. The backend is chosen at run
 //! time with [`set_backend`] (default: [`Backend::Simd`]), so tests and verification runs can
 //! force the path that firmware takes.

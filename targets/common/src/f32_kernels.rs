@@ -12,6 +12,8 @@
 //! | 3 | dense 64→64, batch of 8 | [`kernels::gemm_nt`] | 32,768 |
 //! | 4 | input gradient `dX = dY·W`, 64→64, batch of 8 | [`kernels::gemm_nn`] | 32,768 |
 //! | 5 | weight gradient `dW += dYᵀ·X`, 64→64, batch of 8 | [`kernels::gemm_tn_acc`] | 32,768 |
+//! | 6 | input gradient, 67→13, batch of 3 (leftover columns) | [`kernels::gemm_nn`] | 2,613 |
+//! | 7 | weight gradient, 67→13, batch of 3 (leftover columns) | [`kernels::gemm_tn_acc`] | 2,613 |
 //!
 //! Everything large lives in [`Workspace`] (about 830 KB), which the firmware keeps in a
 //! `static` and the host in a `Box`.
@@ -20,27 +22,31 @@ use firmnet::kernels;
 use firmnet::rng::Rng;
 
 /// Names of the windows, in order.
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 8] = [
     "f32_784x256",
     "f32_64x64",
     "f32_67x13",
     "f32_64x64x8",
     "f32_dx64x64x8",
     "f32_dw64x64x8",
+    "f32_dx67x13x3",
+    "f32_dw67x13x3",
 ];
 
 /// Multiply-accumulates of each window.
-pub const WORK: [u32; 6] = [200_704, 4_096, 871, 32_768, 32_768, 32_768];
+pub const WORK: [u32; 8] = [200_704, 4_096, 871, 32_768, 32_768, 32_768, 2_613, 2_613];
 
 /// The FNV-1a checksum of each output's bits for [`fill`]'s values, as the reference
 /// kernels compute them (`tests/f32_m4.rs` checks this on the host).
-pub const EXPECTED: [u32; 6] = [
+pub const EXPECTED: [u32; 8] = [
     0x83b8_7f16,
     0xaaad_bf3d,
     0xa33c_981d,
     0x67ac_8689,
     0xdf2d_85fe,
     0xe6af_32a6,
+    0xf9a4_77d0,
+    0x4ae1_0622,
 ];
 
 /// Batch size of the batched products.
@@ -65,6 +71,10 @@ pub struct Workspace {
     dy: [[f32; 64]; B],
     dx: [[f32; 64]; B],
     dw: [[f32; 64]; 64],
+    dy3: [[f32; 13]; 3],
+    x3: [[f32; 67]; 3],
+    dx3: [[f32; 67]; 3],
+    dw13: [[f32; 67]; 13],
 }
 
 impl Workspace {
@@ -87,6 +97,10 @@ impl Workspace {
         dy: [[0.0; 64]; B],
         dx: [[0.0; 64]; B],
         dw: [[0.0; 64]; 64],
+        dy3: [[0.0; 13]; 3],
+        x3: [[0.0; 67]; 3],
+        dx3: [[0.0; 67]; 3],
+        dw13: [[0.0; 67]; 13],
     };
 }
 
@@ -107,6 +121,9 @@ pub fn fill(ws: &mut Workspace) {
     put(ws.xb.as_flattened_mut());
     put(ws.dy.as_flattened_mut());
     put(ws.dw.as_flattened_mut());
+    put(ws.dy3.as_flattened_mut());
+    put(ws.x3.as_flattened_mut());
+    put(ws.dw13.as_flattened_mut());
 }
 
 /// Runs window `i` (nothing for an unknown index).
@@ -140,6 +157,22 @@ pub fn run(ws: &mut Workspace, i: usize) {
             64,
             B,
         ),
+        6 => kernels::gemm_nn(
+            ws.dy3.as_flattened(),
+            ws.w67.as_flattened(),
+            ws.dx3.as_flattened_mut(),
+            3,
+            67,
+            13,
+        ),
+        7 => kernels::gemm_tn_acc(
+            ws.dy3.as_flattened(),
+            ws.x3.as_flattened(),
+            ws.dw13.as_flattened_mut(),
+            13,
+            67,
+            3,
+        ),
         _ => {}
     }
 }
@@ -153,6 +186,8 @@ pub fn output(ws: &Workspace, i: usize) -> &[f32] {
         3 => ws.yb.as_flattened(),
         4 => ws.dx.as_flattened(),
         5 => ws.dw.as_flattened(),
+        6 => ws.dx3.as_flattened(),
+        7 => ws.dw13.as_flattened(),
         _ => &[],
     }
 }
