@@ -59,6 +59,7 @@
 //! | path | multiply–add | summation order | bits |
 //! | --- | --- | --- | --- |
 //! | [`Backend::Reference`] | product rounded, then sum | left to right | the same on every target, the firmware's |
+//! | [`Backend::Simd`] on the Cortex-M4F | product rounded, then sum (`VMLA`) | left to right | the reference's |
 //! | [`SimdLevel::Sse2`] | product rounded, then sum | interleaved partial sums (below) | the reference's for [`axpy`] and [`gemm_nt_ordered`], and for [`gemm_nn`] and [`gemm_tn_acc`] when `k ≤ 128`; otherwise its own, the same in every build |
 //! | [`SimdLevel::Avx2`] | fused, one rounding | the same as SSE2 | its own: SSE2's order, fused; the same in every build |
 //! | [`SimdLevel::Avx512`] | fused, one rounding | the same as SSE2 | AVX2's |
