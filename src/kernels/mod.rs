@@ -30,7 +30,11 @@
 //! [`Backend::Reference`] is plain scalar Rust, written to be obviously right: it is the
 //! yardstick the tests hold every fast path to, and the path on cores without float SIMD
 //! (Cortex-M, RISC-V). [`Backend::Simd`] is hand-vectorized on x86 and AArch64 (module
-//! [`simd`]); on other targets it falls back to the reference. The backend is chosen at run
+//! [`simd`]); on the Cortex-M4F (`thumbv7em-none-eabihf`) it runs [`gemv`], [`gemm_nt`],
+//! [`gemm_nt_ordered`], [`gemm_nn`] and [`gemm_tn_acc`] on the FPU four rows or eight
+//! columns at a time, with the reference's bits (the product rounded, then added, in the
+//! reference's order); on other targets it falls back
+//! to the reference. The backend is chosen at run
 //! time with [`set_backend`] (default: [`Backend::Simd`]), so tests and verification runs can
 //! force the path that firmware takes.
 //!
@@ -55,6 +59,7 @@
 //! | path | multiply–add | summation order | bits |
 //! | --- | --- | --- | --- |
 //! | [`Backend::Reference`] | product rounded, then sum | left to right | the same on every target, the firmware's |
+//! | [`Backend::Simd`] on the Cortex-M4F | product rounded, then sum (`VMLA`) | left to right | the reference's |
 //! | [`SimdLevel::Sse2`] | product rounded, then sum | interleaved partial sums (below) | the reference's for [`axpy`] and [`gemm_nt_ordered`], and for [`gemm_nn`] and [`gemm_tn_acc`] when `k ≤ 128`; otherwise its own, the same in every build |
 //! | [`SimdLevel::Avx2`] | fused, one rounding | the same as SSE2 | its own: SSE2's order, fused; the same in every build |
 //! | [`SimdLevel::Avx512`] | fused, one rounding | the same as SSE2 | AVX2's |
@@ -84,6 +89,8 @@
 
 pub mod conv;
 mod level;
+#[cfg(all(firmnet_arm_dsp, target_abi = "eabihf"))]
+mod m4;
 pub mod reference;
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 pub mod simd;
@@ -98,8 +105,16 @@ pub use level::{LevelUnavailable, SimdLevel, set_simd_level, simd_level};
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
-// The fast path: the SIMD kernels where the target has float SIMD, the reference elsewhere.
-#[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
+// The fast path: the SIMD kernels where the target has float SIMD, the Cortex-M4F's
+// four-row products (the reference's bits) there, the reference elsewhere.
+#[cfg(all(firmnet_arm_dsp, target_abi = "eabihf"))]
+use m4 as fast;
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    all(firmnet_arm_dsp, target_abi = "eabihf")
+)))]
 use reference as fast;
 #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 use simd as fast;
@@ -250,6 +265,10 @@ pub fn gemm_nt_ordered(
     #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
     if use_fast() {
         return simd::gemm_nt_ordered(a, w, bias, c, m, n, k);
+    }
+    #[cfg(all(firmnet_arm_dsp, target_abi = "eabihf"))]
+    if use_fast() {
+        return m4::gemm_nt(a, w, bias, c, m, n, k);
     }
     reference::gemm_nt(a, w, bias, c, m, n, k)
 }

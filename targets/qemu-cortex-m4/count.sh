@@ -21,12 +21,18 @@
 # dw48x8, dw24x32s2 and dw6x128 are depthwise layers of visual wake words. That program
 # checks every layer's output against the host's checksum and fails if one differs; so
 # does this script, and so it does if a depthwise row exceeds its bound below.
+#
+# Last src/bin/count_f32.rs: the f32 dense products of targets/common/src/f32_kernels.rs
+# (the forward product one sample and a batch at a time, the input and weight gradients),
+# which the Cortex-M4F runs on its FPU with the host reference's bits, in instructions per
+# MAC. That program checks every output against the host's checksum; this script fails if
+# one differs or if a row exceeds its bound below.
 set -eu
 cd "$(dirname "$0")"
 ./cycles_check.sh
 mkdir -p target
 gcc -O2 -shared -fPIC -fvisibility=hidden -o target/libinsnwin.so tools/insnwin.c
-cargo build --release --quiet --bin count --bin count_cnn
+cargo build --release --quiet --bin count --bin count_cnn --bin count_f32
 elf=target/thumbv7em-none-eabihf/release/count
 nm=${NM:-llvm-nm}
 start=$($nm "$elf" | awk '$3=="bench_start"{print "0x"$1}')
@@ -89,6 +95,44 @@ for limit in depthwise=3.31 dw48x8=3.18 dw24x32s2=3.83 dw6x128=3.17; do
     name=${limit%%=*}
     bound=${limit#*=}
     got=$(sed -n "s/^COUNT cnn=$name .*per_unit=\([0-9.]*\).*/\1/p" target/count_cnn.counts)
+    awk -v p="$got" -v b="$bound" 'BEGIN { exit !(p > 0 && p <= b) }' || {
+        echo "$name: $got instructions per MAC, above $bound" >&2
+        exit 1
+    }
+done
+
+# The f32 dense products.
+elf=target/thumbv7em-none-eabihf/release/count_f32
+start=$($nm "$elf" | awk '$3=="bench_start"{print "0x"$1}')
+end=$($nm "$elf" | awk '$3=="bench_end"{print "0x"$1}')
+status=0
+timeout 120 qemu-system-arm -plugin "target/libinsnwin.so,start=$start,end=$end" \
+    -machine mps2-an386 -cpu cortex-m4 -nographic -monitor none -serial none \
+    -semihosting-config enable=on,target=native -kernel "$elf" > target/count_f32.out 2> target/count_f32.log || status=$?
+cat target/count_f32.out
+# `f32 NAME MACS CHECKSUM ok|differs` per product, in window order (window 0 is empty).
+awk '
+    FNR == NR && $1 == "f32" { n++; name[n] = $2; work[n] = $3; check[n] = $5; next }
+    /insnwin: window/ { w[$3] = $5 }
+    /^cycles: window/ { cy[$3] = $5 }
+    END {
+        printf "%-14s %8s %12s %10s %12s %10s %8s\n", "product", "MACs", "instructions", "per MAC", "est. cycles", "per MAC", "output"
+        for (i = 1; i <= n; i++) {
+            c = w[i] - w[0]; k = cy[i] - cy[0]
+            printf "%-14s %8d %12d %10.3f %12d %10.3f %8s\n", name[i], work[i], c, c / work[i], k, k / work[i], check[i]
+            printf "COUNT f32=%s macs=%d instructions=%d per_mac=%.3f output=%s cycles=%d cycles_per=%.3f\n", name[i], work[i], c, c / work[i], check[i], k, k / work[i] > "/dev/stderr"
+            printf "COUNT f32=%s macs=%d instructions=%d per_mac=%.3f output=%s cycles=%d cycles_per=%.3f\n", name[i], work[i], c, c / work[i], check[i], k, k / work[i] > "target/count_f32.counts"
+        }
+    }' target/count_f32.out target/count_f32.log
+if [ "$status" -ne 0 ]; then
+    echo "count_f32: exit status $status (an output differs from the host's, or the program failed)" >&2
+    exit 1
+fi
+# The measured instructions per MAC with about 3 % slack.
+for limit in f32_784x256=1.49 f32_64x64=1.57 f32_64x64x8=1.57 f32_dx64x64x8=1.85 f32_dw64x64x8=2.24; do
+    name=${limit%%=*}
+    bound=${limit#*=}
+    got=$(sed -n "s/^COUNT f32=$name .*per_mac=\([0-9.]*\).*/\1/p" target/count_f32.counts)
     awk -v p="$got" -v b="$bound" 'BEGIN { exit !(p > 0 && p <= b) }' || {
         echo "$name: $got instructions per MAC, above $bound" >&2
         exit 1

@@ -13,6 +13,7 @@
 //! | [`finetune`] | the MLP's last layer fine-tuned with Adam on the device | `qemu-cortex-m4` |
 //! | [`finetune_cnn`] | the int8 CNN's last layers fine-tuned the same way | `qemu-cortex-m4` |
 //! | [`cnn_kernels`] | int8 convolutions, pools and the residual add on seeded values, with checksums | `qemu-cortex-m4` (`count_cnn`) |
+//! | [`f32_kernels`] | the f32 dense products (forward, batch forward, gradients) on seeded values, with checksums | `qemu-cortex-m4` (`count_f32`) |
 //! | [`bench`] | the markers of instruction-counting windows | `qemu-cortex-m4` (`count`, `count_cnn`, `count_model`) |
 //! | [`mlperf`] | the MLPerf Tiny models borrowed from their weight files, over embedded inputs | `qemu-cortex-m4`, `qemu-riscv32` (`--features mlperf`) |
 //! | [`report`] | output lines written without `core::fmt` | every target |
@@ -28,6 +29,7 @@ pub mod bench;
 #[cfg(feature = "build")]
 pub mod bundle;
 pub mod cnn_kernels;
+pub mod f32_kernels;
 pub mod fashion;
 pub mod finetune;
 pub mod finetune_cnn;
