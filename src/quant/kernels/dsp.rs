@@ -71,7 +71,7 @@ pub(super) fn dense(w: &[i8], x: &[i8], rq: &Requant<'_>, y: &mut [i8]) {
     // Word loads only at word-aligned addresses: every row starts aligned when the matrix
     // does and the row length is a multiple of 4. Otherwise the dot product of bytes, which
     // a firmware that traps unaligned accesses (SCB.CCR.UNALIGN_TRP) can run too.
-    let aligned = (x.as_ptr() as usize | w.as_ptr() as usize) % 4 == 0;
+    let aligned = (x.as_ptr() as usize | w.as_ptr() as usize).is_multiple_of(4);
     let wide = inputs / 8 * 8;
     let fast = inputs % 4 == 0 && aligned && rq.fits(inputs, w.len(), outputs) && wide > 0;
     // Blocks of four rows requantize together on the six-instruction path where the
@@ -150,8 +150,14 @@ fn bounded_blocks(w: &[i8], x: &[i8], rq: &Requant<'_>, y: &mut [i8], wide: usiz
 #[inline(never)]
 fn four_rows(rows: &[i8], x: &[i8], n: usize, acc: &mut [i32; 4]) {
     let m = x.len();
-    let aligned = (rows.as_ptr() as usize | x.as_ptr() as usize) % 4 == 0;
-    if !(n > 0 && n % 8 == 0 && n <= m && m % 4 == 0 && rows.len() / 4 >= m && aligned) {
+    let aligned = (rows.as_ptr() as usize | x.as_ptr() as usize).is_multiple_of(4);
+    if !(n > 0
+        && n.is_multiple_of(8)
+        && n <= m
+        && m.is_multiple_of(4)
+        && rows.len() / 4 >= m
+        && aligned)
+    {
         return;
     }
     let (xp, w0) = (x.as_ptr(), rows.as_ptr());
