@@ -442,6 +442,9 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
         if KH * KW > 1 && Self::PATCH <= small::SMALL_TAPS && self.forward_small(x, y) {
             return;
         }
+        if KH == 1 && KW == 1 && self.forward_pointwise(x, y) {
+            return;
+        }
         let w = self.weight.borrow().as_flattened().as_flattened().as_flattened();
         let rq = self.requant();
         let n = Self::PATCH;
@@ -521,6 +524,48 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
             packed::conv_pairs(w, n_w, wide, split, &rq, path, y0, y1.unwrap_or(&mut spare));
             p += 2;
         }
+    }
+
+    /// [`forward_packed`](Self::forward_packed) for a 1×1 convolution of stride 1 on 4,
+    /// 8, 12 or 16 input channels and a multiple of 4 filters, input, filters and output
+    /// 4-byte aligned, when the
+    /// requantization takes the six-instruction path ([`packed::Way::Bounded`]):
+    /// [`packed::pointwise_bounded`], two pixels and four filters per step, the pixel
+    /// words read straight from the input. `false`, with `y` untouched, otherwise.
+    #[inline(never)]
+    fn forward_pointwise(&self, x: &[[[i8; C]; W]; H], y: &mut [[[i8; K]; OW]; OH]) -> bool {
+        if STRIDE != 1 || !K.is_multiple_of(4) || OH * OW != H * W {
+            return false;
+        }
+        let rq = self.requant();
+        if packed::Rescale::of(&rq, C).way() != packed::Way::Bounded {
+            return false;
+        }
+        let w = self.weight.borrow().as_flattened().as_flattened().as_flattened();
+        let xb = x.as_flattened().as_flattened();
+        let (Some(w), Some(xw)) = (packed::as_words(w), packed::as_words(xb)) else {
+            return false;
+        };
+        let yb = y.as_flattened_mut().as_flattened_mut();
+        if yb.as_ptr().align_offset(4) != 0 {
+            return false;
+        }
+        let yw = packed::as_words_mut(yb);
+        macro_rules! run {
+            ($g:literal) => {{
+                let (xs, _) = xw.as_chunks::<$g>();
+                let (ws, _) = w.as_chunks::<$g>();
+                packed::pointwise_bounded::<$g>(xs, ws, &rq, yw);
+            }};
+        }
+        match C {
+            4 => run!(1),
+            8 => run!(2),
+            12 => run!(3),
+            16 => run!(4),
+            _ => return false,
+        }
+        true
     }
 
     /// [`forward_packed`](Self::forward_packed) for a patch of at most

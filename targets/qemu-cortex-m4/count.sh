@@ -70,8 +70,8 @@ awk '
     /insnwin: window/ { w[$3] = $5 }
     /^cycles: window/ { cy[$3] = $5 }
     END {
-        split("2.18 2.09 11.2 3.63 8.33 11.2 6.4 81.7 - - -", cmsis, " ")
-        split("MAC MAC MAC MAC MAC input input output MAC MAC MAC", unit, " ")
+        split("2.18 2.09 11.2 3.63 8.33 11.2 6.4 81.7 - - - - - - -", cmsis, " ")
+        split("MAC MAC MAC MAC MAC input input output MAC MAC MAC MAC MAC MAC MAC", unit, " ")
         printf "%-10s %8s %12s %10s %8s %12s %10s %8s\n", "layer", "work", "instructions", "per unit", "CMSIS-NN", "est. cycles", "per unit", "output"
         for (i = 1; i <= n; i++) {
             c = w[i] - w[0]; k = cy[i] - cy[0]
