@@ -430,7 +430,12 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
     /// footprint); with less, [`forward_with_kernel`](Self::forward_with_kernel) with the
     /// reference computes instead. A patch of at most [`small::SMALL_TAPS`] values (3×3 on
     /// one input channel) takes, when the requantization allows it, the path on doubled
-    /// sums of [`small`] instead, which needs no scratch. The same bits as the reference.
+    /// sums of [`small`] instead, which needs no scratch. A 1×1 convolution of stride 1 on
+    /// 4 to 16 channels takes [`packed::pointwise_bounded`] when it can (no scratch);
+    /// filters of at most 32 weights on the six-instruction requantization go four at a
+    /// time through [`packed::conv_quads`]; a window of at most 32 taps on channels
+    /// not a multiple of 4 (three: a first convolution) is widened straight from the input
+    /// where it lies inside it ([`packed::widen_taps`]). The same bits as the reference.
     /// Cannot panic.
     pub fn forward_packed(
         &self,
@@ -476,6 +481,17 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
         let (b0, b1) = bytes.split_at_mut(slot);
         let z = self.pad_value();
         let path = packed::Rescale::of(&rq, n_w);
+        // A window inside the input: tap `t` at this offset from its first (a patch of at
+        // most 32 taps, `C` not a multiple of 4).
+        let taps = (!C.is_multiple_of(4) && KH * KW > 1)
+            .then(|| packed::Taps::new(n, |t| t / (KW * C) * W * C + t % (KW * C)))
+            .flatten();
+        // Filters of at most 32 weights, four at a time ([`packed::conv_quads`]).
+        let quads = split
+            && path.way() == packed::Way::Bounded
+            && n_w <= 32
+            && K.is_multiple_of(4)
+            && y.as_ptr().align_offset(4) == 0;
         let pixels = y.as_flattened_mut();
         let total = pixels.len();
         let mut spare = [0i8; K];
@@ -513,15 +529,28 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
                     }
                 } else {
                     let patch = b.get_mut(..n).unwrap_or_default();
-                    gather::<H, W, C, KW>(x, Self::ROWS.taps(oy), Self::COLS.taps(ox), z, patch);
-                    packed::widen_patch(patch, wide, slot, split);
+                    let (rows, cols) = (Self::ROWS.taps(oy), Self::COLS.taps(ox));
+                    let inside = rows.0 == 0 && rows.1 == KH && cols.0 == 0 && cols.1 == KW;
+                    if let (true, true, Some(taps)) = (inside, split, taps.as_ref()) {
+                        // Inside the input: the taps at their offsets from the window's
+                        // first, widened straight from the input.
+                        let at = (rows.2 * W + cols.2) * C;
+                        let src = x.as_flattened().as_flattened().get(at..).unwrap_or_default();
+                        packed::widen_taps(src, taps, wide, slot);
+                    } else {
+                        gather::<H, W, C, KW>(x, rows, cols, z, patch);
+                        packed::widen_patch(patch, wide, slot, split);
+                    }
                 }
             }
             let (first, second) = pixels.split_at_mut(p + 1);
             let (Some(y0), y1) = (first.last_mut(), second.first_mut()) else {
                 return;
             };
-            packed::conv_pairs(w, n_w, wide, split, &rq, path, y0, y1.unwrap_or(&mut spare));
+            let y1 = y1.unwrap_or(&mut spare);
+            if !(quads && packed::conv_quads(w, n_w, wide, &rq, path, y0, y1)) {
+                packed::conv_pairs(w, n_w, wide, split, &rq, path, y0, y1);
+            }
             p += 2;
         }
     }

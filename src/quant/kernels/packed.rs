@@ -470,6 +470,62 @@ pub fn widen_patch(bytes: &[i8], wide: &mut [u32], slot: usize, split: bool) {
     }
 }
 
+/// Where each tap of a patch of at most 32 taps lies in a slice of the input: built once
+/// per layer ([`Taps::new`]), then [`widen_taps`] reads a patch that lies inside the input
+/// with one bounds check instead of one per tap.
+#[derive(Clone, Copy, Debug)]
+pub struct Taps {
+    offsets: [u32; 32],
+    len: usize,
+    span: usize,
+}
+
+impl Taps {
+    /// The taps at `offset(t)` for `t` in `0..len` (`len` at most 32, else `None`).
+    pub fn new(len: usize, offset: impl Fn(usize) -> usize) -> Option<Taps> {
+        let mut offsets = [0u32; 32];
+        let mut span = 0;
+        for (t, o) in offsets.get_mut(..len)?.iter_mut().enumerate() {
+            let at = offset(t);
+            *o = u32::try_from(at).ok()?;
+            span = span.max(at + 1);
+        }
+        Some(Taps { offsets, len, span })
+    }
+}
+
+/// [`widen_patch`] with `split` for the patch whose tap `t` is `src[taps.offsets[t]]`:
+/// into slot `slot` of `wide`, taps past the patch 0, as far as `wide` reaches. Nothing
+/// if `src` is shorter than the taps' span.
+#[inline(never)]
+pub fn widen_taps(src: &[i8], taps: &Taps, wide: &mut [u32], slot: usize) {
+    if src.len() < taps.span {
+        return;
+    }
+    let wide = wide.get_mut(2 * (slot & 1)..).unwrap_or_default();
+    let (quads, _) = taps.offsets.as_chunks::<4>();
+    let groups = taps.len.div_ceil(4);
+    for (j, (q, out)) in quads
+        .iter()
+        .zip(wide.chunks_mut(4))
+        .take(groups)
+        .enumerate()
+    {
+        let at = |i: usize| {
+            if 4 * j + i < taps.len {
+                // SAFETY: every offset below `taps.len` is below `taps.span` (`Taps::new`),
+                // which `src.len()` reaches (checked above).
+                unsafe { *src.get_unchecked(q[i] as usize) as u8 }
+            } else {
+                0
+            }
+        };
+        if let [a, b, ..] = out {
+            (*a, *b) = (pack(at(0), at(2)), pack(at(1), at(3)));
+        }
+    }
+}
+
 /// Writes `groups` groups of four taps of value `z` into slot `slot` of `wide`, in the
 /// layout of [`widen_patch`]: a window's padding.
 #[inline]
@@ -674,6 +730,70 @@ pub fn pointwise_bounded<const G: usize>(
     }
 }
 
+/// [`conv_pairs`] for filters of `n` weights, a multiple of 4 up to 32, read a word at a
+/// time from `w` (4-byte aligned), a multiple of 4 of them, outputs `y0` and `y1` 4-byte
+/// aligned, on the [`Way::Bounded`] path (`path`): straight blocks of assembly, four
+/// filters per step, each pixel's four outputs requantized and clamped together as
+/// [`pointwise_bounded`] does. `false`, with nothing written, when any of that does not
+/// hold (then [`conv_pairs`] computes the same bits). The patches are in `wide` as
+/// [`widen_patch`] writes them with `split`.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_quads(
+    w: &[i8],
+    n: usize,
+    wide: &[u32],
+    rq: &Requant<'_>,
+    path: Rescale,
+    y0: &mut [i8],
+    y1: &mut [i8],
+) -> bool {
+    let k = y0.len();
+    let aligned = |y: &[i8]| y.as_ptr().align_offset(4) == 0;
+    if path.0 != Way::Bounded
+        || !n.is_multiple_of(4)
+        || !k.is_multiple_of(4)
+        || y1.len() != k
+        || !aligned(y0)
+        || !aligned(y1)
+        || !rq.fits(n, w.len(), k)
+    {
+        return false;
+    }
+    let Some(words) = as_words(w) else {
+        return false;
+    };
+    let (ya, yb) = (as_words_mut(y0), as_words_mut(y1));
+    macro_rules! run {
+        ($g:literal) => {{
+            let (Some(wide), (rows, _)) = (
+                wide.as_chunks::<4>().0.first_chunk::<$g>(),
+                words.as_chunks::<$g>(),
+            ) else {
+                return false;
+            };
+            let (w4, _) = rows.as_chunks::<4>();
+            let (b4, _) = rq.bias.as_chunks::<4>();
+            let (m4, _) = rq.multiplier.as_chunks::<4>();
+            let (s4, _) = rq.shift.as_chunks::<4>();
+            let (lo, hi) = (splat(rq.min), splat(rq.max));
+            let z2 = rq.zero_point.wrapping_mul(2).wrapping_add(1);
+            pointwise_two(wide, w4, (b4, m4, s4), (z2, lo, hi), ya, yb);
+        }};
+    }
+    match n / 4 {
+        1 => run!(1),
+        2 => run!(2),
+        3 => run!(3),
+        4 => run!(4),
+        5 => run!(5),
+        6 => run!(6),
+        7 => run!(7),
+        8 => run!(8),
+        _ => return false,
+    }
+    true
+}
+
 /// The filter loop of [`pointwise_bounded`] for the two pixels `wide` (per word of
 /// input, `[a even, a odd, b even, b odd]` as [`widen_two`] writes them), into `ya` and
 /// `yb` (as far as both reach).
@@ -708,7 +828,7 @@ fn widen_two<const G: usize>(a: &[u32; G], b: &[u32; G]) -> [[u32; 4]; G] {
     out
 }
 
-/// [`dot_pairs`] for exactly `G` groups (1 to 4): on the DSP targets one straight block of
+/// [`dot_pairs`] for exactly `G` groups (1 to 8): on the DSP targets one straight block of
 /// its assembly (15 instructions per group, no loop), elsewhere [`dot_pairs`] itself.
 #[inline(always)]
 fn dot_fixed<const G: usize>(
@@ -755,6 +875,10 @@ fn dot_fixed<const G: usize>(
             2 => block!(0 1),
             3 => block!(0 1 2),
             4 => block!(0 1 2 3),
+            5 => block!(0 1 2 3 4),
+            6 => block!(0 1 2 3 4 5),
+            7 => block!(0 1 2 3 4 5 6),
+            8 => block!(0 1 2 3 4 5 6 7),
             _ => return dot_pairs(wide, r0, r1, b0, b1),
         }
         [a00, a01, a10, a11]
