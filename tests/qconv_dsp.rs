@@ -172,16 +172,18 @@ fn conv_case<
         } else {
             (-128, 127)
         };
-        let mut x = [[[0i8; C]; W]; H];
-        bytes(&mut rng, x.as_flattened_mut().as_flattened_mut());
+        // Input and output 4-byte aligned, as the word paths (1×1 on few channels) need.
+        let mut x = Box::new(Aligned([[[0i8; C]; W]; H]));
+        bytes(&mut rng, x.0.as_flattened_mut().as_flattened_mut());
+        let x = &x.0;
         let mut want = [[[0i8; K]; OW]; OH];
         let mut buf = vec![0i8; 6 * KH * KW * C + 32];
-        q.forward_with_kernel(&x, &mut want, &mut buf, reference::dense);
+        q.forward_with_kernel(x, &mut want, &mut buf, reference::dense);
         for offset in 0..4 {
-            let mut y = [[[0i8; K]; OW]; OH];
-            q.forward_packed(&x, &mut y, &mut buf[offset..]);
+            let mut y = Box::new(Aligned([[[0i8; K]; OW]; OH]));
+            q.forward_packed(x, &mut y.0, &mut buf[offset..]);
             assert_eq!(
-                y,
+                y.0,
                 want,
                 "{H}×{W}×{C} → {OH}×{OW}×{K}, {KH}×{KW}, stride {S}, same {}, offset {offset}",
                 P::SAME
@@ -190,7 +192,7 @@ fn conv_case<
         // The network entry (the packed path on a Cortex-M4), with its own scratch.
         let mut y = [[[0i8; K]; OW]; OH];
         let mut scratch = Box::new(Scratch::<QConv2d<H, W, C, K, KH, KW, OH, OW, S, P>>::ZERO);
-        q.forward(&x, &mut y, &mut scratch);
+        q.forward(x, &mut y, &mut scratch);
         assert_eq!(y, want);
     }
 }
@@ -218,6 +220,60 @@ fn packed_convolutions_are_the_reference() {
     conv_case::<5, 3, 20, 7, 1, 1, 5, 3, 1, Same>(16);
     conv_case::<7, 5, 36, 9, 1, 1, 4, 3, 2, Valid>(17);
     conv_case::<3, 3, 6, 3, 1, 1, 3, 3, 1, Same>(18);
+    // 1×1 on 4, 8, 12 and 16 channels, filters a multiple of 4 (the word path on
+    // `Way::Bounded`): odd pixel counts, more than eight groups of four filters.
+    conv_case::<5, 3, 8, 16, 1, 1, 5, 3, 1, Same>(19);
+    conv_case::<4, 6, 16, 32, 1, 1, 4, 6, 1, Same>(20);
+    conv_case::<3, 3, 4, 36, 1, 1, 3, 3, 1, Same>(21);
+    conv_case::<1, 1, 12, 8, 1, 1, 1, 1, 1, Same>(22);
+    conv_case::<7, 1, 16, 4, 1, 1, 7, 1, 1, Same>(23);
+    // Visual wake words' and image classification's first convolutions, smaller: 3×3 on
+    // three channels, stride 2 and 1, SAME.
+    conv_case::<12, 10, 3, 8, 3, 3, 6, 5, 2, Same>(24);
+    conv_case::<9, 8, 3, 16, 3, 3, 9, 8, 1, Same>(25);
+}
+
+/// The 1×1 word path holds at the edges of its inputs: every input, weight and zero point
+/// −128 or 127, biases at the edge of `Way::Bounded`, a clamp to the zero point.
+#[test]
+fn pointwise_words_at_the_edges() {
+    type Pw = QConv2d<3, 3, 8, 8, 1, 1, 3, 3, 1, Same>;
+    for case in 0..4u8 {
+        let mut q = Box::new(Pw::ZERO);
+        let v: i8 = if case & 1 == 0 { -128 } else { 127 };
+        q.weight
+            .0
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .fill(v);
+        let edge = (1 << 30) - (1 << 14) * 8 - 1;
+        for (k, ((b, m), s)) in q
+            .bias
+            .iter_mut()
+            .zip(&mut q.multiplier)
+            .zip(&mut q.shift)
+            .enumerate()
+        {
+            *b = if k % 2 == 0 { edge } else { -edge };
+            *m = if k % 3 == 0 { i32::MAX } else { 1 << 30 };
+            *s = -1 - (k as i32 * 4) % 31;
+        }
+        q.input.zero_point = -128;
+        q.output.zero_point = if case & 2 == 0 { -128 } else { 5 };
+        (q.min, q.max) = (q.output.zero_point as i8, 127);
+        assert_eq!(
+            packed::Rescale::of(&q.requant(), 8).way(),
+            packed::Way::Bounded
+        );
+        let mut x = Box::new(Aligned([[[v; 8]; 3]; 3]));
+        x.0[1][2] = [-128, 127, -128, 127, 0, -1, 1, -128];
+        let mut want = [[[0i8; 8]; 3]; 3];
+        q.forward_with_kernel(&x.0, &mut want, &mut [], reference::dense);
+        let mut y = Box::new(Aligned([[[0i8; 8]; 3]; 3]));
+        q.forward_packed(&x.0, &mut y.0, &mut []);
+        assert_eq!(y.0, want, "case {case}");
+    }
 }
 
 /// `conv_pairs` on `Way::Bounded` gives the bits of `Rescale::GENERAL` at the edges

@@ -430,7 +430,12 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
     /// footprint); with less, [`forward_with_kernel`](Self::forward_with_kernel) with the
     /// reference computes instead. A patch of at most [`small::SMALL_TAPS`] values (3×3 on
     /// one input channel) takes, when the requantization allows it, the path on doubled
-    /// sums of [`small`] instead, which needs no scratch. The same bits as the reference.
+    /// sums of [`small`] instead, which needs no scratch. A 1×1 convolution of stride 1 on
+    /// 4 to 16 channels takes [`packed::pointwise_bounded`] when it can (no scratch);
+    /// filters of at most 32 weights on the six-instruction requantization go four at a
+    /// time through [`packed::conv_quads`]; a window of at most 32 taps on channels
+    /// not a multiple of 4 (three: a first convolution) is widened straight from the input
+    /// where it lies inside it ([`packed::widen_taps`]). The same bits as the reference.
     /// Cannot panic.
     pub fn forward_packed(
         &self,
@@ -440,6 +445,9 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
     ) {
         let () = Self::CHECK;
         if KH * KW > 1 && Self::PATCH <= small::SMALL_TAPS && self.forward_small(x, y) {
+            return;
+        }
+        if KH == 1 && KW == 1 && self.forward_pointwise(x, y) {
             return;
         }
         let w = self.weight.borrow().as_flattened().as_flattened().as_flattened();
@@ -473,6 +481,17 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
         let (b0, b1) = bytes.split_at_mut(slot);
         let z = self.pad_value();
         let path = packed::Rescale::of(&rq, n_w);
+        // A window inside the input: tap `t` at this offset from its first (a patch of at
+        // most 32 taps, `C` not a multiple of 4).
+        let taps = (!C.is_multiple_of(4) && KH * KW > 1)
+            .then(|| packed::Taps::new(n, |t| t / (KW * C) * W * C + t % (KW * C)))
+            .flatten();
+        // Filters of at most 32 weights, four at a time ([`packed::conv_quads`]).
+        let quads = split
+            && path.way() == packed::Way::Bounded
+            && n_w <= 32
+            && K.is_multiple_of(4)
+            && y.as_ptr().align_offset(4) == 0;
         let pixels = y.as_flattened_mut();
         let total = pixels.len();
         let mut spare = [0i8; K];
@@ -510,17 +529,72 @@ conv_impl!(impl[S: Store] (QConv2d<H, W, C, K, KH, KW, OH, OW, STRIDE, P, S>) {
                     }
                 } else {
                     let patch = b.get_mut(..n).unwrap_or_default();
-                    gather::<H, W, C, KW>(x, Self::ROWS.taps(oy), Self::COLS.taps(ox), z, patch);
-                    packed::widen_patch(patch, wide, slot, split);
+                    let (rows, cols) = (Self::ROWS.taps(oy), Self::COLS.taps(ox));
+                    let inside = rows.0 == 0 && rows.1 == KH && cols.0 == 0 && cols.1 == KW;
+                    if let (true, true, Some(taps)) = (inside, split, taps.as_ref()) {
+                        // Inside the input: the taps at their offsets from the window's
+                        // first, widened straight from the input.
+                        let at = (rows.2 * W + cols.2) * C;
+                        let src = x.as_flattened().as_flattened().get(at..).unwrap_or_default();
+                        packed::widen_taps(src, taps, wide, slot);
+                    } else {
+                        gather::<H, W, C, KW>(x, rows, cols, z, patch);
+                        packed::widen_patch(patch, wide, slot, split);
+                    }
                 }
             }
             let (first, second) = pixels.split_at_mut(p + 1);
             let (Some(y0), y1) = (first.last_mut(), second.first_mut()) else {
                 return;
             };
-            packed::conv_pairs(w, n_w, wide, split, &rq, path, y0, y1.unwrap_or(&mut spare));
+            let y1 = y1.unwrap_or(&mut spare);
+            if !(quads && packed::conv_quads(w, n_w, wide, &rq, path, y0, y1)) {
+                packed::conv_pairs(w, n_w, wide, split, &rq, path, y0, y1);
+            }
             p += 2;
         }
+    }
+
+    /// [`forward_packed`](Self::forward_packed) for a 1×1 convolution of stride 1 on 4,
+    /// 8, 12 or 16 input channels and a multiple of 4 filters, input, filters and output
+    /// 4-byte aligned, when the
+    /// requantization takes the six-instruction path ([`packed::Way::Bounded`]):
+    /// [`packed::pointwise_bounded`], two pixels and four filters per step, the pixel
+    /// words read straight from the input. `false`, with `y` untouched, otherwise.
+    #[inline(never)]
+    fn forward_pointwise(&self, x: &[[[i8; C]; W]; H], y: &mut [[[i8; K]; OW]; OH]) -> bool {
+        if STRIDE != 1 || !K.is_multiple_of(4) || OH * OW != H * W {
+            return false;
+        }
+        let rq = self.requant();
+        if packed::Rescale::of(&rq, C).way() != packed::Way::Bounded {
+            return false;
+        }
+        let w = self.weight.borrow().as_flattened().as_flattened().as_flattened();
+        let xb = x.as_flattened().as_flattened();
+        let (Some(w), Some(xw)) = (packed::as_words(w), packed::as_words(xb)) else {
+            return false;
+        };
+        let yb = y.as_flattened_mut().as_flattened_mut();
+        if yb.as_ptr().align_offset(4) != 0 {
+            return false;
+        }
+        let yw = packed::as_words_mut(yb);
+        macro_rules! run {
+            ($g:literal) => {{
+                let (xs, _) = xw.as_chunks::<$g>();
+                let (ws, _) = w.as_chunks::<$g>();
+                packed::pointwise_bounded::<$g>(xs, ws, &rq, yw);
+            }};
+        }
+        match C {
+            4 => run!(1),
+            8 => run!(2),
+            12 => run!(3),
+            16 => run!(4),
+            _ => return false,
+        }
+        true
     }
 
     /// [`forward_packed`](Self::forward_packed) for a patch of at most

@@ -470,6 +470,62 @@ pub fn widen_patch(bytes: &[i8], wide: &mut [u32], slot: usize, split: bool) {
     }
 }
 
+/// Where each tap of a patch of at most 32 taps lies in a slice of the input: built once
+/// per layer ([`Taps::new`]), then [`widen_taps`] reads a patch that lies inside the input
+/// with one bounds check instead of one per tap.
+#[derive(Clone, Copy, Debug)]
+pub struct Taps {
+    offsets: [u32; 32],
+    len: usize,
+    span: usize,
+}
+
+impl Taps {
+    /// The taps at `offset(t)` for `t` in `0..len` (`len` at most 32, else `None`).
+    pub fn new(len: usize, offset: impl Fn(usize) -> usize) -> Option<Taps> {
+        let mut offsets = [0u32; 32];
+        let mut span = 0;
+        for (t, o) in offsets.get_mut(..len)?.iter_mut().enumerate() {
+            let at = offset(t);
+            *o = u32::try_from(at).ok()?;
+            span = span.max(at + 1);
+        }
+        Some(Taps { offsets, len, span })
+    }
+}
+
+/// [`widen_patch`] with `split` for the patch whose tap `t` is `src[taps.offsets[t]]`:
+/// into slot `slot` of `wide`, taps past the patch 0, as far as `wide` reaches. Nothing
+/// if `src` is shorter than the taps' span.
+#[inline(never)]
+pub fn widen_taps(src: &[i8], taps: &Taps, wide: &mut [u32], slot: usize) {
+    if src.len() < taps.span {
+        return;
+    }
+    let wide = wide.get_mut(2 * (slot & 1)..).unwrap_or_default();
+    let (quads, _) = taps.offsets.as_chunks::<4>();
+    let groups = taps.len.div_ceil(4);
+    for (j, (q, out)) in quads
+        .iter()
+        .zip(wide.chunks_mut(4))
+        .take(groups)
+        .enumerate()
+    {
+        let at = |i: usize| {
+            if 4 * j + i < taps.len {
+                // SAFETY: every offset below `taps.len` is below `taps.span` (`Taps::new`),
+                // which `src.len()` reaches (checked above).
+                unsafe { *src.get_unchecked(q[i] as usize) as u8 }
+            } else {
+                0
+            }
+        };
+        if let [a, b, ..] = out {
+            (*a, *b) = (pack(at(0), at(2)), pack(at(1), at(3)));
+        }
+    }
+}
+
 /// Writes `groups` groups of four taps of value `z` into slot `slot` of `wide`, in the
 /// layout of [`widen_patch`]: a window's padding.
 #[inline]
@@ -572,15 +628,265 @@ fn bounded(acc: i32, m: i32, e1: u32, z2: i32) -> i32 {
 /// channel `o + 3`.
 #[inline(always)]
 pub fn bounded_four(rq: &Requant<'_>, o: usize, acc: [i32; 4]) -> Option<[i8; 4]> {
-    let (m, s) = (rq.multiplier.get(o..o + 4)?, rq.shift.get(o..o + 4)?);
+    let m = <&[i32; 4]>::try_from(rq.multiplier.get(o..o + 4)?).ok()?;
+    let s = <&[i32; 4]>::try_from(rq.shift.get(o..o + 4)?).ok()?;
     let z2 = rq.zero_point.wrapping_mul(2).wrapping_add(1);
+    let v = bounded_word(acc, m, s, z2, splat(rq.min), splat(rq.max));
+    Some(v.to_le_bytes().map(|b| b as i8))
+}
+
+/// [`bounded_four`] on parts: the four outputs as one word (byte `j` channel `j`), for
+/// multipliers `m`, shifts `s`, `z2 = 2·zp + 1` and the clamp's bounds `lo` and `hi`
+/// [`splat`]ted.
+#[inline(always)]
+fn bounded_word(acc: [i32; 4], m: &[i32; 4], s: &[i32; 4], z2: i32, lo: u32, hi: u32) -> u32 {
     let e = |k: usize| !s[k] as u32;
     let v = bounded(acc[0], m[0], e(0), z2) as u32;
     let v = insert_byte::<8>(v, bounded(acc[1], m[1], e(1), z2) as u32);
     let v = insert_byte::<16>(v, bounded(acc[2], m[2], e(2), z2) as u32);
     let v = insert_byte::<24>(v, bounded(acc[3], m[3], e(3), z2) as u32);
-    let v = min_i8x4(max_i8x4(v, splat(rq.min)), splat(rq.max));
-    Some(v.to_le_bytes().map(|b| b as i8))
+    min_i8x4(max_i8x4(v, lo), hi)
+}
+
+/// One group of four taps of [`dot_pairs`]' assembly: both patches' four words (r8–r11,
+/// from r4), each filter's word (rows at r5 and r12) split into two pairs (r7, r6), eight
+/// `SMLAD`s into the sums (r0–r3). The argument only counts repetitions.
+#[cfg(firmnet_arm_dsp)]
+macro_rules! dot_group {
+    ($g:literal) => {
+        concat!(
+            "ldm r4!, {{r8, r9, r10, r11}}\n",
+            "ldr r6, [r5], #4\n",
+            "sxtb16 r7, r6\n",
+            "sxtb16 r6, r6, ror #8\n",
+            "smlad r0, r8, r7, r0\n",
+            "smlad r0, r9, r6, r0\n",
+            "smlad r1, r10, r7, r1\n",
+            "smlad r1, r11, r6, r1\n",
+            "ldr r6, [r12], #4\n",
+            "sxtb16 r7, r6\n",
+            "sxtb16 r6, r6, ror #8\n",
+            "smlad r2, r8, r7, r2\n",
+            "smlad r2, r9, r6, r2\n",
+            "smlad r3, r10, r7, r3\n",
+            "smlad r3, r11, r6, r3\n",
+        )
+    };
+}
+
+// ---------------------------------------------------------------------------------------
+// Pointwise convolution of few input channels: two pixels, four filters at a time
+
+/// A 1×1 convolution of `4·G` input channels (stride 1) on the [`Way::Bounded`] path:
+/// `y` holds, for each pixel of `x` (`G` words of four channels each), its `K = 4·w.len()
+/// / 4` outputs as `K/4` words; `w` holds the `K` filters as `G` words each. Two pixels
+/// per step, each widened once by `SXTB16` into `2·G` pairs; per four filters each
+/// weight word is split once and used for both pixels (eight sums), and each pixel's
+/// four outputs are requantized in six instructions each and clamped together
+/// ([`bounded_four`]). The bits of [`Requant::output`] wherever [`Rescale::of`]`(rq, 4·G)`
+/// is `Bounded`; with another way it computes other bits, so callers check it first.
+/// Pixels `y` has no room for are left as they are, and everything when `rq` has fewer
+/// channels than `w`. Cannot panic.
+#[inline(never)]
+pub fn pointwise_bounded<const G: usize>(
+    x: &[[u32; G]],
+    w: &[[u32; G]],
+    rq: &Requant<'_>,
+    y: &mut [u32],
+) {
+    let (w4, []) = w.as_chunks::<4>() else {
+        return;
+    };
+    let kw = w4.len();
+    let (b4, _) = rq.bias.as_chunks::<4>();
+    let (m4, _) = rq.multiplier.as_chunks::<4>();
+    let (s4, _) = rq.shift.as_chunks::<4>();
+    if kw == 0 || b4.len() < kw || m4.len() < kw || s4.len() < kw {
+        return;
+    }
+    let (lo, hi) = (splat(rq.min), splat(rq.max));
+    let z2 = rq.zero_point.wrapping_mul(2).wrapping_add(1);
+    let (pairs, last) = x.as_chunks::<2>();
+    let mut out = y.chunks_exact_mut(2 * kw);
+    for ([a, b], o) in pairs.iter().zip(&mut out) {
+        let (oa, ob) = o.split_at_mut(kw);
+        pointwise_two(&widen_two(a, b), w4, (b4, m4, s4), (z2, lo, hi), oa, ob);
+    }
+    // An odd last pixel: paired with itself, the second copy's outputs dropped, eight
+    // filters at a time.
+    if let ([a], Some(o)) = (last, out.into_remainder().get_mut(..kw)) {
+        let wide = widen_two(a, a);
+        let mut spare = [0u32; 2];
+        for (i, o) in o.chunks_mut(2).enumerate() {
+            let (b, m, s) = (b4.get(2 * i..), m4.get(2 * i..), s4.get(2 * i..));
+            let (b, m, s) = (
+                b.unwrap_or_default(),
+                m.unwrap_or_default(),
+                s.unwrap_or_default(),
+            );
+            let w = w4.get(2 * i..).unwrap_or_default();
+            pointwise_two(&wide, w, (b, m, s), (z2, lo, hi), o, &mut spare);
+        }
+    }
+}
+
+/// [`conv_pairs`] for filters of `n` weights, a multiple of 4 up to 32, read a word at a
+/// time from `w` (4-byte aligned), a multiple of 4 of them, outputs `y0` and `y1` 4-byte
+/// aligned, on the [`Way::Bounded`] path (`path`): straight blocks of assembly, four
+/// filters per step, each pixel's four outputs requantized and clamped together as
+/// [`pointwise_bounded`] does. `false`, with nothing written, when any of that does not
+/// hold (then [`conv_pairs`] computes the same bits). The patches are in `wide` as
+/// [`widen_patch`] writes them with `split`.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_quads(
+    w: &[i8],
+    n: usize,
+    wide: &[u32],
+    rq: &Requant<'_>,
+    path: Rescale,
+    y0: &mut [i8],
+    y1: &mut [i8],
+) -> bool {
+    let k = y0.len();
+    let aligned = |y: &[i8]| y.as_ptr().align_offset(4) == 0;
+    if path.0 != Way::Bounded
+        || !n.is_multiple_of(4)
+        || !k.is_multiple_of(4)
+        || y1.len() != k
+        || !aligned(y0)
+        || !aligned(y1)
+        || !rq.fits(n, w.len(), k)
+    {
+        return false;
+    }
+    let Some(words) = as_words(w) else {
+        return false;
+    };
+    let (ya, yb) = (as_words_mut(y0), as_words_mut(y1));
+    macro_rules! run {
+        ($g:literal) => {{
+            let (Some(wide), (rows, _)) = (
+                wide.as_chunks::<4>().0.first_chunk::<$g>(),
+                words.as_chunks::<$g>(),
+            ) else {
+                return false;
+            };
+            let (w4, _) = rows.as_chunks::<4>();
+            let (b4, _) = rq.bias.as_chunks::<4>();
+            let (m4, _) = rq.multiplier.as_chunks::<4>();
+            let (s4, _) = rq.shift.as_chunks::<4>();
+            let (lo, hi) = (splat(rq.min), splat(rq.max));
+            let z2 = rq.zero_point.wrapping_mul(2).wrapping_add(1);
+            pointwise_two(wide, w4, (b4, m4, s4), (z2, lo, hi), ya, yb);
+        }};
+    }
+    match n / 4 {
+        1 => run!(1),
+        2 => run!(2),
+        3 => run!(3),
+        4 => run!(4),
+        5 => run!(5),
+        6 => run!(6),
+        7 => run!(7),
+        8 => run!(8),
+        _ => return false,
+    }
+    true
+}
+
+/// The filter loop of [`pointwise_bounded`] for the two pixels `wide` (per word of
+/// input, `[a even, a odd, b even, b odd]` as [`widen_two`] writes them), into `ya` and
+/// `yb` (as far as both reach).
+#[inline(always)]
+#[allow(clippy::type_complexity)]
+fn pointwise_two<const G: usize>(
+    wide: &[[u32; 4]; G],
+    w4: &[[[u32; G]; 4]],
+    (b4, m4, s4): (&[[i32; 4]], &[[i32; 4]], &[[i32; 4]]),
+    (z2, lo, hi): (i32, u32, u32),
+    ya: &mut [u32],
+    yb: &mut [u32],
+) {
+    let filters = w4.iter().zip(b4).zip(m4).zip(s4);
+    for ((((f, bias), m), s), (oa, ob)) in filters.zip(ya.iter_mut().zip(yb.iter_mut())) {
+        let [f0, f1, f2, f3] = f;
+        let [a0, b0, a1, b1] = dot_fixed(wide, f0, f1, bias[0], bias[1]);
+        let [a2, b2, a3, b3] = dot_fixed(wide, f2, f3, bias[2], bias[3]);
+        *oa = bounded_word([a0, a1, a2, a3], m, s, z2, lo, hi);
+        *ob = bounded_word([b0, b1, b2, b3], m, s, z2, lo, hi);
+    }
+}
+
+/// Two pixels of `G` words each, widened by `SXTB16` into the layout of [`dot_pairs`]:
+/// per word `[a even, a odd, b even, b odd]` (even: bytes 0 and 2, odd: 1 and 3).
+#[inline(always)]
+fn widen_two<const G: usize>(a: &[u32; G], b: &[u32; G]) -> [[u32; 4]; G] {
+    let mut out = [[0; 4]; G];
+    for ((o, &u), &v) in out.iter_mut().zip(a).zip(b) {
+        *o = [sxtb16(u), sxtb16_ror8(u), sxtb16(v), sxtb16_ror8(v)];
+    }
+    out
+}
+
+/// [`dot_pairs`] for exactly `G` groups (1 to 8): on the DSP targets one straight block of
+/// its assembly (15 instructions per group, no loop), elsewhere [`dot_pairs`] itself.
+#[inline(always)]
+fn dot_fixed<const G: usize>(
+    wide: &[[u32; 4]; G],
+    r0: &[u32; G],
+    r1: &[u32; G],
+    b0: i32,
+    b1: i32,
+) -> [i32; 4] {
+    #[cfg(firmnet_arm_dsp)]
+    {
+        let (mut a00, mut a01, mut a10, mut a11) = (b0, b0, b1, b1);
+        let (pw, p0, p1) = (wide.as_ptr(), r0.as_ptr(), r1.as_ptr());
+        macro_rules! block {
+            ($($g:literal)*) => {
+                // SAFETY: as in `dot_pairs`: the block reads `G` groups of `wide` (16
+                // bytes each) and `G` words of each of `r0` and `r1` — as many groups as
+                // the block has, `G` — all inside the three arrays, which are 4-byte
+                // aligned; it writes only registers (r6 and r7 pushed first and popped
+                // last) and the flags.
+                unsafe {
+                    core::arch::asm!(
+                        "push {{r6, r7}}",
+                        $( dot_group!($g), )*
+                        "pop {{r6, r7}}",
+                        inout("r0") a00,
+                        inout("r1") a01,
+                        inout("r2") a10,
+                        inout("r3") a11,
+                        inout("r4") pw => _,
+                        inout("r5") p0 => _,
+                        inout("r12") p1 => _,
+                        out("r8") _,
+                        out("r9") _,
+                        out("r10") _,
+                        out("r11") _,
+                        options(readonly),
+                    );
+                }
+            };
+        }
+        match G {
+            1 => block!(0),
+            2 => block!(0 1),
+            3 => block!(0 1 2),
+            4 => block!(0 1 2 3),
+            5 => block!(0 1 2 3 4),
+            6 => block!(0 1 2 3 4 5),
+            7 => block!(0 1 2 3 4 5 6),
+            8 => block!(0 1 2 3 4 5 6 7),
+            _ => return dot_pairs(wide, r0, r1, b0, b1),
+        }
+        [a00, a01, a10, a11]
+    }
+    #[cfg(not(firmnet_arm_dsp))]
+    {
+        dot_pairs(wide, r0, r1, b0, b1)
+    }
 }
 
 /// One convolution step for two output pixels: `y0[k]` and `y1[k]` for every filter `k`
@@ -645,30 +951,6 @@ fn dot_pairs(wide: &[[u32; 4]], r0: &[u32], r1: &[u32], b0: i32, b1: i32) -> [i3
     let done = {
         if len > 0 {
             let (mut pw, mut p0, mut p1, mut k) = (wide.as_ptr(), r0.as_ptr(), r1.as_ptr(), len);
-            // One group of four taps: both patches' four words (r8–r11), each filter's word
-            // (rows at r5 and r12) split into two pairs (r7, r6), eight `SMLAD`s into the
-            // sums (r0–r3).
-            macro_rules! group {
-                () => {
-                    concat!(
-                        "ldm r4!, {{r8, r9, r10, r11}}\n",
-                        "ldr r6, [r5], #4\n",
-                        "sxtb16 r7, r6\n",
-                        "sxtb16 r6, r6, ror #8\n",
-                        "smlad r0, r8, r7, r0\n",
-                        "smlad r0, r9, r6, r0\n",
-                        "smlad r1, r10, r7, r1\n",
-                        "smlad r1, r11, r6, r1\n",
-                        "ldr r6, [r12], #4\n",
-                        "sxtb16 r7, r6\n",
-                        "sxtb16 r6, r6, ror #8\n",
-                        "smlad r2, r8, r7, r2\n",
-                        "smlad r2, r9, r6, r2\n",
-                        "smlad r3, r10, r7, r3\n",
-                        "smlad r3, r11, r6, r3\n",
-                    )
-                };
-            }
             // SAFETY: the block reads `len` groups of `wide` (16 bytes each from `pw`) and
             // `len` words from each of `r0` and `r1` — four groups per step while four
             // remain, then one per step (`lr` counts the groups left) — advancing the
@@ -685,17 +967,17 @@ fn dot_pairs(wide: &[[u32; 4]], r0: &[u32], r1: &[u32], b0: i32, b1: i32) -> [i3
                     "subs lr, lr, #4",
                     "blo 3f",
                     "2:",
-                    group!(),
-                    group!(),
-                    group!(),
-                    group!(),
+                    dot_group!(0),
+                    dot_group!(0),
+                    dot_group!(0),
+                    dot_group!(0),
                     "subs lr, lr, #4",
                     "bhs 2b",
                     "3:",
                     "adds lr, lr, #4",
                     "beq 5f",
                     "4:",
-                    group!(),
+                    dot_group!(0),
                     "subs lr, lr, #1",
                     "bne 4b",
                     "5:",

@@ -16,6 +16,10 @@
 //! | 8 | `QDepthwiseConv2d` 3×3, 48×48×8, SAME, ReLU (visual wake words) | MACs |
 //! | 9 | `QDepthwiseConv2d` 3×3, stride 2, 24×24×32 → 12×12×32, SAME, ReLU | MACs |
 //! | 10 | `QDepthwiseConv2d` 3×3, 6×6×128, SAME, ReLU | MACs |
+//! | 11 | `QConv2d` 3×3, stride 2, 96×96×3 → 48×48×8, SAME, ReLU (visual wake words' first) | MACs |
+//! | 12 | `QConv2d` 1×1, 48×48×8 → 48×48×16, ReLU (visual wake words) | MACs |
+//! | 13 | `QConv2d` 1×1, 24×24×16 → 24×24×32, ReLU (visual wake words) | MACs |
+//! | 14 | `QConv2d` 3×3, 32×32×3 → 32×32×16, SAME, ReLU (image classification's first) | MACs |
 //!
 //! Everything large lives in [`Workspace`] (about 230 KB), which the firmware keeps in a
 //! `static` and the host in a `Box`.
@@ -41,6 +45,14 @@ pub type DwVww48 = QDepthwiseConv2d<48, 48, 8, 3, 3, 48, 48, 1, Same>;
 pub type DwVww24s2 = QDepthwiseConv2d<24, 24, 32, 3, 3, 12, 12, 2, Same>;
 /// Depthwise 3×3, 6×6×128, SAME.
 pub type DwVww6 = QDepthwiseConv2d<6, 6, 128, 3, 3, 6, 6, 1, Same>;
+/// Visual wake words' first convolution: 3×3, stride 2, 96×96×3 → 48×48×8, SAME.
+pub type VwwConv0 = QConv2d<96, 96, 3, 8, 3, 3, 48, 48, 2, Same>;
+/// A visual wake words pointwise convolution: 48×48×8 → 48×48×16.
+pub type Pw8x16 = QConv2d<48, 48, 8, 16, 1, 1, 48, 48, 1, Same>;
+/// A visual wake words pointwise convolution: 24×24×16 → 24×24×32.
+pub type Pw16x32 = QConv2d<24, 24, 16, 32, 1, 1, 24, 24, 1, Same>;
+/// Image classification's first convolution: 3×3, 32×32×3 → 32×32×16, SAME.
+pub type IcConv0 = QConv2d<32, 32, 3, 16, 3, 3, 32, 32, 1, Same>;
 /// Max pool 2×2, stride 2, 28×28×16 → 14×14×16.
 pub type MaxPool = QMaxPool2d<28, 28, 16, 2, 2, 14, 14, 2, Valid>;
 /// Global average pool 25×5×64 → 64.
@@ -49,7 +61,7 @@ pub type GlobalAvg = QGlobalAvgPool<25, 5, 64>;
 pub type AddMap = [[[i8; 32]; 16]; 16];
 
 /// Names of the windows, in order.
-pub const NAMES: [&str; 11] = [
+pub const NAMES: [&str; 15] = [
     "conv3x3",
     "conv1x1",
     "conv_c1",
@@ -61,11 +73,15 @@ pub const NAMES: [&str; 11] = [
     "dw48x8",
     "dw24x32s2",
     "dw6x128",
+    "vww_conv0",
+    "pw8x16",
+    "pw16x32",
+    "ic_conv0",
 ];
 
 /// The work of each window: multiply-accumulates of the convolutions, input elements of
 /// the pools, outputs of the add.
-pub const WORK: [u32; 11] = [
+pub const WORK: [u32; 15] = [
     14 * 14 * 32 * 3 * 3 * 16,
     25 * 5 * 64 * 64,
     28 * 28 * 16 * 3 * 3,
@@ -77,11 +93,15 @@ pub const WORK: [u32; 11] = [
     48 * 48 * 8 * 3 * 3,
     12 * 12 * 32 * 3 * 3,
     6 * 6 * 128 * 3 * 3,
+    48 * 48 * 8 * 3 * 3 * 3,
+    48 * 48 * 16 * 8,
+    24 * 24 * 32 * 16,
+    32 * 32 * 16 * 3 * 3 * 3,
 ];
 
 /// The FNV-1a checksum of each output for [`fill`]'s values, as the reference kernels
 /// compute them.
-pub const EXPECTED: [u32; 11] = [
+pub const EXPECTED: [u32; 15] = [
     0xea50_17d5,
     0xfe31_7355,
     0xdc13_d4dd,
@@ -93,6 +113,10 @@ pub const EXPECTED: [u32; 11] = [
     0x24dc_0015,
     0xb4db_32a8,
     0x8df4_d39e,
+    0x4128_063d,
+    0xafb1_c8bb,
+    0x7bba_263b,
+    0x3667_0eee,
 ];
 
 /// A value at a 4-byte aligned address (the word paths read and write maps a word at a
@@ -172,6 +196,34 @@ pub struct Workspace {
     pub s3: Words<Scratch<ConvKws>>,
     /// Scratch of layer 4.
     pub s4: Words<Scratch<Depthwise>>,
+    /// Layer 11.
+    pub vww0: VwwConv0,
+    /// Layer 12.
+    pub pw8: Pw8x16,
+    /// Layer 13.
+    pub pw16: Pw16x32,
+    /// Layer 14.
+    pub ic0: IcConv0,
+    /// Input of layer 11 (its output is `y48`).
+    pub x96: Words<[[[i8; 3]; 96]; 96]>,
+    /// Output of layer 12 (its input is `x48`).
+    pub y48x16: Words<[[[i8; 16]; 48]; 48]>,
+    /// Input of layer 13.
+    pub x24x16: Words<[[[i8; 16]; 24]; 24]>,
+    /// Output of layer 13.
+    pub y24x32: Words<[[[i8; 32]; 24]; 24]>,
+    /// Input of layer 14.
+    pub x32: Words<[[[i8; 3]; 32]; 32]>,
+    /// Output of layer 14.
+    pub y32: Words<[[[i8; 16]; 32]; 32]>,
+    /// Scratch of layer 11.
+    pub s11: Words<Scratch<VwwConv0>>,
+    /// Scratch of layer 12.
+    pub s12: Words<Scratch<Pw8x16>>,
+    /// Scratch of layer 13.
+    pub s13: Words<Scratch<Pw16x32>>,
+    /// Scratch of layer 14.
+    pub s14: Words<Scratch<IcConv0>>,
 }
 
 impl Workspace {
@@ -212,6 +264,20 @@ impl Workspace {
         s2: Words(Scratch::<ConvC1>::ZERO),
         s3: Words(Scratch::<ConvKws>::ZERO),
         s4: Words(Scratch::<Depthwise>::ZERO),
+        vww0: VwwConv0::ZERO,
+        pw8: Pw8x16::ZERO,
+        pw16: Pw16x32::ZERO,
+        ic0: IcConv0::ZERO,
+        x96: Words([[[0; 3]; 96]; 96]),
+        y48x16: Words([[[0; 16]; 48]; 48]),
+        x24x16: Words([[[0; 16]; 24]; 24]),
+        y24x32: Words([[[0; 32]; 24]; 24]),
+        x32: Words([[[0; 3]; 32]; 32]),
+        y32: Words([[[0; 16]; 32]; 32]),
+        s11: Words(Scratch::<VwwConv0>::ZERO),
+        s12: Words(Scratch::<Pw8x16>::ZERO),
+        s13: Words(Scratch::<Pw16x32>::ZERO),
+        s14: Words(Scratch::<IcConv0>::ZERO),
     };
 }
 
@@ -346,9 +412,17 @@ pub fn fill(ws: &mut Workspace) {
     bytes(&mut rng, ws.x48.0.as_flattened_mut().as_flattened_mut());
     bytes(&mut rng, ws.x24.0.as_flattened_mut().as_flattened_mut());
     bytes(&mut rng, ws.x6.0.as_flattened_mut().as_flattened_mut());
+    // As visual wake words and image classification: input zero point −128, ReLU.
+    conv!(ws.vww0, -128, -30, 8, true);
+    conv!(ws.pw8, -128, -25, 8, true);
+    conv!(ws.pw16, -128, -40, 9, true);
+    conv!(ws.ic0, -128, -15, 8, true);
+    bytes(&mut rng, ws.x96.0.as_flattened_mut().as_flattened_mut());
+    bytes(&mut rng, ws.x24x16.0.as_flattened_mut().as_flattened_mut());
+    bytes(&mut rng, ws.x32.0.as_flattened_mut().as_flattened_mut());
 }
 
-/// Runs layer `i` (0 to 10) on its input; other `i` do nothing.
+/// Runs layer `i` (0 to 14) on its input; other `i` do nothing.
 #[inline(never)]
 pub fn run(ws: &mut Workspace, i: usize) {
     match i {
@@ -370,6 +444,12 @@ pub fn run(ws: &mut Workspace, i: usize) {
         8 => ws.dw48.forward(&ws.x48.0, &mut ws.y48.0, &mut ws.s8.0),
         9 => ws.dw24.forward(&ws.x24.0, &mut ws.y12.0, &mut ws.s9.0),
         10 => ws.dw6.forward(&ws.x6.0, &mut ws.y6.0, &mut ws.s10.0),
+        11 => ws.vww0.forward(&ws.x96.0, &mut ws.y48.0, &mut ws.s11.0),
+        12 => ws.pw8.forward(&ws.x48.0, &mut ws.y48x16.0, &mut ws.s12.0),
+        13 => ws
+            .pw16
+            .forward(&ws.x24x16.0, &mut ws.y24x32.0, &mut ws.s13.0),
+        14 => ws.ic0.forward(&ws.x32.0, &mut ws.y32.0, &mut ws.s14.0),
         _ => {}
     }
 }
@@ -383,9 +463,12 @@ pub fn output(ws: &Workspace, i: usize) -> &[i8] {
         5 => ws.pooled.0.as_flattened().as_flattened(),
         6 => &ws.averages.0,
         7 => ws.add_io.0[2].as_flattened().as_flattened(),
-        8 => ws.y48.0.as_flattened().as_flattened(),
+        8 | 11 => ws.y48.0.as_flattened().as_flattened(),
         9 => ws.y12.0.as_flattened().as_flattened(),
         10 => ws.y6.0.as_flattened().as_flattened(),
+        12 => ws.y48x16.0.as_flattened().as_flattened(),
+        13 => ws.y24x32.0.as_flattened().as_flattened(),
+        14 => ws.y32.0.as_flattened().as_flattened(),
         _ => &[],
     }
 }
